@@ -1,0 +1,92 @@
+# digest: plain GNU make. `make` builds ./digest, `make test` runs every test
+# under AddressSanitizer and UBSan, `make deps` installs what both need.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKGS    := libcurl libxml-2.0 libconfig sqlite3
+
+# Debian packages that building and testing need.
+DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
+        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# The project's own flags, kept apart from the user's CFLAGS.
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+DCFLAGS  := -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+REL_OBJS  := $(SRCS:%.c=build/rel/%.o)
+ASAN_OBJS := $(SRCS:%.c=build/asan/%.o)
+ASAN_LIB  := $(LIB_SRCS:%.c=build/asan/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all deps test unit integration sample demo valgrind clean
+all: digest
+
+digest: $(REL_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(DCFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC+SAN  $<"
+	$(Q)$(CC) $(DCFLAGS) $(SANFLAGS) -c -o $@ $<
+
+build/asan/digest: $(ASAN_OBJS)
+	@echo "  LD+SAN  $@"
+	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD+SAN  $@"
+	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+# Every unit and integration test, sanitized; ends with "N passed, M failed".
+test: build/asan/digest $(UNIT_BINS)
+	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
+
+# The sample site, generated around the current date, that digest.conf reads.
+sample:
+	$(Q)/usr/bin/python3 tests/fixtures/gen_site.py var/sample-site
+
+# The quick start: build, make the sample site, collect and rank it.
+demo: digest sample
+	./digest -c digest.conf collect
+
+valgrind: digest sample
+	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect ./digest -q -c digest.conf collect >/dev/null
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "deps: installing$$missing" | tr '\n' ' '; echo; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+clean:
+	rm -rf build digest
+
+-include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_BINS:build/asan/tests/%=build/asan/tests/unit/%.d)

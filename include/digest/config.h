@@ -1,0 +1,90 @@
+/* config: digest.conf (libconfig) loaded into plain structs, with defaults
+ * and validation. */
+#ifndef DIGEST_CONFIG_H
+#define DIGEST_CONFIG_H
+
+#include <stdbool.h>
+
+enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM };
+
+/* XPath 1.0 selectors for an article's fields; NULL when not configured. */
+struct fields {
+	char *title, *published, *views, *comments, *rating, *summary, *image;
+};
+
+struct source {
+	char *name;
+	enum source_type type;
+	char *url;        /* absolute: http, https or file */
+	char *next;       /* XPath of the next page's link, or NULL */
+	int max_pages;    /* pages read following `next`, >= 1 */
+	char *item;       /* XPath: one node per article */
+	char *link;       /* XPath relative to the item */
+	struct fields list;    /* relative to the item */
+	bool follow;           /* open article pages for fields still missing */
+	struct fields article; /* on the article page */
+	char *date_format;     /* strptime format tried first, or NULL */
+};
+
+struct smtp_config {
+	char *host;
+	int port;
+	char *security; /* none | starttls | tls */
+	char *username, *password_file, *helo;
+	int timeout, connections, max_per_connection, rate_per_second, retries, max_bounces;
+	bool tls_verify;
+};
+
+struct config {
+	char *path; /* as given */
+	char *dir;  /* its directory: relative paths are resolved against it */
+	struct {
+		char *name, *from, *reply_to, *base_url, *list_id, *subject;
+		char *timezone, *locale, *secret_file;
+	} newsletter;
+	struct {
+		int max_articles, window_hours, summary_chars;
+		long long min_views;
+		bool send_empty;
+	} digest;
+	struct source *sources;
+	int nsources;
+	struct {
+		char *dir;
+	} templates;
+	struct {
+		char *transport; /* smtp | maildir */
+		char *maildir;
+		struct smtp_config smtp;
+	} delivery;
+	struct {
+		char *database;
+	} storage;
+	struct {
+		char *listen;
+	} http;
+	struct {
+		int timeout, connect_timeout; /* seconds */
+		long long max_body;           /* bytes */
+		int parallel, per_host;
+		char *user_agent;
+		bool tls_verify;
+	} fetch;
+};
+
+/*
+ * config_load: read and validate PATH. Every problem is reported on stderr
+ * as one line "PATH:LINE: key: problem" (unknown keys as warnings).
+ * Returns 0 and a config the caller frees with config_free, or -1 after at
+ * least one error (then *OUT is NULL).
+ */
+int config_load(const char *path, struct config **out);
+
+/* config_free: frees CFG and everything it owns; NULL is fine. */
+void config_free(struct config *cfg);
+
+/* config_apply_timezone: make the newsletter's zone the process's local
+ * time (TZ), so that local-time parsing and printing use it. */
+void config_apply_timezone(const struct config *cfg);
+
+#endif

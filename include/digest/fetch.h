@@ -1,0 +1,52 @@
+/* fetch: many URLs at once over libcurl's multi interface, with limits. */
+#ifndef DIGEST_FETCH_H
+#define DIGEST_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fetch_options {
+	int parallel;        /* transfers at once */
+	int per_host;        /* connections per host */
+	int timeout;         /* seconds for a whole transfer */
+	int connect_timeout; /* seconds */
+	long long max_body;  /* bytes; a larger body is an error */
+	const char *user_agent;
+	bool tls_verify;
+	bool progress; /* show "fetching N/M" on stderr (a terminal) */
+};
+
+/* What a finished transfer gives its callback; valid during the call only. */
+struct fetch_result {
+	const char *url;          /* as requested */
+	const char *final_url;    /* after redirects */
+	long status;              /* HTTP status; 0 for file: URLs */
+	const char *content_type; /* may be NULL */
+	const char *body;         /* NUL-terminated after LEN bytes */
+	size_t len;
+	const char *error; /* NULL on success (a 2xx or a file read), else one line */
+};
+
+struct fetcher;
+typedef void (*fetch_cb)(struct fetcher *f, const struct fetch_result *r, void *arg);
+
+/* fetch_global_init / cleanup: once per process, around all other calls. */
+int fetch_global_init(void);
+void fetch_global_cleanup(void);
+
+/* fetcher_new: a fetcher with options O (copied; strings must outlive it). */
+struct fetcher *fetcher_new(const struct fetch_options *o);
+
+/* fetcher_add: queue URL; CB(ARG) is called once when it finishes or
+ * fails. Callbacks may add more URLs. */
+void fetcher_add(struct fetcher *f, const char *url, fetch_cb cb, void *arg);
+
+/* fetcher_run: run until every queued transfer, including those added by
+ * callbacks, has finished. Returns 0, or -1 when libcurl itself fails. */
+int fetcher_run(struct fetcher *f);
+
+/* fetcher_free: frees F; NULL is fine. Transfers still queued are dropped
+ * without their callbacks. */
+void fetcher_free(struct fetcher *f);
+
+#endif

@@ -1,0 +1,42 @@
+/* parse: counts, numbers and dates as news sites print them. */
+#ifndef DIGEST_PARSE_H
+#define DIGEST_PARSE_H
+
+#include <time.h>
+
+/*
+ * parse_count: the first count in S, as a site prints a view or comment
+ * counter: "2212", "2 212" (any Unicode space, NBSP and narrow NBSP too),
+ * "2,212" and "2.212" (a separator before exactly three digits and no
+ * suffix groups thousands), "2.2K", "12,5 тыс.", "1.2M", "3 млн",
+ * "1 млрд"; text around the number ("Просмотров: 2 212", "14 views") is
+ * ignored. Returns 0 and stores the count in *OUT, or -1 when S holds no
+ * count or it does not fit in a long long. S may be NULL.
+ */
+int parse_count(const char *s, long long *out);
+
+/*
+ * parse_number: the first signed decimal in S ("-1", "+3", "4,5", "4.5 из 5").
+ * Returns 0 and stores it in *OUT, or -1 when S holds no number.
+ */
+int parse_number(const char *s, double *out);
+
+/*
+ * parse_date: a date in any form news sites print, as a Unix time.
+ * FMT (may be NULL) is a strptime(3) format tried first. Then: ISO 8601
+ * ("2026-11-21", "2026-11-21T09:25", "...:SS", "...Z", "...+03:00"),
+ * RFC 2822 ("Sat, 21 Nov 2026 09:25:00 +0300", zone names GMT/UT/Z too),
+ * "DD.MM.YYYY HH:MM", "DD.MM.YYYY", "DD.MM HH:MM", "HH:MM",
+ * "7 January 2022", "January 7, 2022", "7 января 2022 г." (with an optional
+ * time after the date, ", 09:25" or " в 09:25"), and
+ * "сегодня"/"вчера"/"today"/"yesterday" with an optional "HH:MM".
+ * Forms without an offset are local time in the process's time zone (the
+ * caller sets TZ to the newsletter's zone). A date without a time is
+ * midnight. A form without a year takes the latest year that does not put
+ * it after NOW; "HH:MM" alone is today, or yesterday if today's would be
+ * after NOW. Returns 0 and stores the time in *OUT, or -1 when S is not a
+ * date (garbage, out-of-range fields such as 31.02 or 25:00).
+ */
+int parse_date(const char *s, const char *fmt, time_t now, time_t *out);
+
+#endif

@@ -1,0 +1,22 @@
+/* url: resolving and normalizing article links (libcurl's URL API). */
+#ifndef DIGEST_URL_H
+#define DIGEST_URL_H
+
+/*
+ * url_resolve: REF (absolute, scheme-relative, absolute-path or relative)
+ * resolved against the absolute URL BASE, per RFC 3986. Returns a malloc'd
+ * absolute URL the caller frees, or NULL when either is not a valid URL or
+ * the result is not http, https or file.
+ */
+char *url_resolve(const char *base, const char *ref);
+
+/*
+ * url_normalize: the form under which an article is stored and merged:
+ * scheme and host lower-cased, default port dropped, empty path made "/",
+ * fragment dropped, utm_* query parameters dropped (others kept in order),
+ * an empty query dropped. Returns a malloc'd string the caller frees, or
+ * NULL when URL is not an absolute http, https or file URL.
+ */
+char *url_normalize(const char *url);
+
+#endif

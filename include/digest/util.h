@@ -1,0 +1,52 @@
+/* util: allocation that dies on out-of-memory, strings and small buffers. */
+#ifndef DIGEST_UTIL_H
+#define DIGEST_UTIL_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* x*: as their libc twins, but print one line and exit 70 on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* xasprintf: a malloc'd formatted string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* errf: replace *ERR (freeing the old one) with a formatted message; ERR may
+ * be NULL. Returns -1 so that callers can `return errf(err, ...)`. */
+int errf(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable byte buffer, always NUL-terminated after its LEN bytes. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* str_collapse_ws: in place, every run of whitespace (ASCII and Unicode
+ * spaces such as NBSP) becomes one ASCII space; leading and trailing
+ * whitespace is removed. Returns S. */
+char *str_collapse_ws(char *s);
+
+/* utf8_width: display columns of the UTF-8 string S (one per character;
+ * combining marks zero; invalid bytes one each). */
+size_t utf8_width(const char *s);
+
+/* path_resolve: PATH if absolute, else DIR/PATH; malloc'd. */
+char *path_resolve(const char *dir, const char *path);
+/* path_dir: the directory part of PATH ("." when none); malloc'd. */
+char *path_dir(const char *path);
+/* mkdir_p: create directory PATH and its parents with MODE. 0 or -1 (errno). */
+int mkdir_p(const char *path, int mode);
+
+/* fmt_time_local: "YYYY-MM-DD HH:MM" of T in the process's time zone. */
+void fmt_time_local(long long t, char out[17]);
+
+#endif

@@ -1,0 +1,286 @@
+/* collect: every configured source fetched, its articles extracted and stored. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/collect.h"
+#include "digest/extract.h"
+#include "digest/fetch.h"
+#include "digest/log.h"
+#include "digest/parse.h"
+#include "digest/url.h"
+#include "digest/util.h"
+
+/* An article as found so far in this run, before it is stored. */
+struct found {
+	char *url; /* normalized */
+	int src;
+	struct raw_fields f;
+};
+
+struct run {
+	const struct config *cfg;
+	time_t now, skip_before;
+	struct found *items;
+	size_t n, cap;
+	char **pages; /* listing URLs already queued, to stop `next` loops */
+	size_t npages, cap_pages;
+	bool *src_ok;
+	struct collect_stats *stats;
+};
+
+struct page_ctx {
+	struct run *run;
+	int src;
+	int page; /* 1 for the source's own URL */
+};
+
+struct article_ctx {
+	struct run *run;
+	size_t item;
+	int src;
+};
+
+static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg);
+
+static int page_seen(struct run *run, const char *url)
+{
+	for (size_t i = 0; i < run->npages; i++)
+		if (!strcmp(run->pages[i], url))
+			return 1;
+	if (run->npages == run->cap_pages) {
+		run->cap_pages = run->cap_pages ? run->cap_pages * 2 : 16;
+		run->pages = xrealloc(run->pages, run->cap_pages * sizeof *run->pages);
+	}
+	run->pages[run->npages++] = xstrdup(url);
+	return 0;
+}
+
+static void queue_page(struct fetcher *f, struct run *run, int src, int page, const char *url)
+{
+	struct page_ctx *c = xmalloc(sizeof *c);
+	*c = (struct page_ctx){run, src, page};
+	fetcher_add(f, url, on_list, c);
+}
+
+static char **field_at(struct raw_fields *f, int i)
+{
+	char **slots[] = {&f->title, &f->published, &f->views, &f->comments,
+			  &f->rating, &f->summary, &f->image};
+	return slots[i];
+}
+
+static const char *selector_at(const struct fields *s, int i)
+{
+	const char *v[] = {s->title, s->published, s->views, s->comments, s->rating, s->summary, s->image};
+	return v[i];
+}
+
+/* Move the fields FROM has and INTO lacks. */
+static void merge_fields(struct raw_fields *into, struct raw_fields *from)
+{
+	for (int i = 0; i < 7; i++) {
+		char **dst = field_at(into, i), **src = field_at(from, i);
+		if (!*dst && *src) {
+			*dst = *src;
+			*src = NULL;
+		}
+	}
+}
+
+static struct found *find(struct run *run, const char *url)
+{
+	for (size_t i = 0; i < run->n; i++)
+		if (!strcmp(run->items[i].url, url))
+			return &run->items[i];
+	return NULL;
+}
+
+/* Whether an article page could give F something it lacks, and the
+ * article could still make an edition. */
+static int worth_following(const struct run *run, const struct source *src, const struct raw_fields *f)
+{
+	if (!src->follow)
+		return 0;
+	int missing = 0;
+	for (int i = 0; i < 7 && !missing; i++)
+		missing = selector_at(&src->article, i) && !*field_at((struct raw_fields *)f, i);
+	if (!missing)
+		return 0;
+	time_t t;
+	if (f->published && parse_date(f->published, src->date_format, run->now, &t) == 0 &&
+	    t < run->skip_before)
+		return 0;
+	return 1;
+}
+
+static void on_article(struct fetcher *f, const struct fetch_result *r, void *arg)
+{
+	(void)f;
+	struct article_ctx *c = arg;
+	struct run *run = c->run;
+	const struct source *src = &run->cfg->sources[c->src];
+	run->stats->followed++;
+	if (r->error) {
+		log_warn("source %s: %s: %s (article page skipped)", src->name, r->url, r->error);
+	} else {
+		char *err = NULL;
+		char *charset = extract_charset(r->content_type);
+		if (extract_article(src, r->final_url, r->body, r->len, charset, &run->items[c->item].f, &err) < 0)
+			log_warn("source %s: %s: %s (article page skipped)", src->name, r->url, err);
+		free(charset);
+		free(err);
+	}
+	free(c);
+}
+
+static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
+{
+	struct page_ctx *c = arg;
+	struct run *run = c->run;
+	const struct source *src = &run->cfg->sources[c->src];
+	struct page_result pr;
+	char *err = NULL;
+	char *charset = NULL;
+	if (r->error) {
+		err = xstrdup(r->error);
+	} else {
+		charset = extract_charset(r->content_type);
+		extract_list(src, r->final_url, r->body, r->len, charset, &pr, &err);
+	}
+	if (err) {
+		if (c->page == 1)
+			log_error("source %s: %s: %s", src->name, r->url, err);
+		else
+			log_warn("source %s: %s: %s (page %d skipped)", src->name, r->url, err, c->page);
+		goto out;
+	}
+	run->stats->pages++;
+	run->src_ok[c->src] = true;
+	for (size_t i = 0; i < pr.nitems; i++) {
+		struct raw_item *it = &pr.items[i];
+		char *url = url_normalize(it->link);
+		if (!url)
+			continue;
+		struct found *fd = find(run, url);
+		if (fd) {
+			merge_fields(&fd->f, &it->f);
+			free(url);
+			continue;
+		}
+		if (run->n == run->cap) {
+			run->cap = run->cap ? run->cap * 2 : 64;
+			run->items = xrealloc(run->items, run->cap * sizeof *run->items);
+		}
+		fd = &run->items[run->n++];
+		fd->url = url;
+		fd->src = c->src;
+		fd->f = it->f;
+		memset(&it->f, 0, sizeof it->f);
+		if (worth_following(run, src, &fd->f)) {
+			struct article_ctx *ac = xmalloc(sizeof *ac);
+			*ac = (struct article_ctx){run, run->n - 1, c->src};
+			fetcher_add(f, it->link, on_article, ac);
+		}
+	}
+	if (pr.next && c->page < src->max_pages && !page_seen(run, pr.next))
+		queue_page(f, run, c->src, c->page + 1, pr.next);
+	page_result_free(&pr);
+out:
+	free(charset);
+	free(err);
+	free(c);
+}
+
+/* Turn what was found into an article; 0, or -1 when it has no title. */
+static int to_article(const struct run *run, struct found *fd, struct article *a)
+{
+	const struct source *src = &run->cfg->sources[fd->src];
+	memset(a, 0, sizeof *a);
+	if (!fd->f.title) {
+		log_info("source %s: %s: no title, skipped", src->name, fd->url);
+		return -1;
+	}
+	a->url = fd->url;
+	a->source = src->name;
+	a->title = fd->f.title;
+	a->summary = fd->f.summary;
+	a->image = fd->f.image;
+	a->first_seen = a->last_seen = run->now;
+	time_t t;
+	a->published_known = fd->f.published && parse_date(fd->f.published, src->date_format, run->now, &t) == 0;
+	a->published = a->published_known ? t : run->now;
+	if (fd->f.published && !a->published_known)
+		log_info("source %s: %s: unreadable date \"%s\"", src->name, fd->url, fd->f.published);
+	if (!fd->f.views || parse_count(fd->f.views, &a->views) < 0)
+		a->views = -1;
+	if (!fd->f.comments || parse_count(fd->f.comments, &a->comments) < 0)
+		a->comments = -1;
+	a->has_rating = fd->f.rating && parse_number(fd->f.rating, &a->rating) == 0;
+	return 0;
+}
+
+static int store_all(struct run *run, struct store *st, char **err)
+{
+	if (store_begin(st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < run->n; i++) {
+		struct article a;
+		if (to_article(run, &run->items[i], &a) < 0)
+			continue;
+		if (store_article_upsert(st, &a, err) < 0) {
+			store_rollback(st);
+			return -1;
+		}
+		run->stats->articles++;
+	}
+	return store_commit(st, err);
+}
+
+int collect_run(const struct config *cfg, struct store *st, time_t now, time_t skip_before,
+		bool progress, struct collect_stats *stats, char **err)
+{
+	memset(stats, 0, sizeof *stats);
+	stats->sources = cfg->nsources;
+	struct run run = {.cfg = cfg, .now = now, .skip_before = skip_before, .stats = stats};
+	run.src_ok = xcalloc((size_t)cfg->nsources + 1, sizeof *run.src_ok);
+	struct fetch_options o = {
+		.parallel = cfg->fetch.parallel,
+		.per_host = cfg->fetch.per_host,
+		.timeout = cfg->fetch.timeout,
+		.connect_timeout = cfg->fetch.connect_timeout,
+		.max_body = cfg->fetch.max_body,
+		.user_agent = cfg->fetch.user_agent,
+		.tls_verify = cfg->fetch.tls_verify,
+		.progress = progress,
+	};
+	int rc = -1;
+	struct fetcher *f = fetcher_new(&o);
+	if (!f) {
+		errf(err, "cannot start fetching (libcurl)");
+		goto out;
+	}
+	for (int i = 0; i < cfg->nsources; i++) {
+		page_seen(&run, cfg->sources[i].url);
+		queue_page(f, &run, i, 1, cfg->sources[i].url);
+	}
+	if (fetcher_run(f) < 0) {
+		errf(err, "fetching failed inside libcurl");
+		goto out;
+	}
+	for (int i = 0; i < cfg->nsources; i++)
+		stats->failed += !run.src_ok[i];
+	rc = store_all(&run, st, err);
+out:
+	fetcher_free(f);
+	for (size_t i = 0; i < run.n; i++) {
+		free(run.items[i].url);
+		raw_fields_free(&run.items[i].f);
+	}
+	free(run.items);
+	for (size_t i = 0; i < run.npages; i++)
+		free(run.pages[i]);
+	free(run.pages);
+	free(run.src_ok);
+	return rc;
+}

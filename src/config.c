@@ -1,0 +1,645 @@
+/* config: digest.conf (libconfig) loaded into plain structs, with defaults
+ * and validation. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest/config.h"
+#include "digest/extract.h"
+#include "digest/log.h"
+#include "digest/util.h"
+#include "digest/version.h"
+
+/* Loading state: the file name for messages and the count of errors. */
+struct loader {
+	const char *file;
+	int errors;
+	struct config *cfg;
+};
+
+static int line_of(const config_setting_t *s)
+{
+	int line = s ? (int)config_setting_source_line(s) : 0;
+	return line > 0 ? line : 1;
+}
+
+__attribute__((format(printf, 4, 5))) static void problem(struct loader *ld, const config_setting_t *s,
+							  const char *key, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	log_error("%s:%d: %s: %s", ld->file, line_of(s), key, msg ? msg : fmt);
+	free(msg);
+	ld->errors++;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "true or false";
+	case CONFIG_TYPE_GROUP:
+		return "a group { ... }";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( ... )";
+	default:
+		return "a value";
+	}
+}
+
+/* Warn about members of GROUP not in the NULL-terminated list KNOWN. */
+static void check_unknown(struct loader *ld, const config_setting_t *group, const char *prefix,
+			  const char *const *known)
+{
+	if (!group || !config_setting_is_group(group))
+		return;
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(m);
+		int ok = 0;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = name && strcmp(name, *k) == 0;
+		if (!ok)
+			log_warn("%s:%d: %s%s%s: unknown key, ignored", ld->file, line_of(m), prefix,
+				 *prefix ? "." : "", name ? name : "?");
+	}
+}
+
+static char *key_path(const char *prefix, const char *name)
+{
+	return *prefix ? xasprintf("%s.%s", prefix, name) : xstrdup(name);
+}
+
+/* Fetch member NAME of GROUP as a group; an error if present but not one. */
+static const config_setting_t *get_group(struct loader *ld, const config_setting_t *group,
+					 const char *prefix, const char *name)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	if (s && !config_setting_is_group(s)) {
+		char *k = key_path(prefix, name);
+		problem(ld, s, k, "expected %s, got %s", type_name(CONFIG_TYPE_GROUP),
+			type_name(config_setting_type(s)));
+		free(k);
+		return NULL;
+	}
+	return s;
+}
+
+/* A string member: *DST is replaced when present; empty strings are
+ * errors unless ALLOW_EMPTY. */
+static void get_str(struct loader *ld, const config_setting_t *group, const char *prefix,
+		    const char *name, char **dst, int allow_empty)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	if (!s)
+		return;
+	char *k = key_path(prefix, name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		problem(ld, s, k, "expected %s, got %s", type_name(CONFIG_TYPE_STRING),
+			type_name(config_setting_type(s)));
+	} else {
+		const char *v = config_setting_get_string(s);
+		if (!allow_empty && (!v || !*v)) {
+			problem(ld, s, k, "must not be empty");
+		} else {
+			free(*dst);
+			*dst = xstrdup(v ? v : "");
+		}
+	}
+	free(k);
+}
+
+static void get_int(struct loader *ld, const config_setting_t *group, const char *prefix,
+		    const char *name, long long min, long long max, long long *dst)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	if (!s)
+		return;
+	char *k = key_path(prefix, name);
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+		problem(ld, s, k, "expected %s, got %s", type_name(CONFIG_TYPE_INT), type_name(t));
+	} else {
+		long long v = config_setting_get_int64(s);
+		if (v < min || v > max)
+			problem(ld, s, k, "expected %lld..%lld, got %lld", min, max, v);
+		else
+			*dst = v;
+	}
+	free(k);
+}
+
+static void get_int32(struct loader *ld, const config_setting_t *group, const char *prefix,
+		      const char *name, int min, int max, int *dst)
+{
+	long long v = *dst;
+	get_int(ld, group, prefix, name, min, max, &v);
+	*dst = (int)v;
+}
+
+static void get_bool(struct loader *ld, const config_setting_t *group, const char *prefix,
+		     const char *name, bool *dst)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	if (!s)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		char *k = key_path(prefix, name);
+		problem(ld, s, k, "expected %s, got %s", type_name(CONFIG_TYPE_BOOL),
+			type_name(config_setting_type(s)));
+		free(k);
+		return;
+	}
+	*dst = config_setting_get_bool(s) != 0;
+}
+
+/* A string that must be one of the NULL-terminated CHOICES. */
+static void get_choice(struct loader *ld, const config_setting_t *group, const char *prefix,
+		       const char *name, const char *const *choices, char **dst)
+{
+	char *v = NULL;
+	get_str(ld, group, prefix, name, &v, 0);
+	if (!v)
+		return;
+	for (const char *const *c = choices; *c; c++) {
+		if (strcmp(v, *c) == 0) {
+			free(*dst);
+			*dst = v;
+			return;
+		}
+	}
+	struct buf b = {0};
+	for (const char *const *c = choices; *c; c++)
+		buf_addf(&b, "%s%s", c == choices ? "" : " | ", *c);
+	char *k = key_path(prefix, name);
+	problem(ld, config_setting_get_member(group, name), k, "expected %s, got \"%s\"", b.data, v);
+	free(k);
+	buf_free(&b);
+	free(v);
+}
+
+/* A path member resolved against the config file's directory. */
+static void get_path(struct loader *ld, const config_setting_t *group, const char *prefix,
+		     const char *name, char **dst)
+{
+	char *v = NULL;
+	get_str(ld, group, prefix, name, &v, 0);
+	if (v) {
+		free(*dst);
+		*dst = path_resolve(ld->cfg->dir, v);
+		free(v);
+	}
+}
+
+static int has_scheme(const char *url)
+{
+	if (!isalpha((unsigned char)url[0]))
+		return 0;
+	const char *p = url + 1;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return *p == ':';
+}
+
+/* Turn a source URL into an absolute http, https or file URL: a value
+ * without a scheme is a path relative to the config file's directory. */
+static char *source_url(struct loader *ld, const config_setting_t *s, const char *key, const char *v)
+{
+	if (!has_scheme(v)) {
+		char *path = path_resolve(ld->cfg->dir, v);
+		char *abs = NULL;
+		if (path[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			abs = xasprintf("%s/%s", cwd ? cwd : ".", path);
+			free(cwd);
+			free(path);
+		} else {
+			abs = path;
+		}
+		char *url = xasprintf("file://%s", abs);
+		free(abs);
+		return url;
+	}
+	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8) && strncasecmp(v, "file://", 7)) {
+		problem(ld, s, key, "expected an http, https or file URL, got \"%s\"", v);
+		return NULL;
+	}
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			problem(ld, s, key, "URL contains a space or control character");
+			return NULL;
+		}
+	}
+	return xstrdup(v);
+}
+
+static void get_xpath(struct loader *ld, const config_setting_t *group, const char *prefix,
+		      const char *name, char **dst)
+{
+	char *v = NULL;
+	get_str(ld, group, prefix, name, &v, 0);
+	if (!v)
+		return;
+	char *err = NULL;
+	if (extract_xpath_check(v, &err) < 0) {
+		char *k = key_path(prefix, name);
+		problem(ld, config_setting_get_member(group, name), k, "%s: \"%s\"", err, v);
+		free(k);
+		free(err);
+		free(v);
+		return;
+	}
+	free(*dst);
+	*dst = v;
+}
+
+static const char *const field_keys[] = {"title", "published", "views", "comments",
+					  "rating", "summary", "image", NULL};
+
+static char **field_slot(struct fields *f, int i)
+{
+	char **slots[] = {&f->title, &f->published, &f->views, &f->comments,
+			  &f->rating, &f->summary, &f->image};
+	return slots[i];
+}
+
+static void fields_free(struct fields *f)
+{
+	for (int i = 0; field_keys[i]; i++)
+		free(*field_slot(f, i));
+}
+
+/* Selectors a feed source gets unless it sets its own. */
+static void feed_defaults(struct source *src)
+{
+	const char *rss[] = {"//item", "link", "title", "(pubDate | dc:date)[1]", NULL, "slash:comments",
+			     NULL, "description",
+			     "(enclosure[starts-with(@type, 'image')]/@url | media:content/@url | media:thumbnail/@url)[1]"};
+	const char *atom[] = {"//atom:entry",
+			      "(atom:link[not(@rel) or @rel = 'alternate']/@href)[1]",
+			      "atom:title",
+			      "(atom:published | atom:updated)[1]",
+			      NULL,
+			      "slash:comments",
+			      NULL,
+			      "(atom:summary | atom:content)[1]",
+			      "(media:thumbnail/@url | atom:link[@rel = 'enclosure'][starts-with(@type, 'image')]/@href)[1]"};
+	const char **d = src->type == SOURCE_RSS ? rss : atom;
+	if (!src->item)
+		src->item = xstrdup(d[0]);
+	if (!src->link)
+		src->link = xstrdup(d[1]);
+	for (int i = 0; i < 7; i++) {
+		char **slot = field_slot(&src->list, i);
+		if (!*slot && d[2 + i])
+			*slot = xstrdup(d[2 + i]);
+	}
+}
+
+static void load_source(struct loader *ld, const config_setting_t *s, int index, struct source *src)
+{
+	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
+					    "title", "published", "views", "comments", "rating", "summary",
+					    "image", "follow", "article", "date_format", NULL};
+	char *prefix = xasprintf("sources.[%d]", index);
+	src->max_pages = 1;
+	if (!config_setting_is_group(s)) {
+		problem(ld, s, prefix, "expected a group { ... }, got %s", type_name(config_setting_type(s)));
+		free(prefix);
+		return;
+	}
+	get_str(ld, s, prefix, "name", &src->name, 0);
+	if (src->name) {
+		free(prefix);
+		prefix = xasprintf("sources.%s", src->name);
+	} else {
+		problem(ld, s, prefix, "a source needs a name");
+	}
+	check_unknown(ld, s, prefix, known);
+
+	char *type = NULL;
+	static const char *const types[] = {"html", "rss", "atom", NULL};
+	get_choice(ld, s, prefix, "type", types, &type);
+	src->type = !type || !strcmp(type, "html") ? SOURCE_HTML : !strcmp(type, "rss") ? SOURCE_RSS : SOURCE_ATOM;
+	free(type);
+
+	char *url = NULL;
+	get_str(ld, s, prefix, "url", &url, 0);
+	char *k = key_path(prefix, "url");
+	if (url)
+		src->url = source_url(ld, config_setting_get_member(s, "url"), k, url);
+	else if (config_setting_get_member(s, "url") == NULL)
+		problem(ld, s, k, "a source needs a url");
+	free(k);
+	free(url);
+
+	get_xpath(ld, s, prefix, "next", &src->next);
+	get_int32(ld, s, prefix, "max_pages", 1, 1000, &src->max_pages);
+	get_xpath(ld, s, prefix, "item", &src->item);
+	get_xpath(ld, s, prefix, "link", &src->link);
+	for (int i = 0; field_keys[i]; i++)
+		get_xpath(ld, s, prefix, field_keys[i], field_slot(&src->list, i));
+	get_bool(ld, s, prefix, "follow", &src->follow);
+	get_str(ld, s, prefix, "date_format", &src->date_format, 0);
+
+	const config_setting_t *art = get_group(ld, s, prefix, "article");
+	if (art) {
+		char *ap = key_path(prefix, "article");
+		check_unknown(ld, art, ap, field_keys);
+		for (int i = 0; field_keys[i]; i++)
+			get_xpath(ld, art, ap, field_keys[i], field_slot(&src->article, i));
+		free(ap);
+	}
+
+	if (src->type != SOURCE_HTML) {
+		feed_defaults(src);
+	} else {
+		if (!src->item && !config_setting_get_member(s, "item"))
+			problem(ld, s, prefix, "an html source needs an item selector");
+		if (!src->link && !config_setting_get_member(s, "link"))
+			problem(ld, s, prefix, "an html source needs a link selector");
+	}
+	if (src->follow && art == NULL)
+		log_warn("%s:%d: %s.follow: no article { ... } selectors, nothing to follow", ld->file,
+			 line_of(config_setting_get_member(s, "follow")), prefix);
+	free(prefix);
+}
+
+static void load_sources(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = config_setting_get_member(root, "sources");
+	struct config *cfg = ld->cfg;
+	if (!list) {
+		log_warn("%s:1: sources: none configured, nothing to collect", ld->file);
+		return;
+	}
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		problem(ld, list, "sources", "expected a list ( { ... }, ... ), got %s",
+			type_name(config_setting_type(list)));
+		return;
+	}
+	cfg->nsources = config_setting_length(list);
+	cfg->sources = xcalloc((size_t)cfg->nsources + 1, sizeof *cfg->sources);
+	for (int i = 0; i < cfg->nsources; i++) {
+		load_source(ld, config_setting_get_elem(list, (unsigned)i), i, &cfg->sources[i]);
+		for (int j = 0; j < i; j++) {
+			if (cfg->sources[i].name && cfg->sources[j].name &&
+			    !strcmp(cfg->sources[i].name, cfg->sources[j].name))
+				problem(ld, config_setting_get_elem(list, (unsigned)i), "sources",
+					"two sources are named \"%s\"", cfg->sources[i].name);
+		}
+	}
+}
+
+static int zone_exists(const char *tz)
+{
+	if (!strcmp(tz, "UTC") || !strcmp(tz, "GMT"))
+		return 1;
+	if (tz[0] == '/' || strstr(tz, ".."))
+		return 0;
+	for (const char *p = tz; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
+			return 0;
+	const char *dir = getenv("TZDIR");
+	char *path = xasprintf("%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+	int ok = access(path, R_OK) == 0;
+	free(path);
+	return ok;
+}
+
+static void set_defaults(struct config *cfg)
+{
+	cfg->newsletter.name = xstrdup("Daily digest");
+	cfg->newsletter.from = xstrdup("digest@localhost");
+	cfg->newsletter.base_url = xstrdup("http://127.0.0.1:8080");
+	cfg->newsletter.list_id = xstrdup("digest.localhost");
+	cfg->newsletter.subject = xstrdup("{{newsletter.name}} — {{date}}: {{#top}}{{title}}{{/top}}");
+	cfg->newsletter.timezone = xstrdup("UTC");
+	cfg->newsletter.locale = xstrdup("en");
+	cfg->newsletter.secret_file = path_resolve(cfg->dir, "var/secret");
+	cfg->digest.max_articles = 10;
+	cfg->digest.min_views = 0;
+	cfg->digest.window_hours = 24;
+	cfg->digest.send_empty = false;
+	cfg->digest.summary_chars = 280;
+	cfg->templates.dir = path_resolve(cfg->dir, "templates");
+	cfg->delivery.transport = xstrdup("smtp");
+	cfg->delivery.maildir = path_resolve(cfg->dir, "var/outbox");
+	struct smtp_config *sm = &cfg->delivery.smtp;
+	sm->host = xstrdup("127.0.0.1");
+	sm->port = 0; /* from security: 25, 587 or 465 */
+	sm->security = xstrdup("starttls");
+	sm->timeout = 30;
+	sm->connections = 4;
+	sm->max_per_connection = 1000;
+	sm->rate_per_second = 0;
+	sm->retries = 3;
+	sm->max_bounces = 3;
+	sm->tls_verify = true;
+	cfg->storage.database = path_resolve(cfg->dir, "var/digest.db");
+	cfg->http.listen = xstrdup("127.0.0.1:8080");
+	cfg->fetch.timeout = 30;
+	cfg->fetch.connect_timeout = 10;
+	cfg->fetch.max_body = 5 * 1024 * 1024;
+	cfg->fetch.parallel = 8;
+	cfg->fetch.per_host = 4;
+	cfg->fetch.user_agent = xstrdup("digest/" DIGEST_VERSION " (daily email digest)");
+	cfg->fetch.tls_verify = true;
+}
+
+static void load_root(struct loader *ld, const config_setting_t *root)
+{
+	struct config *cfg = ld->cfg;
+	static const char *const top[] = {"newsletter", "digest", "sources", "templates", "delivery",
+					  "storage", "http", "fetch", NULL};
+	check_unknown(ld, root, "", top);
+
+	const config_setting_t *g = get_group(ld, root, "", "newsletter");
+	static const char *const nl_keys[] = {"name", "from", "reply_to", "base_url", "list_id", "subject",
+					      "timezone", "locale", "secret_file", NULL};
+	check_unknown(ld, g, "newsletter", nl_keys);
+	get_str(ld, g, "newsletter", "name", &cfg->newsletter.name, 0);
+	get_str(ld, g, "newsletter", "from", &cfg->newsletter.from, 0);
+	get_str(ld, g, "newsletter", "reply_to", &cfg->newsletter.reply_to, 0);
+	get_str(ld, g, "newsletter", "base_url", &cfg->newsletter.base_url, 0);
+	get_str(ld, g, "newsletter", "list_id", &cfg->newsletter.list_id, 0);
+	get_str(ld, g, "newsletter", "subject", &cfg->newsletter.subject, 0);
+	get_str(ld, g, "newsletter", "timezone", &cfg->newsletter.timezone, 0);
+	static const char *const locales[] = {"en", "ru", NULL};
+	get_choice(ld, g, "newsletter", "locale", locales, &cfg->newsletter.locale);
+	get_path(ld, g, "newsletter", "secret_file", &cfg->newsletter.secret_file);
+	if (!zone_exists(cfg->newsletter.timezone))
+		problem(ld, g ? config_setting_get_member(g, "timezone") : NULL, "newsletter.timezone",
+			"unknown time zone \"%s\" (expected a name like Europe/Moscow)",
+			cfg->newsletter.timezone);
+	if (strncmp(cfg->newsletter.base_url, "http://", 7) && strncmp(cfg->newsletter.base_url, "https://", 8))
+		problem(ld, g ? config_setting_get_member(g, "base_url") : NULL, "newsletter.base_url",
+			"expected an http or https URL");
+
+	g = get_group(ld, root, "", "digest");
+	static const char *const dg_keys[] = {"max_articles", "min_views", "window_hours", "send_empty",
+					      "summary_chars", NULL};
+	check_unknown(ld, g, "digest", dg_keys);
+	get_int32(ld, g, "digest", "max_articles", 1, 1000, &cfg->digest.max_articles);
+	get_int(ld, g, "digest", "min_views", 0, 1000000000000LL, &cfg->digest.min_views);
+	get_int32(ld, g, "digest", "window_hours", 1, 24 * 366, &cfg->digest.window_hours);
+	get_bool(ld, g, "digest", "send_empty", &cfg->digest.send_empty);
+	get_int32(ld, g, "digest", "summary_chars", 0, 100000, &cfg->digest.summary_chars);
+
+	load_sources(ld, root);
+
+	g = get_group(ld, root, "", "templates");
+	static const char *const tp_keys[] = {"dir", NULL};
+	check_unknown(ld, g, "templates", tp_keys);
+	get_path(ld, g, "templates", "dir", &cfg->templates.dir);
+
+	g = get_group(ld, root, "", "delivery");
+	static const char *const dl_keys[] = {"transport", "maildir", "smtp", NULL};
+	check_unknown(ld, g, "delivery", dl_keys);
+	static const char *const transports[] = {"smtp", "maildir", NULL};
+	get_choice(ld, g, "delivery", "transport", transports, &cfg->delivery.transport);
+	get_path(ld, g, "delivery", "maildir", &cfg->delivery.maildir);
+	const config_setting_t *sg = get_group(ld, g, "delivery", "smtp");
+	struct smtp_config *sm = &cfg->delivery.smtp;
+	static const char *const sm_keys[] = {"host", "port", "security", "username", "password_file", "helo",
+					      "timeout", "connections", "max_per_connection", "rate_per_second",
+					      "retries", "max_bounces", "tls_verify", NULL};
+	const char *sp = "delivery.smtp";
+	check_unknown(ld, sg, sp, sm_keys);
+	get_str(ld, sg, sp, "host", &sm->host, 0);
+	get_int32(ld, sg, sp, "port", 1, 65535, &sm->port);
+	static const char *const securities[] = {"none", "starttls", "tls", NULL};
+	get_choice(ld, sg, sp, "security", securities, &sm->security);
+	get_str(ld, sg, sp, "username", &sm->username, 0);
+	get_path(ld, sg, sp, "password_file", &sm->password_file);
+	get_str(ld, sg, sp, "helo", &sm->helo, 0);
+	get_int32(ld, sg, sp, "timeout", 1, 3600, &sm->timeout);
+	get_int32(ld, sg, sp, "connections", 1, 64, &sm->connections);
+	get_int32(ld, sg, sp, "max_per_connection", 1, 1000000, &sm->max_per_connection);
+	get_int32(ld, sg, sp, "rate_per_second", 0, 1000000, &sm->rate_per_second);
+	get_int32(ld, sg, sp, "retries", 0, 100, &sm->retries);
+	get_int32(ld, sg, sp, "max_bounces", 1, 1000, &sm->max_bounces);
+	get_bool(ld, sg, sp, "tls_verify", &sm->tls_verify);
+	if (sm->port == 0)
+		sm->port = !strcmp(sm->security, "tls") ? 465 : !strcmp(sm->security, "starttls") ? 587 : 25;
+
+	g = get_group(ld, root, "", "storage");
+	static const char *const st_keys[] = {"database", NULL};
+	check_unknown(ld, g, "storage", st_keys);
+	get_path(ld, g, "storage", "database", &cfg->storage.database);
+
+	g = get_group(ld, root, "", "http");
+	static const char *const ht_keys[] = {"listen", NULL};
+	check_unknown(ld, g, "http", ht_keys);
+	get_str(ld, g, "http", "listen", &cfg->http.listen, 0);
+
+	g = get_group(ld, root, "", "fetch");
+	static const char *const fe_keys[] = {"timeout", "connect_timeout", "max_body", "parallel",
+					      "per_host", "user_agent", "tls_verify", NULL};
+	check_unknown(ld, g, "fetch", fe_keys);
+	get_int32(ld, g, "fetch", "timeout", 1, 3600, &cfg->fetch.timeout);
+	get_int32(ld, g, "fetch", "connect_timeout", 1, 600, &cfg->fetch.connect_timeout);
+	get_int(ld, g, "fetch", "max_body", 1024, 1LL << 30, &cfg->fetch.max_body);
+	get_int32(ld, g, "fetch", "parallel", 1, 256, &cfg->fetch.parallel);
+	get_int32(ld, g, "fetch", "per_host", 1, 64, &cfg->fetch.per_host);
+	get_str(ld, g, "fetch", "user_agent", &cfg->fetch.user_agent, 0);
+	get_bool(ld, g, "fetch", "tls_verify", &cfg->fetch.tls_verify);
+}
+
+int config_load(const char *path, struct config **out)
+{
+	*out = NULL;
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->path = xstrdup(path);
+	cfg->dir = path_dir(path);
+	set_defaults(cfg);
+	struct loader ld = {.file = path, .errors = 0, .cfg = cfg};
+
+	if (access(path, R_OK) < 0) {
+		log_error("%s: cannot read the configuration: %m", path);
+		config_free(cfg);
+		return -1;
+	}
+	config_t lc;
+	config_init(&lc);
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		const char *f = config_error_file(&lc);
+		log_error("%s:%d: %s", f ? f : path, config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		config_free(cfg);
+		return -1;
+	}
+	load_root(&ld, config_root_setting(&lc));
+	config_destroy(&lc);
+	if (ld.errors) {
+		config_free(cfg);
+		return -1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void config_apply_timezone(const struct config *cfg)
+{
+	setenv("TZ", cfg->newsletter.timezone, 1);
+	tzset();
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (int i = 0; cfg->sources && i < cfg->nsources; i++) {
+		struct source *s = &cfg->sources[i];
+		free(s->name);
+		free(s->url);
+		free(s->next);
+		free(s->item);
+		free(s->link);
+		fields_free(&s->list);
+		fields_free(&s->article);
+		free(s->date_format);
+	}
+	free(cfg->sources);
+	free(cfg->newsletter.name);
+	free(cfg->newsletter.from);
+	free(cfg->newsletter.reply_to);
+	free(cfg->newsletter.base_url);
+	free(cfg->newsletter.list_id);
+	free(cfg->newsletter.subject);
+	free(cfg->newsletter.timezone);
+	free(cfg->newsletter.locale);
+	free(cfg->newsletter.secret_file);
+	free(cfg->templates.dir);
+	free(cfg->delivery.transport);
+	free(cfg->delivery.maildir);
+	free(cfg->delivery.smtp.host);
+	free(cfg->delivery.smtp.security);
+	free(cfg->delivery.smtp.username);
+	free(cfg->delivery.smtp.password_file);
+	free(cfg->delivery.smtp.helo);
+	free(cfg->storage.database);
+	free(cfg->http.listen);
+	free(cfg->fetch.user_agent);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+}

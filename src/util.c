@@ -1,0 +1,229 @@
+/* util: allocation that dies on out-of-memory, strings and small buffers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "digest/util.h"
+
+static void oom(void)
+{
+	fputs("digest: out of memory\n", stderr);
+	exit(70);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+__attribute__((format(printf, 1, 0))) static char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	return s;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int errf(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	free(*err);
+	*err = s;
+	return -1;
+}
+
+static void buf_grow(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	buf_adds(b, s);
+	free(s);
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Length in bytes of the whitespace character at S, or 0. Covers ASCII
+ * whitespace and the Unicode spaces pages use between words and digits. */
+static size_t ws_len(const unsigned char *s)
+{
+	if (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		return 1;
+	if (s[0] == 0xC2 && s[1] == 0xA0) /* NBSP */
+		return 2;
+	if (s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x80 && s[2] <= 0x8B) /* U+2000..200B */
+		return 3;
+	if (s[0] == 0xE2 && s[1] == 0x80 && s[2] == 0xAF) /* U+202F */
+		return 3;
+	if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) /* U+3000 */
+		return 3;
+	return 0;
+}
+
+char *str_collapse_ws(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w = (unsigned char *)s;
+	int pending = 0;
+	while (*r) {
+		size_t n = ws_len(r);
+		if (n) {
+			pending = w != (unsigned char *)s;
+			r += n;
+			continue;
+		}
+		if (pending)
+			*w++ = ' ';
+		pending = 0;
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return s;
+}
+
+size_t utf8_width(const char *s)
+{
+	size_t w = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		if (p[0] == 0xCC || (p[0] == 0xCD && p[1] < 0xB0)) { /* U+0300..036F */
+			p += 2;
+			continue;
+		}
+		if ((*p & 0xC0) != 0x80)
+			w++;
+		p++;
+	}
+	return w;
+}
+
+char *path_resolve(const char *dir, const char *path)
+{
+	if (path[0] == '/' || !dir || !*dir)
+		return xstrdup(path);
+	return xasprintf("%s/%s", dir, path);
+}
+
+char *path_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+int mkdir_p(const char *path, int mode)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+			int e = errno;
+			free(p);
+			errno = e;
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, (mode_t)mode);
+	int e = errno;
+	free(p);
+	if (rc < 0 && e != EEXIST) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void fmt_time_local(long long t, char out[17])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!localtime_r(&tt, &tm) || strftime(out, 17, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(out, 17, "(unknown date)");
+}
