@@ -1,0 +1,281 @@
+/* url: resolving links found in pages and normalizing them for storage and merging. */
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "digest/url.h"
+
+enum scheme { SCHEME_BAD, SCHEME_HTTP, SCHEME_HTTPS, SCHEME_FILE };
+
+/*
+ * A copy of S without leading and trailing spaces and C0 controls, and
+ * without tabs and line breaks inside: hrefs and feed <link>s are often
+ * indented or wrapped, and browsers read them the same way.
+ */
+static char *clean_copy(const char *s)
+{
+	size_t len = strlen(s);
+	while (len > 0 && (unsigned char)s[len - 1] <= 0x20)
+		len--;
+	while (len > 0 && (unsigned char)*s <= 0x20) {
+		s++;
+		len--;
+	}
+	char *out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			out[n++] = s[i];
+	out[n] = '\0';
+	return out;
+}
+
+static enum scheme scheme_of(CURLU *u)
+{
+	char *s = NULL;
+	enum scheme sc = SCHEME_BAD;
+	if (curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK)
+		return SCHEME_BAD;
+	/* CURLU lower-cases the scheme; the comparison need not. */
+	if (strcmp(s, "http") == 0)
+		sc = SCHEME_HTTP;
+	else if (strcmp(s, "https") == 0)
+		sc = SCHEME_HTTPS;
+	else if (strcmp(s, "file") == 0)
+		sc = SCHEME_FILE;
+	curl_free(s);
+	return sc;
+}
+
+/*
+ * libcurl 7.88 keeps the root path of "file:///" as a null pointer: the URL
+ * then prints as "file://(nil)" and relative references fail against it.
+ * Storing "/" explicitly fixes both. Only the root is stored back, since
+ * setting a path lower-cases its percent escapes.
+ */
+static bool fix_file_root(CURLU *u)
+{
+	char *path = NULL;
+	bool ok = true;
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		return false;
+	if (strcmp(path, "/") == 0 || path[0] == '\0')
+		ok = curl_url_set(u, CURLUPART_PATH, "/", 0) == CURLUE_OK;
+	curl_free(path);
+	return ok;
+}
+
+/* A handle holding URL, or NULL when CURLU refuses it. */
+static CURLU *parse(const char *url)
+{
+	CURLU *u = curl_url();
+	if (!u)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    (scheme_of(u) == SCHEME_FILE && !fix_file_root(u))) {
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* The whole URL as a malloc'd string (CURLU's strings belong to curl_free). */
+static char *to_string(CURLU *u, enum scheme sc, unsigned flags)
+{
+	char *s = NULL, *out;
+	if (sc == SCHEME_FILE && !fix_file_root(u))
+		return NULL;
+	if (curl_url_get(u, CURLUPART_URL, &s, flags) != CURLUE_OK)
+		return NULL;
+	out = strdup(s);
+	curl_free(s);
+	return out;
+}
+
+/*
+ * REF is empty or "#fragment": RFC 3986 keeps the base's path and query, but
+ * CURLU 7.88 would drop the last path segment. The base without its fragment
+ * is extended by REF and parsed again, so CURLU still vets the fragment.
+ */
+static CURLU *same_document(CURLU *base, enum scheme sc, const char *ref)
+{
+	char *b, *joined;
+	CURLU *u = NULL;
+	if (curl_url_set(base, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    !(b = to_string(base, sc, 0)))
+		return NULL;
+	if (ref[0] == '\0' || ref[1] == '\0') {
+		u = parse(b);
+	} else {
+		size_t bl = strlen(b), rl = strlen(ref);
+		joined = malloc(bl + rl + 1);
+		if (joined) {
+			memcpy(joined, b, bl);
+			memcpy(joined + bl, ref, rl + 1);
+			u = parse(joined);
+			free(joined);
+		}
+	}
+	free(b);
+	return u;
+}
+
+char *url_resolve(const char *base, const char *ref)
+{
+	char *b = NULL, *r = NULL, *out = NULL;
+	CURLU *u = NULL, *same = NULL;
+	enum scheme bsc, sc;
+
+	if (!base || !ref)
+		return NULL;
+	b = clean_copy(base);
+	r = clean_copy(ref);
+	if (!b || !r || !(u = parse(b)))
+		goto done;
+	bsc = scheme_of(u);
+	if (r[0] == '\0' || r[0] == '#') {
+		if (!(same = same_document(u, bsc, r)))
+			goto done;
+		curl_url_cleanup(u);
+		u = same;
+	} else if (curl_url_set(u, CURLUPART_URL, r, 0) != CURLUE_OK) {
+		goto done;
+	}
+	sc = scheme_of(u);
+	/* A page from the web must not lead the collector to local files. */
+	if (sc == SCHEME_BAD || (sc == SCHEME_FILE && bsc != SCHEME_FILE))
+		goto done;
+	out = to_string(u, sc, 0);
+done:
+	curl_url_cleanup(u);
+	free(b);
+	free(r);
+	return out;
+}
+
+/* Whether the query parameter P (LEN bytes) is a utm_* tracking tag. */
+static bool is_utm(const char *p, size_t len)
+{
+	return len >= 4 && strncasecmp(p, "utm_", 4) == 0;
+}
+
+/*
+ * QUERY without utm_* parameters and empty ones ("a&&b"), the rest kept
+ * byte for byte and in order, in a malloc'd string; "" when nothing is left.
+ */
+static char *filter_query(const char *query)
+{
+	size_t qlen = strlen(query), n = 0;
+	char *out = malloc(qlen + 1);
+	if (!out)
+		return NULL;
+	const char *p = query;
+	for (;;) {
+		size_t len = strcspn(p, "&");
+		if (len > 0 && !is_utm(p, len)) {
+			if (n > 0)
+				out[n++] = '&';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Lower-cases the ASCII letters of the host; IDN bytes pass untouched. */
+static bool lower_host(CURLU *u)
+{
+	char *host = NULL;
+	bool changed = false, ok = true;
+	CURLUcode rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	if (rc == CURLUE_NO_HOST)
+		return true; /* file:///path */
+	if (rc != CURLUE_OK)
+		return false;
+	for (char *c = host; *c; c++)
+		if (*c >= 'A' && *c <= 'Z') {
+			*c = (char)(*c - 'A' + 'a');
+			changed = true;
+		}
+	if (changed)
+		ok = curl_url_set(u, CURLUPART_HOST, host, 0) == CURLUE_OK;
+	curl_free(host);
+	return ok;
+}
+
+/*
+ * Takes the query out of U, leaving in *KEPT what url_normalize keeps of it
+ * (malloc'd, NULL for none). It is appended to the URL by hand: setting it
+ * back through CURLU would lower-case its percent escapes, so the same link
+ * would come out two ways depending on whether a utm_ tag was removed.
+ */
+static bool take_query(CURLU *u, char **kept)
+{
+	char *q = NULL;
+	CURLUcode rc = curl_url_get(u, CURLUPART_QUERY, &q, 0);
+	*kept = NULL;
+	if (rc == CURLUE_NO_QUERY)
+		return true;
+	if (rc != CURLUE_OK)
+		return false;
+	*kept = filter_query(q);
+	curl_free(q);
+	if (!*kept)
+		return false;
+	if (!**kept) {
+		free(*kept);
+		*kept = NULL;
+	}
+	return curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK;
+}
+
+char *url_normalize(const char *url)
+{
+	char *s, *query = NULL, *head = NULL, *out = NULL;
+	CURLU *u = NULL;
+	enum scheme sc;
+
+	if (!url)
+		return NULL;
+	s = clean_copy(url);
+	if (!s || !(u = parse(s)))
+		goto done;
+	sc = scheme_of(u);
+	if (sc == SCHEME_BAD)
+		goto done;
+	/* CURLU already lower-cases the scheme, makes an empty http path "/"
+	 * and removes dot segments; host case and the rest are ours. */
+	if (!lower_host(u) || !take_query(u, &query) ||
+	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    !(head = to_string(u, sc, CURLU_NO_DEFAULT_PORT)))
+		goto done;
+	/* CURLU never prints a file URL's query; neither does this. */
+	if (!query || sc == SCHEME_FILE) {
+		out = head;
+		head = NULL;
+	} else {
+		size_t hl = strlen(head), ql = strlen(query);
+		out = malloc(hl + ql + 2);
+		if (out) {
+			memcpy(out, head, hl);
+			out[hl] = '?';
+			memcpy(out + hl + 1, query, ql + 1);
+		}
+	}
+done:
+	curl_url_cleanup(u);
+	free(head);
+	free(query);
+	free(s);
+	return out;
+}
