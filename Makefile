@@ -94,3 +94,4 @@ clean:
 	rm -rf build digest
 
 -include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_BINS:build/asan/tests/%=build/asan/tests/unit/%.d)
+.SECONDARY:

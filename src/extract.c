@@ -50,6 +50,8 @@ void extract_init(void)
 
 void extract_cleanup(void) { xmlCleanupParser(); }
 
+static xmlXPathContextPtr new_ctx(xmlDocPtr doc);
+
 int extract_xpath_check(const char *expr, char **err)
 {
 	xmlSetGenericErrorFunc(NULL, silent);
@@ -57,8 +59,22 @@ int extract_xpath_check(const char *expr, char **err)
 	xmlXPathCompExprPtr c = xmlXPathCompile((const xmlChar *)expr);
 	if (!c)
 		return errf(err, "invalid XPath expression");
+	/* The compiler lets some errors through ("count(", unknown functions
+	 * or prefixes); they show when the expression runs, so run it once on
+	 * an empty document. */
+	xmlDocPtr doc = xmlReadMemory("<x/>", 4, NULL, NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx = doc ? new_ctx(doc) : NULL;
+	xmlXPathObjectPtr r = NULL;
+	if (ctx) {
+		ctx->node = xmlDocGetRootElement(doc);
+		r = xmlXPathCompiledEval(c, ctx);
+	}
+	int ok = r != NULL;
+	xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
 	xmlXPathFreeCompExpr(c);
-	return 0;
+	return ok ? 0 : errf(err, "invalid XPath expression");
 }
 
 char *extract_charset(const char *ct)

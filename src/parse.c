@@ -1,0 +1,1024 @@
+/* parse: counts, numbers and dates as news sites print them, from untrusted UTF-8. */
+#define _GNU_SOURCE
+#include <float.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "digest/parse.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------ */
+/* UTF-8 and character classes                                         */
+
+/* Locale-independent: the program may run under any LC_CTYPE. */
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static size_t digit_run(const unsigned char *s)
+{
+	size_t n = 0;
+	while (is_digit(s[n]))
+		n++;
+	return n;
+}
+
+/*
+ * One code point at S (NUL-terminated). A malformed sequence decodes as
+ * U+FFFD one byte long, so garbage neither stalls a scan nor, since a NUL
+ * is never a continuation byte, lets it run past the end.
+ */
+static uint32_t u8_decode(const unsigned char *s, size_t *len)
+{
+	unsigned char c = s[0];
+	uint32_t cp, min;
+	size_t n;
+
+	if (c < 0x80) {
+		*len = 1;
+		return c;
+	}
+	if ((c & 0xE0) == 0xC0) {
+		n = 2, cp = c & 0x1F, min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		n = 3, cp = c & 0x0F, min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		*len = 1;
+		return 0xFFFD;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80) {
+			*len = 1;
+			return 0xFFFD;
+		}
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+		*len = 1;
+		return 0xFFFD;
+	}
+	*len = n;
+	return cp;
+}
+
+/* Unicode White_Space: sites group digits with NBSP, thin and narrow spaces. */
+static int is_uspace(uint32_t cp)
+{
+	return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 ||
+	       cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+	       cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* Only the scripts the word tables use need folding. */
+static uint32_t lower_cp(uint32_t cp)
+{
+	if (cp >= 'A' && cp <= 'Z')
+		return cp + 0x20;
+	if (cp >= 0x0410 && cp <= 0x042F)
+		return cp + 0x20;
+	if (cp >= 0x0400 && cp <= 0x040F)
+		return cp + 0x50;
+	return cp;
+}
+
+static int is_letter(uint32_t cp)
+{
+	return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+	       (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) ||
+	       (cp >= 0x0370 && cp <= 0x052F);
+}
+
+/* ------------------------------------------------------------------ */
+/* Counts                                                              */
+
+struct suffix {
+	const char *word; /* lower case */
+	int stem;         /* inflected forms ("тысячи", "millions") match too */
+	unsigned long long mult;
+};
+
+static const struct suffix count_suffixes[] = {
+	{ "k", 0, 1000ULL },
+	{ "к", 0, 1000ULL },
+	{ "тыс", 1, 1000ULL },
+	{ "thousand", 1, 1000ULL },
+	{ "m", 0, 1000000ULL },
+	{ "mln", 0, 1000000ULL },
+	{ "mn", 0, 1000000ULL },
+	{ "млн", 0, 1000000ULL },
+	{ "миллион", 1, 1000000ULL },
+	{ "million", 1, 1000000ULL },
+	{ "b", 0, 1000000000ULL },
+	{ "bn", 0, 1000000000ULL },
+	{ "млрд", 0, 1000000000ULL },
+	{ "миллиард", 1, 1000000000ULL },
+	{ "billion", 1, 1000000000ULL },
+};
+
+/* Bytes of S matching lower-case WORD in any case, or 0. */
+static size_t match_ci(const unsigned char *s, const char *word)
+{
+	const unsigned char *w = (const unsigned char *)word;
+	size_t i = 0, j = 0;
+
+	while (w[j]) {
+		size_t li, lj;
+		uint32_t a, b;
+		if (!s[i])
+			return 0;
+		a = lower_cp(u8_decode(s + i, &li));
+		b = u8_decode(w + j, &lj);
+		if (a != b)
+			return 0;
+		i += li;
+		j += lj;
+	}
+	return i;
+}
+
+/* The multiplier of a suffix at S, after optional spaces, or 0 when none. */
+static unsigned long long suffix_at(const unsigned char *s)
+{
+	size_t i = 0, len;
+
+	while (s[i] && is_uspace(u8_decode(s + i, &len)))
+		i += len;
+	for (size_t k = 0; k < COUNT(count_suffixes); k++) {
+		size_t n = match_ci(s + i, count_suffixes[k].word);
+		if (!n)
+			continue;
+		/* "14 комментариев" is not 14 thousand: a suffix ends its word. */
+		if (!count_suffixes[k].stem && s[i + n] && is_letter(u8_decode(s + i + n, &len)))
+			continue;
+		return count_suffixes[k].mult;
+	}
+	return 0;
+}
+
+/* Length of a group separator at S: one Unicode space, ',' or '.'; else 0. */
+static size_t sep_at(const unsigned char *s, int *space)
+{
+	size_t len;
+
+	*space = 0;
+	if (*s == ',' || *s == '.')
+		return 1;
+	if (*s && is_uspace(u8_decode(s, &len))) {
+		*space = 1;
+		return len;
+	}
+	return 0;
+}
+
+/*
+ * Bytes of a thousands group (separator and three digits) at S, or 0. A
+ * space always groups; ',' and '.' group unless a suffix follows, where they
+ * are the decimal mark of "2.212K". Once another group follows, as in
+ * "1,234,567", no suffix can make the first one a decimal.
+ */
+static size_t group_at(const unsigned char *s)
+{
+	int space, space2;
+	size_t n = sep_at(s, &space), n2;
+
+	if (!n || digit_run(s + n) != 3)
+		return 0;
+	if (space)
+		return n + 3;
+	n2 = sep_at(s + n + 3, &space2);
+	if (n2 && digit_run(s + n + 3 + n2) == 3)
+		return n + 3;
+	return suffix_at(s + n + 3) ? 0 : n + 3;
+}
+
+static int add_digits(const unsigned char *d, size_t n, unsigned long long *v)
+{
+	for (size_t k = 0; k < n; k++) {
+		unsigned long long x = (unsigned long long)(d[k] - '0');
+		if (*v > ((unsigned long long)LLONG_MAX - x) / 10)
+			return -1;
+		*v = *v * 10 + x;
+	}
+	return 0;
+}
+
+/*
+ * Grouping needs a leading group of one to three digits, so "2212 345" is
+ * 2212, like "21 1234" is 21. A fraction without a suffix is dropped
+ * ("2,5" is 2): counts are whole and such a string is more likely a list
+ * than half a view. The fraction is applied in integers so "1.2M" is
+ * exactly 1200000.
+ */
+int parse_count(const char *s, long long *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned long long v = 0, frac = 0, mult;
+	size_t i = 0, lead;
+
+	if (!s || !out)
+		return -1;
+	while (u[i] && !is_digit(u[i]))
+		i++;
+	if (!u[i])
+		return -1;
+	lead = digit_run(u + i);
+	if (add_digits(u + i, lead, &v) < 0)
+		return -1;
+	i += lead;
+	if (lead <= 3) {
+		size_t g;
+		while ((g = group_at(u + i)) != 0) {
+			if (add_digits(u + i + g - 3, 3, &v) < 0)
+				return -1;
+			i += g;
+		}
+	}
+	if ((u[i] == ',' || u[i] == '.') && is_digit(u[i + 1])) {
+		/* Nine digits are all a billion multiplier can use. */
+		int nd = 0;
+		for (i++; is_digit(u[i]); i++) {
+			if (nd < 9) {
+				frac = frac * 10 + (unsigned long long)(u[i] - '0');
+				nd++;
+			}
+		}
+		for (; nd < 9; nd++)
+			frac *= 10;
+	}
+	mult = suffix_at(u + i);
+	if (!mult) {
+		*out = (long long)v;
+		return 0;
+	}
+	if (v > (unsigned long long)LLONG_MAX / mult)
+		return -1;
+	v = v * mult + frac * mult / 1000000000ULL;
+	if (v > (unsigned long long)LLONG_MAX)
+		return -1;
+	*out = (long long)v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers                                                             */
+
+/* Whether the character ending just before byte AT of U is a letter or digit. */
+static int prev_is_word(const unsigned char *u, size_t at)
+{
+	size_t start = at, len;
+
+	if (at == 0)
+		return 0;
+	do
+		start--;
+	while (start > 0 && at - start < 4 && (u[start] & 0xC0) == 0x80);
+	return is_digit(u[start]) || is_letter(u8_decode(u + start, &len));
+}
+
+/*
+ * A sign counts only when it is not glued to a word ("ID-5" is 5). The
+ * value is built from an integer mantissa and one exact power of ten so
+ * that "0.1" or "4.5" come out correctly rounded whatever the locale.
+ */
+int parse_number(const char *s, double *out)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+				      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	const unsigned char *u = (const unsigned char *)s;
+	const unsigned long long limit = 100000000000000000ULL;
+	unsigned long long m = 0;
+	long exp10 = 0;
+	size_t i = 0, sign_len = 0;
+	int neg = 0;
+	double v;
+
+	if (!s || !out)
+		return -1;
+	while (u[i] && !is_digit(u[i]))
+		i++;
+	if (!u[i])
+		return -1;
+	if (i >= 1 && (u[i - 1] == '-' || u[i - 1] == '+'))
+		sign_len = 1, neg = u[i - 1] == '-';
+	else if (i >= 3 && u[i - 3] == 0xE2 && u[i - 2] == 0x88 && u[i - 1] == 0x92)
+		sign_len = 3, neg = 1; /* U+2212 MINUS SIGN */
+	if (neg && prev_is_word(u, i - sign_len))
+		neg = 0;
+	for (; is_digit(u[i]); i++) {
+		if (m < limit)
+			m = m * 10 + (unsigned long long)(u[i] - '0');
+		else if (exp10 < 100000)
+			exp10++;
+	}
+	if ((u[i] == '.' || u[i] == ',') && is_digit(u[i + 1])) {
+		for (i++; is_digit(u[i]); i++) {
+			if (m < limit && exp10 > -100000) {
+				m = m * 10 + (unsigned long long)(u[i] - '0');
+				exp10--;
+			}
+		}
+	}
+	v = (double)m;
+	if (m != 0) {
+		for (; exp10 > 22; exp10 -= 22) {
+			v *= 1e22;
+			if (v > DBL_MAX)
+				return -1;
+		}
+		for (; exp10 < -22; exp10 += 22)
+			v /= 1e22;
+		if (exp10 > 0)
+			v *= p10[exp10];
+		else if (exp10 < 0)
+			v /= p10[-exp10];
+		if (v > DBL_MAX)
+			return -1;
+	}
+	*out = neg && v != 0 ? -v : v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dates                                                               */
+
+/* Longer is not a date: it bounds the work and the stack buffers. */
+#define DATE_MAX 256
+/* tm_year before strptime, to tell "no year in FMT" from 1900. */
+#define YEAR_UNSET (-1000000)
+
+/* What a form gave; unset fields are zero. */
+struct dt {
+	int year, mon, day, hour, min, sec;
+	int has_year, has_date;
+	int has_rel, rel; /* "вчера": REL days from NOW's date, no DAY/MON */
+	int has_off;
+	long off; /* seconds east of UTC */
+	int loose_dm; /* "4.5": a bare DD.MM not in two-digit form */
+};
+
+struct name {
+	const char *word; /* lower case */
+	int val;
+};
+
+static const struct name months[] = {
+	{ "january", 1 },   { "jan", 1 },       { "январь", 1 },   { "января", 1 },   { "янв", 1 },
+	{ "february", 2 },  { "feb", 2 },       { "февраль", 2 },  { "февраля", 2 },  { "фев", 2 },
+	{ "февр", 2 },      { "march", 3 },     { "mar", 3 },      { "март", 3 },     { "марта", 3 },
+	{ "мар", 3 },       { "april", 4 },     { "apr", 4 },      { "апрель", 4 },   { "апреля", 4 },
+	{ "апр", 4 },       { "may", 5 },       { "май", 5 },      { "мая", 5 },      { "june", 6 },
+	{ "jun", 6 },       { "июнь", 6 },      { "июня", 6 },     { "июн", 6 },      { "july", 7 },
+	{ "jul", 7 },       { "июль", 7 },      { "июля", 7 },     { "июл", 7 },      { "august", 8 },
+	{ "aug", 8 },       { "август", 8 },    { "августа", 8 },  { "авг", 8 },      { "september", 9 },
+	{ "sep", 9 },       { "sept", 9 },      { "сентябрь", 9 }, { "сентября", 9 }, { "сен", 9 },
+	{ "сент", 9 },      { "october", 10 },  { "oct", 10 },     { "октябрь", 10 }, { "октября", 10 },
+	{ "окт", 10 },      { "november", 11 }, { "nov", 11 },     { "ноябрь", 11 },  { "ноября", 11 },
+	{ "ноя", 11 },      { "нояб", 11 },     { "december", 12 }, { "dec", 12 },    { "декабрь", 12 },
+	{ "декабря", 12 },  { "дек", 12 },
+};
+
+static const struct name weekdays[] = {
+	{ "monday", 1 },      { "mon", 1 },     { "tuesday", 2 },  { "tue", 2 },     { "tues", 2 },
+	{ "wednesday", 3 },   { "wed", 3 },     { "thursday", 4 }, { "thu", 4 },     { "thur", 4 },
+	{ "thurs", 4 },       { "friday", 5 },  { "fri", 5 },      { "saturday", 6 }, { "sat", 6 },
+	{ "sunday", 7 },      { "sun", 7 },     { "понедельник", 1 }, { "пн", 1 },   { "вторник", 2 },
+	{ "вт", 2 },          { "среда", 3 },   { "ср", 3 },       { "четверг", 4 }, { "чт", 4 },
+	{ "пятница", 5 },     { "пт", 5 },      { "суббота", 6 },  { "сб", 6 },      { "воскресенье", 7 },
+	{ "вс", 7 },
+};
+
+static const struct name relatives[] = {
+	{ "сегодня", 0 }, { "today", 0 }, { "вчера", -1 }, { "yesterday", -1 }, { "позавчера", -2 },
+};
+
+/* Offsets in seconds east of UTC. "МСК" is how Russian sites mark Moscow time. */
+static const struct name zones[] = {
+	{ "z", 0 },           { "ut", 0 },          { "utc", 0 },         { "gmt", 0 },
+	{ "msk", 3 * 3600 },  { "мск", 3 * 3600 },  { "est", -5 * 3600 }, { "edt", -4 * 3600 },
+	{ "cst", -6 * 3600 }, { "cdt", -5 * 3600 }, { "mst", -7 * 3600 }, { "mdt", -6 * 3600 },
+	{ "pst", -8 * 3600 }, { "pdt", -7 * 3600 },
+};
+
+/*
+ * Copy S into BUF: every Unicode space becomes one ASCII space, runs
+ * collapse, the ends are trimmed, and with LOWER ASCII and Cyrillic are
+ * folded so the tables hold one spelling. -1 when it does not fit.
+ */
+static int normalize(const char *s, char *buf, size_t size, int lower)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+	int pending = 0;
+
+	while (u[i]) {
+		size_t len;
+		uint32_t cp = u8_decode(u + i, &len);
+		if (is_uspace(cp)) {
+			pending = o > 0;
+			i += len;
+			continue;
+		}
+		if (o + (size_t)pending + len >= size)
+			return -1;
+		if (pending)
+			buf[o++] = ' ';
+		pending = 0;
+		if (lower && cp < 0x80) {
+			buf[o++] = (char)lower_cp(cp);
+		} else if (lower && cp >= 0x0400 && cp <= 0x042F) {
+			/* Folding stays inside U+0430..U+045F: two bytes in, two out. */
+			cp = lower_cp(cp);
+			buf[o++] = (char)(0xC0 | (cp >> 6));
+			buf[o++] = (char)(0x80 | (cp & 0x3F));
+		} else {
+			memcpy(buf + o, u + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
+static int at_boundary(const char *p)
+{
+	size_t len;
+	return !*p || !(is_letter(u8_decode((const unsigned char *)p, &len)) ||
+			is_digit((unsigned char)*p));
+}
+
+static int eat(const char **pp, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (strncmp(*pp, lit, n) != 0)
+		return 0;
+	*pp += n;
+	return 1;
+}
+
+static int eat_word(const char **pp, const char *w)
+{
+	const char *p = *pp;
+	if (!eat(&p, w) || !at_boundary(p))
+		return 0;
+	*pp = p;
+	return 1;
+}
+
+/* A whole run of MINLEN..MAXLEN digits (so "2026" is never read as "20"). */
+static size_t eat_num(const char **pp, size_t minlen, size_t maxlen, int *v)
+{
+	const unsigned char *p = (const unsigned char *)*pp;
+	size_t n = digit_run(p);
+	int x = 0;
+
+	if (n < minlen || n > maxlen)
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		x = x * 10 + (p[k] - '0');
+	*v = x;
+	*pp += n;
+	return n;
+}
+
+/* A word of TABLE, with the dot of an abbreviation ("янв.", "Sat."). */
+static int eat_name(const char **pp, const struct name *table, size_t n, int *val)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (eat_word(pp, table[k].word)) {
+			if (**pp == '.')
+				(*pp)++;
+			*val = table[k].val;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The weekday is decoration: it is skipped, never checked against the date. */
+static void eat_weekday(const char **pp)
+{
+	const char *p = *pp, *name_end;
+	int v;
+
+	if (!eat_name(&p, weekdays, COUNT(weekdays), &v))
+		return;
+	name_end = p;
+	if (*p == ',')
+		p++;
+	if (*p == ' ')
+		p++;
+	if (p != name_end && *p)
+		*pp = p;
+}
+
+static void eat_ordinal(const char **pp)
+{
+	if (!eat_word(pp, "st") && !eat_word(pp, "nd") && !eat_word(pp, "rd"))
+		eat_word(pp, "th");
+}
+
+static void eat_year_word(const char **pp)
+{
+	const char *p = *pp;
+	if (*p == ' ')
+		p++;
+	if (eat_word(&p, "года") || eat_word(&p, "год") || eat_word(&p, "г")) {
+		if (*p == '.')
+			p++;
+		*pp = p;
+	}
+}
+
+/* POSIX %y: 69-99 are the 1900s, 00-68 the 2000s. */
+static int full_year(int yy)
+{
+	return yy >= 69 ? 1900 + yy : 2000 + yy;
+}
+
+/* Between a date and its time (or a time and its date): ", ", " в ", " at ", " | "… */
+static int eat_sep(const char **pp)
+{
+	const char *p = *pp;
+	int any = 0;
+
+	for (;;) {
+		if (*p == ' ' || *p == ',' || *p == '|' || *p == '-' || *p == '/' || *p == ';') {
+			p++;
+			any = 1;
+		} else if (eat(&p, "\xe2\x80\x94") || eat(&p, "\xe2\x80\x93") || eat(&p, "\xc2\xb7") ||
+			   eat(&p, "\xe2\x80\xa2")) {
+			any = 1;
+		} else if (!any || !(eat_word(&p, "в") || eat_word(&p, "at"))) {
+			break;
+		}
+	}
+	if (!any)
+		return 0;
+	*pp = p;
+	return 1;
+}
+
+/* H:MM or HH:MM[:SS[.frac]], with an optional 12-hour am/pm. */
+static int eat_time(const char **pp, struct dt *d)
+{
+	const char *p = *pp, *q;
+	int h, m, s = 0, pm = -1;
+
+	if (!eat_num(&p, 1, 2, &h) || *p != ':')
+		return 0;
+	p++;
+	if (!eat_num(&p, 2, 2, &m))
+		return 0;
+	if (*p == ':' && is_digit((unsigned char)p[1])) {
+		p++;
+		if (!eat_num(&p, 2, 2, &s))
+			return 0;
+		if ((*p == '.' || *p == ',') && is_digit((unsigned char)p[1]))
+			for (p++; is_digit((unsigned char)*p); p++)
+				;
+	}
+	q = p;
+	if (*q == ' ')
+		q++;
+	if (eat_word(&q, "am") || eat_word(&q, "a.m."))
+		pm = 0;
+	else if (eat_word(&q, "pm") || eat_word(&q, "p.m."))
+		pm = 1;
+	if (pm >= 0) {
+		if (h < 1 || h > 12)
+			return 0;
+		h = h % 12 + (pm ? 12 : 0);
+		p = q;
+	}
+	if (h > 23 || m > 59 || s > 60)
+		return 0;
+	d->hour = h, d->min = m, d->sec = s;
+	*pp = p;
+	return 1;
+}
+
+/* +HH:MM, +HHMM, +HH; after "UTC"/"GMT" also a one-digit hour ("UTC+3"). */
+static int eat_offset(const char **pp, long *off, int loose)
+{
+	const char *p = *pp;
+	int sign, h, m = 0;
+	size_t n;
+
+	if (*p == '+')
+		sign = 1;
+	else if (*p == '-')
+		sign = -1;
+	else
+		return 0;
+	p++;
+	n = digit_run((const unsigned char *)p);
+	if (n == 4) {
+		eat_num(&p, 4, 4, &h);
+		m = h % 100;
+		h /= 100;
+	} else if (n == 2 || (loose && n == 1)) {
+		eat_num(&p, 1, 2, &h);
+		if (*p == ':' && digit_run((const unsigned char *)p + 1) == 2) {
+			p++;
+			eat_num(&p, 2, 2, &m);
+		}
+	} else {
+		return 0;
+	}
+	if (h > 18 || m > 59)
+		return 0;
+	*off = sign * (h * 3600L + m * 60L);
+	*pp = p;
+	return 1;
+}
+
+static int eat_zone(const char **pp, struct dt *d)
+{
+	const char *p = *pp, *q;
+	long off = 0, extra;
+	int v;
+
+	if (*p == ' ')
+		p++;
+	if (!eat_offset(&p, &off, 0)) {
+		if (!eat_name(&p, zones, COUNT(zones), &v))
+			return 0;
+		off = v;
+		if (v == 0 && eat_offset(&p, &extra, 1))
+			off = extra;
+	}
+	/* RFC 2822 allows a comment after the zone: "+0300 (MSK)". */
+	q = p;
+	if (*q == ' ')
+		q++;
+	if (*q == '(') {
+		const char *r = strchr(q, ')');
+		if (r)
+			p = r + 1;
+	}
+	d->has_off = 1;
+	d->off = off;
+	*pp = p;
+	return 1;
+}
+
+/* The date part of any form; *ISO when it was YYYY-MM-DD (so 'T' may follow). */
+static int eat_date(const char **pp, struct dt *d, int *iso)
+{
+	const char *p = *pp, *q;
+	size_t n, yl;
+	int y;
+
+	*iso = 0;
+	if (eat_name(&p, relatives, COUNT(relatives), &d->rel)) {
+		d->has_rel = 1;
+		goto done;
+	}
+	if (eat_name(&p, months, COUNT(months), &d->mon)) {
+		if (*p != ' ')
+			return 0;
+		p++;
+		if (!eat_num(&p, 1, 2, &d->day))
+			return 0;
+		eat_ordinal(&p);
+		d->has_date = 1;
+		q = p;
+		if (*q == ',')
+			q++;
+		if (*q == ' ')
+			q++;
+		if (eat_num(&q, 4, 4, &d->year)) {
+			d->has_year = 1;
+			p = q;
+		}
+		goto done;
+	}
+	n = digit_run((const unsigned char *)p);
+	if (n == 4 && (p[4] == '-' || p[4] == '/' || p[4] == '.')) {
+		char sep = p[4];
+		eat_num(&p, 4, 4, &d->year);
+		p++;
+		if (!eat_num(&p, 1, 2, &d->mon) || *p != sep)
+			return 0;
+		p++;
+		if (!eat_num(&p, 1, 2, &d->day))
+			return 0;
+		d->has_year = d->has_date = 1;
+		*iso = sep == '-';
+		goto done;
+	}
+	if (n < 1 || n > 2)
+		return 0;
+	if (p[n] == '.' && is_digit((unsigned char)p[n + 1])) {
+		size_t ml;
+		eat_num(&p, 1, 2, &d->day);
+		p++;
+		if (!(ml = eat_num(&p, 1, 2, &d->mon)))
+			return 0;
+		d->has_date = 1;
+		if (*p == '.' && is_digit((unsigned char)p[1])) {
+			p++;
+			yl = eat_num(&p, 2, 4, &y);
+			if (yl == 2)
+				y = full_year(y);
+			else if (yl != 4)
+				return 0;
+			d->year = y;
+			d->has_year = 1;
+			eat_year_word(&p);
+		} else {
+			d->loose_dm = !(n == 2 && ml == 2);
+		}
+		goto done;
+	}
+	eat_num(&p, 1, 2, &d->day);
+	eat_ordinal(&p);
+	if (*p == ' ')
+		p++;
+	if (!eat_name(&p, months, COUNT(months), &d->mon))
+		return 0;
+	d->has_date = 1;
+	q = p;
+	if (*q == ',')
+		q++;
+	if (*q == ' ')
+		q++;
+	/* Two digits are a year only when they are not the hour: "7 января 10:00". */
+	yl = eat_num(&q, 2, 4, &y);
+	if (yl == 4 || (yl == 2 && *q != ':' && *q != '.')) {
+		d->year = yl == 2 ? full_year(y) : y;
+		d->has_year = 1;
+		p = q;
+		eat_year_word(&p);
+	}
+done:
+	*pp = p;
+	return 1;
+}
+
+static int is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+/* Proleptic Gregorian days since 1970-01-01 (H. Hinnant's algorithm). */
+static long long days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* DAY may be out of range ("yesterday" of the 1st): both paths normalize it. */
+static int to_time(const struct dt *d, int y, int m, int day, time_t *out)
+{
+	struct tm tm;
+	time_t t;
+
+	if (d->has_off) {
+		long long s = days_from_civil(y, m, 1) + day - 1;
+		*out = (time_t)(s * 86400 + d->hour * 3600 + d->min * 60 + d->sec - d->off);
+		return 0;
+	}
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = d->hour;
+	tm.tm_min = d->min;
+	tm.tm_sec = d->sec;
+	tm.tm_isdst = -1; /* let the zone rules decide DST for that date */
+	t = mktime(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+/* NOW's calendar date where the form's clock runs: its offset, else TZ. */
+static int ref_date(const struct dt *d, time_t now, int *y, int *m, int *day)
+{
+	struct tm tm;
+	time_t t = d->has_off ? now + d->off : now;
+
+	if (!(d->has_off ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return -1;
+	*y = tm.tm_year + 1900;
+	*m = tm.tm_mon + 1;
+	*day = tm.tm_mday;
+	return 0;
+}
+
+static int finalize(const struct dt *d, time_t now, time_t *out)
+{
+	int y, m, day;
+	time_t t;
+
+	if (d->hour < 0 || d->hour > 23 || d->min < 0 || d->min > 59 || d->sec < 0 || d->sec > 60)
+		return -1;
+	if (!d->has_date) {
+		if (ref_date(d, now, &y, &m, &day) < 0 || to_time(d, y, m, day + d->rel, &t) < 0)
+			return -1;
+		if (!d->has_rel && t > now && to_time(d, y, m, day - 1, &t) < 0)
+			return -1;
+		*out = t;
+		return 0;
+	}
+	if (d->mon < 1 || d->mon > 12 || d->day < 1)
+		return -1;
+	if (d->has_year) {
+		if (d->year < 1000 || d->year > 9999 || d->day > days_in_month(d->year, d->mon))
+			return -1;
+		return to_time(d, d->year, d->mon, d->day, out);
+	}
+	/* 2000 was leap, so 29.02 gets through to the search for a leap year. */
+	if (d->day > days_in_month(2000, d->mon) || ref_date(d, now, &y, &m, &day) < 0)
+		return -1;
+	/* Leap years are at most eight apart; y + 1 covers a zone ahead of TZ. */
+	for (int yy = y + 1; yy >= y - 8; yy--) {
+		if (d->day > days_in_month(yy, d->mon))
+			continue;
+		if (to_time(d, yy, d->mon, d->day, &t) < 0)
+			return -1;
+		if (t <= now) {
+			*out = t;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_builtin(const char *s, time_t now, time_t *out)
+{
+	struct dt d;
+	const char *p = s;
+	size_t n;
+	int iso;
+
+	memset(&d, 0, sizeof d);
+	eat_weekday(&p);
+	n = digit_run((const unsigned char *)p);
+	if (n >= 1 && n <= 2 && p[n] == ':') {
+		/* "10:15, 21 ноября 2026" or a bare "HH:MM" */
+		if (!eat_time(&p, &d))
+			return -1;
+		eat_zone(&p, &d);
+		if (*p) {
+			if (!eat_sep(&p))
+				return -1;
+			eat_weekday(&p);
+			if (!eat_date(&p, &d, &iso))
+				return -1;
+		}
+	} else {
+		if (!eat_date(&p, &d, &iso))
+			return -1;
+		if (*p) {
+			if (iso && *p == 't')
+				p++;
+			else if (!eat_sep(&p))
+				return -1;
+			if (!eat_time(&p, &d))
+				return -1;
+			eat_zone(&p, &d);
+		} else if (d.loose_dm) {
+			return -1;
+		}
+	}
+	if (*p)
+		return -1;
+	return finalize(&d, now, out);
+}
+
+/*
+ * FMT's fields that strptime left alone are unset: no year means the year
+ * is inferred, no day means a time of today or yesterday, and %z (or %s)
+ * fills tm_gmtoff, which then overrides TZ.
+ */
+static int parse_with_format(const char *s, const char *fmt, time_t now, time_t *out)
+{
+	struct tm tm;
+	struct dt d;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = YEAR_UNSET;
+	tm.tm_gmtoff = LONG_MIN;
+	end = strptime(s, fmt, &tm);
+	if (!end)
+		return -1;
+	while (*end == ' ')
+		end++;
+	if (*end)
+		return -1;
+	memset(&d, 0, sizeof d);
+	d.has_year = tm.tm_year != YEAR_UNSET;
+	d.year = d.has_year ? tm.tm_year + 1900 : 0;
+	d.mon = tm.tm_mon + 1;
+	d.day = tm.tm_mday;
+	d.has_date = tm.tm_mday != 0;
+	if (d.has_year && !d.has_date)
+		d.day = 1, d.has_date = 1;
+	d.hour = tm.tm_hour;
+	d.min = tm.tm_min;
+	d.sec = tm.tm_sec;
+	if (tm.tm_gmtoff != LONG_MIN) {
+		if (tm.tm_gmtoff < -18 * 3600L || tm.tm_gmtoff > 18 * 3600L)
+			return -1;
+		d.has_off = 1;
+		d.off = tm.tm_gmtoff;
+	}
+	return finalize(&d, now, out);
+}
+
+/* Whether a word starting at P separates a date from what follows it:
+ * "· 14", "| Политика", "— ТАСС", "(обновлено ...)". */
+static int is_separator_word(const char *p)
+{
+	static const char *const seps[] = {"\xc2\xb7", "\xe2\x80\x94", "\xe2\x80\x93", "\xe2\x80\xa2",
+					   "|", "-", "/", "(", "[", ";"};
+	for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++)
+		if (!strncmp(p, seps[i], strlen(seps[i])))
+			return 1;
+	return 0;
+}
+
+/*
+ * A date inside other text: after a label without digits ("Опубликовано:
+ * 21.11.2026 в 10:00") and before a separator ("21.11 09:25 · 14",
+ * "21 ноября 2026, Политика"). Only these cuts are tried, so that text
+ * which merely starts like a date ("21.11.2026 24:00", "32 Nov 2026")
+ * still fails instead of yielding a wrong time.
+ */
+static int parse_embedded(const char *low, time_t now, time_t *out)
+{
+	char sub[DATE_MAX];
+	size_t len = strlen(low), starts[32], ends[32], ns = 0, ne = 0;
+
+	for (size_t i = 0; i < len && ns < 32; i++) {
+		if (i > 0 && low[i - 1] == ' ')
+			starts[ns++] = i;
+		if (is_digit((unsigned char)low[i]))
+			break; /* a label has no digits */
+	}
+	starts[ns < 32 ? ns++ : 31] = 0;
+	ends[ne++] = len;
+	for (size_t i = 1; i + 1 < len && ne < 32; i++) {
+		if (low[i] == ' ' && is_separator_word(low + i + 1))
+			ends[ne++] = i;
+		else if (low[i] == ',' && low[i + 1] == ' ' && !is_digit((unsigned char)low[i + 2]))
+			ends[ne++] = i;
+	}
+	for (size_t a = 0; a < ns; a++) {
+		for (size_t b = 0; b < ne; b++) {
+			if (ends[b] <= starts[a] || (starts[a] == 0 && ends[b] == len))
+				continue;
+			memcpy(sub, low + starts[a], ends[b] - starts[a]);
+			sub[ends[b] - starts[a]] = '\0';
+			if (parse_builtin(sub, now, out) == 0)
+				return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The whole string is tried as a date first; only when it is not one is a
+ * date looked for among its words (a dateline with a label or a counter).
+ */
+int parse_date(const char *s, const char *fmt, time_t now, time_t *out)
+{
+	char raw[DATE_MAX], low[DATE_MAX];
+	/* Keeps the offset arithmetic on NOW far from overflow. */
+	const time_t bound = (time_t)1 << 40;
+
+	if (!s || !out || now > bound || now < -bound)
+		return -1;
+	if (normalize(s, raw, sizeof raw, 0) < 0 || !raw[0])
+		return -1;
+	if (fmt && *fmt && parse_with_format(raw, fmt, now, out) == 0)
+		return 0;
+	if (normalize(s, low, sizeof low, 1) < 0)
+		return -1;
+	if (parse_builtin(low, now, out) == 0)
+		return 0;
+	return parse_embedded(low, now, out);
+}

@@ -1,0 +1,231 @@
+/* Unit tests of config: defaults, relative paths, and every kind of error with its file:line. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "digest/config.h"
+#include "digest/extract.h"
+#include "digest/log.h"
+#include "digest/util.h"
+
+static char dir[] = "/tmp/digest-config-XXXXXX";
+
+/* Write TEXT to DIR/digest.conf, load it with stderr captured into *OUT
+ * (malloc'd), return config_load's result. */
+static int load(const char *text, struct config **cfg, char **out)
+{
+	char *path = xasprintf("%s/digest.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+
+	char *errpath = xasprintf("%s/stderr", dir);
+	fflush(stderr);
+	int saved = dup(2);
+	int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	dup2(fd, 2);
+	close(fd);
+	int rc = config_load(path, cfg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	struct buf b = {0};
+	buf_adds(&b, "");
+	f = fopen(errpath, "r");
+	char line[1024];
+	while (f && fgets(line, sizeof line, f))
+		buf_adds(&b, line);
+	if (f)
+		fclose(f);
+	*out = b.data;
+	free(errpath);
+	free(path);
+	return rc;
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct config *cfg;
+	char *out;
+	assert_int_equal(load("", &cfg, &out), 0);
+	assert_int_equal(cfg->digest.max_articles, 10);
+	assert_int_equal(cfg->digest.window_hours, 24);
+	assert_int_equal(cfg->digest.min_views, 0);
+	assert_false(cfg->digest.send_empty);
+	assert_int_equal(cfg->digest.summary_chars, 280);
+	assert_int_equal(cfg->delivery.smtp.port, 587);
+	assert_true(cfg->delivery.smtp.tls_verify);
+	assert_int_equal(cfg->fetch.timeout, 30);
+	assert_true(cfg->fetch.tls_verify);
+	char *db = xasprintf("%s/var/digest.db", dir);
+	assert_string_equal(cfg->storage.database, db);
+	free(db);
+	assert_non_null(strstr(out, "sources: none configured"));
+	config_free(cfg);
+	free(out);
+}
+
+static void test_values(void **state)
+{
+	(void)state;
+	struct config *cfg;
+	char *out;
+	static const char text[] =
+		"newsletter = { timezone = \"Asia/Kolkata\"; locale = \"ru\"; secret_file = \"/etc/x\"; };\n"
+		"digest = { max_articles = 5; min_views = 100L; window_hours = 48; send_empty = true; };\n"
+		"storage = { database = \"data/my.db\"; };\n"
+		"delivery = { transport = \"maildir\"; smtp = { security = \"tls\"; }; };\n"
+		"fetch = { timeout = 2; max_body = 100000; parallel = 3; per_host = 1; };\n"
+		"sources = ( { name = \"local\"; type = \"html\"; url = \"site/index.html\";\n"
+		"   item = \"//li\"; link = \"a/@href\"; title = \"a\"; follow = true;\n"
+		"   article = { views = \"//b\"; }; date_format = \"%d/%m/%Y\"; max_pages = 2; } );\n";
+	assert_int_equal(load(text, &cfg, &out), 0);
+	assert_string_equal(out, "");
+	assert_string_equal(cfg->newsletter.timezone, "Asia/Kolkata");
+	assert_string_equal(cfg->newsletter.secret_file, "/etc/x");
+	assert_int_equal(cfg->digest.max_articles, 5);
+	assert_int_equal(cfg->digest.min_views, 100);
+	assert_true(cfg->digest.send_empty);
+	assert_int_equal(cfg->delivery.smtp.port, 465);
+	assert_int_equal(cfg->fetch.parallel, 3);
+	char *db = xasprintf("%s/data/my.db", dir);
+	assert_string_equal(cfg->storage.database, db);
+	free(db);
+	assert_int_equal(cfg->nsources, 1);
+	char *url = xasprintf("file://%s/site/index.html", dir);
+	assert_string_equal(cfg->sources[0].url, url);
+	free(url);
+	assert_true(cfg->sources[0].follow);
+	assert_string_equal(cfg->sources[0].article.views, "//b");
+	assert_int_equal(cfg->sources[0].max_pages, 2);
+	config_free(cfg);
+	free(out);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *want; /* a part of stderr */
+	} cases[] = {
+		{"digest = { max_articles = \"ten\"; };", "digest.conf:1: digest.max_articles: expected an integer"},
+		{"\n\ndigest = {\n max_articles = 0; };", "digest.conf:4: digest.max_articles: expected 1..1000"},
+		{"delivery = { smtp = { port = 70000; }; };", "digest.conf:1: delivery.smtp.port: expected 1..65535"},
+		{"delivery = { smtp = { security = \"ssl\"; }; };", "delivery.smtp.security: expected none | starttls | tls"},
+		{"delivery = { transport = \"pigeon\"; };", "delivery.transport: expected smtp | maildir"},
+		{"digest = { send_empty = 1; };", "digest.send_empty: expected true or false"},
+		{"digest = 5;", "digest: expected a group"},
+		{"newsletter = { timezone = \"Mars/Olympus\"; };", "newsletter.timezone: unknown time zone"},
+		{"newsletter = { timezone = \"../../etc/passwd\"; };", "newsletter.timezone: unknown time zone"},
+		{"newsletter = { locale = \"fr\"; };", "newsletter.locale: expected en | ru"},
+		{"newsletter = { base_url = \"ftp://x\"; };", "newsletter.base_url: expected an http or https URL"},
+		{"newsletter = { name = \"\"; };", "newsletter.name: must not be empty"},
+		{"sources = 5;", "sources: expected a list"},
+		{"sources = ( { type = \"rss\"; url = \"http://x/\"; } );", "sources.[0]: a source needs a name"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; } );", "sources.a.url: a source needs a url"},
+		{"sources = ( { name = \"a\"; type = \"json\"; url = \"http://x/\"; } );", "sources.a.type: expected html | rss | atom"},
+		{"sources = ( { name = \"a\"; url = \"ftp://x/\"; item = \"//a\"; link = \"@href\"; } );",
+		 "sources.a.url: expected an http, https or file URL"},
+		{"sources = ( { name = \"a\"; url = \"http://x/ y\"; item = \"//a\"; link = \"@href\"; } );",
+		 "sources.a.url: URL contains a space"},
+		{"sources = ( { name = \"a\"; url = \"http://x/\"; link = \"@href\"; } );", "an html source needs an item selector"},
+		{"sources = ( { name = \"a\"; url = \"http://x/\"; item = \"//a\"; } );", "an html source needs a link selector"},
+		{"sources = ( { name = \"a\"; url = \"http://x/\";\n item = \"//div[\"; link = \"@href\"; } );",
+		 "digest.conf:2: sources.a.item: invalid XPath expression"},
+		{"sources = ( { name = \"a\"; url = \"http://x/\"; item = \"//a\"; link = \"@href\";\n"
+		 " article = { views = \"//b[@x=\"; }; } );", "digest.conf:2: sources.a.article.views: invalid XPath"},
+		{"sources = ( { name = \"a\"; url = \"http://x/\"; item = \"//a\"; link = \"@href\"; max_pages = 0; } );",
+		 "sources.a.max_pages: expected 1..1000"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; },\n { name = \"a\"; type = \"rss\"; url = \"http://y/\"; } );",
+		 "digest.conf:2: sources: two sources are named \"a\""},
+		{"sources = ( \"x\" );", "sources.[0]: expected a group"},
+		{"fetch = { max_body = 10; };", "fetch.max_body: expected 1024.."},
+		{"digest = { = 5; };", "digest.conf:1: syntax error"},
+		{"digest = { max_articles = 5; ", "digest.conf:1: syntax error"},
+		{"\x01\x02\xff garbage", "digest.conf:1:"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config *cfg = (struct config *)1;
+		char *out;
+		int rc = load(cases[i].text, &cfg, &out);
+		if (rc != -1 || !strstr(out, cases[i].want))
+			fail_msg("case %zu: rc %d, stderr \"%s\", wanted \"%s\"", i, rc, out, cases[i].want);
+		assert_null(cfg);
+		free(out);
+	}
+}
+
+static void test_warnings(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{"colour = \"red\";", "digest.conf:1: colour: unknown key, ignored"},
+		{"digest = {\n max_artcles = 3; };", "digest.conf:2: digest.max_artcles: unknown key"},
+		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; titel = \"t\"; } );",
+		 "sources.s.titel: unknown key"},
+		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; follow = true; } );",
+		 "sources.s.follow: no article"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config *cfg;
+		char *out;
+		int rc = load(cases[i].text, &cfg, &out);
+		if (rc != 0 || !strstr(out, cases[i].want) || !strstr(out, "warning"))
+			fail_msg("case %zu: rc %d, stderr \"%s\", wanted \"%s\"", i, rc, out, cases[i].want);
+		config_free(cfg);
+		free(out);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct config *cfg = (struct config *)1;
+	assert_int_equal(config_load("/nonexistent/digest.conf", &cfg), -1);
+	assert_null(cfg);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	extract_init();
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	extract_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),   cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

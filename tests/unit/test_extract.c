@@ -1,0 +1,364 @@
+/* Unit tests of extract: XPath fields from HTML, feeds, charsets, garbage. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "digest/config.h"
+#include "digest/extract.h"
+#include "digest/log.h"
+#include "digest/util.h"
+
+static const char list_html[] =
+	"<!DOCTYPE html><html><head><title>Новости</title></head><body>"
+	"<div class='news-item'><a class='title' href='/news/1.html?utm_source=x#c'>Первая  новость</a>"
+	"<span class='date'>21.11 09:25</span><span class='views'>2&nbsp;212</span>"
+	"<span class='comments'>14</span><p>Лид <b>первой</b>\n новости</p></div>"
+	"<div class='news-item'><a class='title' href='2.html'>Second &amp; &lt;b&gt;</a>"
+	"<span class='views'>12,5 тыс.</span></div>"
+	"<div class='news-item'><a class='title'>no link</a></div>"
+	"<div class='news-item'><a class='title' href='javascript:alert(1)'>script link</a></div>"
+	"<section><div class='news-item'><a class='title' href='https://other.example/x'>Third</a>"
+	"<img src='/i/3.jpg'></div></section>"
+	"<a rel='next' href='?page=2'>next</a>"
+	"</body></html>";
+
+static struct source html_source(void)
+{
+	struct source s = {0};
+	s.name = "test";
+	s.type = SOURCE_HTML;
+	s.item = "//div[@class='news-item']";
+	s.link = ".//a[@class='title']/@href";
+	s.next = "//a[@rel='next']/@href";
+	s.list.title = ".//a[@class='title']";
+	s.list.published = ".//span[@class='date']";
+	s.list.views = ".//span[@class='views']";
+	s.list.comments = ".//span[@class='comments']";
+	s.list.summary = ".//p";
+	s.list.image = ".//img/@src";
+	s.article.title = "//h1";
+	s.article.views = "string(//span[@id='v'])";
+	s.article.rating = "substring-after(//div[@class='r'], ':')";
+	return s;
+}
+
+static void test_html_list(void **state)
+{
+	(void)state;
+	struct source s = html_source();
+	struct page_result r;
+	char *err = NULL;
+	int rc = extract_list(&s, "https://news.example.org/news/index.html", list_html, strlen(list_html),
+			      NULL, &r, &err);
+	assert_int_equal(rc, 0);
+	assert_null(err);
+	static const struct {
+		const char *link, *title, *published, *views, *comments, *summary, *image;
+	} want[] = {
+		{"https://news.example.org/news/1.html?utm_source=x#c", "Первая новость", "21.11 09:25",
+		 "2 212", "14", "Лид первой новости", NULL},
+		{"https://news.example.org/news/2.html", "Second & <b>", NULL, "12,5 тыс.", NULL, NULL, NULL},
+		{"https://other.example/x", "Third", NULL, NULL, NULL, NULL, "https://news.example.org/i/3.jpg"},
+	};
+	assert_int_equal(r.nitems, ARRAY_LEN(want));
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		struct raw_item *it = &r.items[i];
+		assert_string_equal(it->link, want[i].link);
+		assert_string_equal(it->f.title, want[i].title);
+#define CHECK(field)                                                                                   \
+	if (want[i].field)                                                                             \
+		assert_string_equal(it->f.field, want[i].field);                                       \
+	else                                                                                           \
+		assert_null(it->f.field)
+		CHECK(published);
+		CHECK(views);
+		CHECK(comments);
+		CHECK(summary);
+		CHECK(image);
+#undef CHECK
+	}
+	assert_string_equal(r.next, "https://news.example.org/news/index.html?page=2");
+	page_result_free(&r);
+}
+
+static void test_article_fills_missing(void **state)
+{
+	(void)state;
+	struct source s = html_source();
+	static const char page[] = "<html><body><h1>Заголовок статьи</h1><span id='v'> 4 321 </span>"
+				   "<div class='r'>Рейтинг: +5</div></body></html>";
+	struct raw_fields f = {0};
+	f.title = xstrdup("kept from the list");
+	char *err = NULL;
+	assert_int_equal(extract_article(&s, "https://x.example/a", page, strlen(page), NULL, &f, &err), 0);
+	assert_string_equal(f.title, "kept from the list");
+	assert_string_equal(f.views, "4 321");
+	assert_string_equal(f.rating, "+5");
+	assert_null(f.comments);
+	raw_fields_free(&f);
+}
+
+/* "Новости дня" in three encodings, and what each declares. */
+static void test_charsets(void **state)
+{
+	(void)state;
+	static const char cp1251[] = "\xcd\xee\xe2\xee\xf1\xf2\xe8 \xe4\xed\xff";
+	static const char koi8r[] = "\xee\xcf\xd7\xcf\xd3\xd4\xc9 \xc4\xce\xd1";
+	static const char utf8[] = "Новости дня";
+	static const struct {
+		const char *head;   /* in <head> */
+		const char *title;  /* bytes */
+		const char *header; /* HTTP charset, or NULL */
+	} cases[] = {
+		{"<meta http-equiv='Content-Type' content='text/html; charset=windows-1251'>", cp1251, NULL},
+		{"<meta charset=\"koi8-r\">", koi8r, NULL},
+		{"<meta charset='KOI8-R'>", koi8r, NULL},
+		{"", cp1251, "windows-1251"},
+		{"<meta charset='utf-8'>", cp1251, "windows-1251"}, /* the HTTP header wins */
+		{"<meta charset='utf-8'>", utf8, NULL},
+		{"", utf8, NULL},
+		{"<meta charset='no-such-charset'>", utf8, NULL},
+		{"", utf8, "bogus"},
+	};
+	struct source s = html_source();
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *page = xasprintf("<html><head>%s</head><body><div class='news-item'>"
+				       "<a class='title' href='/a'>%s</a></div></body></html>",
+				       cases[i].head, cases[i].title);
+		struct page_result r;
+		char *err = NULL;
+		assert_int_equal(extract_list(&s, "http://h.example/", page, strlen(page), cases[i].header, &r, &err), 0);
+		assert_int_equal(r.nitems, 1);
+		assert_string_equal(r.items[0].f.title, utf8);
+		page_result_free(&r);
+		free(page);
+	}
+}
+
+static void test_content_type_charset(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ct, *want;
+	} cases[] = {
+		{"text/html; charset=windows-1251", "windows-1251"},
+		{"text/html;charset=\"KOI8-R\"", "KOI8-R"},
+		{"text/html; Charset = utf-8; foo=bar", "utf-8"},
+		{"text/html", NULL},
+		{"", NULL},
+		{NULL, NULL},
+		{"charset=", NULL},
+		{"text/html; charset=;", NULL},
+		{"text/html; charsetx", NULL},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *cs = extract_charset(cases[i].ct);
+		if (cases[i].want)
+			assert_string_equal(cs, cases[i].want);
+		else
+			assert_null(cs);
+		free(cs);
+	}
+}
+
+/* Feed sources get their selectors from config defaults. */
+static struct config *load_feed_config(void)
+{
+	char path[] = "/tmp/digest-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	static const char conf[] =
+		"sources = ( { name = \"rss\"; type = \"rss\"; url = \"http://127.0.0.1/rss.xml\"; },\n"
+		"            { name = \"atom\"; type = \"atom\"; url = \"http://127.0.0.1/atom.xml\"; } );\n";
+	assert_true(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
+	close(fd);
+	struct config *cfg = NULL;
+	assert_int_equal(config_load(path, &cfg), 0);
+	unlink(path);
+	return cfg;
+}
+
+static void test_feeds(void **state)
+{
+	(void)state;
+	struct config *cfg = load_feed_config();
+	static const char rss[] =
+		"<?xml version='1.0' encoding='windows-1251'?>"
+		"<rss version='2.0' xmlns:slash='http://purl.org/rss/1.0/modules/slash/'><channel><title>c</title>"
+		"<item><title>\xcd\xee\xe2\xee\xf1\xf2\xfc</title><link>https://n.example/a?utm_medium=rss</link>"
+		"<pubDate>Sat, 21 Nov 2026 09:25:00 +0300</pubDate><slash:comments>7</slash:comments>"
+		"<description>&lt;p&gt;Lead &amp;amp; &lt;b&gt;more&lt;/b&gt;&lt;/p&gt;</description></item>"
+		"<item><title>No link</title></item>"
+		"<item><title><![CDATA[CDATA & title]]></title><link> /b </link></item>"
+		"</channel></rss>";
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&cfg->sources[0], "https://n.example/rss.xml", rss, strlen(rss), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 2);
+	assert_string_equal(r.items[0].f.title, "Новость");
+	assert_string_equal(r.items[0].link, "https://n.example/a?utm_medium=rss");
+	assert_string_equal(r.items[0].f.published, "Sat, 21 Nov 2026 09:25:00 +0300");
+	assert_string_equal(r.items[0].f.comments, "7");
+	assert_string_equal(r.items[0].f.summary, "Lead & more");
+	assert_string_equal(r.items[1].f.title, "CDATA & title");
+	assert_string_equal(r.items[1].link, "https://n.example/b");
+	page_result_free(&r);
+
+	static const char atom[] =
+		"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>"
+		"<entry><title>Entry one</title><link rel='edit' href='/edit/1'/><link href='/e/1'/>"
+		"<updated>2026-11-21T10:00:00Z</updated><published>2026-11-21T09:00:00+03:00</published>"
+		"<summary type='html'>&lt;i&gt;Sum&lt;/i&gt;</summary></entry>"
+		"<entry><title>Entry two</title><link rel='alternate' href='https://a.example/e/2'/>"
+		"<updated>2026-11-22T10:00:00Z</updated></entry></feed>";
+	assert_int_equal(extract_list(&cfg->sources[1], "https://a.example/atom.xml", atom, strlen(atom), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 2);
+	assert_string_equal(r.items[0].link, "https://a.example/e/1");
+	assert_string_equal(r.items[0].f.title, "Entry one");
+	assert_string_equal(r.items[0].f.published, "2026-11-21T10:00:00Z");
+	assert_string_equal(r.items[0].f.summary, "Sum");
+	assert_string_equal(r.items[1].link, "https://a.example/e/2");
+	page_result_free(&r);
+	config_free(cfg);
+}
+
+static void test_garbage(void **state)
+{
+	(void)state;
+	struct config *cfg = load_feed_config();
+	struct source html = html_source();
+	static const struct {
+		int feed;
+		const char *body;
+		const char *err; /* a part of the reason */
+	} cases[] = {
+		{0, "", "empty page"},
+		{0, "plain text, no markup", "matched nothing"},
+		{0, "<html><body><div class='other'>x</div></body></html>", "matched nothing"},
+		{0, "<div class='news-item'><a class='title' href='/x'>unclosed", NULL},
+		{0, "\x00\x01\x02\xff\xfe", NULL},
+		{1, "", "empty page"},
+		{1, "<rss><channel><item><title>x</title></channel>", "malformed XML"},
+		{1, "not xml at all", "malformed XML"},
+		{1, "<?xml version='1.0'?><rss><channel></channel></rss>", "matched nothing"},
+		{1, "<!DOCTYPE r [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>"
+		    "<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'><!ENTITY d '&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;'>"
+		    "<!ENTITY e '&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;'><!ENTITY f '&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;'>"
+		    "<!ENTITY g '&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;'><!ENTITY h '&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;'>]>"
+		    "<rss><channel><item><title>&h;</title><link>/x</link></item></channel></rss>", NULL},
+		{1, "<?xml version='1.0'?><!DOCTYPE r SYSTEM 'file:///etc/passwd'><rss><channel><item>"
+		    "<title>t</title><link>/x</link></item></channel></rss>", NULL},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const struct source *s = cases[i].feed ? &cfg->sources[0] : &html;
+		struct page_result r;
+		char *err = NULL;
+		size_t len = strlen(cases[i].body);
+		if (i == 4)
+			len = 5;
+		int rc = extract_list(s, "http://g.example/", cases[i].body, len, NULL, &r, &err);
+		if (cases[i].err) {
+			assert_int_equal(rc, -1);
+			assert_non_null(err);
+			assert_non_null(strstr(err, cases[i].err));
+			assert_null(strchr(err, '\n'));
+			free(err);
+		} else if (rc == 0) {
+			for (size_t j = 0; j < r.nitems; j++)
+				assert_true(!r.items[j].f.title || strlen(r.items[j].f.title) <= 4096);
+			page_result_free(&r);
+		} else {
+			free(err);
+		}
+	}
+	/* a fixed-seed stream of random pages: no crash, no leak */
+	unsigned seed = 12345;
+	char page[512];
+	for (int n = 0; n < 3000; n++) {
+		size_t len = (size_t)(n % 511) + 1;
+		for (size_t j = 0; j < len; j++) {
+			seed = seed * 1103515245u + 12345u;
+			page[j] = (n % 3 == 0) ? "<>/='\" abdiv&;#x"[(seed >> 16) % 16] : (char)(seed >> 16);
+		}
+		struct page_result r;
+		char *err = NULL;
+		const struct source *s = n % 2 ? &cfg->sources[0] : &html;
+		if (extract_list(s, "http://g.example/", page, len, n % 5 ? NULL : "koi8-r", &r, &err) == 0)
+			page_result_free(&r);
+		free(err);
+	}
+	config_free(cfg);
+}
+
+static void test_xpath_check(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *expr;
+		int ok;
+	} cases[] = {
+		{"//div[@class='x']", 1}, {".//a/@href", 1}, {"string(//h1)", 1}, {"atom:title", 1},
+		{"(//a | //b)[1]", 1},    {"//div[", 0},     {"", 0},             {"///", 0},
+		{"//a[@href='x]", 0},     {"count(", 0}, {"nosuch(.)", 0}, {"nope:title", 0},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *err = NULL;
+		int rc = extract_xpath_check(cases[i].expr, &err);
+		assert_int_equal(rc, cases[i].ok ? 0 : -1);
+		assert_true(cases[i].ok ? err == NULL : err != NULL);
+		free(err);
+	}
+}
+
+static void test_text(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *html, *want;
+	} cases[] = {
+		{"<p>One</p><p>Two</p>", "One Two"},
+		{"a<script>alert(1)</script>b<style>p{}</style>c", "abc"},
+		{"&amp; &lt;tag&gt; &#1055;", "& <tag> П"},
+		{"  spaced \n\t out  ", "spaced out"},
+		{"", ""},
+		{"<b>unclosed", "unclosed"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *t = extract_text(cases[i].html);
+		assert_string_equal(t, cases[i].want);
+		free(t);
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_set_level(LOG_QUIET);
+	extract_init();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	extract_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_html_list),  cmocka_unit_test(test_article_fills_missing),
+		cmocka_unit_test(test_charsets),   cmocka_unit_test(test_content_type_charset),
+		cmocka_unit_test(test_feeds),      cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
