@@ -9,12 +9,12 @@ PKGS    := libcurl libxml-2.0 libconfig sqlite3
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
         libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # The project's own flags, kept apart from the user's CFLAGS.
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
-DCFLAGS  := -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP
+DCFLAGS  = -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRCS      := $(wildcard src/*.c)

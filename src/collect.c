@@ -63,27 +63,13 @@ static void queue_page(struct fetcher *f, struct run *run, int src, int page, co
 	fetcher_add(f, url, on_list, c);
 }
 
-static char **field_at(struct raw_fields *f, int i)
-{
-	char **slots[] = {&f->title, &f->published, &f->views, &f->comments,
-			  &f->rating, &f->summary, &f->image};
-	return slots[i];
-}
-
-static const char *selector_at(const struct fields *s, int i)
-{
-	const char *v[] = {s->title, s->published, s->views, s->comments, s->rating, s->summary, s->image};
-	return v[i];
-}
-
 /* Move the fields FROM has and INTO lacks. */
 static void merge_fields(struct raw_fields *into, struct raw_fields *from)
 {
-	for (int i = 0; i < 7; i++) {
-		char **dst = field_at(into, i), **src = field_at(from, i);
-		if (!*dst && *src) {
-			*dst = *src;
-			*src = NULL;
+	for (int i = 0; i < FIELD_COUNT; i++) {
+		if (!into->v[i] && from->v[i]) {
+			into->v[i] = from->v[i];
+			from->v[i] = NULL;
 		}
 	}
 }
@@ -96,6 +82,14 @@ static struct found *find(struct run *run, const char *url)
 	return NULL;
 }
 
+/* Whether F is dated, by its listing, before anything an edition can use. */
+static int too_old(const struct run *run, const struct source *src, const struct raw_fields *f)
+{
+	time_t t;
+	return f->published && parse_date(f->published, src->date_format, run->now, &t) == 0 &&
+	       t < run->skip_before;
+}
+
 /* Whether an article page could give F something it lacks, and the
  * article could still make an edition. */
 static int worth_following(const struct run *run, const struct source *src, const struct raw_fields *f)
@@ -103,15 +97,9 @@ static int worth_following(const struct run *run, const struct source *src, cons
 	if (!src->follow)
 		return 0;
 	int missing = 0;
-	for (int i = 0; i < 7 && !missing; i++)
-		missing = selector_at(&src->article, i) && !*field_at((struct raw_fields *)f, i);
-	if (!missing)
-		return 0;
-	time_t t;
-	if (f->published && parse_date(f->published, src->date_format, run->now, &t) == 0 &&
-	    t < run->skip_before)
-		return 0;
-	return 1;
+	for (int i = 0; i < FIELD_COUNT && !missing; i++)
+		missing = src->article.v[i] && !f->v[i];
+	return missing && !too_old(run, src, f);
 }
 
 static void on_article(struct fetcher *f, const struct fetch_result *r, void *arg)
@@ -157,8 +145,10 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 	}
 	run->stats->pages++;
 	run->src_ok[c->src] = true;
+	size_t fresh = 0; /* items that may still be in the window */
 	for (size_t i = 0; i < pr.nitems; i++) {
 		struct raw_item *it = &pr.items[i];
+		fresh += !too_old(run, src, &it->f);
 		char *url = url_normalize(it->link);
 		if (!url)
 			continue;
@@ -183,7 +173,12 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 			fetcher_add(f, it->link, on_article, ac);
 		}
 	}
-	if (pr.next && c->page < src->max_pages && !page_seen(run, pr.next))
+	/* Listings run newest first: past a page of only old items, the
+	 * following pages cannot hold anything for the edition. */
+	if (pr.next && fresh == 0)
+		log_info("source %s: %s: every item is older than the window; not reading further pages",
+			 src->name, r->url);
+	else if (pr.next && c->page < src->max_pages && !page_seen(run, pr.next))
 		queue_page(f, run, c->src, c->page + 1, pr.next);
 	page_result_free(&pr);
 out:

@@ -271,20 +271,17 @@ static void get_xpath(struct loader *ld, const config_setting_t *group, const ch
 	*dst = v;
 }
 
-static const char *const field_keys[] = {"title", "published", "views", "comments",
-					  "rating", "summary", "image", NULL};
+const char *const field_names[FIELD_COUNT] = {"title", "published", "views", "comments",
+					       "rating", "summary", "image"};
 
-static char **field_slot(struct fields *f, int i)
-{
-	char **slots[] = {&f->title, &f->published, &f->views, &f->comments,
-			  &f->rating, &f->summary, &f->image};
-	return slots[i];
-}
+/* field_names as a NULL-terminated list of keys, for check_unknown. */
+static const char *const field_keys[FIELD_COUNT + 1] = {"title", "published", "views", "comments",
+							"rating", "summary", "image", NULL};
 
 static void fields_free(struct fields *f)
 {
-	for (int i = 0; field_keys[i]; i++)
-		free(*field_slot(f, i));
+	for (int i = 0; i < FIELD_COUNT; i++)
+		free(f->v[i]);
 }
 
 /* Selectors a feed source gets unless it sets its own. */
@@ -307,11 +304,9 @@ static void feed_defaults(struct source *src)
 		src->item = xstrdup(d[0]);
 	if (!src->link)
 		src->link = xstrdup(d[1]);
-	for (int i = 0; i < 7; i++) {
-		char **slot = field_slot(&src->list, i);
-		if (!*slot && d[2 + i])
-			*slot = xstrdup(d[2 + i]);
-	}
+	for (int i = 0; i < FIELD_COUNT; i++)
+		if (!src->list.v[i] && d[2 + i])
+			src->list.v[i] = xstrdup(d[2 + i]);
 }
 
 static void load_source(struct loader *ld, const config_setting_t *s, int index, struct source *src)
@@ -355,8 +350,8 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	get_int32(ld, s, prefix, "max_pages", 1, 1000, &src->max_pages);
 	get_xpath(ld, s, prefix, "item", &src->item);
 	get_xpath(ld, s, prefix, "link", &src->link);
-	for (int i = 0; field_keys[i]; i++)
-		get_xpath(ld, s, prefix, field_keys[i], field_slot(&src->list, i));
+	for (int i = 0; i < FIELD_COUNT; i++)
+		get_xpath(ld, s, prefix, field_names[i], &src->list.v[i]);
 	get_bool(ld, s, prefix, "follow", &src->follow);
 	get_str(ld, s, prefix, "date_format", &src->date_format, 0);
 
@@ -364,8 +359,8 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	if (art) {
 		char *ap = key_path(prefix, "article");
 		check_unknown(ld, art, ap, field_keys);
-		for (int i = 0; field_keys[i]; i++)
-			get_xpath(ld, art, ap, field_keys[i], field_slot(&src->article, i));
+		for (int i = 0; i < FIELD_COUNT; i++)
+			get_xpath(ld, art, ap, field_names[i], &src->article.v[i]);
 		free(ap);
 	}
 
@@ -374,9 +369,17 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	} else {
 		if (!src->item && !config_setting_get_member(s, "item"))
 			problem(ld, s, prefix, "an html source needs an item selector");
+		/* Without selectors, an item's first link is the article and its
+		 * text the title (unless the article page is to give the title). */
+		static const char first_link[] = "(descendant-or-self::a[@href])[1]";
 		if (!src->link && !config_setting_get_member(s, "link"))
-			problem(ld, s, prefix, "an html source needs a link selector");
+			src->link = xasprintf("%s/@href", first_link);
+		if (!src->list.title && !src->article.title && !config_setting_get_member(s, "title"))
+			src->list.title = xstrdup(first_link);
 	}
+	/* Setting `next` asks for pagination: read up to 10 pages unless told. */
+	if (src->next && !config_setting_get_member(s, "max_pages"))
+		src->max_pages = 10;
 	if (src->follow && art == NULL)
 		log_warn("%s:%d: %s.follow: no article { ... } selectors, nothing to follow", ld->file,
 			 line_of(config_setting_get_member(s, "follow")), prefix);

@@ -226,34 +226,16 @@ static char *eval_string(xmlXPathContextPtr ctx, xmlNodePtr node, const char *ex
 	return v;
 }
 
-static char **raw_slot(struct raw_fields *f, int i)
-{
-	char **slots[] = {&f->title, &f->published, &f->views, &f->comments,
-			  &f->rating, &f->summary, &f->image};
-	return slots[i];
-}
-
-static const char *sel_slot(const struct fields *f, int i)
-{
-	const char *sels[] = {f->title, f->published, f->views, f->comments,
-			      f->rating, f->summary, f->image};
-	return sels[i];
-}
-
-#define NFIELDS 7
-#define FIELD_SUMMARY 5
-#define FIELD_IMAGE 6
-
 /* Fill the NULL fields of F from SELS evaluated at NODE. A feed's summary
  * is HTML in text; an image URL is made absolute. */
 static void fill_fields(xmlXPathContextPtr ctx, xmlNodePtr node, const struct fields *sels, int feed,
 			const char *base, struct raw_fields *f)
 {
-	for (int i = 0; i < NFIELDS; i++) {
-		char **slot = raw_slot(f, i);
+	for (int i = 0; i < FIELD_COUNT; i++) {
+		char **slot = &f->v[i];
 		if (*slot)
 			continue;
-		char *v = eval_string(ctx, node, sel_slot(sels, i));
+		char *v = eval_string(ctx, node, sels->v[i]);
 		if (v && i == FIELD_SUMMARY && (feed || strchr(v, '<'))) {
 			char *t = extract_text(v);
 			free(v);
@@ -414,9 +396,9 @@ char *extract_text(const char *html)
 
 void raw_fields_free(struct raw_fields *f)
 {
-	for (int i = 0; i < NFIELDS; i++) {
-		free(*raw_slot(f, i));
-		*raw_slot(f, i) = NULL;
+	for (int i = 0; i < FIELD_COUNT; i++) {
+		free(f->v[i]);
+		f->v[i] = NULL;
 	}
 }
 

@@ -153,6 +153,14 @@ char *str_collapse_ws(char *s)
 			r += n;
 			continue;
 		}
+		if (*r < 0x20 || *r == 0x7f) { /* other C0 controls and DEL: dropped */
+			r++;
+			continue;
+		}
+		if (r[0] == 0xC2 && r[1] >= 0x80 && r[1] <= 0x9F) { /* C1 controls */
+			r += 2;
+			continue;
+		}
 		if (pending)
 			*w++ = ' ';
 		pending = 0;

@@ -7,9 +7,22 @@
 
 enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM };
 
+/* An article's fields, by name or by index (FIELD_*). */
+enum field { FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS, FIELD_RATING, FIELD_SUMMARY,
+	     FIELD_IMAGE, FIELD_COUNT };
+#define FIELD_MEMBERS char *title, *published, *views, *comments, *rating, *summary, *image
+
+/* The fields' names, as digest.conf spells them, by index. */
+extern const char *const field_names[FIELD_COUNT];
+
 /* XPath 1.0 selectors for an article's fields; NULL when not configured. */
 struct fields {
-	char *title, *published, *views, *comments, *rating, *summary, *image;
+	union {
+		struct {
+			FIELD_MEMBERS;
+		};
+		char *v[FIELD_COUNT];
+	};
 };
 
 struct source {

@@ -9,7 +9,12 @@
 /* Raw field values as found on a page: strings, whitespace collapsed,
  * NULL when the selector is unset or matched nothing (or only blanks). */
 struct raw_fields {
-	char *title, *published, *views, *comments, *rating, *summary, *image;
+	union {
+		struct {
+			FIELD_MEMBERS;
+		};
+		char *v[FIELD_COUNT];
+	};
 };
 
 struct raw_item {

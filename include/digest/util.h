@@ -32,7 +32,8 @@ void buf_free(struct buf *b);
 
 /* str_collapse_ws: in place, every run of whitespace (ASCII and Unicode
  * spaces such as NBSP) becomes one ASCII space; leading and trailing
- * whitespace is removed. Returns S. */
+ * whitespace is removed; other control characters (C0, DEL, C1) are
+ * dropped, so that text from a page cannot drive a terminal. Returns S. */
 char *str_collapse_ws(char *s);
 
 /* utf8_width: display columns of the UTF-8 string S (one per character;

@@ -115,6 +115,36 @@ static void test_values(void **state)
 	free(out);
 }
 
+static void test_source_defaults(void **state)
+{
+	(void)state;
+	struct config *cfg;
+	char *out;
+	static const char text[] =
+		"sources = ( { name = \"bare\"; url = \"http://x/\"; item = \"//li\"; next = \"//a[@rel='next']/@href\"; },\n"
+		"            { name = \"art\"; url = \"http://x/\"; item = \"//li\"; follow = true;\n"
+		"              article = { title = \"//h1\"; }; },\n"
+		"            { name = \"feed\"; type = \"rss\"; url = \"http://x/rss\"; comments = \"count(x)\"; },\n"
+		"            { name = \"atom\"; type = \"atom\"; url = \"http://x/atom\"; } );\n";
+	assert_int_equal(load(text, &cfg, &out), 0);
+	assert_int_equal(cfg->nsources, 4);
+	const struct source *s = cfg->sources;
+	assert_string_equal(s[0].link, "(descendant-or-self::a[@href])[1]/@href");
+	assert_string_equal(s[0].list.title, "(descendant-or-self::a[@href])[1]");
+	assert_int_equal(s[0].max_pages, 10);
+	assert_false(s[0].follow);
+	assert_null(s[1].list.title); /* the article page gives it */
+	assert_int_equal(s[1].max_pages, 1);
+	assert_int_equal(s[2].type, SOURCE_RSS);
+	assert_string_equal(s[2].item, "//item");
+	assert_string_equal(s[2].list.comments, "count(x)"); /* a set key wins over the default */
+	assert_non_null(s[2].list.published);
+	assert_string_equal(s[3].item, "//atom:entry");
+	assert_non_null(strstr(s[3].link, "alternate"));
+	config_free(cfg);
+	free(out);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -143,7 +173,6 @@ static void test_errors(void **state)
 		{"sources = ( { name = \"a\"; url = \"http://x/ y\"; item = \"//a\"; link = \"@href\"; } );",
 		 "sources.a.url: URL contains a space"},
 		{"sources = ( { name = \"a\"; url = \"http://x/\"; link = \"@href\"; } );", "an html source needs an item selector"},
-		{"sources = ( { name = \"a\"; url = \"http://x/\"; item = \"//a\"; } );", "an html source needs a link selector"},
 		{"sources = ( { name = \"a\"; url = \"http://x/\";\n item = \"//div[\"; link = \"@href\"; } );",
 		 "digest.conf:2: sources.a.item: invalid XPath expression"},
 		{"sources = ( { name = \"a\"; url = \"http://x/\"; item = \"//a\"; link = \"@href\";\n"
@@ -223,7 +252,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_values), cmocka_unit_test(test_source_defaults),
 		cmocka_unit_test(test_errors),   cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_missing_file),
 	};

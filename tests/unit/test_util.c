@@ -25,6 +25,9 @@ static void test_collapse(void **state)
 		{"Новости дня", "Новости дня"},
 		{"", ""},
 		{"   ", ""},
+		{"a\x1b[31mred\x07\x7f", "a[31mred"},      /* C0 controls and DEL dropped */
+		{"x\xc2\x9b" "31my", "x31my"},               /* C1 CSI dropped */
+		{"\x01\x02 a \x03", "a"},
 		{"\xc2", "\xc2"},       /* a truncated sequence is kept, not overrun */
 		{"\xe2\x80", "\xe2\x80"},
 	};
