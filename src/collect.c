@@ -23,6 +23,8 @@ struct run {
 	time_t now, skip_before;
 	struct found *items;
 	size_t n, cap;
+	size_t *slots; /* open addressing by URL: index + 1 into items, 0 empty */
+	size_t nslots; /* a power of two, at least twice N */
 	char **pages; /* listing URLs already queued, to stop `next` loops */
 	size_t npages, cap_pages;
 	bool *src_ok;
@@ -74,12 +76,35 @@ static void merge_fields(struct raw_fields *into, struct raw_fields *from)
 	}
 }
 
-static struct found *find(struct run *run, const char *url)
+static size_t hash(const char *s)
 {
+	size_t h = 14695981039346656037ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot of URL: where it is, or the empty one where it would go. A
+ * hostile listing may hold many thousand items, so no linear search. */
+static size_t *slot_of(struct run *run, const char *url)
+{
+	size_t mask = run->nslots - 1;
+	for (size_t i = hash(url) & mask;; i = (i + 1) & mask) {
+		size_t *s = &run->slots[i];
+		if (!*s || !strcmp(run->items[*s - 1].url, url))
+			return s;
+	}
+}
+
+static void grow_index(struct run *run)
+{
+	if (run->nslots >= 2 * (run->n + 1))
+		return;
+	free(run->slots);
+	run->nslots = run->nslots ? run->nslots * 2 : 128;
+	run->slots = xcalloc(run->nslots, sizeof *run->slots);
 	for (size_t i = 0; i < run->n; i++)
-		if (!strcmp(run->items[i].url, url))
-			return &run->items[i];
-	return NULL;
+		*slot_of(run, run->items[i].url) = i + 1;
 }
 
 /* Whether F is dated, by its listing, before anything an edition can use. */
@@ -152,9 +177,10 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		char *url = url_normalize(it->link);
 		if (!url)
 			continue;
-		struct found *fd = find(run, url);
-		if (fd) {
-			merge_fields(&fd->f, &it->f);
+		grow_index(run);
+		size_t *slot = slot_of(run, url);
+		if (*slot) {
+			merge_fields(&run->items[*slot - 1].f, &it->f);
 			free(url);
 			continue;
 		}
@@ -162,7 +188,8 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 			run->cap = run->cap ? run->cap * 2 : 64;
 			run->items = xrealloc(run->items, run->cap * sizeof *run->items);
 		}
-		fd = &run->items[run->n++];
+		struct found *fd = &run->items[run->n++];
+		*slot = run->n;
 		fd->url = url;
 		fd->src = c->src;
 		fd->f = it->f;
@@ -273,6 +300,7 @@ out:
 		raw_fields_free(&run.items[i].f);
 	}
 	free(run.items);
+	free(run.slots);
 	for (size_t i = 0; i < run.npages; i++)
 		free(run.pages[i]);
 	free(run.pages);

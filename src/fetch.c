@@ -11,7 +11,8 @@
 #include "digest/util.h"
 
 struct transfer {
-	struct transfer *next; /* in the queue of transfers not yet started */
+	struct transfer *next; /* in the queue, or in the list of running ones */
+	struct transfer *prev; /* in the list of running ones */
 	struct fetcher *f;
 	CURL *easy;
 	char *url;
@@ -26,7 +27,8 @@ struct fetcher {
 	struct fetch_options o;
 	CURLM *multi;
 	struct transfer *queue, **queue_tail;
-	int running; /* transfers handed to the multi handle */
+	struct transfer *active; /* handed to the multi handle */
+	int running;
 	int added, done;
 };
 
@@ -130,8 +132,25 @@ static void start_queued(struct fetcher *f)
 			transfer_free(t);
 			continue;
 		}
+		t->next = f->active;
+		if (f->active)
+			f->active->prev = t;
+		f->active = t;
 		f->running++;
 	}
+}
+
+static void unlink_active(struct fetcher *f, struct transfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		f->active = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	curl_multi_remove_handle(f->multi, t->easy);
+	f->running--;
 }
 
 static void describe_error(struct transfer *t, CURLcode code, char *out, size_t outlen)
@@ -200,8 +219,7 @@ int fetcher_run(struct fetcher *f)
 			CURL *e = m->easy_handle;
 			CURLcode code = m->data.result;
 			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
-			curl_multi_remove_handle(f->multi, e);
-			f->running--;
+			unlink_active(f, t);
 			finish(f, t, code);
 			transfer_free(t);
 			show_progress(f, 0);
@@ -221,6 +239,11 @@ void fetcher_free(struct fetcher *f)
 {
 	if (!f)
 		return;
+	while (f->active) {
+		struct transfer *t = f->active;
+		unlink_active(f, t);
+		transfer_free(t);
+	}
 	struct transfer *t = f->queue;
 	while (t) {
 		struct transfer *n = t->next;

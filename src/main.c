@@ -148,17 +148,24 @@ static void print_table(const struct article *a, size_t n)
 	}
 }
 
-static int cmd_collect(struct config *cfg, int argc, char **argv)
+/* A command's options, parsed before the configuration is read so that a
+ * usage error is reported as one whatever the configuration holds. */
+union opts {
+	struct collect_opts collect;
+};
+
+static int parse_collect(int argc, char **argv, union opts *o, int *code)
 {
 	static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
 						 {"date", required_argument, NULL, 'd'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
-	struct collect_opts o = {0};
-	int code = EX_OK;
-	if (command_opts(argc, argv, longopts, collect_usage, collect_take, &o, &code) < 0)
-		return code;
+	return command_opts(argc, argv, longopts, collect_usage, collect_take, &o->collect, code);
+}
 
+static int cmd_collect(struct config *cfg, const union opts *opts)
+{
+	const struct collect_opts o = opts->collect;
 	time_t now = time(NULL), from, to;
 	char edition[11];
 	if (edition_window(o.date, now, cfg->digest.window_hours, edition, &from, &to) < 0) {
@@ -218,25 +225,29 @@ static int no_take(int c, const char *arg, void *ctx)
 	return -1;
 }
 
-static int cmd_check_config(struct config *cfg, int argc, char **argv)
+static int parse_check_config(int argc, char **argv, union opts *o, int *code)
 {
+	(void)o;
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	int code = EX_OK;
-	if (command_opts(argc, argv, longopts, check_usage, no_take, NULL, &code) < 0)
-		return code;
+	return command_opts(argc, argv, longopts, check_usage, no_take, NULL, code);
+}
+
+static int cmd_check_config(struct config *cfg, const union opts *o)
+{
+	(void)o;
 	printf("%s: ok (%d source%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s");
 	return EX_OK;
 }
 
 struct command {
 	const char *name;
-	int (*fn)(struct config *cfg, int argc, char **argv);
-	const char *usage;
+	int (*parse)(int argc, char **argv, union opts *o, int *code);
+	int (*run)(struct config *cfg, const union opts *o);
 };
 
 static const struct command commands[] = {
-	{"collect", cmd_collect, collect_usage},
-	{"check-config", cmd_check_config, check_usage},
+	{"collect", parse_collect, cmd_collect},
+	{"check-config", parse_check_config, cmd_check_config},
 };
 
 /* Commands of the contract that this version does not have yet. */
@@ -299,12 +310,11 @@ int main(int argc, char **argv)
 		log_error("unknown command \"%s\" (see digest --help)", name);
 		return EX_USAGE;
 	}
-	for (int i = optind + 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(cmd->usage, stdout);
-			return EX_OK;
-		}
-	}
+	union opts opts;
+	memset(&opts, 0, sizeof opts);
+	int code = EX_OK;
+	if (cmd->parse(argc - optind, argv + optind, &opts, &code) < 0)
+		return code;
 
 	if (fetch_global_init() < 0) {
 		log_error("cannot initialize libcurl");
@@ -317,7 +327,7 @@ int main(int argc, char **argv)
 		rc = EX_CONFIG;
 	} else {
 		config_apply_timezone(cfg);
-		rc = cmd->fn(cfg, argc - optind, argv + optind);
+		rc = cmd->run(cfg, &opts);
 	}
 	config_free(cfg);
 	extract_cleanup();

@@ -45,8 +45,8 @@ void fetcher_add(struct fetcher *f, const char *url, fetch_cb cb, void *arg);
  * callbacks, has finished. Returns 0, or -1 when libcurl itself fails. */
 int fetcher_run(struct fetcher *f);
 
-/* fetcher_free: frees F; NULL is fine. Transfers still queued are dropped
- * without their callbacks. */
+/* fetcher_free: frees F; NULL is fine. Transfers still queued or running
+ * are dropped without their callbacks (whose ARGs the caller then owns). */
 void fetcher_free(struct fetcher *f);
 
 #endif

@@ -648,6 +648,98 @@ storage = {{ database = "var/digest.db"; }};
         check(uv >= 1, f"user_version {uv}, want >= 1")
         check(tables, "no tables in the database")
 
+    # ------------------------------------------------------------ scale, hostile text, CLI
+    def minimal_conf(self, d, url, extra_keys="", window=24):
+        return self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+digest = {{ max_articles = 5; window_hours = {window}; }};
+fetch = {{ timeout = 10; max_body = 10000000; }};
+sources = ( {{ name = "min"; type = "html"; url = "{url}"; item = "//li"; {extra_keys} }} );
+""")
+
+    def t_big_listing_default_selectors(self):
+        """20 000 items (every URL twice, once with utm_* and a fragment) on
+        one page, read with the default link and title selectors."""
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        n = 10000
+        rows = []
+        for i in range(n):
+            when = (now - dt.timedelta(minutes=1 + i % 600)).strftime("%Y-%m-%dT%H:%M:%S%z")
+            rows.append(f'<li><a href="/big/a{i}.html">Статья {i}</a> <time>{when}</time> <b>{i}</b></li>')
+            rows.append(f'<li><a href="a{i}.html?utm_source=x&amp;utm_medium=y#top">Статья {i}</a></li>')
+        os.makedirs(os.path.join(self.www, "big"), exist_ok=True)
+        with open(os.path.join(self.www, "big", "index.html"), "w", encoding="utf-8") as f:
+            f.write("<!DOCTYPE html><html><body><ul>" + "".join(rows) + "</ul></body></html>")
+        d = self.testdir("big")
+        conf = self.minimal_conf(d, f"{self.root}big/index.html",
+                                 'published = "time"; views = "b";')
+        r = self.collect(conf)
+        got = r.titles()
+        want = [f"Статья {i}" for i in range(n - 1, n - 6, -1)]
+        check(got == want, f"top 5 of the big listing: {got}, want {want}")
+        db = os.path.join(d, "var", "digest.db")
+        con = sqlite3.connect(db)
+        try:
+            count = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        finally:
+            con.close()
+        check(count == n, f"{count} articles stored, want {n} (duplicates merged)")
+
+    def t_hostile_text(self):
+        """Terminal escapes and controls in page text never reach stdout."""
+        os.makedirs(os.path.join(self.www, "hostile"), exist_ok=True)
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow")).strftime("%Y-%m-%dT%H:%M:%S%z")
+        with open(os.path.join(self.www, "hostile", "index.html"), "wb") as f:
+            f.write(("<html><body><ul><li><a href='/x'>Evil\x1b[2J\x1b]0;pwned\x07 title\x7f"
+                     f"\u009b31m</a><time>{now}</time></li></ul></body></html>").encode("utf-8"))
+        d = self.testdir("hostile")
+        conf = self.minimal_conf(d, f"{self.root}hostile/index.html", 'published = "time";')
+        r = self.collect(conf)
+        check(r.titles() == ["Evil[2J]0;pwned title31m"], f"titles {r.titles()!r}")
+        bad = [c for c in r.out if (ord(c) < 32 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+        check(not bad, f"control characters in stdout: {bad!r}")
+
+    def t_paging_stops_at_old_items(self):
+        """A listing page whose items are all older than the window is the
+        last one read: its `next` page (a 500 here) is never requested."""
+        os.makedirs(os.path.join(self.www, "paged"), exist_ok=True)
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        fresh = (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S%z")
+        old = (now - dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S%z")
+        pages = {
+            "index.html": (fresh, "p2.html"),
+            "p2.html": (old, "/500"),
+        }
+        for name, (when, nxt) in pages.items():
+            with open(os.path.join(self.www, "paged", name), "w", encoding="utf-8") as f:
+                f.write(f"<html><body><ul><li><a href='/a/{name}'>Item {name}</a><time>{when}</time></li>"
+                        f"</ul><a rel='next' href='{nxt}'>next</a></body></html>")
+        d = self.testdir("paged")
+        conf = self.minimal_conf(d, f"{self.root}paged/index.html",
+                                 'published = "time"; next = "//a[@rel=\'next\']/@href";')
+        r = self.collect(conf, "--all")
+        check(r.titles() == ["Item index.html"], f"titles {r.titles()!r}")
+        check("500" not in r.err, f"the page after the old one was fetched: {short(r.err)}")
+
+    def t_cli_help_version_usage(self):
+        r = self.digest("--version")
+        check(r.code == 0 and re.match(r"^digest \d+\.\d+\.\d+$", r.out.strip()), f"--version: {r.out!r}")
+        for args in (["--help"], ["collect", "--help"], ["check-config", "--help"]):
+            r = self.digest(*args)
+            check(r.code == 0 and "usage: digest" in r.out, f"{args}: exit {r.code}, {short(r.out)}")
+        for args, code in ((["frobnicate"], 64), ([], 64), (["--bogus"], 64),
+                           (["-c", "/nonexistent.conf", "collect", "--bogus"], 64),
+                           (["-c", "/nonexistent.conf", "collect", "extra"], 64)):
+            r = self.digest(*args)
+            check(r.code == code, f"{args}: exit {r.code}, want {code}")
+            check(len(r.err_lines) >= 1, f"{args}: no message on stderr")
+        d = self.testdir("cli-date")
+        conf = self.conf(d, base=self.portal["base"])
+        for bad in ("2026-02-30", "tomorrow", "2999-01-01"):
+            r = self.digest("collect", "--date", bad, conf=conf)
+            check(r.code == 64, f"--date {bad}: exit {r.code}, want 64")
+            check(bad in r.err, f"--date {bad}: the message does not name it: {short(r.err)}")
+
     # ------------------------------------------------------------ runner
     def tests(self):
         return [(n[2:], getattr(self, n)) for n in vars(Suite) if n.startswith("t_")]
