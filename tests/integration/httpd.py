@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A small HTTP server for digest's integration tests (standard library only).
 
-usage: httpd.py ROOT [--port N] [--slow SECONDS] [--verbose]
+usage: httpd.py ROOT [--port N] [--slow SECONDS] [--tls PEM] [--verbose]
+
+With --tls PEM (a certificate and its key), it speaks HTTPS.
 
 Serves the files under ROOT on 127.0.0.1 (port 0: a free one) and prints
 the port on stdout, alone on one line, once it is listening. Besides files:
@@ -15,6 +17,8 @@ the port on stdout, alone on one line, once it is listening. Besides files:
   /delay/<ms>/<path>  the file <path> under ROOT, after <ms> milliseconds
   /charset/<cs>/<path> the file <path>, with Content-Type "...; charset=<cs>"
   /redirect/<path>    302 to /<path>
+  /gzip/<path>        the file <path>, gzip-compressed, when the request accepts gzip
+  /ua.html            a one-item listing whose title is the request's User-Agent
   /stats              JSON: {"delayed": requests seen under /delay/, "max_concurrent":
                       the most of them in flight at once}; /stats?reset=1 zeroes it
 
@@ -23,11 +27,13 @@ Files are sent with a Content-Type but no charset, so that a page's own
 """
 
 import argparse
+import gzip
 import http.server
 import os
 import random
 import json
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -142,6 +148,25 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 self.forced_charset = parts[2]
                 self.path = "/" + "/".join(parts[3:])
                 return super().do_GET()
+            if path == "/ua.html":
+                ua = self.headers.get("User-Agent", "(none)").replace("<", "&lt;")
+                return self.small(200, f"<html><body><ul><li><a href='/ua'>{ua}</a></li></ul></body></html>")
+            if len(parts) > 2 and parts[1] == "gzip":
+                if "gzip" not in self.headers.get("Accept-Encoding", ""):
+                    return self.small(406, "<html><body>gzip only</body></html>")
+                file = os.path.join(self.directory, *parts[2:])
+                try:
+                    with open(file, "rb") as f:
+                        data = gzip.compress(f.read())
+                except OSError:
+                    return self.small(404, "<html><body><h1>Not Found</h1></body></html>")
+                self.send_response(200)
+                self.send_header("Content-Type", self.guess_type(file))
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
             if len(parts) > 2 and parts[1] == "redirect":
                 self.send_response(302)
                 self.send_header("Location", "/" + "/".join(parts[2:]))
@@ -173,6 +198,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--slow", type=float, default=8.0, help="seconds /slow waits")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls", help="PEM file with a certificate and its key: serve HTTPS")
     args = ap.parse_args()
     Handler.slow_seconds = args.slow
     Handler.verbose = args.verbose
@@ -182,6 +208,10 @@ def main():
         return Handler(*a, directory=root, **kw)
 
     srv = Server(("127.0.0.1", args.port), handler)
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(srv.server_address[1], flush=True)
     try:

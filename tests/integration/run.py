@@ -740,6 +740,55 @@ sources = ( {{ name = "min"; type = "html"; url = "{url}"; item = "//li"; {extra
             check(r.code == 64, f"--date {bad}: exit {r.code}, want 64")
             check(bad in r.err, f"--date {bad}: the message does not name it: {short(r.err)}")
 
+    def t_gzip_and_user_agent(self):
+        """Bodies are asked for and read gzip-compressed; the User-Agent
+        names the program and its version."""
+        site = self.site("portal-gz", base=f"{self.root}gzip/portal-gz/")
+        d = self.testdir("gzip")
+        conf = self.conf(d, base=site["base"])
+        r = self.collect(conf)
+        self.check_ranking(r, site)
+        d = self.testdir("ua")
+        conf = self.minimal_conf(d, f"{self.root}ua.html")
+        r = self.collect(conf)
+        version = self.digest("--version").out.split()[-1]
+        check(len(r.titles()) == 1 and r.titles()[0].startswith(f"digest/{version}"),
+              f"User-Agent seen by the server: {r.titles()!r}, want digest/{version} ...")
+
+    def t_https_verified_by_default(self):
+        """A self-signed certificate is refused unless fetch.tls_verify = false."""
+        if not shutil.which("openssl"):
+            raise Skip("no openssl to make a certificate")
+        pem = os.path.join(self.tmp, "tls.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-keyout", pem, "-out", pem + ".crt"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(pem, "a") as f, open(pem + ".crt") as c:
+            f.write(c.read())
+        tls = subprocess.Popen([PY, os.path.join(HERE, "httpd.py"), self.www, "--tls", pem],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            port = int(tls.stdout.readline().decode().strip() or 0)
+            check(port > 0, "the HTTPS server did not start")
+            url = f"https://127.0.0.1:{port}/ua.html"
+            d = self.testdir("https")
+            conf = self.minimal_conf(d, url)
+            r = self.collect(conf, code=EX_UNAVAILABLE)
+            self.check_one_error(r, "min", url)
+            check(any("certificate" in ln.lower() or "ssl" in ln.lower() or "tls" in ln.lower()
+                      for ln in r.err_lines), f"the error does not say why: {short(r.err)}")
+            d = self.testdir("https-noverify")
+            conf = self.minimal_conf(d, url)
+            with open(conf, encoding="utf-8") as f:
+                text = f.read()
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(text.replace("max_body = 10000000;", "max_body = 10000000; tls_verify = false;"))
+            r = self.collect(conf)
+            check(r.titles() and r.titles()[0].startswith("digest/"), f"over HTTPS: {r.titles()!r}")
+        finally:
+            os.kill(tls.pid, signal.SIGTERM)
+            tls.wait(5)
+
     # ------------------------------------------------------------ runner
     def tests(self):
         return [(n[2:], getattr(self, n)) for n in vars(Suite) if n.startswith("t_")]
