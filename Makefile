@@ -32,7 +32,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test unit integration sample demo valgrind clean
+.PHONY: all deps test unit integration sample demo valgrind fuzz clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -80,6 +80,28 @@ demo: digest sample
 valgrind: digest sample
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect ./digest -q -c digest.conf collect >/dev/null
+
+# Coverage-guided fuzzing of every parser of outside input (clang's
+# libFuzzer, with ASan and UBSan); FUZZ_SECONDS each. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/digest/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$(basename $$t); \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=build/fuzz/ -print_final_stats=1 \
+			build/fuzz/corpus-$$(basename $$t) 2>&1 | grep -E "^stat::|^==|SUMMARY|ERROR" || true; \
+		test -z "$$(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* 2>/dev/null)" || \
+			{ echo "fuzz: inputs that failed are in build/fuzz/"; exit 1; }; \
+	done
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
