@@ -136,6 +136,9 @@ static void on_article(struct fetcher *f, const struct fetch_result *r, void *ar
 	run->stats->followed++;
 	if (r->error) {
 		log_warn("source %s: %s: %s (article page skipped)", src->name, r->url, r->error);
+	} else if (extract_type_ok(r->content_type) < 0) {
+		log_warn("source %s: %s: not a page (Content-Type %s; article page skipped)", src->name,
+			 r->url, r->content_type);
 	} else {
 		char *err = NULL;
 		char *charset = extract_charset(r->content_type);
@@ -157,6 +160,8 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 	char *charset = NULL;
 	if (r->error) {
 		err = xstrdup(r->error);
+	} else if (extract_type_ok(r->content_type) < 0) {
+		err = xasprintf("not a page or feed (Content-Type %s)", r->content_type);
 	} else {
 		charset = extract_charset(r->content_type);
 		extract_list(src, r->final_url, r->body, r->len, charset, &pr, &err);

@@ -12,6 +12,7 @@
 #include "digest/config.h"
 #include "digest/extract.h"
 #include "digest/log.h"
+#include "digest/url.h"
 #include "digest/util.h"
 #include "digest/version.h"
 
@@ -234,8 +235,10 @@ static char *source_url(struct loader *ld, const config_setting_t *s, const char
 		} else {
 			abs = path;
 		}
-		char *url = xasprintf("file://%s", abs);
+		char *url = url_from_path(abs);
 		free(abs);
+		if (!url)
+			problem(ld, s, key, "out of memory");
 		return url;
 	}
 	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8) && strncasecmp(v, "file://", 7)) {

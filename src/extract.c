@@ -7,6 +7,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/hash.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -16,8 +17,10 @@
 #include "digest/util.h"
 
 /* Longest field value kept: enough for any title or lead paragraph, and a
- * bound on what one hostile page can make us store. */
+ * bound on what one hostile page can make us store. A feed's summary is
+ * HTML: it may be longer until it is turned into text. */
 #define FIELD_MAX 4096
+#define HTML_FIELD_MAX (256 * 1024)
 
 static const char *const namespaces[][2] = {
 	{"atom", "http://www.w3.org/2005/Atom"},
@@ -97,6 +100,18 @@ char *extract_charset(const char *ct)
 	return n && n < 40 ? xstrndup(p, n) : NULL;
 }
 
+int extract_type_ok(const char *ct)
+{
+	if (!ct || !*ct)
+		return 0;
+	size_t n = strcspn(ct, "; \t");
+	char *type = xstrndup(ct, n);
+	int ok = !strncasecmp(type, "text/", 5) || strcasestr(type, "xml") || strcasestr(type, "html") ||
+		 !strcasecmp(type, "application/octet-stream");
+	free(type);
+	return ok ? 0 : -1;
+}
+
 /* The charset a page declares in a <meta> tag within its first bytes, or a
  * byte-order mark's. libxml2 reads <meta> too, but only once it reaches it;
  * naming the encoding up front makes the whole parse consistent. */
@@ -118,6 +133,13 @@ static char *sniff_charset(const char *body, size_t len)
 			break;
 	}
 	free(head);
+	/* A page whose <meta> could be read as ASCII is not UTF-16 or UTF-32,
+	 * whatever it says: browsers read it as UTF-8 (HTML, "prescan"). */
+	if (res && (!strncasecmp(res, "utf-16", 6) || !strncasecmp(res, "utf-32", 6) ||
+		    !strncasecmp(res, "ucs-", 4))) {
+		free(res);
+		res = xstrdup("UTF-8");
+	}
 	return res;
 }
 
@@ -156,6 +178,16 @@ static xmlDocPtr parse_doc(int feed, const char *url, const char *body, size_t l
 			free(msg);
 			return NULL;
 		}
+		/* Entities are not substituted while parsing (that would read
+		 * external ones), but reading a node's text expands them, and one
+		 * large entity used many times is a memory bomb libxml2 does not
+		 * catch then. Feeds have no need to declare entities. */
+		if (doc->intSubset && doc->intSubset->entities &&
+		    xmlHashSize((xmlHashTablePtr)doc->intSubset->entities) > 0) {
+			xmlFreeDoc(doc);
+			errf(err, "the feed declares XML entities (refused: an entity-expansion attack)");
+			return NULL;
+		}
 	} else {
 		int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
 		char *sniffed = charset ? NULL : sniff_charset(body, len);
@@ -183,13 +215,13 @@ static xmlXPathContextPtr new_ctx(xmlDocPtr doc)
 	return ctx;
 }
 
-/* Cut S to at most FIELD_MAX bytes on a character boundary. */
-static void cap_field(char *s)
+/* Cut S to at most MAX bytes on a character boundary. */
+static void cap_field(char *s, size_t max)
 {
 	size_t n = strlen(s);
-	if (n <= FIELD_MAX)
+	if (n <= max)
 		return;
-	n = FIELD_MAX;
+	n = max;
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	s[n] = '\0';
@@ -197,7 +229,7 @@ static void cap_field(char *s)
 
 /* The string value of EXPR evaluated at NODE, whitespace collapsed; NULL
  * when unset, matching nothing, or blank. */
-static char *eval_string(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr)
+static char *eval_string(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr, size_t max)
 {
 	if (!expr)
 		return NULL;
@@ -218,7 +250,7 @@ static char *eval_string(xmlXPathContextPtr ctx, xmlNodePtr node, const char *ex
 	char *v = xstrdup((const char *)s);
 	xmlFree(s);
 	str_collapse_ws(v);
-	cap_field(v);
+	cap_field(v, max);
 	if (!*v) {
 		free(v);
 		return NULL;
@@ -235,11 +267,14 @@ static void fill_fields(xmlXPathContextPtr ctx, xmlNodePtr node, const struct fi
 		char **slot = &f->v[i];
 		if (*slot)
 			continue;
-		char *v = eval_string(ctx, node, sels->v[i]);
-		if (v && i == FIELD_SUMMARY && (feed || strchr(v, '<'))) {
+		int html = i == FIELD_SUMMARY;
+		char *v = eval_string(ctx, node, sels->v[i], html ? HTML_FIELD_MAX : FIELD_MAX);
+		if (v && html && (feed || strchr(v, '<'))) {
 			char *t = extract_text(v);
 			free(v);
 			v = *t ? t : (free(t), NULL);
+		} else if (v && html) {
+			cap_field(v, FIELD_MAX);
 		}
 		if (v && i == FIELD_IMAGE) {
 			char *abs = url_resolve(base, v);
@@ -254,7 +289,7 @@ static void fill_fields(xmlXPathContextPtr ctx, xmlNodePtr node, const struct fi
 static char *doc_base(xmlXPathContextPtr ctx, xmlDocPtr doc, const char *url, int feed)
 {
 	if (!feed) {
-		char *b = eval_string(ctx, xmlDocGetRootElement(doc), "(//base/@href)[1]");
+		char *b = eval_string(ctx, xmlDocGetRootElement(doc), "(//base/@href)[1]", FIELD_MAX);
 		if (b) {
 			char *abs = url_resolve(url, b);
 			free(b);
@@ -296,7 +331,7 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 	out->items = xcalloc((size_t)n, sizeof *out->items);
 	for (int i = 0; i < n; i++) {
 		xmlNodePtr node = items->nodesetval->nodeTab[i];
-		char *href = eval_string(ctx, node, src->link);
+		char *href = eval_string(ctx, node, src->link, FIELD_MAX);
 		char *abs = href ? url_resolve(base, href) : NULL;
 		free(href);
 		if (!abs)
@@ -306,7 +341,7 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		fill_fields(ctx, node, &src->list, feed, base, &it->f);
 	}
 	if (src->next) {
-		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next);
+		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next, FIELD_MAX);
 		if (next) {
 			out->next = url_resolve(base, next);
 			free(next);
@@ -390,7 +425,7 @@ char *extract_text(const char *html)
 		}
 	}
 	str_collapse_ws(b.data);
-	cap_field(b.data);
+	cap_field(b.data, FIELD_MAX);
 	return b.data;
 }
 

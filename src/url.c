@@ -239,6 +239,98 @@ static bool take_query(CURLU *u, char **kept)
 	return curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK;
 }
 
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
+}
+
+/* Whether C may stand unescaped in a path or query (RFC 3986 pchar, "/"
+ * and "?"): everything else is written %XX. */
+static bool plain(unsigned char c)
+{
+	return unreserved(c) || (c && strchr("!$&'()*+,;=:@/?", c));
+}
+
+/*
+ * One spelling for every percent-encoding of the same URL (RFC 3986 6.2.2):
+ * after the authority, escapes of unreserved characters are decoded, other
+ * escapes get upper-case hex, and raw bytes that need one (non-ASCII, space,
+ * a stray "%") get one. A link written raw, lower- or upper-case then
+ * merges. The host is left as it is (an IDN stays readable). Returns a new
+ * malloc'd string, or NULL on out-of-memory.
+ */
+static char *canon_escapes(const char *url)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *auth = strstr(url, "://");
+	size_t start = auth ? (size_t)(auth - url) + 3 : 0;
+	start += strcspn(url + start, "/?");
+	size_t len = strlen(url);
+	char *out = malloc(start + 3 * (len - start) + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, url, start);
+	size_t n = start;
+	for (const unsigned char *p = (const unsigned char *)url + start; *p; p++) {
+		int hi = *p == '%' ? hexval(p[1]) : -1, lo = hi >= 0 ? hexval(p[2]) : -1;
+		if (hi >= 0 && lo >= 0) {
+			unsigned char c = (unsigned char)(hi * 16 + lo);
+			/* "%2E" stays: decoded, it could form a dot segment that a
+			 * second normalization would remove */
+			if (unreserved(c) && c != '.') {
+				out[n++] = (char)c;
+			} else {
+				out[n++] = '%';
+				out[n++] = hex[hi];
+				out[n++] = hex[lo];
+			}
+			p += 2;
+		} else if (plain(*p)) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+char *url_from_path(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(path);
+	char *out = malloc(7 + 3 * len + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, "file://", 7);
+	size_t n = 7;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (unreserved(*p) || *p == '/') {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
 char *url_normalize(const char *url)
 {
 	char *s, *query = NULL, *head = NULL, *out = NULL;
@@ -277,5 +369,10 @@ done:
 	free(head);
 	free(query);
 	free(s);
+	if (out) {
+		char *canon = canon_escapes(out);
+		free(out);
+		out = canon;
+	}
 	return out;
 }

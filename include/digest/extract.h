@@ -47,6 +47,13 @@ int extract_xpath_check(const char *expr, char **err);
 char *extract_charset(const char *content_type);
 
 /*
+ * extract_type_ok: 0 when a response of CONTENT_TYPE (may be NULL: a file,
+ * or a server that sends none) can be a page or feed: any text type, any HTML or
+ * XML type, or application/octet-stream; else -1 (an image, a PDF ...).
+ */
+int extract_type_ok(const char *content_type);
+
+/*
  * extract_list: the items of a listing page or feed of SRC. BODY/LEN is the
  * page as fetched from URL; CHARSET (may be NULL) comes from the HTTP
  * header and overrides the page's own declaration. Items without a usable

@@ -14,9 +14,18 @@ char *url_resolve(const char *base, const char *ref);
  * url_normalize: the form under which an article is stored and merged:
  * scheme and host lower-cased, default port dropped, empty path made "/",
  * fragment dropped, utm_* query parameters dropped (others kept in order),
- * an empty query dropped. Returns a malloc'd string the caller frees, or
+ * an empty query dropped, and percent-encoding made canonical after the
+ * host: escapes of unreserved characters decoded, other escapes in upper
+ * case, raw non-ASCII bytes and spaces escaped. Returns a malloc'd string the caller frees, or
  * NULL when URL is not an absolute http, https or file URL.
  */
 char *url_normalize(const char *url);
+
+/*
+ * url_from_path: the file:// URL of the absolute path PATH, every byte
+ * other than unreserved ones and "/" percent-encoded (spaces, "#", "%",
+ * Cyrillic names). Returns a malloc'd string, or NULL on out-of-memory.
+ */
+char *url_from_path(const char *path);
 
 #endif

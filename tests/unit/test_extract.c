@@ -126,6 +126,8 @@ static void test_charsets(void **state)
 		{"", utf8, NULL},
 		{"<meta charset='no-such-charset'>", utf8, NULL},
 		{"", utf8, "bogus"},
+		{"<meta charset='utf-16'>", utf8, NULL}, /* read as UTF-8, as browsers do */
+		{"<meta charset='UTF-32LE'>", utf8, NULL},
 	};
 	struct source s = html_source();
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -237,7 +239,7 @@ static void test_garbage(void **state)
 	static const struct {
 		int feed;
 		const char *body;
-		const char *err; /* a part of the reason */
+		const char *err; /* a part of the reason; NULL: may succeed */
 	} cases[] = {
 		{0, "", "empty page"},
 		{0, "plain text, no markup", "matched nothing"},
@@ -252,7 +254,10 @@ static void test_garbage(void **state)
 		    "<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'><!ENTITY d '&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;'>"
 		    "<!ENTITY e '&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;'><!ENTITY f '&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;'>"
 		    "<!ENTITY g '&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;'><!ENTITY h '&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;'>]>"
-		    "<rss><channel><item><title>&h;</title><link>/x</link></item></channel></rss>", NULL},
+		    "<rss><channel><item><title>&h;</title><link>/x</link></item></channel></rss>", ""},
+		{1, "<!DOCTYPE r [<!ENTITY e 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'>]>"
+		    "<rss><channel><item><title>t</title><link>/x</link><description>&e;&e;&e;&e;&e;&e;&e;&e;"
+		    "</description></item></channel></rss>", "declares XML entities"},
 		{1, "<?xml version='1.0'?><!DOCTYPE r SYSTEM 'file:///etc/passwd'><rss><channel><item>"
 		    "<title>t</title><link>/x</link></item></channel></rss>", NULL},
 	};
@@ -267,7 +272,7 @@ static void test_garbage(void **state)
 		if (cases[i].err) {
 			assert_int_equal(rc, -1);
 			assert_non_null(err);
-			assert_non_null(strstr(err, cases[i].err));
+			assert_non_null(strstr(err, cases[i].err)); /* "" : any reason */
 			assert_null(strchr(err, '\n'));
 			free(err);
 		} else if (rc == 0) {
@@ -295,6 +300,23 @@ static void test_garbage(void **state)
 		free(err);
 	}
 	config_free(cfg);
+}
+
+static void test_content_types(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ct;
+		int ok;
+	} cases[] = {
+		{NULL, 1}, {"", 1}, {"text/html", 1}, {"text/html; charset=utf-8", 1}, {"TEXT/HTML", 1},
+		{"application/xhtml+xml", 1}, {"application/rss+xml", 1}, {"application/atom+xml", 1},
+		{"text/xml", 1}, {"application/xml; charset=windows-1251", 1}, {"text/plain", 1},
+		{"application/octet-stream", 1}, {"image/png", 0}, {"application/pdf", 0},
+		{"video/mp4", 0}, {"application/json", 0}, {"font/woff2", 0},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		assert_int_equal(extract_type_ok(cases[i].ct), cases[i].ok ? 0 : -1);
 }
 
 static void test_xpath_check(void **state)
@@ -359,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_charsets),   cmocka_unit_test(test_content_type_charset),
 		cmocka_unit_test(test_feeds),      cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
+		cmocka_unit_test(test_content_types),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

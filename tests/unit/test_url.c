@@ -223,7 +223,7 @@ static void test_normalize(void **state)
 		/* not utm_: kept byte for byte, in order */
 		{"https://e.org/a?utm=1&xutm_a=2&utmsource=3", "https://e.org/a?utm=1&xutm_a=2&utmsource=3"},
 		{"https://e.org/a?b=2&a=1&c", "https://e.org/a?b=2&a=1&c"},
-		{"https://e.org/a?q=%D0%96+x&Z=%2f", "https://e.org/a?q=%D0%96+x&Z=%2f"},
+		{"https://e.org/a?q=%D0%96+x&Z=%2f", "https://e.org/a?q=%D0%96+x&Z=%2F"},
 		{"https://e.org/a?q=a=b;c", "https://e.org/a?q=a=b;c"},
 		/* empty queries and empty parameters */
 		{"https://e.org/a?", "https://e.org/a"},
@@ -252,13 +252,20 @@ static void test_normalize(void **state)
 		{"file:///", "file:///"},
 		/* CURLU removes dot segments; escapes are left as written */
 		{"http://e.org/a/./b/../c", "http://e.org/a/c"},
-		{"http://e.org/%7Euser/%41", "http://e.org/%7Euser/%41"},
+		{"http://e.org/%7Euser/%41", "http://e.org/~user/A"},
+		/* one spelling for each percent-encoding: raw, lower- and upper-case escapes merge */
+		{"http://e.org/news/новости-1.html", "http://e.org/news/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8-1.html"},
+		{"http://e.org/news/%d0%bd%d0%be%d0%b2%d0%be%d1%81%d1%82%d0%b8-1.html", "http://e.org/news/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8-1.html"},
+		{"http://e.org/a%2a%2Ab?q=%e2%80%94&x=%20", "http://e.org/a%2A%2Ab?q=%E2%80%94&x=%20"},
+		{"http://e.org/100%/x?p=5%", "http://e.org/100%25/x?p=5%25"},
+		{"http://e.org/a%2Fb%3f", "http://e.org/a%2Fb%3F"},
+		{"http://e.org/a/%2e%2e/b", "http://e.org/a/%2E%2E/b"},
 		/* IP literals */
 		{"http://[::1]:80/x", "http://[::1]/x"},
 		{"http://[FE80::A]:8080/", "http://[fe80::a]:8080/"},
 		{"http://127.0.0.1:80/", "http://127.0.0.1/"},
 		/* IDN hosts pass through; only ASCII letters are lower-cased */
-		{"http://пример.рф/Новости?utm_source=tg&id=1", "http://пример.рф/Новости?id=1"},
+		{"http://пример.рф/Новости?utm_source=tg&id=1", "http://пример.рф/%D0%9D%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8?id=1"},
 		{"http://НОВОСТИ.Example.РФ/", "http://НОВОСТИ.example.РФ/"},
 		/* file URLs */
 		{"file:///srv/site/a.html#x", "file:///srv/site/a.html"},
@@ -463,6 +470,28 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void test_from_path(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path, *want;
+	} rows[] = {
+		{"/srv/site/index.html", "file:///srv/site/index.html"},
+		{"/tmp/sp ace/ha#sh/pct%41/x.html", "file:///tmp/sp%20ace/ha%23sh/pct%2541/x.html"},
+		{"/home/новости/a.html", "file:///home/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/a.html"},
+		{"/", "file:///"},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *u = url_from_path(rows[i].path);
+		assert_string_equal(u, rows[i].want);
+		/* and libcurl's parser takes it back */
+		char *n = url_normalize(u);
+		assert_non_null(n);
+		free(n);
+		free(u);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_refs),
 		cmocka_unit_test(test_resolve_file),
 		cmocka_unit_test(test_normalize),
+		cmocka_unit_test(test_from_path),
 		cmocka_unit_test(test_normalize_idempotent),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_long),
