@@ -14,8 +14,18 @@
 /* An article as found so far in this run, before it is stored. */
 struct found {
 	char *url; /* normalized */
-	int src;
+	int src;      /* the source that found it first: its name is stored */
+	int date_src; /* the source whose text `published` is: its date_format */
+	bool followed;
 	struct raw_fields f;
+};
+
+/* What a run knows of each source. */
+struct src_state {
+	bool ok;           /* its first page was read */
+	bool private_ok;   /* links on its pages may reach private addresses */
+	int followed;      /* article pages queued */
+	bool cap_reported;
 };
 
 struct run {
@@ -25,9 +35,12 @@ struct run {
 	size_t n, cap;
 	size_t *slots; /* open addressing by URL: index + 1 into items, 0 empty */
 	size_t nslots; /* a power of two, at least twice N */
-	char **pages; /* listing URLs already queued, to stop `next` loops */
+	struct seen_page {
+		int src;
+		char *url;
+	} *pages; /* listing pages queued, per source, to stop `next` loops */
 	size_t npages, cap_pages;
-	bool *src_ok;
+	struct src_state *srcs;
 	struct collect_stats *stats;
 };
 
@@ -44,25 +57,34 @@ struct article_ctx {
 };
 
 static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg);
+static void on_article(struct fetcher *f, const struct fetch_result *r, void *arg);
 
-static int page_seen(struct run *run, const char *url)
+/* Whether SRC already queued the listing page URL; records it if not. */
+static int page_seen(struct run *run, int src, const char *url)
 {
 	for (size_t i = 0; i < run->npages; i++)
-		if (!strcmp(run->pages[i], url))
+		if (run->pages[i].src == src && !strcmp(run->pages[i].url, url))
 			return 1;
 	if (run->npages == run->cap_pages) {
 		run->cap_pages = run->cap_pages ? run->cap_pages * 2 : 16;
 		run->pages = xrealloc(run->pages, run->cap_pages * sizeof *run->pages);
 	}
-	run->pages[run->npages++] = xstrdup(url);
+	run->pages[run->npages].src = src;
+	run->pages[run->npages++].url = xstrdup(url);
 	return 0;
 }
 
-static void queue_page(struct fetcher *f, struct run *run, int src, int page, const char *url)
+/* Flags for a URL found on a page of SRC (a `next` link, an article). */
+static int found_flags(const struct run *run, int src)
+{
+	return run->srcs[src].private_ok ? 0 : FETCH_PUBLIC_ONLY;
+}
+
+static void queue_page(struct fetcher *f, struct run *run, int src, int page, const char *url, int flags)
 {
 	struct page_ctx *c = xmalloc(sizeof *c);
 	*c = (struct page_ctx){run, src, page};
-	fetcher_add(f, url, on_list, c);
+	fetcher_add(f, url, flags, on_list, c);
 }
 
 /* Move the fields FROM has and INTO lacks. */
@@ -107,7 +129,8 @@ static void grow_index(struct run *run)
 		*slot_of(run, run->items[i].url) = i + 1;
 }
 
-/* Whether F is dated, by its listing, before anything an edition can use. */
+/* Whether F is dated, by its listing, before anything an edition can use
+ * (SRC: the source whose date_format reads it). */
 static int too_old(const struct run *run, const struct source *src, const struct raw_fields *f)
 {
 	time_t t;
@@ -115,16 +138,37 @@ static int too_old(const struct run *run, const struct source *src, const struct
 	       t < run->skip_before;
 }
 
-/* Whether an article page could give F something it lacks, and the
- * article could still make an edition. */
-static int worth_following(const struct run *run, const struct source *src, const struct raw_fields *f)
+/* Whether an article page of SRC could give F something it lacks. */
+static int worth_following(const struct source *src, const struct raw_fields *f)
 {
-	if (!src->follow)
-		return 0;
-	int missing = 0;
-	for (int i = 0; i < FIELD_COUNT && !missing; i++)
-		missing = src->article.v[i] && !f->v[i];
-	return missing && !too_old(run, src, f);
+	for (int i = 0; i < FIELD_COUNT; i++)
+		if (src->article.v[i] && !f->v[i])
+			return 1;
+	return 0;
+}
+
+/* Queue the article page of item I for source S if it may fill something
+ * in, once per item, and within the source's max_follow. */
+static void maybe_follow(struct fetcher *f, struct run *run, size_t i, int s, const char *link)
+{
+	const struct source *src = &run->cfg->sources[s];
+	struct found *fd = &run->items[i];
+	const struct source *dsrc = &run->cfg->sources[fd->date_src];
+	if (fd->followed || !src->follow || too_old(run, dsrc, &fd->f) || !worth_following(src, &fd->f))
+		return;
+	struct src_state *st = &run->srcs[s];
+	if (st->followed >= src->max_follow) {
+		if (!st->cap_reported)
+			log_warn("source %s: more than %d article pages to open; the rest are skipped "
+				 "(max_follow)", src->name, src->max_follow);
+		st->cap_reported = true;
+		return;
+	}
+	st->followed++;
+	fd->followed = true;
+	struct article_ctx *ac = xmalloc(sizeof *ac);
+	*ac = (struct article_ctx){run, i, s};
+	fetcher_add(f, link, found_flags(run, s), on_article, ac);
 }
 
 static void on_article(struct fetcher *f, const struct fetch_result *r, void *arg)
@@ -174,7 +218,15 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		goto out;
 	}
 	run->stats->pages++;
-	run->src_ok[c->src] = true;
+	if (c->page == 1) {
+		/* the configured page decides where links on the source's pages
+		 * may lead: a source on the local network may link within it */
+		struct src_state *st = &run->srcs[c->src];
+		st->ok = true;
+		int mode = run->cfg->fetch.private_addresses;
+		st->private_ok = mode == PRIVATE_ALLOW ||
+				 (mode == PRIVATE_AUTO && (!r->primary_ip || fetch_ip_is_private(r->primary_ip) != 0));
+	}
 	size_t fresh = 0; /* items that may still be in the window */
 	for (size_t i = 0; i < pr.nitems; i++) {
 		struct raw_item *it = &pr.items[i];
@@ -185,7 +237,14 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		grow_index(run);
 		size_t *slot = slot_of(run, url);
 		if (*slot) {
-			merge_fields(&run->items[*slot - 1].f, &it->f);
+			/* seen already, maybe from another source: take what it
+			 * lacks, and let this source open the page if it still
+			 * lacks something this source's article selectors give */
+			struct found *old = &run->items[*slot - 1];
+			if (!old->f.published && it->f.published)
+				old->date_src = c->src;
+			merge_fields(&old->f, &it->f);
+			maybe_follow(f, run, *slot - 1, c->src, it->link);
 			free(url);
 			continue;
 		}
@@ -196,22 +255,19 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		struct found *fd = &run->items[run->n++];
 		*slot = run->n;
 		fd->url = url;
-		fd->src = c->src;
+		fd->src = fd->date_src = c->src;
+		fd->followed = false;
 		fd->f = it->f;
 		memset(&it->f, 0, sizeof it->f);
-		if (worth_following(run, src, &fd->f)) {
-			struct article_ctx *ac = xmalloc(sizeof *ac);
-			*ac = (struct article_ctx){run, run->n - 1, c->src};
-			fetcher_add(f, it->link, on_article, ac);
-		}
+		maybe_follow(f, run, run->n - 1, c->src, it->link);
 	}
 	/* Listings run newest first: past a page of only old items, the
 	 * following pages cannot hold anything for the edition. */
 	if (pr.next && fresh == 0)
 		log_info("source %s: %s: every item is older than the window; not reading further pages",
 			 src->name, r->url);
-	else if (pr.next && c->page < src->max_pages && !page_seen(run, pr.next))
-		queue_page(f, run, c->src, c->page + 1, pr.next);
+	else if (pr.next && c->page < src->max_pages && !page_seen(run, c->src, pr.next))
+		queue_page(f, run, c->src, c->page + 1, pr.next, found_flags(run, c->src));
 	page_result_free(&pr);
 out:
 	free(charset);
@@ -223,6 +279,7 @@ out:
 static int to_article(const struct run *run, struct found *fd, struct article *a)
 {
 	const struct source *src = &run->cfg->sources[fd->src];
+	const struct source *dsrc = &run->cfg->sources[fd->date_src];
 	memset(a, 0, sizeof *a);
 	if (!fd->f.title) {
 		log_info("source %s: %s: no title, skipped", src->name, fd->url);
@@ -235,7 +292,7 @@ static int to_article(const struct run *run, struct found *fd, struct article *a
 	a->image = fd->f.image;
 	a->first_seen = a->last_seen = run->now;
 	time_t t;
-	a->published_known = fd->f.published && parse_date(fd->f.published, src->date_format, run->now, &t) == 0;
+	a->published_known = fd->f.published && parse_date(fd->f.published, dsrc->date_format, run->now, &t) == 0;
 	a->published = a->published_known ? t : run->now;
 	if (fd->f.published && !a->published_known)
 		log_info("source %s: %s: unreadable date \"%s\"", src->name, fd->url, fd->f.published);
@@ -270,7 +327,7 @@ int collect_run(const struct config *cfg, struct store *st, time_t now, time_t s
 	memset(stats, 0, sizeof *stats);
 	stats->sources = cfg->nsources;
 	struct run run = {.cfg = cfg, .now = now, .skip_before = skip_before, .stats = stats};
-	run.src_ok = xcalloc((size_t)cfg->nsources + 1, sizeof *run.src_ok);
+	run.srcs = xcalloc((size_t)cfg->nsources + 1, sizeof *run.srcs);
 	struct fetch_options o = {
 		.parallel = cfg->fetch.parallel,
 		.per_host = cfg->fetch.per_host,
@@ -288,15 +345,15 @@ int collect_run(const struct config *cfg, struct store *st, time_t now, time_t s
 		goto out;
 	}
 	for (int i = 0; i < cfg->nsources; i++) {
-		page_seen(&run, cfg->sources[i].url);
-		queue_page(f, &run, i, 1, cfg->sources[i].url);
+		page_seen(&run, i, cfg->sources[i].url);
+		queue_page(f, &run, i, 1, cfg->sources[i].url, 0);
 	}
 	if (fetcher_run(f) < 0) {
 		errf(err, "fetching failed inside libcurl");
 		goto out;
 	}
 	for (int i = 0; i < cfg->nsources; i++)
-		stats->failed += !run.src_ok[i];
+		stats->failed += !run.srcs[i].ok;
 	rc = store_all(&run, st, err);
 out:
 	fetcher_free(f);
@@ -307,8 +364,8 @@ out:
 	free(run.items);
 	free(run.slots);
 	for (size_t i = 0; i < run.npages; i++)
-		free(run.pages[i]);
+		free(run.pages[i].url);
 	free(run.pages);
-	free(run.src_ok);
+	free(run.srcs);
 	return rc;
 }

@@ -316,7 +316,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 {
 	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
 					    "title", "published", "views", "comments", "rating", "summary",
-					    "image", "follow", "article", "date_format", NULL};
+					    "image", "follow", "max_follow", "article", "date_format", NULL};
 	char *prefix = xasprintf("sources.[%d]", index);
 	src->max_pages = 1;
 	if (!config_setting_is_group(s)) {
@@ -356,6 +356,8 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	for (int i = 0; i < FIELD_COUNT; i++)
 		get_xpath(ld, s, prefix, field_names[i], &src->list.v[i]);
 	get_bool(ld, s, prefix, "follow", &src->follow);
+	src->max_follow = 300;
+	get_int32(ld, s, prefix, "max_follow", 0, 100000, &src->max_follow);
 	get_str(ld, s, prefix, "date_format", &src->date_format, 0);
 
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
@@ -559,7 +561,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 
 	g = get_group(ld, root, "", "fetch");
 	static const char *const fe_keys[] = {"timeout", "connect_timeout", "max_body", "parallel",
-					      "per_host", "user_agent", "tls_verify", NULL};
+					      "per_host", "user_agent", "tls_verify", "private_addresses", NULL};
 	check_unknown(ld, g, "fetch", fe_keys);
 	get_int32(ld, g, "fetch", "timeout", 1, 3600, &cfg->fetch.timeout);
 	get_int32(ld, g, "fetch", "connect_timeout", 1, 600, &cfg->fetch.connect_timeout);
@@ -568,6 +570,14 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_int32(ld, g, "fetch", "per_host", 1, 64, &cfg->fetch.per_host);
 	get_str(ld, g, "fetch", "user_agent", &cfg->fetch.user_agent, 0);
 	get_bool(ld, g, "fetch", "tls_verify", &cfg->fetch.tls_verify);
+	static const char *const modes[] = {"auto", "allow", "deny", NULL};
+	char *mode = NULL;
+	get_choice(ld, g, "fetch", "private_addresses", modes, &mode);
+	if (mode)
+		cfg->fetch.private_addresses = !strcmp(mode, "allow") ? PRIVATE_ALLOW
+					     : !strcmp(mode, "deny")  ? PRIVATE_DENY
+								      : PRIVATE_AUTO;
+	free(mode);
 }
 
 int config_load(const char *path, struct config **out)

@@ -1,14 +1,24 @@
 /* fetch: many URLs at once over libcurl's multi interface, with limits. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "digest/fetch.h"
 #include "digest/log.h"
 #include "digest/util.h"
+
+#define NO_HOST ((size_t)-1)
+
+struct host {
+	char *key; /* scheme://host:port as the URL spells it */
+	int running;
+};
 
 struct transfer {
 	struct transfer *next; /* in the queue, or in the list of running ones */
@@ -16,10 +26,13 @@ struct transfer {
 	struct fetcher *f;
 	CURL *easy;
 	char *url;
+	size_t host; /* index into the fetcher's hosts, or NO_HOST */
+	int flags;
 	fetch_cb cb;
 	void *arg;
 	struct buf body;
 	int too_big;
+	int refused_private; /* a connection to a private address was refused */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -30,6 +43,8 @@ struct fetcher {
 	struct transfer *active; /* handed to the multi handle */
 	int running;
 	int added, done;
+	struct host *hosts;
+	size_t nhosts;
 };
 
 int fetch_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
@@ -45,10 +60,58 @@ struct fetcher *fetcher_new(const struct fetch_options *o)
 		free(f);
 		return NULL;
 	}
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->per_host);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->parallel);
 	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)o->parallel * 2);
 	return f;
+}
+
+static int private_v4(const unsigned char *a)
+{
+	return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
+	       (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168) ||
+	       (a[0] == 100 && (a[1] & 0xC0) == 64) || a[0] >= 224;
+}
+
+static int private_v6(const unsigned char *a)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	static const unsigned char zero[15] = {0};
+	if (!memcmp(a, mapped, 12))
+		return private_v4(a + 12);
+	if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1)) /* :: and ::1 */
+		return 1;
+	return (a[0] & 0xFE) == 0xFC || (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) || a[0] == 0xFF;
+}
+
+int fetch_ip_is_private(const char *ip)
+{
+	unsigned char a[16];
+	if (!ip)
+		return -1;
+	if (inet_pton(AF_INET, ip, a) == 1)
+		return private_v4(a);
+	if (inet_pton(AF_INET6, ip, a) == 1)
+		return private_v6(a);
+	return -1;
+}
+
+/* Every connection a transfer opens passes here, redirects' too: those of
+ * FETCH_PUBLIC_ONLY transfers may not reach a private address. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct transfer *t = arg;
+	(void)purpose;
+	if (t->flags & FETCH_PUBLIC_ONLY) {
+		int priv = 1; /* an address family we do not know is not let through */
+		if (addr->family == AF_INET)
+			priv = private_v4((const unsigned char *)&((struct sockaddr_in *)(void *)&addr->addr)->sin_addr);
+		else if (addr->family == AF_INET6)
+			priv = private_v6(((struct sockaddr_in6 *)(void *)&addr->addr)->sin6_addr.s6_addr);
+		if (priv) {
+			t->refused_private = 1;
+			return CURL_SOCKET_BAD;
+		}
+	}
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -63,6 +126,22 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The index of URL's per-host counter (scheme, host and port as written),
+ * added when new. Few hosts take part in a run: a linear search will do. */
+static size_t host_index(struct fetcher *f, const char *url)
+{
+	const char *p = strstr(url, "://");
+	size_t n = p ? (size_t)(p - url) + 3 : 0;
+	n += strcspn(url + n, "/?#");
+	for (size_t i = 0; i < f->nhosts; i++)
+		if (strlen(f->hosts[i].key) == n && !strncasecmp(f->hosts[i].key, url, n))
+			return i;
+	f->hosts = xrealloc(f->hosts, (f->nhosts + 1) * sizeof *f->hosts);
+	f->hosts[f->nhosts].key = xstrndup(url, n);
+	f->hosts[f->nhosts].running = 0;
+	return f->nhosts++;
+}
+
 static void transfer_free(struct transfer *t)
 {
 	if (!t)
@@ -74,11 +153,13 @@ static void transfer_free(struct transfer *t)
 	free(t);
 }
 
-void fetcher_add(struct fetcher *f, const char *url, fetch_cb cb, void *arg)
+void fetcher_add(struct fetcher *f, const char *url, int flags, fetch_cb cb, void *arg)
 {
 	struct transfer *t = xcalloc(1, sizeof *t);
 	t->f = f;
 	t->url = xstrdup(url);
+	t->host = NO_HOST;
+	t->flags = flags;
 	t->cb = cb;
 	t->arg = arg;
 	*f->queue_tail = t;
@@ -96,6 +177,8 @@ static CURL *make_easy(struct fetcher *f, struct transfer *t)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -112,23 +195,29 @@ static CURL *make_easy(struct fetcher *f, struct transfer *t)
 	return e;
 }
 
-/* Hand queued transfers to libcurl while fewer than `parallel` run. Queued
- * ones are held back here rather than in libcurl so that their timeouts
- * start when they really start. */
+static void finish(struct fetcher *f, struct transfer *t, CURLcode code);
+
+/* Hand queued transfers to libcurl while fewer than `parallel` run, in
+ * order, skipping those whose host already has `per_host` running. They
+ * wait here rather than inside libcurl so that their timeouts start when
+ * they really start. */
 static void start_queued(struct fetcher *f)
 {
-	while (f->queue && f->running < f->o.parallel) {
-		struct transfer *t = f->queue;
-		f->queue = t->next;
-		if (!f->queue)
-			f->queue_tail = &f->queue;
+	struct transfer **link = &f->queue;
+	while (*link && f->running < f->o.parallel) {
+		struct transfer *t = *link;
+		if (t->host == NO_HOST)
+			t->host = host_index(f, t->url);
+		if (f->hosts[t->host].running >= f->o.per_host) {
+			link = &t->next;
+			continue;
+		}
+		*link = t->next;
 		t->next = NULL;
 		t->easy = make_easy(f, t);
 		if (!t->easy || curl_multi_add_handle(f->multi, t->easy) != CURLM_OK) {
-			struct fetch_result r = {.url = t->url, .final_url = t->url, .body = "",
-						 .error = "cannot start the transfer"};
-			f->done++;
-			t->cb(f, &r, t->arg);
+			snprintf(t->errbuf, sizeof t->errbuf, "cannot start the transfer");
+			finish(f, t, CURLE_FAILED_INIT);
 			transfer_free(t);
 			continue;
 		}
@@ -136,7 +225,17 @@ static void start_queued(struct fetcher *f)
 		if (f->active)
 			f->active->prev = t;
 		f->active = t;
+		f->hosts[t->host].running++;
 		f->running++;
+	}
+	/* the tail pointer follows the last transfer still queued */
+	if (!*link) {
+		f->queue_tail = link;
+	} else {
+		struct transfer *q = *link;
+		while (q->next)
+			q = q->next;
+		f->queue_tail = &q->next;
 	}
 }
 
@@ -150,13 +249,17 @@ static void unlink_active(struct fetcher *f, struct transfer *t)
 		t->next->prev = t->prev;
 	t->next = t->prev = NULL;
 	curl_multi_remove_handle(f->multi, t->easy);
+	f->hosts[t->host].running--;
 	f->running--;
 }
 
 static void describe_error(struct transfer *t, CURLcode code, char *out, size_t outlen)
 {
 	const struct fetcher *f = t->f;
-	if (t->too_big || code == CURLE_FILESIZE_EXCEEDED)
+	if (t->refused_private)
+		snprintf(out, outlen, "refused: a link found on a page may not lead to a private or loopback "
+				      "address (fetch.private_addresses)");
+	else if (t->too_big || code == CURLE_FILESIZE_EXCEEDED)
 		snprintf(out, outlen, "body over the %lld-byte cap", f->o.max_body);
 	else if (code == CURLE_OPERATION_TIMEDOUT)
 		snprintf(out, outlen, "timed out (%s)", t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
@@ -167,12 +270,15 @@ static void describe_error(struct transfer *t, CURLcode code, char *out, size_t 
 
 static void finish(struct fetcher *f, struct transfer *t, CURLcode code)
 {
-	char err[CURL_ERROR_SIZE + 64] = "";
+	char err[CURL_ERROR_SIZE + 128] = "";
 	long status = 0;
-	char *final_url = NULL, *ctype = NULL;
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &final_url);
-	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
+	char *final_url = NULL, *ctype = NULL, *ip = NULL;
+	if (t->easy) {
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &final_url);
+		curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
+		curl_easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &ip);
+	}
 	if (code != CURLE_OK)
 		describe_error(t, code, err, sizeof err);
 	else if (strncmp(t->url, "file:", 5) && (status < 200 || status > 299))
@@ -183,6 +289,7 @@ static void finish(struct fetcher *f, struct transfer *t, CURLcode code)
 		.final_url = final_url ? final_url : t->url,
 		.status = status,
 		.content_type = ctype,
+		.primary_ip = ip && *ip ? ip : NULL,
 		.body = t->body.data,
 		.len = t->body.len,
 		.error = err[0] ? err : NULL,
@@ -235,6 +342,14 @@ int fetcher_run(struct fetcher *f)
 	return rc;
 }
 
+/* A transfer that will not run: its callback hears so, and can free ARG. */
+static void cancel(struct fetcher *f, struct transfer *t)
+{
+	snprintf(t->errbuf, sizeof t->errbuf, "cancelled");
+	finish(f, t, CURLE_ABORTED_BY_CALLBACK);
+	transfer_free(t);
+}
+
 void fetcher_free(struct fetcher *f)
 {
 	if (!f)
@@ -242,14 +357,19 @@ void fetcher_free(struct fetcher *f)
 	while (f->active) {
 		struct transfer *t = f->active;
 		unlink_active(f, t);
-		transfer_free(t);
+		cancel(f, t);
 	}
-	struct transfer *t = f->queue;
-	while (t) {
-		struct transfer *n = t->next;
-		transfer_free(t);
-		t = n;
+	/* callbacks of cancelled transfers may queue more: those are cancelled too */
+	while (f->queue) {
+		struct transfer *t = f->queue;
+		f->queue = t->next;
+		if (!f->queue)
+			f->queue_tail = &f->queue;
+		cancel(f, t);
 	}
 	curl_multi_cleanup(f->multi);
+	for (size_t i = 0; i < f->nhosts; i++)
+		free(f->hosts[i].key);
+	free(f->hosts);
 	free(f);
 }

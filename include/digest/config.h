@@ -7,6 +7,13 @@
 
 enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM };
 
+/* Where links found on pages may lead (fetch.private_addresses). */
+enum private_mode {
+	PRIVATE_AUTO,  /* within the local network only for a source served from it */
+	PRIVATE_ALLOW, /* anywhere */
+	PRIVATE_DENY,  /* never to loopback, private or link-local addresses */
+};
+
 /* An article's fields, by name or by index (FIELD_*). */
 enum field { FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS, FIELD_RATING, FIELD_SUMMARY,
 	     FIELD_IMAGE, FIELD_COUNT };
@@ -35,6 +42,7 @@ struct source {
 	char *link;       /* XPath relative to the item */
 	struct fields list;    /* relative to the item */
 	bool follow;           /* open article pages for fields still missing */
+	int max_follow;        /* article pages opened per run, at most */
 	struct fields article; /* on the article page */
 	char *date_format;     /* strptime format tried first, or NULL */
 };
@@ -82,6 +90,7 @@ struct config {
 		int parallel, per_host;
 		char *user_agent;
 		bool tls_verify;
+		enum private_mode private_addresses;
 	} fetch;
 };
 

@@ -22,6 +22,7 @@ struct fetch_result {
 	const char *final_url;    /* after redirects */
 	long status;              /* HTTP status; 0 for file: URLs */
 	const char *content_type; /* may be NULL */
+	const char *primary_ip;   /* the address last connected to, or NULL (file:) */
 	const char *body;         /* NUL-terminated after LEN bytes */
 	size_t len;
 	const char *error; /* NULL on success (a 2xx or a file read), else one line */
@@ -37,16 +38,29 @@ void fetch_global_cleanup(void);
 /* fetcher_new: a fetcher with options O (copied; strings must outlive it). */
 struct fetcher *fetcher_new(const struct fetch_options *o);
 
-/* fetcher_add: queue URL; CB(ARG) is called once when it finishes or
- * fails. Callbacks may add more URLs. */
-void fetcher_add(struct fetcher *f, const char *url, fetch_cb cb, void *arg);
+/* Flags of fetcher_add. */
+enum {
+	/* the URL came from a page: it may not connect (nor redirect) to a
+	 * loopback, private, link-local or multicast address */
+	FETCH_PUBLIC_ONLY = 1,
+};
+
+/* fetcher_add: queue URL; CB(ARG) is called exactly once: when it has
+ * finished or failed, or with the error "cancelled" from fetcher_free.
+ * Callbacks may add more URLs. */
+void fetcher_add(struct fetcher *f, const char *url, int flags, fetch_cb cb, void *arg);
+
+/* fetch_ip_is_private: 1 when the numeric address IP (IPv4 or IPv6) is
+ * loopback, private (RFC 1918, RFC 4193, shared 100.64/10), link-local,
+ * unspecified or multicast; 0 when public; -1 when IP is not an address. */
+int fetch_ip_is_private(const char *ip);
 
 /* fetcher_run: run until every queued transfer, including those added by
  * callbacks, has finished. Returns 0, or -1 when libcurl itself fails. */
 int fetcher_run(struct fetcher *f);
 
 /* fetcher_free: frees F; NULL is fine. Transfers still queued or running
- * are dropped without their callbacks (whose ARGs the caller then owns). */
+ * are cancelled: their callbacks get the error "cancelled". */
 void fetcher_free(struct fetcher *f);
 
 #endif

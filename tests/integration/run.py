@@ -789,6 +789,97 @@ sources = ( {{ name = "min"; type = "html"; url = "{url}"; item = "//li"; {extra
             os.kill(tls.pid, signal.SIGTERM)
             tls.wait(5)
 
+    def follow_site(self):
+        """www/follow/: a listing of 5 items whose views are only on their
+        pages (views 100..500), and an RSS feed of the same links."""
+        root = os.path.join(self.www, "follow")
+        if os.path.isdir(root):
+            return
+        os.makedirs(root)
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        items, feed = [], []
+        for i in range(1, 6):
+            when = now - dt.timedelta(minutes=10 * i)
+            items.append(f"<li><a href='/follow/a{i}.html'>Follow {i}</a><time>{when.isoformat()}</time></li>")
+            feed.append(f"<item><title>Follow {i}</title><link>{self.root}follow/a{i}.html?utm_source=rss</link>"
+                        f"<pubDate>{when.strftime('%a, %d %b %Y %H:%M:%S %z')}</pubDate></item>")
+            with open(os.path.join(root, f"a{i}.html"), "w", encoding="utf-8") as f:
+                f.write(f"<html><body><h1>Follow {i}</h1><span class='v'>{i * 100}</span></body></html>")
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write("<html><body><ul>" + "".join(items) + "</ul></body></html>")
+        with open(os.path.join(root, "rss.xml"), "w", encoding="utf-8") as f:
+            f.write("<?xml version='1.0'?><rss version='2.0'><channel><title>f</title>"
+                    + "".join(feed) + "</channel></rss>")
+
+    def follow_conf(self, d, fetch="", source="", sources=None, listing=None):
+        listing = listing or f"{self.root}follow/index.html"
+        html = (f'{{ name = "html"; url = "{listing}"; item = "//li"; published = "time"; follow = true;'
+                f' article = {{ views = "//span[@class=\'v\']"; }}; {source} }}')
+        return self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+fetch = {{ timeout = 10; {fetch} }};
+sources = ( {sources or html} );
+""")
+
+    def t_follow_reads_article_pages(self):
+        self.follow_site()
+        d = self.testdir("follow")
+        r = self.collect(self.follow_conf(d))
+        check(r.titles() == [f"Follow {i}" for i in range(5, 0, -1)], f"ranking by views: {r.titles()}")
+        check([x["views"] for x in r.rows()] == ["500", "400", "300", "200", "100"], f"views: {r.rows()}")
+
+    def t_follow_private_addresses_denied(self):
+        """With fetch.private_addresses = "deny", links found on a page never
+        reach a loopback address; the configured page itself still does."""
+        self.follow_site()
+        d = self.testdir("follow-deny")
+        r = self.collect(self.follow_conf(d, fetch='private_addresses = "deny";'))
+        check(sorted(r.titles()) == [f"Follow {i}" for i in range(1, 6)], f"titles: {r.titles()}")
+        check(all(x["views"] == "-" for x in r.rows()), f"article pages were read: {r.rows()}")
+        refused = [ln for ln in r.err_lines if "private" in ln]
+        check(len(refused) == 5, f"want 5 refusals naming the reason, got: {short(r.err)}")
+
+    def t_follow_capped_by_max_follow(self):
+        self.follow_site()
+        d = self.testdir("follow-cap")
+        r = self.collect(self.follow_conf(d, source="max_follow = 2;"))
+        known = [x for x in r.rows() if x["views"] != "-"]
+        check(len(known) == 2, f"want 2 articles with views (max_follow = 2): {r.rows()}")
+        check(sum("max_follow" in ln for ln in r.err_lines) == 1, f"no single max_follow warning: {short(r.err)}")
+
+    def t_follow_by_a_later_source(self):
+        """The feed (fast) finds the links first; the listing (slow) that can
+        open their pages still does so: views do not depend on timing."""
+        self.follow_site()
+        d = self.testdir("follow-merge")
+        slow = f"{self.root}delay/400/follow/index.html"
+        html = (f'{{ name = "html"; url = "{slow}"; item = "//li"; published = "time"; follow = true;'
+                f' article = {{ views = "//span[@class=\'v\']"; }}; }}')
+        feed = f'{{ name = "feed"; type = "rss"; url = "{self.root}follow/rss.xml"; }}'
+        r = self.collect(self.follow_conf(d, sources=f"{feed}, {html}"))
+        check([x["views"] for x in r.rows()] == ["500", "400", "300", "200", "100"], f"views: {r.rows()}")
+        check(len(r.titles()) == 5, f"merged: {r.titles()}")
+
+    def t_two_sources_one_listing_paginate(self):
+        """Two sources reading the same listing with other selectors each
+        follow its `next` pages."""
+        root = os.path.join(self.www, "shared")
+        os.makedirs(root, exist_ok=True)
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        for page, nxt in (("index.html", "p2.html"), ("p2.html", None)):
+            lis = "".join(f"<li class='{c}'><a href='/{page}-{c}'>{c.upper()} {page}</a>"
+                          f"<time>{(now - dt.timedelta(minutes=5)).isoformat()}</time></li>" for c in ("a", "b"))
+            more = f"<a rel='next' href='{nxt}'>next</a>" if nxt else ""
+            with open(os.path.join(root, page), "w", encoding="utf-8") as f:
+                f.write(f"<html><body><ul>{lis}</ul>{more}</body></html>")
+        url = f"{self.root}shared/index.html"
+        srcs = ", ".join(f'{{ name = "{c}"; url = "{url}"; item = "//li[@class=\'{c}\']"; published = "time";'
+                         f' next = "//a[@rel=\'next\']/@href"; }}' for c in ("a", "b"))
+        d = self.testdir("shared")
+        r = self.collect(self.follow_conf(d, sources=srcs), "--all")
+        want = sorted(f"{c.upper()} {p}" for c in ("a", "b") for p in ("index.html", "p2.html"))
+        check(sorted(r.titles()) == want, f"titles {sorted(r.titles())}, want {want}")
+
     # ------------------------------------------------------------ runner
     def tests(self):
         return [(n[2:], getattr(self, n)) for n in vars(Suite) if n.startswith("t_")]
