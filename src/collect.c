@@ -1,7 +1,10 @@
 /* collect: every configured source fetched, its articles extracted and stored. */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "digest/collect.h"
 #include "digest/extract.h"
@@ -35,6 +38,7 @@ struct run {
 	size_t n, cap;
 	size_t *slots; /* open addressing by URL: index + 1 into items, 0 empty */
 	size_t nslots; /* a power of two, at least twice N */
+	uint64_t seed; /* of the hash */
 	struct seen_page {
 		int src;
 		char *url;
@@ -98,12 +102,30 @@ static void merge_fields(struct raw_fields *into, struct raw_fields *from)
 	}
 }
 
-static size_t hash(const char *s)
+/* FNV-1a from a random start, then a full avalanche (murmur3's fmix64),
+ * so that a page cannot be made of links that all fall in one slot. */
+static uint64_t hash(uint64_t seed, const char *s)
 {
-	size_t h = 14695981039346656037ULL; /* FNV-1a */
+	uint64_t h = 14695981039346656037ULL ^ seed;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t seed = 0;
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
+	}
+	return seed;
 }
 
 /* The slot of URL: where it is, or the empty one where it would go. A
@@ -111,7 +133,7 @@ static size_t hash(const char *s)
 static size_t *slot_of(struct run *run, const char *url)
 {
 	size_t mask = run->nslots - 1;
-	for (size_t i = hash(url) & mask;; i = (i + 1) & mask) {
+	for (size_t i = (size_t)hash(run->seed, url) & mask;; i = (i + 1) & mask) {
 		size_t *s = &run->slots[i];
 		if (!*s || !strcmp(run->items[*s - 1].url, url))
 			return s;
@@ -294,6 +316,10 @@ static int to_article(const struct run *run, struct found *fd, struct article *a
 	time_t t;
 	a->published_known = fd->f.published && parse_date(fd->f.published, dsrc->date_format, run->now, &t) == 0;
 	a->published = a->published_known ? t : run->now;
+	/* a site's clock a little ahead must not keep its newest article out
+	 * of the window that ends now */
+	if (a->published > run->now && a->published <= run->now + PARSE_FUTURE_SLACK)
+		a->published = run->now;
 	if (fd->f.published && !a->published_known)
 		log_info("source %s: %s: unreadable date \"%s\"", src->name, fd->url, fd->f.published);
 	if (!fd->f.views || parse_count(fd->f.views, &a->views) < 0)
@@ -326,7 +352,8 @@ int collect_run(const struct config *cfg, struct store *st, time_t now, time_t s
 {
 	memset(stats, 0, sizeof *stats);
 	stats->sources = cfg->nsources;
-	struct run run = {.cfg = cfg, .now = now, .skip_before = skip_before, .stats = stats};
+	struct run run = {.cfg = cfg, .now = now, .skip_before = skip_before, .stats = stats,
+			  .seed = random_seed()};
 	run.srcs = xcalloc((size_t)cfg->nsources + 1, sizeof *run.srcs);
 	struct fetch_options o = {
 		.parallel = cfg->fetch.parallel,

@@ -38,7 +38,8 @@ __attribute__((format(printf, 4, 5))) static void problem(struct loader *ld, con
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	log_error("%s:%d: %s: %s", ld->file, line_of(s), key, msg ? msg : fmt);
+	const char *file = s ? config_setting_source_file(s) : NULL;
+	log_error("%s:%d: %s: %s", file ? file : ld->file, line_of(s), key, msg ? msg : fmt);
 	free(msg);
 	ld->errors++;
 }
@@ -78,8 +79,9 @@ static void check_unknown(struct loader *ld, const config_setting_t *group, cons
 		int ok = 0;
 		for (const char *const *k = known; *k && !ok; k++)
 			ok = name && strcmp(name, *k) == 0;
+		const char *file = config_setting_source_file(m);
 		if (!ok)
-			log_warn("%s:%d: %s%s%s: unknown key, ignored", ld->file, line_of(m), prefix,
+			log_warn("%s:%d: %s%s%s: unknown key, ignored", file ? file : ld->file, line_of(m), prefix,
 				 *prefix ? "." : "", name ? name : "?");
 	}
 }
@@ -428,7 +430,13 @@ static int zone_exists(const char *tz)
 			return 0;
 	const char *dir = getenv("TZDIR");
 	char *path = xasprintf("%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
-	int ok = access(path, R_OK) == 0;
+	/* a zone is a TZif file: "Europe" or "posix" are directories, and
+	 * glibc would quietly run a name it cannot read as UTC */
+	char magic[4] = {0};
+	FILE *f = fopen(path, "rb");
+	int ok = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "TZif", 4);
+	if (f)
+		fclose(f);
 	free(path);
 	return ok;
 }
@@ -596,6 +604,7 @@ int config_load(const char *path, struct config **out)
 	}
 	config_t lc;
 	config_init(&lc);
+	config_set_include_dir(&lc, cfg->dir); /* @include "x.conf" beside this file */
 	if (config_read_file(&lc, path) != CONFIG_TRUE) {
 		const char *f = config_error_file(&lc);
 		log_error("%s:%d: %s", f ? f : path, config_error_line(&lc), config_error_text(&lc));

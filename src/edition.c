@@ -1,5 +1,6 @@
 /* edition: which articles make a day's digest, and in what order. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,14 @@
 
 static int parse_day(const char *s, struct tm *tm)
 {
-	int y, m, d;
-	char tail;
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+	/* exactly YYYY-MM-DD: the text becomes the edition's name */
+	static const char shape[] = "dddd-dd-dd";
+	if (strlen(s) != 10)
 		return -1;
+	for (int i = 0; i < 10; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return -1;
+	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return -1;

@@ -837,7 +837,7 @@ static int finalize(const struct dt *d, time_t now, time_t *out)
 	if (!d->has_date) {
 		if (ref_date(d, now, &y, &m, &day) < 0 || to_time(d, y, m, day + d->rel, &t) < 0)
 			return -1;
-		if (!d->has_rel && t > now && to_time(d, y, m, day - 1, &t) < 0)
+		if (!d->has_rel && t > now + PARSE_FUTURE_SLACK && to_time(d, y, m, day - 1, &t) < 0)
 			return -1;
 		*out = t;
 		return 0;
@@ -858,7 +858,7 @@ static int finalize(const struct dt *d, time_t now, time_t *out)
 			continue;
 		if (to_time(d, yy, d->mon, d->day, &t) < 0)
 			return -1;
-		if (t <= now) {
+		if (t <= now + PARSE_FUTURE_SLACK) {
 			*out = t;
 			return 0;
 		}

@@ -282,12 +282,14 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 		a->has_rating = sqlite3_column_type(s, 9) != SQLITE_NULL;
 		a->rating = a->has_rating ? sqlite3_column_double(s, 9) : 0;
 	}
+	if (rc != SQLITE_DONE)
+		fail(st, err, "reading candidates"); /* before finalize resets the message */
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		articles_free(v, *n);
 		*out = NULL;
 		*n = 0;
-		return fail(st, err, "reading candidates");
+		return -1;
 	}
 	*out = v;
 	return 0;

@@ -161,6 +161,13 @@ char *str_collapse_ws(char *s)
 			r += 2;
 			continue;
 		}
+		/* bidirectional embeddings, overrides and isolates (U+202A..202E,
+		 * U+2066..2069): they reorder what a reader sees around them */
+		if (r[0] == 0xE2 && ((r[1] == 0x80 && r[2] >= 0xAA && r[2] <= 0xAE) ||
+				     (r[1] == 0x81 && r[2] >= 0xA6 && r[2] <= 0xA9))) {
+			r += 3;
+			continue;
+		}
 		if (pending)
 			*w++ = ' ';
 		pending = 0;
@@ -175,8 +182,8 @@ size_t utf8_width(const char *s)
 	size_t w = 0;
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		if (p[0] == 0xCC || (p[0] == 0xCD && p[1] < 0xB0)) { /* U+0300..036F */
-			p += 2;
+		if ((p[0] == 0xCC || (p[0] == 0xCD && p[1] < 0xB0)) && (p[1] & 0xC0) == 0x80) {
+			p += 2; /* U+0300..036F, combining */
 			continue;
 		}
 		if ((*p & 0xC0) != 0x80)

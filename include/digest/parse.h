@@ -4,6 +4,10 @@
 
 #include <time.h>
 
+/* Seconds a date without a day or year may lie after NOW and still be
+ * taken as this day or year (clocks of sites and of this machine differ). */
+#define PARSE_FUTURE_SLACK (15 * 60)
+
 /*
  * parse_count: the first count in S, as a site prints a view or comment
  * counter: "2212", "2 212" (any Unicode space, NBSP and narrow NBSP too),
@@ -34,7 +38,8 @@ int parse_number(const char *s, double *out);
  * caller sets TZ to the newsletter's zone). A date without a time is
  * midnight. A form without a year takes the latest year that does not put
  * it after NOW; "HH:MM" alone is today, or yesterday if today's would be
- * after NOW. Returns 0 and stores the time in *OUT, or -1 when S is not a
+ * after NOW. "After NOW" allows PARSE_FUTURE_SLACK: a site's clock a few
+ * minutes ahead must not move its newest article a day or a year back. Returns 0 and stores the time in *OUT, or -1 when S is not a
  * date (garbage, out-of-range fields such as 31.02 or 25:00).
  */
 int parse_date(const char *s, const char *fmt, time_t now, time_t *out);

@@ -32,8 +32,9 @@ void buf_free(struct buf *b);
 
 /* str_collapse_ws: in place, every run of whitespace (ASCII and Unicode
  * spaces such as NBSP) becomes one ASCII space; leading and trailing
- * whitespace is removed; other control characters (C0, DEL, C1) are
- * dropped, so that text from a page cannot drive a terminal. Returns S. */
+ * whitespace is removed; other control characters (C0, DEL, C1) and
+ * bidirectional overrides are dropped, so that text from a page cannot
+ * drive a terminal or reorder what is shown around it. Returns S. */
 char *str_collapse_ws(char *s);
 
 /* utf8_width: display columns of the UTF-8 string S (one per character;

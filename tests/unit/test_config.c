@@ -148,6 +148,13 @@ static void test_source_defaults(void **state)
 static void test_errors(void **state)
 {
 	(void)state;
+	/* an included file, found beside the main one whatever the working
+	 * directory, and named in its own errors */
+	char *part = xasprintf("%s/part.conf", dir);
+	FILE *pf = fopen(part, "w");
+	fputs("# included\ndigest = { max_articles = \"many\"; };\n", pf);
+	fclose(pf);
+	free(part);
 	static const struct {
 		const char *text;
 		const char *want; /* a part of stderr */
@@ -161,6 +168,12 @@ static void test_errors(void **state)
 		{"digest = 5;", "digest: expected a group"},
 		{"newsletter = { timezone = \"Mars/Olympus\"; };", "newsletter.timezone: unknown time zone"},
 		{"newsletter = { timezone = \"../../etc/passwd\"; };", "newsletter.timezone: unknown time zone"},
+		{"newsletter = { timezone = \"Europe\"; };", "newsletter.timezone: unknown time zone"},
+		{"newsletter = { timezone = \"posix\"; };", "newsletter.timezone: unknown time zone"},
+		{"fetch = { private_addresses = \"maybe\"; };", "fetch.private_addresses: expected auto | allow | deny"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; max_follow = -1; } );",
+		 "sources.a.max_follow: expected 0..100000"},
+		{"@include \"part.conf\"\n", "part.conf:2: digest.max_articles: expected an integer"},
 		{"newsletter = { locale = \"fr\"; };", "newsletter.locale: expected en | ru"},
 		{"newsletter = { base_url = \"ftp://x\"; };", "newsletter.base_url: expected an http or https URL"},
 		{"newsletter = { name = \"\"; };", "newsletter.name: must not be empty"},

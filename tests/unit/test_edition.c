@@ -134,6 +134,10 @@ static void test_window_tables(void **state)
 		{"Europe/Moscow", "2026-11-01x", 24, 0, NULL, 0},
 		{"Europe/Moscow", "", 24, 0, NULL, 0},
 		{"Europe/Moscow", "yesterday", 24, 0, NULL, 0},
+		{"Europe/Moscow", "2026-11-+5", 24, 0, NULL, 0},
+		{"Europe/Moscow", "2026-11- 5", 24, 0, NULL, 0},
+		{"Europe/Moscow", "+026-11-05", 24, 0, NULL, 0},
+		{"Europe/Moscow", "2026/11/05", 24, 0, NULL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		setenv("TZ", cases[i].tz, 1);

@@ -434,7 +434,10 @@ static void test_dates_year_inference(void **state)
 		{ MSK, "2026-12-31T20:30:00Z", NULL, "01.01 00:00", "2025-12-31T21:00:00Z" },
 		{ "UTC", "2026-01-01T00:00:00Z", NULL, "01.01 00:00", "2026-01-01T00:00:00Z" },
 		{ "UTC", "2026-01-01T00:00:00Z", NULL, "31.12", "2025-12-31T00:00:00Z" },
-		{ "UTC", "2026-01-01T00:00:00Z", NULL, "01.01 00:01", "2025-01-01T00:01:00Z" },
+		/* up to PARSE_FUTURE_SLACK ahead is this year; further is last year */
+		{ "UTC", "2026-01-01T00:00:00Z", NULL, "01.01 00:01", "2026-01-01T00:01:00Z" },
+		{ "UTC", "2026-01-01T00:00:00Z", NULL, "01.01 00:15", "2026-01-01T00:15:00Z" },
+		{ "UTC", "2026-01-01T00:00:00Z", NULL, "01.01 00:16", "2025-01-01T00:16:00Z" },
 		/* 23:30 UTC is already the new year in Kolkata */
 		{ "Asia/Kolkata", "2025-12-31T23:30:00Z", NULL, "01.01 04:00", "2025-12-31T22:30:00Z" },
 		{ "Asia/Kolkata", "2025-12-31T23:30:00Z", NULL, "01.01 05:30", "2025-01-01T00:00:00Z" },
@@ -449,7 +452,8 @@ static void test_dates_time_only(void **state)
 	static const struct date_row rows[] = {
 		{ MSK, NOW, NULL, "14:00", "2026-11-21T11:00:00Z" },
 		{ MSK, NOW, NULL, "15:00", "2026-11-21T12:00:00Z" }, /* == NOW */
-		{ MSK, NOW, NULL, "15:01", "2026-11-20T12:01:00Z" },
+		{ MSK, NOW, NULL, "15:01", "2026-11-21T12:01:00Z" }, /* within the slack: today */
+		{ MSK, NOW, NULL, "15:16", "2026-11-20T12:16:00Z" }, /* beyond it: yesterday */
 		{ MSK, NOW, NULL, "00:00", "2026-11-20T21:00:00Z" },
 		{ MSK, NOW, NULL, "23:59", "2026-11-20T20:59:00Z" },
 		{ MSK, NOW, NULL, "9:05", "2026-11-21T06:05:00Z" },
@@ -463,9 +467,11 @@ static void test_dates_time_only(void **state)
 		{ MSK, "2026-01-01T07:00:00Z", NULL, "вчера 10:00", "2025-12-31T07:00:00Z" },
 		{ "Asia/Kolkata", NOW, NULL, "17:29", "2026-11-21T11:59:00Z" },
 		{ "Asia/Kolkata", NOW, NULL, "17:30", "2026-11-21T12:00:00Z" },
-		{ "Asia/Kolkata", NOW, NULL, "17:31", "2026-11-20T12:01:00Z" },
+		{ "Asia/Kolkata", NOW, NULL, "17:31", "2026-11-21T12:01:00Z" },
+		{ "Asia/Kolkata", NOW, NULL, "17:46", "2026-11-20T12:16:00Z" },
 		{ "UTC", NOW, NULL, "12:00", "2026-11-21T12:00:00Z" },
-		{ "UTC", NOW, NULL, "12:01", "2026-11-20T12:01:00Z" },
+		{ "UTC", NOW, NULL, "12:01", "2026-11-21T12:01:00Z" },
+		{ "UTC", NOW, NULL, "12:16", "2026-11-20T12:16:00Z" },
 	};
 	(void)state;
 	check_dates(rows, COUNT(rows));

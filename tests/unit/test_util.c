@@ -28,6 +28,9 @@ static void test_collapse(void **state)
 		{"a\x1b[31mred\x07\x7f", "a[31mred"},      /* C0 controls and DEL dropped */
 		{"x\xc2\x9b" "31my", "x31my"},               /* C1 CSI dropped */
 		{"\x01\x02 a \x03", "a"},
+		{"abc\xe2\x80\xae" "def\xe2\x80\xac", "abcdef"},      /* RLO, PDF */
+		{"x\xe2\x81\xa6y\xe2\x81\xa9", "xy"},              /* LRI, PDI */
+		{"\xe2\x80\x94 dash", "\xe2\x80\x94 dash"},        /* an em dash stays */
 		{"\xc2", "\xc2"},       /* a truncated sequence is kept, not overrun */
 		{"\xe2\x80", "\xe2\x80"},
 	};
@@ -46,6 +49,7 @@ static void test_width(void **state)
 		size_t want;
 	} cases[] = {
 		{"", 0}, {"abc", 3}, {"Новости", 7}, {"«Батяр»", 7}, {"e\xcc\x81", 1}, {"\xff\xfe", 2}, {"日本", 2},
+		{"a\xcc", 2}, {"a\xcd", 2}, /* a truncated mark at the end: no read past the NUL */
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
 		assert_int_equal(utf8_width(cases[i].in), cases[i].want);
