@@ -263,6 +263,19 @@ static bool plain(unsigned char c)
 	return unreserved(c) || (c && strchr("!$&'()*+,;=:@/?", c));
 }
 
+/* Append byte C to OUT at *N: as it is when KEEP says so, else as %XX. */
+static void put_byte(char *out, size_t *n, unsigned char c, bool keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (keep) {
+		out[(*n)++] = (char)c;
+	} else {
+		out[(*n)++] = '%';
+		out[(*n)++] = hex[c >> 4];
+		out[(*n)++] = hex[c & 15];
+	}
+}
+
 /*
  * One spelling for every percent-encoding of the same URL (RFC 3986 6.2.2):
  * after the authority, escapes of unreserved characters are decoded, other
@@ -273,7 +286,6 @@ static bool plain(unsigned char c)
  */
 static char *canon_escapes(const char *url)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const char *auth = strstr(url, "://");
 	size_t start = auth ? (size_t)(auth - url) + 3 : 0;
 	start += strcspn(url + start, "/?");
@@ -289,20 +301,10 @@ static char *canon_escapes(const char *url)
 			unsigned char c = (unsigned char)(hi * 16 + lo);
 			/* "%2E" stays: decoded, it could form a dot segment that a
 			 * second normalization would remove */
-			if (unreserved(c) && c != '.') {
-				out[n++] = (char)c;
-			} else {
-				out[n++] = '%';
-				out[n++] = hex[hi];
-				out[n++] = hex[lo];
-			}
+			put_byte(out, &n, c, unreserved(c) && c != '.');
 			p += 2;
-		} else if (plain(*p)) {
-			out[n++] = (char)*p;
 		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
+			put_byte(out, &n, *p, plain(*p));
 		}
 	}
 	out[n] = '\0';
@@ -311,22 +313,14 @@ static char *canon_escapes(const char *url)
 
 char *url_from_path(const char *path)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t len = strlen(path);
 	char *out = malloc(7 + 3 * len + 1);
 	if (!out)
 		return NULL;
 	memcpy(out, "file://", 7);
 	size_t n = 7;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (unreserved(*p) || *p == '/') {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		put_byte(out, &n, *p, unreserved(*p) || *p == '/');
 	out[n] = '\0';
 	return out;
 }
