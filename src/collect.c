@@ -360,6 +360,7 @@ int collect_run(const struct config *cfg, struct store *st, time_t now, time_t s
 		.per_host = cfg->fetch.per_host,
 		.timeout = cfg->fetch.timeout,
 		.connect_timeout = cfg->fetch.connect_timeout,
+		.deadline = cfg->fetch.deadline,
 		.max_body = cfg->fetch.max_body,
 		.user_agent = cfg->fetch.user_agent,
 		.tls_verify = cfg->fetch.tls_verify,

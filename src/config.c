@@ -474,6 +474,7 @@ static void set_defaults(struct config *cfg)
 	cfg->http.listen = xstrdup("127.0.0.1:8080");
 	cfg->fetch.timeout = 30;
 	cfg->fetch.connect_timeout = 10;
+	cfg->fetch.deadline = 600;
 	cfg->fetch.max_body = 5 * 1024 * 1024;
 	cfg->fetch.parallel = 8;
 	cfg->fetch.per_host = 4;
@@ -568,11 +569,12 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_str(ld, g, "http", "listen", &cfg->http.listen, 0);
 
 	g = get_group(ld, root, "", "fetch");
-	static const char *const fe_keys[] = {"timeout", "connect_timeout", "max_body", "parallel",
+	static const char *const fe_keys[] = {"timeout", "connect_timeout", "deadline", "max_body", "parallel",
 					      "per_host", "user_agent", "tls_verify", "private_addresses", NULL};
 	check_unknown(ld, g, "fetch", fe_keys);
 	get_int32(ld, g, "fetch", "timeout", 1, 3600, &cfg->fetch.timeout);
 	get_int32(ld, g, "fetch", "connect_timeout", 1, 600, &cfg->fetch.connect_timeout);
+	get_int32(ld, g, "fetch", "deadline", 0, 86400, &cfg->fetch.deadline);
 	get_int(ld, g, "fetch", "max_body", 1024, 1LL << 30, &cfg->fetch.max_body);
 	get_int32(ld, g, "fetch", "parallel", 1, 256, &cfg->fetch.parallel);
 	get_int32(ld, g, "fetch", "per_host", 1, 64, &cfg->fetch.per_host);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "digest/fetch.h"
@@ -196,6 +197,7 @@ static CURL *make_easy(struct fetcher *f, struct transfer *t)
 }
 
 static void finish(struct fetcher *f, struct transfer *t, CURLcode code);
+static void cancel_all(struct fetcher *f, const char *why);
 
 /* Hand queued transfers to libcurl while fewer than `parallel` run, in
  * order, skipping those whose host already has `per_host` running. They
@@ -307,11 +309,26 @@ static void show_progress(struct fetcher *f, int last)
 	fflush(stderr);
 }
 
+static double monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int fetcher_run(struct fetcher *f)
 {
 	int rc = 0;
+	double end = f->o.deadline > 0 ? monotonic() + f->o.deadline : 0;
 	start_queued(f);
 	while (f->running > 0) {
+		if (end && monotonic() >= end) {
+			char why[96];
+			snprintf(why, sizeof why, "not fetched: the run's %d-second deadline passed (fetch.deadline)",
+				 f->o.deadline);
+			cancel_all(f, why);
+			break;
+		}
 		int still = 0;
 		if (curl_multi_perform(f->multi, &still) != CURLM_OK) {
 			rc = -1;
@@ -332,7 +349,7 @@ int fetcher_run(struct fetcher *f)
 			show_progress(f, 0);
 		}
 		start_queued(f);
-		if (f->running > 0 && curl_multi_poll(f->multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+		if (f->running > 0 && curl_multi_poll(f->multi, NULL, 0, 200, NULL) != CURLM_OK) {
 			rc = -1;
 			break;
 		}
@@ -342,31 +359,37 @@ int fetcher_run(struct fetcher *f)
 	return rc;
 }
 
-/* A transfer that will not run: its callback hears so, and can free ARG. */
-static void cancel(struct fetcher *f, struct transfer *t)
+/* A transfer that will not run: its callback hears WHY, and can free ARG. */
+static void cancel(struct fetcher *f, struct transfer *t, const char *why)
 {
-	snprintf(t->errbuf, sizeof t->errbuf, "cancelled");
+	snprintf(t->errbuf, sizeof t->errbuf, "%s", why);
 	finish(f, t, CURLE_ABORTED_BY_CALLBACK);
 	transfer_free(t);
+}
+
+/* Cancel every transfer, running or queued, including those the
+ * callbacks of cancelled ones queue. */
+static void cancel_all(struct fetcher *f, const char *why)
+{
+	while (f->active) {
+		struct transfer *t = f->active;
+		unlink_active(f, t);
+		cancel(f, t, why);
+	}
+	while (f->queue) {
+		struct transfer *t = f->queue;
+		f->queue = t->next;
+		if (!f->queue)
+			f->queue_tail = &f->queue;
+		cancel(f, t, why);
+	}
 }
 
 void fetcher_free(struct fetcher *f)
 {
 	if (!f)
 		return;
-	while (f->active) {
-		struct transfer *t = f->active;
-		unlink_active(f, t);
-		cancel(f, t);
-	}
-	/* callbacks of cancelled transfers may queue more: those are cancelled too */
-	while (f->queue) {
-		struct transfer *t = f->queue;
-		f->queue = t->next;
-		if (!f->queue)
-			f->queue_tail = &f->queue;
-		cancel(f, t);
-	}
+	cancel_all(f, "cancelled");
 	curl_multi_cleanup(f->multi);
 	for (size_t i = 0; i < f->nhosts; i++)
 		free(f->hosts[i].key);

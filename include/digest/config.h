@@ -86,6 +86,7 @@ struct config {
 	} http;
 	struct {
 		int timeout, connect_timeout; /* seconds */
+		int deadline;                 /* seconds for all fetching of a run */
 		long long max_body;           /* bytes */
 		int parallel, per_host;
 		char *user_agent;

@@ -10,6 +10,7 @@ struct fetch_options {
 	int per_host;        /* connections per host */
 	int timeout;         /* seconds for a whole transfer */
 	int connect_timeout; /* seconds */
+	int deadline;        /* seconds for the whole run; 0: none */
 	long long max_body;  /* bytes; a larger body is an error */
 	const char *user_agent;
 	bool tls_verify;
@@ -56,7 +57,9 @@ void fetcher_add(struct fetcher *f, const char *url, int flags, fetch_cb cb, voi
 int fetch_ip_is_private(const char *ip);
 
 /* fetcher_run: run until every queued transfer, including those added by
- * callbacks, has finished. Returns 0, or -1 when libcurl itself fails. */
+ * callbacks, has finished, or the deadline has passed (then those not
+ * finished are cancelled, their callbacks told so). Returns 0, or -1 when
+ * libcurl itself fails. */
 int fetcher_run(struct fetcher *f);
 
 /* fetcher_free: frees F; NULL is fine. Transfers still queued or running

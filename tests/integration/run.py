@@ -896,6 +896,20 @@ sources = ( {sources or html} );
         want = sorted(f"{c.upper()} {p}" for c in ("a", "b") for p in ("index.html", "p2.html"))
         check(sorted(r.titles()) == want, f"titles {sorted(r.titles())}, want {want}")
 
+    def t_fetch_deadline(self):
+        """fetch.deadline bounds a whole run: a transfer still going then is
+        reported and skipped, though its own timeout is longer."""
+        d = self.testdir("deadline")
+        url = f"{self.root}slow"
+        conf = self.conf(d, text=f"""
+fetch = {{ timeout = 60; deadline = 2; }};
+sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
+""")
+        r = self.collect(conf, code=EX_UNAVAILABLE)
+        self.check_one_error(r, "sluggish", url)
+        check("deadline" in r.err, f"the error does not name the deadline: {short(r.err)}")
+        check(r.elapsed < SLOW_SECONDS, f"took {r.elapsed:.1f} s: the deadline did not stop it")
+
     # ------------------------------------------------------------ runner
     def tests(self):
         return [(n[2:], getattr(self, n)) for n in vars(Suite) if n.startswith("t_")]
