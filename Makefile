@@ -7,7 +7,7 @@ PKGS    := libcurl libxml-2.0 libconfig sqlite3
 
 # Debian packages that building and testing need.
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl
+        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
