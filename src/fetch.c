@@ -214,7 +214,11 @@ static void start_queued(struct fetcher *f)
 			link = &t->next;
 			continue;
 		}
+		/* out of the queue, keeping its tail right: a callback below
+		 * may queue more */
 		*link = t->next;
+		if (f->queue_tail == &t->next)
+			f->queue_tail = link;
 		t->next = NULL;
 		t->easy = make_easy(f, t);
 		if (!t->easy || curl_multi_add_handle(f->multi, t->easy) != CURLM_OK) {
@@ -229,15 +233,6 @@ static void start_queued(struct fetcher *f)
 		f->active = t;
 		f->hosts[t->host].running++;
 		f->running++;
-	}
-	/* the tail pointer follows the last transfer still queued */
-	if (!*link) {
-		f->queue_tail = link;
-	} else {
-		struct transfer *q = *link;
-		while (q->next)
-			q = q->next;
-		f->queue_tail = &q->next;
 	}
 }
 
