@@ -276,12 +276,8 @@ static void get_xpath(struct loader *ld, const config_setting_t *group, const ch
 	*dst = v;
 }
 
-const char *const field_names[FIELD_COUNT] = {"title", "published", "views", "comments",
-					       "rating", "summary", "image"};
-
-/* field_names as a NULL-terminated list of keys, for check_unknown. */
-static const char *const field_keys[FIELD_COUNT + 1] = {"title", "published", "views", "comments",
-							"rating", "summary", "image", NULL};
+const char *const field_names[FIELD_COUNT + 1] = {"title", "published", "views", "comments",
+						   "rating", "summary", "image", NULL};
 
 static void fields_free(struct fields *f)
 {
@@ -365,7 +361,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
 	if (art) {
 		char *ap = key_path(prefix, "article");
-		check_unknown(ld, art, ap, field_keys);
+		check_unknown(ld, art, ap, field_names);
 		for (int i = 0; i < FIELD_COUNT; i++)
 			get_xpath(ld, art, ap, field_names[i], &src->article.v[i]);
 		free(ap);

@@ -19,8 +19,9 @@ enum field { FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS, FIELD_RA
 	     FIELD_IMAGE, FIELD_COUNT };
 #define FIELD_MEMBERS char *title, *published, *views, *comments, *rating, *summary, *image
 
-/* The fields' names, as digest.conf spells them, by index. */
-extern const char *const field_names[FIELD_COUNT];
+/* The fields' names, as digest.conf spells them, by index; NULL after
+ * the last. */
+extern const char *const field_names[FIELD_COUNT + 1];
 
 /* XPath 1.0 selectors for an article's fields; NULL when not configured. */
 struct fields {
