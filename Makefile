@@ -3,14 +3,17 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls
 
 # Debian packages that building and testing need.
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev
+        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
+        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libetpan is linked by name: its pkg-config file adds a -specs= flag that
+# needs libdpkg-perl.
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -letpan -pthread -lm
 
 # The project's own flags, kept apart from the user's CFLAGS.
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla

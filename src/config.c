@@ -158,6 +158,27 @@ static void get_int32(struct loader *ld, const config_setting_t *group, const ch
 	*dst = (int)v;
 }
 
+/* Seconds, as an integer or a float. */
+static void get_seconds(struct loader *ld, const config_setting_t *group, const char *prefix,
+			const char *name, double max, double *dst)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	if (!s)
+		return;
+	char *k = key_path(prefix, name);
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64 && t != CONFIG_TYPE_FLOAT) {
+		problem(ld, s, k, "expected seconds, got %s", type_name(t));
+	} else {
+		double v = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s) : (double)config_setting_get_int64(s);
+		if (!(v >= 0 && v <= max))
+			problem(ld, s, k, "expected 0..%g seconds, got %g", max, v);
+		else
+			*dst = v;
+	}
+	free(k);
+}
+
 static void get_bool(struct loader *ld, const config_setting_t *group, const char *prefix,
 		     const char *name, bool *dst)
 {
@@ -466,6 +487,7 @@ static void set_defaults(struct config *cfg)
 	sm->retries = 3;
 	sm->max_bounces = 3;
 	sm->tls_verify = true;
+	sm->retry_delay = 1;
 	cfg->storage.database = path_resolve(cfg->dir, "var/digest.db");
 	cfg->http.listen = xstrdup("127.0.0.1:8080");
 	cfg->fetch.timeout = 30;
@@ -534,7 +556,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	struct smtp_config *sm = &cfg->delivery.smtp;
 	static const char *const sm_keys[] = {"host", "port", "security", "username", "password_file", "helo",
 					      "timeout", "connections", "max_per_connection", "rate_per_second",
-					      "retries", "max_bounces", "tls_verify", NULL};
+					      "retries", "max_bounces", "tls_verify", "retry_delay", "ca_file",
+					      "envelope_from", NULL};
 	const char *sp = "delivery.smtp";
 	check_unknown(ld, sg, sp, sm_keys);
 	get_str(ld, sg, sp, "host", &sm->host, 0);
@@ -551,6 +574,9 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_int32(ld, sg, sp, "retries", 0, 100, &sm->retries);
 	get_int32(ld, sg, sp, "max_bounces", 1, 1000, &sm->max_bounces);
 	get_bool(ld, sg, sp, "tls_verify", &sm->tls_verify);
+	get_seconds(ld, sg, sp, "retry_delay", 3600, &sm->retry_delay);
+	get_path(ld, sg, sp, "ca_file", &sm->ca_file);
+	get_str(ld, sg, sp, "envelope_from", &sm->envelope_from, 0);
 	if (sm->port == 0)
 		sm->port = !strcmp(sm->security, "tls") ? 465 : !strcmp(sm->security, "starttls") ? 587 : 25;
 
@@ -659,6 +685,8 @@ void config_free(struct config *cfg)
 	free(cfg->delivery.smtp.username);
 	free(cfg->delivery.smtp.password_file);
 	free(cfg->delivery.smtp.helo);
+	free(cfg->delivery.smtp.ca_file);
+	free(cfg->delivery.smtp.envelope_from);
 	free(cfg->storage.database);
 	free(cfg->http.listen);
 	free(cfg->fetch.user_agent);

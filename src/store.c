@@ -15,6 +15,7 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *upsert;
+	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
 };
 
 /* Forward migrations: step I takes user_version I to I + 1. Never edit a
@@ -46,6 +47,37 @@ static const char *const migrations[] = {
 	"  article_id INTEGER NOT NULL REFERENCES articles(id),"
 	"  PRIMARY KEY (edition, rank));"
 	"CREATE INDEX edition_articles_article ON edition_articles(article_id, edition);",
+	/* 1 -> 2: subscribers, the delivery journal, and each edition's
+	 * articles as they were when it was frozen */
+	"ALTER TABLE edition_articles ADD COLUMN url TEXT;"
+	"ALTER TABLE edition_articles ADD COLUMN source TEXT;"
+	"ALTER TABLE edition_articles ADD COLUMN title TEXT;"
+	"ALTER TABLE edition_articles ADD COLUMN summary TEXT;"
+	"ALTER TABLE edition_articles ADD COLUMN image TEXT;"
+	"ALTER TABLE edition_articles ADD COLUMN published INTEGER;"
+	"ALTER TABLE edition_articles ADD COLUMN published_known INTEGER;"
+	"ALTER TABLE edition_articles ADD COLUMN views INTEGER;"
+	"ALTER TABLE edition_articles ADD COLUMN comments INTEGER;"
+	"ALTER TABLE edition_articles ADD COLUMN rating REAL;"
+	"CREATE TABLE subscribers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL UNIQUE," /* normalized: domain lower-cased */
+	"  name TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bouncing')),"
+	"  nonce TEXT NOT NULL UNIQUE," /* random; what links name instead of the id */
+	"  bounces INTEGER NOT NULL DEFAULT 0," /* consecutive permanent failures */
+	"  created_at INTEGER NOT NULL,"
+	"  status_at INTEGER NOT NULL,"
+	"  confirm_sent_at INTEGER);"
+	"CREATE INDEX subscribers_status ON subscribers(status, id);"
+	"CREATE TABLE deliveries ("
+	"  edition TEXT NOT NULL REFERENCES editions(date),"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),"
+	"  state TEXT NOT NULL CHECK (state IN ('inflight', 'sent', 'deferred', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  reply TEXT," /* the server's last reply */
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (edition, subscriber_id)) WITHOUT ROWID;",
 };
 
 static int fail(struct store *st, char **err, const char *what)
@@ -162,6 +194,10 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	sqlite3_finalize(st->upsert);
+	sqlite3_finalize(st->mark);
+	sqlite3_finalize(st->mark_sent);
+	sqlite3_finalize(st->mark_failed);
+	sqlite3_finalize(st->recipients);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -293,4 +329,476 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 	}
 	*out = v;
 	return 0;
+}
+
+/* ---- editions ---- */
+
+int store_edition_load(struct store *st, const char *date, struct edition_rec *rec, struct article **out,
+		       size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT built_at, window_from, window_to FROM editions WHERE date = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the edition query");
+	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && rec) {
+		rec->built_at = sqlite3_column_int64(s, 0);
+		rec->window_from = sqlite3_column_int64(s, 1);
+		rec->window_to = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return fail(st, err, "reading an edition");
+
+	static const char sql[] =
+		"SELECT article_id, url, source, title, summary, image, published, published_known,"
+		"  views, comments, rating FROM edition_articles WHERE edition = ?1 ORDER BY rank";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the edition's articles query");
+	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
+	size_t cap = 0;
+	struct article *v = NULL;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		struct article *a = &v[(*n)++];
+		memset(a, 0, sizeof *a);
+		a->id = sqlite3_column_int64(s, 0);
+		a->url = col_text(s, 1);
+		a->source = col_text(s, 2);
+		a->title = col_text(s, 3);
+		a->summary = col_text(s, 4);
+		a->image = col_text(s, 5);
+		a->published = sqlite3_column_int64(s, 6);
+		a->published_known = sqlite3_column_int(s, 7) != 0;
+		a->views = col_count(s, 8);
+		a->comments = col_count(s, 9);
+		a->has_rating = sqlite3_column_type(s, 10) != SQLITE_NULL;
+		a->rating = a->has_rating ? sqlite3_column_double(s, 10) : 0;
+		if (!a->url)
+			a->url = xstrdup("");
+		if (!a->title)
+			a->title = xstrdup("");
+		if (!a->source)
+			a->source = xstrdup("");
+	}
+	if (rc != SQLITE_DONE)
+		fail(st, err, "reading an edition's articles");
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		articles_free(v, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+int store_edition_freeze(struct store *st, const char *date, const struct edition_rec *rec,
+			 const struct article *a, size_t n, char **err)
+{
+	sqlite3_stmt *s = NULL;
+	if (store_begin(st, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO editions (date, built_at, window_from, window_to) VALUES (?1, ?2, ?3, ?4)",
+			       -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, rec->built_at);
+	sqlite3_bind_int64(s, 3, rec->window_from);
+	sqlite3_bind_int64(s, 4, rec->window_to);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	static const char sql[] =
+		"INSERT INTO edition_articles (edition, rank, article_id, url, source, title, summary, image,"
+		"  published, published_known, views, comments, rating)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 2, (long long)i + 1);
+		sqlite3_bind_int64(s, 3, a[i].id);
+		bind_text(s, 4, a[i].url);
+		bind_text(s, 5, a[i].source);
+		bind_text(s, 6, a[i].title);
+		bind_text(s, 7, a[i].summary);
+		bind_text(s, 8, a[i].image);
+		sqlite3_bind_int64(s, 9, a[i].published);
+		sqlite3_bind_int(s, 10, a[i].published_known);
+		bind_count(s, 11, a[i].views);
+		bind_count(s, 12, a[i].comments);
+		if (a[i].has_rating)
+			sqlite3_bind_double(s, 13, a[i].rating);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(s);
+	return store_commit(st, err);
+fail:
+	fail(st, err, "freezing the edition");
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return -1;
+}
+
+int store_editions_recent(struct store *st, int limit, struct edition_stats **out, size_t *n, char **err)
+{
+	static const char sql[] =
+		"SELECT e.date, e.built_at,"
+		"  (SELECT count(*) FROM edition_articles a WHERE a.edition = e.date),"
+		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'sent'),"
+		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'failed'),"
+		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state IN ('deferred', 'inflight')),"
+		"  (SELECT max(updated_at) FROM deliveries d WHERE d.edition = e.date)"
+		" FROM editions e ORDER BY e.date DESC LIMIT ?1";
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the editions query");
+	sqlite3_bind_int(s, 1, limit);
+	struct edition_stats *v = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof *v);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < (size_t)limit) {
+		struct edition_stats *e = &v[(*n)++];
+		snprintf(e->date, sizeof e->date, "%s", (const char *)sqlite3_column_text(s, 0));
+		e->built_at = sqlite3_column_int64(s, 1);
+		e->articles = sqlite3_column_int64(s, 2);
+		e->sent = sqlite3_column_int64(s, 3);
+		e->failed = sqlite3_column_int64(s, 4);
+		e->pending = sqlite3_column_int64(s, 5);
+		e->last_delivery = sqlite3_column_int64(s, 6);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		fail(st, err, "reading editions");
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- subscribers ---- */
+
+static const char *const status_names[] = {"pending", "active", "unsubscribed", "bouncing"};
+
+static void new_nonce(char out[33])
+{
+	unsigned char r[16];
+	random_bytes(r, sizeof r);
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static void read_subscriber(sqlite3_stmt *s, struct subscriber *sub)
+{
+	memset(sub, 0, sizeof *sub);
+	sub->id = sqlite3_column_int64(s, 0);
+	sub->email = col_text(s, 1);
+	sub->name = col_text(s, 2);
+	const char *stname = (const char *)sqlite3_column_text(s, 3);
+	for (int i = 0; i < 4; i++)
+		if (stname && !strcmp(stname, status_names[i]))
+			sub->status = (enum sub_status)i;
+	sub->nonce = col_text(s, 4);
+	sub->bounces = sqlite3_column_int(s, 5);
+	sub->created_at = sqlite3_column_int64(s, 6);
+	sub->status_at = sqlite3_column_int64(s, 7);
+}
+
+#define SUB_COLS "id, email, name, status, nonce, bounces, created_at, status_at"
+
+void subscriber_clear(struct subscriber *sub)
+{
+	if (!sub)
+		return;
+	free(sub->email);
+	free(sub->name);
+	free(sub->nonce);
+	memset(sub, 0, sizeof *sub);
+}
+
+int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT " SUB_COLS " FROM subscribers WHERE email = ?1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the subscriber query");
+	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_subscriber(s, out);
+	else if (rc != SQLITE_DONE)
+		fail(st, err, "reading a subscriber");
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
+			 bool resubscribe, long long now, enum put_outcome *outcome, char **err)
+{
+	struct subscriber old;
+	int found = store_subscriber_get(st, email, &old, err);
+	if (found < 0)
+		return -1;
+	sqlite3_stmt *s = NULL;
+	*outcome = PUT_UNCHANGED;
+	if (!found) {
+		char nonce[33];
+		new_nonce(nonce);
+		if (sqlite3_prepare_v2(st->db,
+				       "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at)"
+				       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+				       -1, &s, NULL) != SQLITE_OK)
+			return fail(st, err, "preparing the subscriber insert");
+		sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+		bind_text(s, 2, name);
+		sqlite3_bind_text(s, 3, status_names[status], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, nonce, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 5, now);
+		*outcome = PUT_ADDED;
+	} else {
+		enum sub_status to = old.status;
+		/* Someone who left, or whose mail bounced, is never put back on the
+		 * list by a merge: only when the caller says so. */
+		bool gone = old.status == SUB_UNSUBSCRIBED || old.status == SUB_BOUNCING;
+		if (status != old.status) {
+			if (gone && !resubscribe)
+				*outcome = PUT_KEPT;
+			else if (!(old.status == SUB_ACTIVE && status == SUB_PENDING))
+				to = status;
+		}
+		bool rename = name && (!old.name || strcmp(name, old.name));
+		if (to != old.status)
+			*outcome = PUT_UPDATED;
+		else if (rename && *outcome == PUT_UNCHANGED)
+			*outcome = PUT_UPDATED;
+		if (to == old.status && !rename) {
+			subscriber_clear(&old);
+			return 0;
+		}
+		if (sqlite3_prepare_v2(st->db,
+				       "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
+				       "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
+				       "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
+				       " WHERE id = ?1",
+				       -1, &s, NULL) != SQLITE_OK) {
+			subscriber_clear(&old);
+			return fail(st, err, "preparing the subscriber update");
+		}
+		sqlite3_bind_int64(s, 1, old.id);
+		bind_text(s, 2, name);
+		sqlite3_bind_text(s, 3, status_names[to], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, now);
+		subscriber_clear(&old);
+	}
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		fail(st, err, "storing a subscriber");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_subscriber_set_status(struct store *st, const char *email, enum sub_status status, long long now,
+				char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0"
+			       " WHERE email = ?1 AND status <> ?2",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the status update");
+	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, status_names[status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		fail(st, err, "changing a subscriber's status");
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, const struct subscriber *s),
+			   void *ctx, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " SUB_COLS " FROM subscribers WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the subscribers query");
+	if (status >= 0)
+		sqlite3_bind_text(s, 1, status_names[status], -1, SQLITE_STATIC);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct subscriber sub;
+		read_subscriber(s, &sub);
+		r = cb(ctx, &sub);
+		subscriber_clear(&sub);
+		if (r)
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		fail(st, err, "reading subscribers");
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return -1;
+	return r;
+}
+
+int store_subscriber_counts(struct store *st, long long counts[4], char **err)
+{
+	sqlite3_stmt *s;
+	memset(counts, 0, 4 * sizeof *counts);
+	if (sqlite3_prepare_v2(st->db, "SELECT status, count(*) FROM subscribers GROUP BY status", -1, &s,
+			       NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the subscriber count");
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		for (int i = 0; i < 4; i++)
+			if (name && !strcmp(name, status_names[i]))
+				counts[i] = sqlite3_column_int64(s, 1);
+	}
+	if (rc != SQLITE_DONE)
+		fail(st, err, "counting subscribers");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- the delivery journal ---- */
+
+int store_recipients_next(struct store *st, const char *edition, long long after, int limit,
+			  struct subscriber *out, int *n, char **err)
+{
+	static const char sql[] =
+		"SELECT s.id, s.email, s.name, s.status, s.nonce, s.bounces, s.created_at, s.status_at,"
+		"  coalesce(d.attempts, 0)"
+		" FROM subscribers s LEFT JOIN deliveries d ON d.edition = ?1 AND d.subscriber_id = s.id"
+		" WHERE s.status = 'active' AND s.id > ?2"
+		"   AND (d.state IS NULL OR d.state IN ('inflight', 'deferred'))"
+		" ORDER BY s.id LIMIT ?3";
+	*n = 0;
+	if (!st->recipients && sqlite3_prepare_v2(st->db, sql, -1, &st->recipients, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the recipients query");
+	sqlite3_stmt *s = st->recipients;
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int(s, 3, limit);
+	int rc;
+	while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_subscriber(s, &out[*n]);
+		out[*n].attempts = sqlite3_column_int(s, 8);
+		(*n)++;
+	}
+	if (*n < limit && rc != SQLITE_DONE) {
+		fail(st, err, "reading recipients");
+		sqlite3_reset(s);
+		for (int i = 0; i < *n; i++)
+			subscriber_clear(&out[i]);
+		*n = 0;
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+static const char *const state_names[] = {"inflight", "sent", "deferred", "failed"};
+
+int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
+			const char *reply, long long now, int max_bounces, char **err)
+{
+	static const char sql[] =
+		"INSERT INTO deliveries (edition, subscriber_id, state, attempts, reply, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (edition, subscriber_id) DO UPDATE SET state = excluded.state,"
+		"  attempts = attempts + excluded.attempts, reply = coalesce(excluded.reply, reply),"
+		"  updated_at = excluded.updated_at";
+	if (!st->mark && sqlite3_prepare_v2(st->db, sql, -1, &st->mark, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the journal update");
+	sqlite3_stmt *s = st->mark;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, subscriber);
+	sqlite3_bind_text(s, 3, state_names[state], -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, state == DELIVERY_INFLIGHT); /* an attempt starts in flight */
+	bind_text(s, 5, reply);
+	sqlite3_bind_int64(s, 6, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		fail(st, err, "writing the journal");
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	if (state == DELIVERY_SENT) {
+		if (!st->mark_sent &&
+		    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET bounces = 0 WHERE id = ?1 AND bounces <> 0",
+				       -1, &st->mark_sent, NULL) != SQLITE_OK)
+			return fail(st, err, "preparing the bounce reset");
+		s = st->mark_sent;
+	} else if (state == DELIVERY_FAILED) {
+		if (!st->mark_failed &&
+		    sqlite3_prepare_v2(st->db,
+				       "UPDATE subscribers SET bounces = bounces + 1,"
+				       "  status = CASE WHEN bounces + 1 >= ?2 THEN 'bouncing' ELSE status END,"
+				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END"
+				       " WHERE id = ?1",
+				       -1, &st->mark_failed, NULL) != SQLITE_OK)
+			return fail(st, err, "preparing the bounce count");
+		s = st->mark_failed;
+		sqlite3_bind_int(s, 2, max_bounces);
+		sqlite3_bind_int64(s, 3, now);
+	} else {
+		return 0;
+	}
+	sqlite3_bind_int64(s, 1, subscriber);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return fail(st, err, "updating a subscriber's bounces");
+	return 0;
+}
+
+int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err)
+{
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'sent'),"
+		"  (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'failed'),"
+		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+		"    (SELECT 1 FROM deliveries d WHERE d.edition = ?1 AND d.subscriber_id = s.id"
+		"     AND d.state IN ('sent', 'failed')))";
+	memset(c, 0, sizeof *c);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the delivery count");
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		c->sent = sqlite3_column_int64(s, 0);
+		c->failed = sqlite3_column_int64(s, 1);
+		c->pending = sqlite3_column_int64(s, 2);
+	} else {
+		fail(st, err, "counting deliveries");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

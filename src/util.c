@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -241,4 +242,20 @@ void fmt_time_local(long long t, char out[17])
 	struct tm tm;
 	if (!localtime_r(&tt, &tm) || strftime(out, 17, "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(out, 17, "(unknown date)");
+}
+
+void random_bytes(void *p, size_t n)
+{
+	unsigned char *b = p;
+	while (n > 0) {
+		ssize_t r = getrandom(b, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "digest: no random bytes from the kernel: %s\n", strerror(errno));
+			exit(70);
+		}
+		b += r;
+		n -= (size_t)r;
+	}
 }

@@ -55,6 +55,9 @@ struct smtp_config {
 	char *username, *password_file, *helo;
 	int timeout, connections, max_per_connection, rate_per_second, retries, max_bounces;
 	bool tls_verify;
+	double retry_delay;   /* seconds before the first retry; doubled for each next */
+	char *ca_file;        /* PEM trust list instead of the system's, or NULL */
+	char *envelope_from;  /* MAIL FROM (where bounces go), or NULL: newsletter.from's address */
 };
 
 struct config {

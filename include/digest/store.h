@@ -4,12 +4,15 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include "digest/article.h"
+#include "digest/subscriber.h"
 
 struct store;
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * store_open: open PATH, creating it (mode 0600, its directory 0700) and
@@ -40,6 +43,100 @@ int store_article_upsert(struct store *st, struct article *a, char **err);
  */
 int store_candidates(struct store *st, const char *edition, long long from, long long to,
 		     struct article **out, size_t *n, char **err);
+
+/* An edition as frozen: when, and the publication window it covered. */
+struct edition_rec {
+	long long built_at, window_from, window_to;
+};
+
+/*
+ * store_edition_load: the frozen edition DATE: its record in *REC (may be
+ * NULL) and its articles in rank order, as they were when it was frozen,
+ * in *OUT (free with articles_free). Returns 1, 0 when DATE was never
+ * frozen, or -1 with *ERR.
+ */
+int store_edition_load(struct store *st, const char *date, struct edition_rec *rec, struct article **out,
+		       size_t *n, char **err);
+
+/* store_edition_freeze: store edition DATE with the N articles of A (in
+ * rank order) in one transaction. Fails when DATE already exists. */
+int store_edition_freeze(struct store *st, const char *date, const struct edition_rec *rec,
+			 const struct article *a, size_t n, char **err);
+
+struct edition_stats {
+	char date[11];
+	long long built_at, articles, sent, failed, pending, last_delivery;
+};
+/* store_editions_recent: the LIMIT latest editions, newest first, with
+ * their journal's counts; *OUT malloc'd. */
+int store_editions_recent(struct store *st, int limit, struct edition_stats **out, size_t *n, char **err);
+
+struct subscriber {
+	long long id;
+	char *email, *name; /* name may be NULL */
+	enum sub_status status;
+	char *nonce;        /* random, names the subscriber in links */
+	int bounces;        /* consecutive permanent failures */
+	long long created_at, status_at;
+	int attempts;       /* store_recipients_next: delivery attempts so far */
+};
+/* subscriber_clear: frees what SUB owns and zeroes it; NULL is fine. */
+void subscriber_clear(struct subscriber *sub);
+
+/* store_subscriber_get: 1 and *OUT filled, 0 when EMAIL is unknown, -1. */
+int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err);
+
+enum put_outcome { PUT_ADDED, PUT_UPDATED, PUT_UNCHANGED, PUT_KEPT };
+/*
+ * store_subscriber_put: add EMAIL (normalized) with NAME and STATUS, or
+ * merge into the known subscriber: NAME replaces the old one when given;
+ * an active subscriber stays active when STATUS is pending; an
+ * unsubscribed or bouncing one keeps that status unless RESUBSCRIBE
+ * (*OUTCOME = PUT_KEPT). Not a transaction of its own.
+ */
+int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
+			 bool resubscribe, long long now, enum put_outcome *outcome, char **err);
+
+/* store_subscriber_set_status: 1 when EMAIL's status changed, 0 when it
+ * is unknown or had STATUS already, -1 with *ERR. */
+int store_subscriber_set_status(struct store *st, const char *email, enum sub_status status, long long now,
+				char **err);
+
+/* store_subscribers_each: CB for every subscriber (with STATUS, or all
+ * when STATUS < 0) in id order; a non-zero CB result stops and is
+ * returned. */
+int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, const struct subscriber *s),
+			   void *ctx, char **err);
+
+/* store_subscriber_counts: how many subscribers have each sub_status. */
+int store_subscriber_counts(struct store *st, long long counts[4], char **err);
+
+/* The journal: one row per (edition, subscriber). */
+enum delivery_state { DELIVERY_INFLIGHT, DELIVERY_SENT, DELIVERY_DEFERRED, DELIVERY_FAILED };
+
+/*
+ * store_recipients_next: up to LIMIT active subscribers with an id above
+ * AFTER that have not been sent EDITION nor failed it, in id order, into
+ * OUT (each to clear with subscriber_clear), with their attempts so far.
+ * Keyset pages keep memory flat however long the list.
+ */
+int store_recipients_next(struct store *st, const char *edition, long long after, int limit,
+			  struct subscriber *out, int *n, char **err);
+
+/*
+ * store_delivery_mark: record STATE for (EDITION, SUBSCRIBER) with the
+ * server's REPLY (NULL keeps the old one). DELIVERY_INFLIGHT counts an
+ * attempt; DELIVERY_SENT resets the subscriber's bounce count;
+ * DELIVERY_FAILED adds one and makes the subscriber bouncing at
+ * MAX_BOUNCES. Runs in the caller's transaction.
+ */
+int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
+			const char *reply, long long now, int max_bounces, char **err);
+
+struct delivery_counts {
+	long long sent, failed, pending; /* pending: active, neither sent nor failed */
+};
+int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err);
 
 /* store_schema_version: the database's PRAGMA user_version, or -1. */
 int store_schema_version(struct store *st);

@@ -48,6 +48,10 @@ char *path_dir(const char *path);
 /* mkdir_p: create directory PATH and its parents with MODE. 0 or -1 (errno). */
 int mkdir_p(const char *path, int mode);
 
+/* random_bytes: N bytes from the kernel's CSPRNG (getrandom); dies when
+ * none can be had. */
+void random_bytes(void *p, size_t n);
+
 /* fmt_time_local: "YYYY-MM-DD HH:MM" of T in the process's time zone. */
 void fmt_time_local(long long t, char out[17]);
 

@@ -1,0 +1,45 @@
+/* deliver: an edition to every active subscriber through the configured
+ * transport, over parallel connections, with the journal in the store. */
+#ifndef DIGEST_DELIVER_H
+#define DIGEST_DELIVER_H
+
+#include <stdbool.h>
+
+#include "digest/config.h"
+#include "digest/render.h"
+#include "digest/store.h"
+
+struct deliver_stats {
+	long long sent, failed, deferred; /* by this run */
+	long long messages;               /* transactions tried by this run */
+	double seconds;
+	bool unreachable; /* no connection could be made (or kept) */
+};
+
+/*
+ * deliver_edition: send the rendered edition EDITION (R) to every active
+ * subscriber the journal does not show as sent or failed, recording each
+ * delivery in ST: "in flight" before the message is handed over, "sent",
+ * "failed" (5xx) or "deferred" after, "sent" committed before the
+ * connection carries its next message. Temporary failures are retried
+ * delivery.smtp.retries times with growing delays. PROGRESS shows a line
+ * on stderr. Returns 0 (see STATS for what is still deferred), or -1 with
+ * *ERR when the journal cannot be written or the server refuses us for
+ * good (a certificate, a login); nothing is then marked that was not sent.
+ */
+int deliver_edition(const struct config *cfg, struct store *st, const struct render *r, const char *edition,
+		    bool progress, struct deliver_stats *stats, char **err);
+
+/* deliver_one: send R's message for RD alone, outside the journal (a
+ * preview's test copy). 0, 1 when the server deferred it, or -1; *ERR
+ * says why. */
+int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err);
+
+/*
+ * deliver_lock: take the run lock next to the database (PATH.lock) without
+ * waiting. Returns a descriptor to keep open while running, -2 when
+ * another process holds it (*ERR names its pid when known), or -1.
+ */
+int deliver_lock(const char *database, char **err);
+
+#endif

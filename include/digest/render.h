@@ -1,0 +1,58 @@
+/* render: an edition's articles through the templates, once, into the
+ * message skeleton that every reader's message is spliced from. */
+#ifndef DIGEST_RENDER_H
+#define DIGEST_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "digest/article.h"
+#include "digest/config.h"
+#include "digest/util.h"
+
+struct render;
+
+/*
+ * render_load: parse the subject (newsletter.subject), digest.txt and
+ * digest.html (and their partials) from the templates directory, check
+ * newsletter.from and reply_to, and, WITH_KEY, read (or create) the
+ * secret key that links are signed with.
+ * Errors name the file, line and column. Returns 0, or -1 with *ERR.
+ * Free with render_free (NULL is fine).
+ */
+int render_load(const struct config *cfg, bool with_key, struct render **out, char **err);
+void render_free(struct render *r);
+
+/*
+ * render_edition: expand the templates for edition DATE (YYYY-MM-DD) with
+ * its N articles A, and build the message skeleton with NOW as its Date.
+ * Replaces what an earlier call rendered. 0, or -1 with *ERR.
+ */
+int render_edition(struct render *r, const char *date, const struct article *a, size_t n, time_t now,
+		   char **err);
+
+/* One reader, as the message needs them. */
+struct reader {
+	const char *email, *name; /* name may be NULL */
+	const char *nonce;        /* the subscriber's nonce (32 hex digits) */
+};
+
+/* render_reader_default: a sample reader for previews. */
+void render_sample_reader(const struct render *r, const char *email, struct reader *out);
+
+/* render_message: the whole message of the rendered edition for RD,
+ * appended to OUT. Safe to call from several threads at once. */
+void render_message(const struct render *r, const struct reader *rd, struct buf *out);
+
+/* render_body: the HTML (HTML != 0) or the wrapped text part for RD,
+ * decoded, appended to OUT. */
+void render_body(const struct render *r, int html, const struct reader *rd, struct buf *out);
+
+/* render_subject: the subject for RD, one line, appended to OUT. */
+void render_subject(const struct render *r, const struct reader *rd, struct buf *out);
+
+/* render_envelope_from: the address MAIL FROM gives. */
+const char *render_envelope_from(const struct render *r);
+
+#endif

@@ -1,0 +1,77 @@
+/* smtp: one client connection to an SMTP server (libetpan), many messages
+ * on it, with TLS certificates verified (GnuTLS) and every reply classified
+ * by what the caller should do next. */
+#ifndef DIGEST_SMTP_H
+#define DIGEST_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum smtp_security { SMTP_SEC_NONE, SMTP_SEC_STARTTLS, SMTP_SEC_TLS };
+
+struct smtp_opts {
+	const char *host;
+	int port;
+	enum smtp_security security;
+	const char *username; /* NULL or "": no AUTH */
+	const char *password; /* not copied, never logged */
+	const char *helo;     /* EHLO name; NULL: the machine's host name */
+	int timeout;          /* seconds: connecting, and each read and write */
+	bool tls_verify;      /* verify the certificate chain and host name */
+	const char *ca_file;  /* PEM trust list instead of the system CAs, or NULL */
+};
+
+/* What a failure means for the message or the connection. */
+enum smtp_status {
+	SMTP_OK = 0,
+	SMTP_RETRY = 1, /* 4xx, timeout, refused or dropped connection: try again later */
+	SMTP_FAIL = 2,  /* 5xx, or a refused certificate or login: do not retry */
+};
+
+#define SMTP_REPLY_MAX 256
+
+struct smtp_conn;
+
+/*
+ * smtp_open: connect to O->host:O->port, read the greeting, EHLO (HELO
+ * when EHLO is refused), STARTTLS or implicit TLS as O->security says,
+ * check the certificate unless !O->tls_verify, and AUTH when a username
+ * is set (refused before any password is sent when the connection is not
+ * encrypted and the host is not loopback). Returns SMTP_OK and a
+ * connection, or SMTP_RETRY / SMTP_FAIL with *ERR one line naming the
+ * server and the step ("smtp 127.0.0.1:2525: STARTTLS: certificate: ...").
+ */
+int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
+
+/*
+ * smtp_send: one transaction: MAIL FROM:<FROM>, RCPT TO:<RCPT>, DATA with
+ * MSG (LEN bytes, CRLF line ends, not dot-stuffed). REPLY receives the
+ * server's last reply as one line ("250 2.0.0 Ok: queued", "451 4.3.0 ...",
+ * or a description such as "connection lost" / "timeout"). After a
+ * refused transaction the connection is reset (RSET) for the next one.
+ * Returns SMTP_OK, SMTP_RETRY or SMTP_FAIL.
+ */
+int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+	      char reply[SMTP_REPLY_MAX]);
+
+/* smtp_usable: whether C can take another transaction (false after an I/O
+ * error, a timeout or a 421). */
+bool smtp_usable(const struct smtp_conn *c);
+
+/* smtp_close: QUIT when usable, close and free; NULL is fine. */
+void smtp_close(struct smtp_conn *c);
+
+/* smtp_is_loopback: whether ADDR ("localhost", 127.0.0.0/8, ::1,
+ * ::ffff:127.x.y.z) is a loopback host, one AUTH may be sent to in clear.
+ * smtp_open asks it about the address it actually connected to. */
+bool smtp_is_loopback(const char *addr);
+
+/*
+ * Threads: each connection belongs to one thread at a time; different
+ * connections may be used at once from different threads without any
+ * global initialisation. The program must ignore SIGPIPE (libetpan writes
+ * with plain send()), and keep its descriptors below FD_SETSIZE (libetpan
+ * waits with select(); smtp_open refuses a socket numbered near 1024).
+ */
+
+#endif

@@ -1,0 +1,565 @@
+/* deliver: an edition to every active subscriber through the configured
+ * transport, over parallel connections, with the journal in the store. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest/deliver.h"
+#include "digest/log.h"
+#include "digest/maildir.h"
+#include "digest/smtp.h"
+
+/* Recipients read from the store at a time: memory stays flat however
+ * long the list is. */
+#define PAGE 256
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	if (s <= 0)
+		return;
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- the transport: SMTP or a Maildir, one connection each ---- */
+
+struct transport {
+	const struct config *cfg;
+	struct smtp_opts opts;
+	char *password;
+	bool maildir;
+};
+
+struct conn {
+	struct transport *t;
+	struct smtp_conn *smtp;
+	int sent; /* messages on this connection */
+};
+
+static int read_password(const struct config *cfg, char **out, char **err)
+{
+	*out = NULL;
+	const struct smtp_config *sm = &cfg->delivery.smtp;
+	if (!sm->username || !*sm->username)
+		return 0;
+	const char *env = getenv("DIGEST_SMTP_PASSWORD");
+	if (!sm->password_file && env) {
+		*out = xstrdup(env);
+		return 0;
+	}
+	if (!sm->password_file)
+		return errf(err, "delivery.smtp.username is set but neither delivery.smtp.password_file nor "
+				 "$DIGEST_SMTP_PASSWORD gives a password");
+	FILE *f = fopen(sm->password_file, "re");
+	if (!f)
+		return errf(err, "delivery.smtp.password_file: %s: %s", sm->password_file, strerror(errno));
+	char line[1024] = "";
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	*out = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}
+
+static int transport_init(struct transport *t, const struct config *cfg, char **err)
+{
+	memset(t, 0, sizeof *t);
+	t->cfg = cfg;
+	t->maildir = !strcmp(cfg->delivery.transport, "maildir");
+	if (t->maildir)
+		return 0;
+	const struct smtp_config *sm = &cfg->delivery.smtp;
+	if (read_password(cfg, &t->password, err) < 0)
+		return -1;
+	t->opts.host = sm->host;
+	t->opts.port = sm->port;
+	t->opts.security = !strcmp(sm->security, "tls")	   ? SMTP_SEC_TLS
+			   : !strcmp(sm->security, "starttls") ? SMTP_SEC_STARTTLS
+							       : SMTP_SEC_NONE;
+	t->opts.username = sm->username;
+	t->opts.password = t->password;
+	t->opts.helo = sm->helo;
+	t->opts.timeout = sm->timeout;
+	t->opts.tls_verify = sm->tls_verify;
+	t->opts.ca_file = sm->ca_file;
+	return 0;
+}
+
+static void transport_done(struct transport *t)
+{
+	if (t->password) {
+		explicit_bzero(t->password, strlen(t->password));
+		free(t->password);
+	}
+}
+
+static int conn_open(struct conn *c, char **err)
+{
+	c->sent = 0;
+	if (c->t->maildir)
+		return SMTP_OK;
+	return smtp_open(&c->t->opts, &c->smtp, err);
+}
+
+static void conn_close(struct conn *c)
+{
+	smtp_close(c->smtp);
+	c->smtp = NULL;
+}
+
+static bool conn_ready(const struct conn *c)
+{
+	if (c->t->maildir)
+		return true;
+	return c->smtp && smtp_usable(c->smtp) && c->sent < c->t->cfg->delivery.smtp.max_per_connection;
+}
+
+static int conn_send(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		     char reply[SMTP_REPLY_MAX])
+{
+	c->sent++;
+	if (!c->t->maildir)
+		return smtp_send(c->smtp, from, rcpt, msg, len, reply);
+	char name[512], *err = NULL;
+	if (maildir_deliver(c->t->cfg->delivery.maildir, msg, len, name, &err) < 0) {
+		snprintf(reply, SMTP_REPLY_MAX, "%s", err);
+		free(err);
+		return SMTP_RETRY; /* a full disk is a reason to try again later */
+	}
+	snprintf(reply, SMTP_REPLY_MAX, "maildir new/%.200s", name);
+	return SMTP_OK;
+}
+
+/* ---- the pool ---- */
+
+struct job {
+	struct subscriber sub;
+	int tries;    /* attempts in this run */
+	double due;   /* monotonic time before which it is not retried */
+	struct job *next;
+};
+
+struct pool {
+	const struct config *cfg;
+	struct store *st;
+	const struct render *r;
+	const char *edition, *from;
+	struct transport t;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *ready, *ready_tail;
+	struct job *later;  /* waiting for a retry, in no order */
+	long long after;    /* the last subscriber id read */
+	bool exhausted;     /* the store has no more recipients */
+	int busy;           /* jobs in workers' hands */
+	int alive;          /* workers still running */
+	bool stop;          /* a fatal error: everyone stops */
+	char *fatal;
+	bool in_txn, unreachable;
+	double next_slot;   /* rate limiting */
+	struct deliver_stats *stats;
+};
+
+/* Called with the lock held. */
+static int journal(struct pool *p, const struct job *j, enum delivery_state state, const char *reply)
+{
+	char *err = NULL;
+	if (!p->in_txn) {
+		if (store_begin(p->st, &err) < 0)
+			goto fail;
+		p->in_txn = true;
+	}
+	if (store_delivery_mark(p->st, p->edition, j->sub.id, state, reply, (long long)time(NULL),
+				p->cfg->delivery.smtp.max_bounces, &err) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (!p->fatal)
+		p->fatal = xasprintf("journal: %s", err);
+	free(err);
+	p->stop = true;
+	return -1;
+}
+
+/* Make the journal durable: group commit, one fsync for every mark made
+ * by any worker since the last. Called with the lock held. */
+static int journal_sync(struct pool *p)
+{
+	if (!p->in_txn)
+		return 0;
+	char *err = NULL;
+	p->in_txn = false;
+	if (store_commit(p->st, &err) < 0) {
+		if (!p->fatal)
+			p->fatal = xasprintf("journal: %s", err);
+		free(err);
+		p->stop = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void push_ready(struct pool *p, struct job *j, bool front)
+{
+	j->next = NULL;
+	if (front) {
+		j->next = p->ready;
+		p->ready = j;
+		if (!p->ready_tail)
+			p->ready_tail = j;
+	} else {
+		if (p->ready_tail)
+			p->ready_tail->next = j;
+		else
+			p->ready = j;
+		p->ready_tail = j;
+	}
+}
+
+static void refill(struct pool *p)
+{
+	struct subscriber subs[PAGE];
+	int n = 0;
+	char *err = NULL;
+	if (store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err) < 0) {
+		if (!p->fatal)
+			p->fatal = xasprintf("reading recipients: %s", err);
+		free(err);
+		p->stop = true;
+		return;
+	}
+	if (n < PAGE)
+		p->exhausted = true;
+	for (int i = 0; i < n; i++) {
+		struct job *j = xcalloc(1, sizeof *j);
+		j->sub = subs[i];
+		p->after = subs[i].id;
+		push_ready(p, j, false);
+	}
+}
+
+static void free_job(struct job *j)
+{
+	subscriber_clear(&j->sub);
+	free(j);
+}
+
+/* The next job for a worker, waiting as long as one may still come;
+ * NULL when the run is over. Called with the lock held. */
+static struct job *take(struct pool *p)
+{
+	for (;;) {
+		if (p->stop)
+			return NULL;
+		double now = now_mono(), wake = now + 0.25;
+		/* A due retry first: it has waited longest. */
+		for (struct job **q = &p->later; *q; q = &(*q)->next) {
+			if ((*q)->due <= now) {
+				struct job *j = *q;
+				*q = j->next;
+				p->busy++;
+				return j;
+			}
+			if ((*q)->due < wake)
+				wake = (*q)->due;
+		}
+		if (!p->ready && !p->exhausted)
+			refill(p);
+		if (p->ready) {
+			struct job *j = p->ready;
+			p->ready = j->next;
+			if (!p->ready)
+				p->ready_tail = NULL;
+			p->busy++;
+			return j;
+		}
+		if (!p->later && p->busy == 0)
+			return NULL;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		double d = wake - now;
+		ts.tv_sec += (time_t)d;
+		ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+}
+
+static double backoff(const struct pool *p, int tries)
+{
+	double d = p->cfg->delivery.smtp.retry_delay * pow(2, tries > 0 ? tries - 1 : 0);
+	return d > 300 ? 300 : d;
+}
+
+/* Wait for the next sending slot under rate_per_second. */
+static void pace(struct pool *p)
+{
+	int rate = p->cfg->delivery.smtp.rate_per_second;
+	if (rate <= 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	double now = now_mono(), at = p->next_slot > now ? p->next_slot : now;
+	p->next_slot = at + 1.0 / rate;
+	pthread_mutex_unlock(&p->mu);
+	sleep_s(at - now);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct conn c = {.t = &p->t};
+	struct buf msg = {0};
+	int connect_failures = 0;
+	char reply[SMTP_REPLY_MAX];
+	const int retries = p->cfg->delivery.smtp.retries;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct job *j = take(p);
+		if (!j)
+			break;
+		pthread_mutex_unlock(&p->mu);
+
+		if (!conn_ready(&c)) {
+			conn_close(&c);
+			char *err = NULL;
+			int rc = conn_open(&c, &err);
+			if (rc != SMTP_OK) {
+				pthread_mutex_lock(&p->mu);
+				push_ready(p, j, true); /* not its fault: no attempt counted */
+				p->busy--;
+				if (rc == SMTP_FAIL) {
+					if (!p->fatal)
+						p->fatal = xstrdup(err);
+					p->stop = true;
+				} else if (++connect_failures > retries) {
+					log_warn("%s", err);
+					p->unreachable = true;
+					free(err);
+					break;
+				} else {
+					log_debug("%s; trying again", err);
+				}
+				free(err);
+				if (p->stop)
+					break;
+				pthread_cond_broadcast(&p->cv);
+				pthread_mutex_unlock(&p->mu);
+				sleep_s(backoff(p, connect_failures));
+				pthread_mutex_lock(&p->mu);
+				continue;
+			}
+			connect_failures = 0;
+		}
+		pace(p);
+		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
+		msg.len = 0;
+		render_message(p->r, &rd, &msg);
+
+		pthread_mutex_lock(&p->mu);
+		int jr = journal(p, j, DELIVERY_INFLIGHT, NULL);
+		pthread_mutex_unlock(&p->mu);
+		if (jr < 0) {
+			pthread_mutex_lock(&p->mu);
+			free_job(j);
+			p->busy--;
+			break;
+		}
+		j->tries++;
+		int rc = conn_send(&c, p->from, j->sub.email, msg.data, msg.len, reply);
+
+		pthread_mutex_lock(&p->mu);
+		p->stats->messages++;
+		bool requeue = false;
+		if (rc == SMTP_OK) {
+			journal(p, j, DELIVERY_SENT, reply);
+			p->stats->sent++;
+		} else if (rc == SMTP_FAIL) {
+			journal(p, j, DELIVERY_FAILED, reply);
+			p->stats->failed++;
+			log_debug("%s: %s", j->sub.email, reply);
+		} else {
+			journal(p, j, DELIVERY_DEFERRED, reply);
+			if (j->tries <= retries) {
+				requeue = true;
+				j->due = now_mono() + backoff(p, j->tries);
+			} else {
+				p->stats->deferred++;
+				log_debug("%s: deferred: %s", j->sub.email, reply);
+			}
+		}
+		/* The outcome is durable before this connection carries the next
+		 * message: a crash can repeat at most the one in flight. */
+		journal_sync(p);
+		p->busy--;
+		if (requeue) {
+			j->next = p->later;
+			p->later = j;
+		} else {
+			free_job(j);
+		}
+		pthread_cond_broadcast(&p->cv);
+	}
+	p->alive--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	conn_close(&c);
+	buf_free(&msg);
+	return NULL;
+}
+
+static void free_list(struct job *j)
+{
+	while (j) {
+		struct job *n = j->next;
+		free_job(j);
+		j = n;
+	}
+}
+
+int deliver_edition(const struct config *cfg, struct store *st, const struct render *r, const char *edition,
+		    bool progress, struct deliver_stats *stats, char **err)
+{
+	memset(stats, 0, sizeof *stats);
+	struct pool p = {.cfg = cfg, .st = st, .r = r, .edition = edition, .stats = stats};
+	p.from = cfg->delivery.smtp.envelope_from ? cfg->delivery.smtp.envelope_from : render_envelope_from(r);
+	if (transport_init(&p.t, cfg, err) < 0)
+		return -1;
+	struct delivery_counts dc;
+	if (store_delivery_counts(st, edition, &dc, err) < 0) {
+		transport_done(&p.t);
+		return -1;
+	}
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p.cv, &ca);
+	pthread_condattr_destroy(&ca);
+
+	double t0 = now_mono();
+	int n = p.t.maildir ? 1 : cfg->delivery.smtp.connections;
+	if (dc.pending < n)
+		n = dc.pending > 0 ? (int)dc.pending : 1;
+	pthread_t *th = xcalloc((size_t)n, sizeof *th);
+	int started = 0;
+	pthread_mutex_lock(&p.mu);
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&th[i], NULL, worker, &p) == 0) {
+			started++;
+			p.alive++;
+		}
+	}
+	/* The main thread shows progress while the workers run. */
+	while (p.alive > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 200000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p.cv, &p.mu, &ts);
+		if (progress)
+			fprintf(stderr, "\rsending: %lld of %lld sent, %lld failed", stats->sent, dc.pending,
+				stats->failed);
+	}
+	pthread_mutex_unlock(&p.mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	if (started == 0 && !p.fatal)
+		p.fatal = xstrdup("cannot start the sending threads");
+	journal_sync(&p);
+	stats->seconds = now_mono() - t0;
+	stats->unreachable = p.unreachable;
+	free_list(p.ready);
+	free_list(p.later);
+	pthread_cond_destroy(&p.cv);
+	pthread_mutex_destroy(&p.mu);
+	transport_done(&p.t);
+	if (p.fatal) {
+		errf(err, "%s", p.fatal);
+		free(p.fatal);
+		return -1;
+	}
+	return 0;
+}
+
+int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)
+{
+	struct transport t;
+	if (transport_init(&t, cfg, err) < 0)
+		return -1;
+	struct conn c = {.t = &t};
+	struct buf msg = {0};
+	char reply[SMTP_REPLY_MAX] = "";
+	int rc = conn_open(&c, err);
+	if (rc == SMTP_OK) {
+		render_message(r, rd, &msg);
+		const char *from = cfg->delivery.smtp.envelope_from ? cfg->delivery.smtp.envelope_from
+								    : render_envelope_from(r);
+		rc = conn_send(&c, from, rd->email, msg.data, msg.len, reply);
+		if (rc != SMTP_OK)
+			errf(err, "%s: %s", rd->email, reply);
+	}
+	conn_close(&c);
+	buf_free(&msg);
+	transport_done(&t);
+	return rc == SMTP_OK ? 0 : rc == SMTP_RETRY ? 1 : -1;
+}
+
+int deliver_lock(const char *database, char **err)
+{
+	char *path = xasprintf("%s.lock", database);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		errf(err, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char pid[32] = "";
+		ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+		pid[k > 0 ? k : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			errf(err, "another digest run holds %s%s%s", path, *pid ? ", pid " : "", pid);
+		else
+			errf(err, "%s: %s", path, strerror(e));
+		close(fd);
+		free(path);
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) < 0)
+		log_debug("%s: cannot note our pid", path);
+	free(path);
+	return fd;
+}

@@ -1,0 +1,62 @@
+/* job: the daily job's edition: frozen once, collected and selected before
+ * that. Shared by `run`, `preview` and the web preview. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/collect.h"
+#include "digest/edition.h"
+#include "digest/job.h"
+#include "digest/log.h"
+
+void job_edition_clear(struct job_edition *e)
+{
+	if (!e)
+		return;
+	articles_free(e->a, e->n);
+	memset(e, 0, sizeof *e);
+}
+
+int job_edition(const struct config *cfg, struct store *st, const char *date, time_t now, bool fetch,
+		bool freeze, bool progress, struct job_edition *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	time_t from, to;
+	if (edition_window(date, now, cfg->digest.window_hours, out->date, &from, &to) < 0)
+		return -2;
+	int found = store_edition_load(st, out->date, &out->rec, &out->a, &out->n, err);
+	if (found < 0)
+		return -1;
+	if (found) {
+		out->frozen = true;
+		return 0;
+	}
+	if (fetch) {
+		struct collect_stats cs;
+		if (collect_run(cfg, st, now, from, progress, &cs, err) < 0)
+			return -1;
+		log_info("%d sources (%d failed), %d pages, %d article pages, %d articles", cs.sources, cs.failed,
+			 cs.pages, cs.followed, cs.articles);
+		out->sources_failed = cs.sources > 0 && cs.failed == cs.sources;
+	}
+	struct article *cands = NULL;
+	size_t n = 0;
+	if (store_candidates(st, out->date, from, to, &cands, &n, err) < 0)
+		return -1;
+	edition_rank(cands, n);
+	size_t k = edition_select(cands, n, cfg->digest.max_articles, cfg->digest.min_views);
+	for (size_t i = k; i < n; i++)
+		article_clear(&cands[i]);
+	out->a = cands;
+	out->n = k;
+	out->rec.built_at = now;
+	out->rec.window_from = from;
+	out->rec.window_to = to;
+	if (freeze && (k > 0 || cfg->digest.send_empty)) {
+		if (store_edition_freeze(st, out->date, &out->rec, out->a, out->n, err) < 0)
+			return -1;
+		out->frozen = true;
+	}
+	return 0;
+}

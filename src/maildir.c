@@ -1,0 +1,109 @@
+/* maildir: messages delivered as files into a Maildir. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest/maildir.h"
+#include "digest/util.h"
+
+static atomic_ulong counter;
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, char **err)
+{
+	static const char *const subs[] = {"tmp", "new", "cur"};
+	char path[4096];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+		if (mkdir_p(path, 0700) < 0)
+			return errf(err, "maildir %s: cannot create %s: %s", dir, path, strerror(errno));
+	}
+	/* The unique name of Maildir's convention: time, then a part that is
+	 * unique on this host (pid, counter, random), then the host. */
+	char host[256] = "localhost";
+	gethostname(host, sizeof host - 1);
+	for (char *h = host; *h; h++)
+		if (*h == '/' || *h == ':')
+			*h = '_';
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned r;
+	random_bytes(&r, sizeof r);
+	char base[512];
+	snprintf(base, sizeof base, "%lld.M%ldP%ldQ%luR%08x.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+		 (long)getpid(), (unsigned long)atomic_fetch_add(&counter, 1) + 1, r, host);
+	char tmp[4096 + 600], fin[4096 + 600];
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, base);
+	snprintf(fin, sizeof fin, "%s/new/%s", dir, base);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errf(err, "maildir %s: cannot create %s: %s", dir, tmp, strerror(errno));
+	/* CRLF to LF, in chunks. */
+	char out[16384];
+	size_t o = 0;
+	int rc = 0;
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
+			continue;
+		out[o++] = msg[i];
+		if (o == sizeof out) {
+			rc = write_all(fd, out, o);
+			o = 0;
+		}
+	}
+	if (rc == 0)
+		rc = write_all(fd, out, o);
+	int e = errno;
+	if (rc == 0 && fsync(fd) < 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (close(fd) < 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (rc == 0 && rename(tmp, fin) < 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (rc < 0) {
+		unlink(tmp);
+		return errf(err, "maildir %s: cannot write %s: %s", dir, base, strerror(e));
+	}
+	snprintf(path, sizeof path, "%s/new", dir);
+	if (sync_dir(path) < 0)
+		return errf(err, "maildir %s: cannot sync new/: %s", dir, strerror(errno));
+	if (name)
+		snprintf(name, 512, "%s", base);
+	return 0;
+}

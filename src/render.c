@@ -1,0 +1,415 @@
+/* render: an edition's articles through the templates, once, into the
+ * message skeleton that every reader's message is spliced from. */
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "digest/mime.h"
+#include "digest/render.h"
+#include "digest/subscriber.h"
+#include "digest/template.h"
+#include "digest/textwrap.h"
+#include "digest/token.h"
+
+/* The text part's width in display columns (SPEC: Templates). */
+#define TEXT_WIDTH 72
+
+struct render {
+	const struct config *cfg;
+	bool ru;
+	struct tmpl *t_subject, *t_text, *t_html;
+	char *from_name, *from_addr, *domain, *reply_to;
+	unsigned char key[TOKEN_KEY_LEN];
+	char date[11];
+	bool rendered;
+	struct tout subject, text, html;
+	struct mime_skel *skel;
+};
+
+/* ---- locale ---- */
+
+static const char *const months_en[] = {"January", "February", "March",     "April",   "May",      "June",
+					"July",    "August",   "September", "October", "November", "December"};
+/* Russian dates name the month in the genitive: "24 ноября". */
+static const char *const months_ru[] = {"января", "февраля", "марта",    "апреля",  "мая",    "июня",
+					"июля",   "августа", "сентября", "октября", "ноября", "декабря"};
+
+struct labels {
+	const char *views, *comments, *rating, *read, *unsubscribe, *intro, *footer, *browser, *top, *hello,
+		*articles;
+};
+static const struct labels labels_en = {
+	.views = "Views", .comments = "Comments", .rating = "Rating", .read = "Read",
+	.unsubscribe = "Unsubscribe", .intro = "The most read stories of the day",
+	.footer = "You receive this digest because you subscribed to it.",
+	.browser = "View in browser", .top = "Top story", .hello = "Hello", .articles = "stories",
+};
+static const struct labels labels_ru = {
+	.views = "Просмотры", .comments = "Комментарии", .rating = "Рейтинг", .read = "Читать",
+	.unsubscribe = "Отписаться", .intro = "Самые читаемые материалы дня",
+	.footer = "Вы получаете эту рассылку, потому что подписались на неё.",
+	.browser = "Открыть в браузере", .top = "Главное", .hello = "Здравствуйте", .articles = "материалов",
+};
+
+/* Digits grouped by threes: "2 212" (NBSP) in Russian, "2,212" in English. */
+static void fmt_count(char *out, size_t n, long long v, bool ru)
+{
+	char digits[32];
+	snprintf(digits, sizeof digits, "%lld", v < 0 ? -v : v);
+	size_t len = strlen(digits), o = 0;
+	if (v < 0 && o + 1 < n)
+		out[o++] = '-';
+	for (size_t i = 0; i < len && o + 3 < n; i++) {
+		if (i && (len - i) % 3 == 0) {
+			const char *sep = ru ? "\xc2\xa0" : ",";
+			for (const char *p = sep; *p && o + 1 < n; p++)
+				out[o++] = *p;
+		}
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
+/* "2.2K" / "2,2 тыс.", "12K", "1.2M" / "1,2 млн". */
+static void fmt_human(char *out, size_t n, long long v, bool ru)
+{
+	if (v < 1000) {
+		snprintf(out, n, "%lld", v < 0 ? 0 : v);
+		return;
+	}
+	double x = v >= 1000000 ? v / 1e6 : v / 1e3;
+	const char *unit = v >= 1000000 ? (ru ? "\xc2\xa0млн" : "M") : (ru ? "\xc2\xa0тыс." : "K");
+	if (x < 10)
+		snprintf(out, n, "%.1f%s", (double)((long long)(x * 10)) / 10, unit);
+	else
+		snprintf(out, n, "%lld%s", (long long)x, unit);
+	if (ru) {
+		char *dot = strchr(out, '.');
+		if (dot && dot[1] >= '0' && dot[1] <= '9')
+			*dot = ',';
+	}
+	/* "2.0K" reads better as "2K". */
+	char *z = strstr(out, ru ? ",0" : ".0");
+	if (z)
+		memmove(z, z + 2, strlen(z + 2) + 1);
+}
+
+static void fmt_date(char *out, size_t n, int y, int m, int d, bool ru)
+{
+	snprintf(out, n, "%d %s %d", d, (ru ? months_ru : months_en)[(m + 11) % 12], y);
+}
+
+static void fmt_published(char *out, size_t n, long long t, bool ru)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!localtime_r(&tt, &tm)) {
+		snprintf(out, n, "?");
+		return;
+	}
+	snprintf(out, n, "%d %s, %02d:%02d", tm.tm_mday, (ru ? months_ru : months_en)[tm.tm_mon % 12],
+		 tm.tm_hour, tm.tm_min);
+}
+
+/* The summary cut to MAX characters at a word boundary, with an ellipsis. */
+static char *cut_summary(const char *s, int max)
+{
+	if (!s || max <= 0)
+		return NULL;
+	size_t chars = 0, i = 0, last_space = 0;
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue;
+		if (chars == (size_t)max)
+			break;
+		if (s[i] == ' ')
+			last_space = i;
+		chars++;
+	}
+	if (!s[i])
+		return xstrdup(s);
+	size_t end = last_space > 0 ? last_space : i;
+	while (end > 0 && strchr(" ,.;:-", s[end - 1]))
+		end--;
+	return xasprintf("%.*s…", (int)end, s);
+}
+
+/* ---- loading ---- */
+
+static int check_mailbox(const char *value, const char *key, char **name, char **addr, char **err)
+{
+	char *why = NULL;
+	if (mime_parse_mailbox(value, name, addr, &why) < 0) {
+		errf(err, "%s: %s", key, why);
+		free(why);
+		return -1;
+	}
+	char *norm = address_normalize(*addr, &why);
+	if (!norm) {
+		errf(err, "%s: %s: %s", key, *addr, why);
+		free(why);
+		free(*name);
+		free(*addr);
+		*name = *addr = NULL;
+		return -1;
+	}
+	free(*addr);
+	*addr = norm;
+	return 0;
+}
+
+int render_load(const struct config *cfg, bool with_key, struct render **out, char **err)
+{
+	*out = NULL;
+	struct render *r = xcalloc(1, sizeof *r);
+	r->cfg = cfg;
+	r->ru = !strcmp(cfg->newsletter.locale, "ru");
+	char *why = NULL;
+	if (check_mailbox(cfg->newsletter.from, "newsletter.from", &r->from_name, &r->from_addr, err) < 0)
+		goto fail;
+	if (!r->from_name)
+		r->from_name = xstrdup(cfg->newsletter.name);
+	r->domain = xstrdup(strrchr(r->from_addr, '@') + 1);
+	if (cfg->newsletter.reply_to) {
+		char *n = NULL, *a = NULL;
+		if (check_mailbox(cfg->newsletter.reply_to, "newsletter.reply_to", &n, &a, err) < 0)
+			goto fail;
+		struct buf b = {0};
+		mime_mailbox(&b, n, a);
+		r->reply_to = b.data;
+		free(n);
+		free(a);
+	}
+	const char *subj = cfg->newsletter.subject;
+	if (tmpl_parse("newsletter.subject", subj, strlen(subj), false, cfg->templates.dir, &r->t_subject,
+		       err) < 0)
+		goto fail;
+	if (tmpl_load(cfg->templates.dir, "digest.txt", &r->t_text, err) < 0 ||
+	    tmpl_load(cfg->templates.dir, "digest.html", &r->t_html, err) < 0)
+		goto fail;
+	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	free(why);
+	render_free(r);
+	return -1;
+}
+
+static void clear_rendered(struct render *r)
+{
+	tout_free(&r->subject);
+	tout_free(&r->text);
+	tout_free(&r->html);
+	memset(&r->subject, 0, sizeof r->subject);
+	memset(&r->text, 0, sizeof r->text);
+	memset(&r->html, 0, sizeof r->html);
+	mime_skel_free(r->skel);
+	r->skel = NULL;
+	r->rendered = false;
+}
+
+void render_free(struct render *r)
+{
+	if (!r)
+		return;
+	clear_rendered(r);
+	tmpl_free(r->t_subject);
+	tmpl_free(r->t_text);
+	tmpl_free(r->t_html);
+	free(r->from_name);
+	free(r->from_addr);
+	free(r->domain);
+	free(r->reply_to);
+	explicit_bzero(r->key, sizeof r->key);
+	free(r);
+}
+
+/* ---- rendering ---- */
+
+static struct tval *article_value(const struct render *r, const struct article *a, size_t rank)
+{
+	char num[64];
+	struct tval *o = tv_object();
+	snprintf(num, sizeof num, "%zu", rank);
+	tv_set_str(o, "rank", num);
+	tv_set_str(o, "title", a->title);
+	tv_set_str(o, "url", a->url);
+	char *summary = cut_summary(a->summary, r->cfg->digest.summary_chars);
+	tv_set_str(o, "summary", summary && *summary ? summary : NULL);
+	free(summary);
+	if (a->views >= 0) {
+		fmt_count(num, sizeof num, a->views, r->ru);
+		tv_set_str(o, "views", num);
+		fmt_human(num, sizeof num, a->views, r->ru);
+		tv_set_str(o, "views_human", num);
+	}
+	if (a->comments >= 0) {
+		fmt_count(num, sizeof num, a->comments, r->ru);
+		tv_set_str(o, "comments", num);
+	}
+	if (a->has_rating) {
+		snprintf(num, sizeof num, "%g", a->rating);
+		tv_set_str(o, "rating", num);
+	}
+	fmt_published(num, sizeof num, a->published, r->ru);
+	tv_set_str(o, "published", num);
+	tv_set_str(o, "source", a->source);
+	/* Only web images: a data: or javascript: URL has no place in mail. */
+	if (a->image && (!strncmp(a->image, "https://", 8) || !strncmp(a->image, "http://", 7)))
+		tv_set_str(o, "image", a->image);
+	return o;
+}
+
+static struct tval *context(const struct render *r, const char *date, const struct article *a, size_t n)
+{
+	const struct config *cfg = r->cfg;
+	struct tval *root = tv_object();
+	struct tval *nl = tv_object();
+	tv_set_str(nl, "name", cfg->newsletter.name);
+	tv_set_str(nl, "base_url", cfg->newsletter.base_url);
+	tv_set(root, "newsletter", nl);
+	int y = 0, m = 0, d = 0;
+	sscanf(date, "%d-%d-%d", &y, &m, &d);
+	char buf[96];
+	fmt_date(buf, sizeof buf, y, m, d, r->ru);
+	tv_set_str(root, "date", buf);
+	tv_set_str(root, "date_iso", date);
+	snprintf(buf, sizeof buf, "%zu", n);
+	tv_set_str(root, "count", buf);
+	struct tval *list = tv_list();
+	for (size_t i = 0; i < n; i++)
+		tv_append(list, article_value(r, &a[i], i + 1));
+	tv_set(root, "articles", list);
+	if (n > 0)
+		tv_set(root, "top", article_value(r, &a[0], 1));
+	struct tval *sub = tv_object();
+	tv_set(sub, "name", tv_slot(SLOT_NAME));
+	tv_set(sub, "email", tv_slot(SLOT_EMAIL));
+	tv_set(root, "subscriber", sub);
+	tv_set(root, "unsubscribe_url", tv_slot(SLOT_UNSUBSCRIBE_URL));
+	char *preview = xasprintf("%s/preview", cfg->newsletter.base_url);
+	tv_set_str(root, "preview_url", preview);
+	free(preview);
+	const struct labels *l = r->ru ? &labels_ru : &labels_en;
+	struct tval *t = tv_object();
+	tv_set_str(t, "views", l->views);
+	tv_set_str(t, "comments", l->comments);
+	tv_set_str(t, "rating", l->rating);
+	tv_set_str(t, "read", l->read);
+	tv_set_str(t, "unsubscribe", l->unsubscribe);
+	tv_set_str(t, "intro", l->intro);
+	tv_set_str(t, "footer", l->footer);
+	tv_set_str(t, "browser", l->browser);
+	tv_set_str(t, "top", l->top);
+	tv_set_str(t, "hello", l->hello);
+	tv_set_str(t, "articles", l->articles);
+	tv_set_str(t, "lang", r->ru ? "ru" : "en");
+	tv_set(root, "t", t);
+	return root;
+}
+
+int render_edition(struct render *r, const char *date, const struct article *a, size_t n, time_t now,
+		   char **err)
+{
+	clear_rendered(r);
+	snprintf(r->date, sizeof r->date, "%s", date);
+	struct tval *ctx = context(r, date, a, n);
+	tmpl_render(r->t_subject, ctx, &r->subject);
+	tmpl_render(r->t_text, ctx, &r->text);
+	tmpl_render(r->t_html, ctx, &r->html);
+	tv_free(ctx);
+	const struct config *cfg = r->cfg;
+	struct mime_input in = {
+		.from_name = r->from_name,
+		.from_addr = r->from_addr,
+		.reply_to = r->reply_to,
+		.list_name = cfg->newsletter.name,
+		.list_id = cfg->newsletter.list_id,
+		.unsubscribe_mailto = r->from_addr,
+		.domain = r->domain,
+		.date = now,
+		.subject = &r->subject,
+		.text = &r->text,
+		.html = &r->html,
+		.wrap = TEXT_WIDTH,
+	};
+	if (mime_skel_build(&in, &r->skel, err) < 0)
+		return -1;
+	r->rendered = true;
+	return 0;
+}
+
+void render_sample_reader(const struct render *r, const char *email, struct reader *out)
+{
+	out->email = email ? email : "reader@example.org";
+	out->name = r->ru ? "Читатель" : "Reader";
+	out->nonce = "00000000000000000000000000000000";
+}
+
+/* The personal values of RD; STORE holds the strings they point into. */
+struct slots {
+	const char *v[SLOT_COUNT];
+	char url[1024], msgid[96];
+};
+
+static void fill_slots(const struct render *r, const struct reader *rd, struct slots *s)
+{
+	char token[TOKEN_MAX] = "";
+	if (token_make(r->key, "unsubscribe", rd->email, rd->nonce, token) < 0)
+		token[0] = '\0';
+	const char *base = r->cfg->newsletter.base_url;
+	size_t bl = strlen(base);
+	snprintf(s->url, sizeof s->url, "%.*s/unsubscribe?t=%s", (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl),
+		 base, token);
+	/* Stable per reader and edition: a copy sent again after a crash has
+	 * the same Message-ID, and mail systems drop it as a duplicate. */
+	snprintf(s->msgid, sizeof s->msgid, "digest.%s.%.32s", r->date, rd->nonce);
+	s->v[SLOT_NAME] = rd->name;
+	s->v[SLOT_EMAIL] = rd->email;
+	s->v[SLOT_UNSUBSCRIBE_URL] = s->url;
+	s->v[SLOT_MESSAGE_ID] = s->msgid;
+}
+
+void render_message(const struct render *r, const struct reader *rd, struct buf *out)
+{
+	struct slots s;
+	fill_slots(r, rd, &s);
+	mime_skel_message(r->skel, s.v, out);
+}
+
+void render_body(const struct render *r, int html, const struct reader *rd, struct buf *out)
+{
+	struct slots s;
+	fill_slots(r, rd, &s);
+	if (html) {
+		tout_flatten(&r->html, s.v, out);
+		return;
+	}
+	struct buf t = {0};
+	tout_flatten(&r->text, s.v, &t);
+	text_wrap(out, t.data ? t.data : "", t.len, TEXT_WIDTH);
+	buf_free(&t);
+}
+
+void render_subject(const struct render *r, const struct reader *rd, struct buf *out)
+{
+	struct slots s;
+	fill_slots(r, rd, &s);
+	struct buf t = {0};
+	tout_flatten(&r->subject, s.v, &t);
+	if (t.data) {
+		str_collapse_ws(t.data);
+		buf_adds(out, t.data);
+	}
+	buf_free(&t);
+}
+
+const char *render_envelope_from(const struct render *r)
+{
+	return r->from_addr;
+}

@@ -1,0 +1,173 @@
+/* token: the secret key and the HMAC-SHA256 tokens in readers' links. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest/token.h"
+#include "digest/util.h"
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval((unsigned char)s[2 * i]), lo = hi < 0 ? -1 : hexval((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int write_key(const char *path, unsigned char key[TOKEN_KEY_LEN], char **err)
+{
+	char *dir = path_dir(path);
+	int rc = mkdir_p(dir, 0700);
+	free(dir);
+	if (rc < 0)
+		return errf(err, "%s: cannot create its directory: %s", path, strerror(errno));
+	random_bytes(key, TOKEN_KEY_LEN);
+	char text[2 * TOKEN_KEY_LEN + 2];
+	for (int i = 0; i < TOKEN_KEY_LEN; i++)
+		snprintf(text + 2 * i, 3, "%02x", key[i]);
+	text[2 * TOKEN_KEY_LEN] = '\n';
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		errf(err, "%s: cannot create: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	bool ok = write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1) && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	/* link, not rename: a key another process made meanwhile wins. */
+	if (ok && link(tmp, path) < 0) {
+		unlink(tmp);
+		free(tmp);
+		explicit_bzero(text, sizeof text);
+		return errno == EEXIST ? 1 : errf(err, "%s: cannot create: %s", path, strerror(errno));
+	}
+	unlink(tmp);
+	free(tmp);
+	explicit_bzero(text, sizeof text);
+	return ok ? 0 : errf(err, "%s: cannot write the key", path);
+}
+
+int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN], char **err)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			if (errno != ENOENT)
+				return errf(err, "%s: %s", path, strerror(errno));
+			int rc = write_key(path, key, err);
+			if (rc <= 0)
+				return rc;
+			continue; /* someone else wrote it first: read theirs */
+		}
+		char text[2 * TOKEN_KEY_LEN + 4] = {0};
+		size_t n = fread(text, 1, sizeof text - 1, f);
+		fclose(f);
+		while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+			n--;
+		int bad = n != 2 * TOKEN_KEY_LEN || unhex(text, key, TOKEN_KEY_LEN) < 0;
+		explicit_bzero(text, sizeof text);
+		if (bad)
+			return errf(err, "%s: expected a key of %d hex digits", path, 2 * TOKEN_KEY_LEN);
+		return 0;
+	}
+	return errf(err, "%s: cannot read the key", path);
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void mac(const unsigned char key[TOKEN_KEY_LEN], const char *purpose, const char *email,
+		const unsigned char nonce[16], unsigned char out[32])
+{
+	struct buf m = {0};
+	buf_adds(&m, purpose);
+	buf_add(&m, "", 1);
+	buf_adds(&m, email);
+	buf_add(&m, "", 1);
+	buf_add(&m, nonce, 16);
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, TOKEN_KEY_LEN, m.data, m.len, out);
+	buf_free(&m);
+}
+
+int token_make(const unsigned char key[TOKEN_KEY_LEN], const char *purpose, const char *email,
+	       const char *nonce, char out[TOKEN_MAX])
+{
+	unsigned char raw[33];
+	if (strlen(nonce) != 32 || unhex(nonce, raw, 16) < 0)
+		return -1;
+	unsigned char m[32];
+	mac(key, purpose, email, raw, m);
+	memcpy(raw + 16, m, 16);
+	raw[32] = 0;
+	/* 32 octets: ten groups of three and two left, 43 characters. */
+	char *o = out;
+	for (int i = 0; i < 32; i += 3) {
+		unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | (i + 2 < 32 ? raw[i + 2] : 0);
+		*o++ = b64url[v >> 18];
+		*o++ = b64url[(v >> 12) & 63];
+		*o++ = b64url[(v >> 6) & 63];
+		if (i + 2 < 32)
+			*o++ = b64url[v & 63];
+	}
+	*o = '\0';
+	return 0;
+}
+
+static int decode(const char *token, unsigned char raw[33])
+{
+	if (strlen(token) != 43)
+		return -1;
+	unsigned acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	for (const char *p = token; *p; p++) {
+		const char *c = strchr(b64url, *p);
+		if (!c || !*p)
+			return -1;
+		acc = (acc << 6) | (unsigned)(c - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n < 33)
+				raw[n++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	return n == 32 ? 0 : -1;
+}
+
+int token_nonce(const char *token, char nonce[33])
+{
+	unsigned char raw[33];
+	if (decode(token, raw) < 0)
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+bool token_check(const unsigned char key[TOKEN_KEY_LEN], const char *purpose, const char *email,
+		 const char *token)
+{
+	unsigned char raw[33];
+	if (decode(token, raw) < 0)
+		return false;
+	unsigned char m[32];
+	mac(key, purpose, email, raw, m);
+	return gnutls_memcmp(m, raw + 16, 16) == 0;
+}
