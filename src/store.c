@@ -703,7 +703,7 @@ int store_recipients_next(struct store *st, const char *edition, long long after
 	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, after);
 	sqlite3_bind_int(s, 3, limit);
-	int rc;
+	int rc = SQLITE_DONE;
 	while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		read_subscriber(s, &out[*n]);
 		out[*n].attempts = sqlite3_column_int(s, 8);

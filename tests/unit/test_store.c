@@ -186,8 +186,8 @@ static void test_candidates_window_and_editions(void **state)
 	store_close(st);
 	sql(path, "INSERT INTO editions VALUES ('2026-01-01', 1, 0, 1);"
 		  "INSERT INTO editions VALUES ('2026-01-02', 1, 0, 1);"
-		  "INSERT INTO edition_articles SELECT '2026-01-01', 1, id FROM articles WHERE url = 'https://x/sent';"
-		  "INSERT INTO edition_articles SELECT '2026-01-02', 1, id FROM articles WHERE url = 'https://x/same';");
+		  "INSERT INTO edition_articles (edition, rank, article_id) SELECT '2026-01-01', 1, id FROM articles WHERE url = 'https://x/sent';"
+		  "INSERT INTO edition_articles (edition, rank, article_id) SELECT '2026-01-02', 1, id FROM articles WHERE url = 'https://x/same';");
 	assert_int_equal(store_open(path, &st, &err), 0);
 	struct article *v;
 	size_t n;
@@ -197,6 +197,161 @@ static void test_candidates_window_and_editions(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(want); i++)
 		assert_non_null(find(v, n, want[i]));
 	articles_free(v, n);
+	store_close(st);
+	free(path);
+}
+
+/* Merging subscribers: who may change status, and what a merge says. */
+static void test_subscribers(void **state)
+{
+	(void)state;
+	char *path = db_path("subs.db");
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	static const struct {
+		const char *email, *name;
+		enum sub_status status;
+		bool resubscribe;
+		enum put_outcome want;
+		enum sub_status after;
+	} steps[] = {
+		{"a@x.org", "A", SUB_ACTIVE, false, PUT_ADDED, SUB_ACTIVE},
+		{"a@x.org", NULL, SUB_ACTIVE, false, PUT_UNCHANGED, SUB_ACTIVE},
+		{"a@x.org", "A2", SUB_ACTIVE, false, PUT_UPDATED, SUB_ACTIVE},
+		{"a@x.org", NULL, SUB_PENDING, false, PUT_UNCHANGED, SUB_ACTIVE}, /* never demoted */
+		{"b@x.org", NULL, SUB_PENDING, false, PUT_ADDED, SUB_PENDING},
+		{"b@x.org", NULL, SUB_ACTIVE, false, PUT_UPDATED, SUB_ACTIVE},
+		{"b@x.org", NULL, SUB_UNSUBSCRIBED, false, PUT_UPDATED, SUB_UNSUBSCRIBED},
+		{"b@x.org", NULL, SUB_ACTIVE, false, PUT_KEPT, SUB_UNSUBSCRIBED}, /* never re-added */
+		{"b@x.org", NULL, SUB_ACTIVE, true, PUT_UPDATED, SUB_ACTIVE},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+		enum put_outcome out;
+		assert_int_equal(store_subscriber_put(st, steps[i].email, steps[i].name, steps[i].status,
+						      steps[i].resubscribe, 1000 + (long long)i, &out, &err), 0);
+		if (out != steps[i].want)
+			fail_msg("step %zu: outcome %d, want %d", i, out, steps[i].want);
+		struct subscriber sub;
+		assert_int_equal(store_subscriber_get(st, steps[i].email, &sub, &err), 1);
+		assert_int_equal(sub.status, steps[i].after);
+		assert_int_equal(strlen(sub.nonce), 32);
+		subscriber_clear(&sub);
+	}
+	struct subscriber sub;
+	assert_int_equal(store_subscriber_get(st, "a@x.org", &sub, &err), 1);
+	assert_string_equal(sub.name, "A2");
+	subscriber_clear(&sub);
+	assert_int_equal(store_subscriber_get(st, "nobody@x.org", &sub, &err), 0);
+	assert_int_equal(store_subscriber_set_status(st, "a@x.org", SUB_UNSUBSCRIBED, 2000, &err), 1);
+	assert_int_equal(store_subscriber_set_status(st, "a@x.org", SUB_UNSUBSCRIBED, 2000, &err), 0);
+	assert_int_equal(store_subscriber_set_status(st, "nobody@x.org", SUB_UNSUBSCRIBED, 2000, &err), 0);
+	long long counts[4];
+	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
+	assert_int_equal(counts[SUB_ACTIVE], 1);
+	assert_int_equal(counts[SUB_UNSUBSCRIBED], 1);
+	store_close(st);
+	free(path);
+}
+
+/* The journal: recipients paged by id, marks, bounces, counts; and an
+ * edition frozen with its articles as they were. */
+static void test_journal(void **state)
+{
+	(void)state;
+	char *path = db_path("journal.db");
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	enum put_outcome out;
+	for (int i = 0; i < 7; i++) {
+		char *e = xasprintf("r%d@x.org", i);
+		assert_int_equal(store_subscriber_put(st, e, NULL, i == 6 ? SUB_PENDING : SUB_ACTIVE, false, 1, &out,
+						      &err), 0);
+		free(e);
+	}
+	struct article a = {.url = "https://x.org/1", .source = "s", .title = "Один", .views = 5, .comments = -1,
+			    .published = 100, .published_known = true, .first_seen = 100, .last_seen = 100};
+	assert_int_equal(store_article_upsert(st, &a, &err), 0);
+	struct edition_rec rec = {.built_at = 200, .window_from = 0, .window_to = 200};
+	assert_int_equal(store_edition_freeze(st, "2026-11-24", &rec, &a, 1, &err), 0);
+	assert_int_equal(store_edition_freeze(st, "2026-11-24", &rec, &a, 1, &err), -1); /* once only */
+	free(err);
+	err = NULL;
+	/* Later collects change the article; the frozen edition does not. */
+	a.title = "Другой";
+	a.views = 99;
+	assert_int_equal(store_article_upsert(st, &a, &err), 0);
+	struct article *got;
+	size_t n;
+	struct edition_rec r2;
+	assert_int_equal(store_edition_load(st, "2026-11-24", &r2, &got, &n, &err), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].title, "Один");
+	assert_int_equal(got[0].views, 5);
+	assert_int_equal(got[0].comments, -1);
+	assert_int_equal(r2.built_at, 200);
+	articles_free(got, n);
+	assert_int_equal(store_edition_load(st, "2026-11-25", NULL, &got, &n, &err), 0);
+
+	const char *ed = "2026-11-24";
+	struct subscriber page[3];
+	int k;
+	long long after = 0;
+	int total = 0;
+	do {
+		assert_int_equal(store_recipients_next(st, ed, after, 3, page, &k, &err), 0);
+		for (int i = 0; i < k; i++) {
+			assert_true(page[i].id > after);
+			after = page[i].id;
+			total++;
+			subscriber_clear(&page[i]);
+		}
+	} while (k == 3);
+	assert_int_equal(total, 6); /* the pending one is not a recipient */
+
+	assert_int_equal(store_begin(st, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 1, DELIVERY_INFLIGHT, NULL, 300, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 1, DELIVERY_SENT, "250 ok", 301, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 2, DELIVERY_INFLIGHT, NULL, 300, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 2, DELIVERY_FAILED, "550 no", 301, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 3, DELIVERY_INFLIGHT, NULL, 300, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 3, DELIVERY_DEFERRED, "451 later", 301, 2, &err), 0);
+	assert_int_equal(store_delivery_mark(st, ed, 4, DELIVERY_INFLIGHT, NULL, 300, 2, &err), 0);
+	assert_int_equal(store_commit(st, &err), 0);
+	struct delivery_counts dc;
+	assert_int_equal(store_delivery_counts(st, ed, &dc, &err), 0);
+	assert_int_equal(dc.sent, 1);
+	assert_int_equal(dc.failed, 1);
+	assert_int_equal(dc.pending, 4); /* deferred and in flight are still to send */
+	/* Sent and failed are never offered again; deferred and in flight are. */
+	assert_int_equal(store_recipients_next(st, ed, 0, 3, page, &k, &err), 0);
+	assert_int_equal(k, 3);
+	assert_int_equal(page[0].id, 3);
+	assert_int_equal(page[0].attempts, 1);
+	for (int i = 0; i < k; i++)
+		subscriber_clear(&page[i]);
+	/* A second permanent failure in a row makes the subscriber bouncing. */
+	assert_int_equal(store_begin(st, &err), 0);
+	assert_int_equal(store_delivery_mark(st, "2026-11-25", 2, DELIVERY_FAILED, "550 no", 400, 2, &err), -1);
+	store_rollback(st); /* the edition must exist first */
+	free(err);
+	err = NULL;
+	assert_int_equal(store_edition_freeze(st, "2026-11-25", &rec, NULL, 0, &err), 0);
+	assert_int_equal(store_begin(st, &err), 0);
+	assert_int_equal(store_delivery_mark(st, "2026-11-25", 2, DELIVERY_FAILED, "550 no", 400, 2, &err), 0);
+	assert_int_equal(store_commit(st, &err), 0);
+	struct subscriber sub;
+	assert_int_equal(store_subscriber_get(st, "r1@x.org", &sub, &err), 1);
+	assert_int_equal(sub.status, SUB_BOUNCING);
+	subscriber_clear(&sub);
+	struct edition_stats *es;
+	assert_int_equal(store_editions_recent(st, 5, &es, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(es[0].date, "2026-11-25");
+	assert_int_equal(es[1].sent, 1);
+	assert_int_equal(es[1].articles, 1);
+	free(es);
 	store_close(st);
 	free(path);
 }
@@ -224,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_upsert_rules),
 		cmocka_unit_test(test_candidates_window_and_editions),
+		cmocka_unit_test(test_subscribers),
+		cmocka_unit_test(test_journal),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

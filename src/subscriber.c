@@ -1,0 +1,895 @@
+/* subscriber: address checking, subscriber states, and import/export of subscriber lists. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "digest/log.h"
+#include "digest/subscriber.h"
+#include "digest/util.h"
+
+#define LOCAL_MAX 64
+#define LABEL_MAX 63
+/* Longest line (or CSV record) import_read accepts: no subscriber list
+ * needs more, and the cap bounds what a hostile file can make us hold. */
+#define LINE_MAX_BYTES (64 * 1024)
+/* How much of a bad value a diagnostic quotes. */
+#define SHOWN_MAX 60
+
+/* ------------------------------------------------------------------ */
+/* Statuses                                                            */
+
+static const char *const status_names[] = {
+	[SUB_PENDING] = "pending",
+	[SUB_ACTIVE] = "active",
+	[SUB_UNSUBSCRIBED] = "unsubscribed",
+	[SUB_BOUNCING] = "bouncing",
+};
+
+const char *sub_status_name(enum sub_status s)
+{
+	if ((unsigned)s >= ARRAY_LEN(status_names))
+		return "unknown";
+	return status_names[s];
+}
+
+int sub_status_parse(const char *s, enum sub_status *out)
+{
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
+		if (strcasecmp(s, status_names[i]) == 0) {
+			*out = (enum sub_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* UTF-8                                                               */
+
+/*
+ * Length of the well-formed UTF-8 sequence at S with its code point in
+ * *CP, or 0 when it is malformed (overlong, surrogate, past U+10FFFF,
+ * truncated). A NUL is never a continuation byte, so this cannot read past
+ * the end of a string.
+ */
+static size_t u8_next(const unsigned char *s, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	uint32_t v, min;
+	size_t n;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xE0) == 0xC0)
+		n = 2, v = c & 0x1F, min = 0x80;
+	else if ((c & 0xF0) == 0xE0)
+		n = 3, v = c & 0x0F, min = 0x800;
+	else if ((c & 0xF8) == 0xF0)
+		n = 4, v = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Whitespace, ASCII and Unicode: what a copy from a web page or a
+ * spreadsheet leaves around an address. */
+static int is_space_cp(uint32_t cp)
+{
+	return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+	       cp == 0x3000 || cp == 0xFEFF;
+}
+
+/* Controls, and the invisible direction marks and overrides that would
+ * make an address read differently from what it is. */
+static int is_control_cp(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * A malloc'd copy of S fit to be stored or shown: malformed UTF-8 becomes
+ * U+FFFD (a list saved in windows-1251 must not put invalid text in the
+ * database or in mail headers), whitespace is collapsed and controls
+ * dropped by str_collapse_ws, and the result is cut at a character
+ * boundary to MAX bytes.
+ */
+static char *clean_text(const char *s, size_t max)
+{
+	struct buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+
+	buf_add(&b, "", 0);
+	while (*p) {
+		uint32_t cp;
+		size_t n = u8_next(p, &cp);
+		if (n) {
+			buf_add(&b, p, n);
+			p += n;
+		} else {
+			buf_add(&b, "\xEF\xBF\xBD", 3);
+			p++;
+		}
+	}
+	str_collapse_ws(b.data);
+	size_t len = strlen(b.data);
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)b.data[len] & 0xC0) == 0x80)
+			len--;
+		/* the cut may leave the space before a word at the end */
+		while (len > 0 && b.data[len - 1] == ' ')
+			len--;
+		b.data[len] = '\0';
+	}
+	return b.data;
+}
+
+char *name_clean(const char *name)
+{
+	if (!name)
+		return NULL;
+	char *s = clean_text(name, NAME_MAX_BYTES);
+	if (!*s) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                           */
+
+static int is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 5322 atext, ASCII part. */
+static int is_atext(unsigned char c)
+{
+	return is_alnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* Byte offsets [*START, *END) of S without surrounding whitespace. Bytes
+ * that are not well-formed UTF-8 count as text, to be rejected later. */
+static void trim_span(const char *s, size_t *start, size_t *end)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+	uint32_t cp;
+
+	while (p[i] && (n = u8_next(p + i, &cp)) && is_space_cp(cp))
+		i += n;
+	*start = *end = i;
+	while (p[i]) {
+		n = u8_next(p + i, &cp);
+		if (!n)
+			n = 1;
+		else if (is_space_cp(cp)) {
+			i += n;
+			continue;
+		}
+		i += n;
+		*end = i;
+	}
+}
+
+/* The quoted local part at S (S[0] is '"'): its length including the
+ * quotes, or 0 with *WHY. */
+static size_t quoted_local(const unsigned char *s, const char **why)
+{
+	size_t i = 1;
+	for (;;) {
+		if (!s[i]) {
+			*why = "unterminated quote";
+			return 0;
+		}
+		if (s[i] == '"')
+			return i + 1;
+		if (s[i] == '\\') {
+			/* RFC 5321 quoted-pairSMTP: a backslash and printable ASCII */
+			if (s[i + 1] < 0x20 || s[i + 1] > 0x7E) {
+				*why = "bad backslash in quoted local part";
+				return 0;
+			}
+			i += 2;
+			continue;
+		}
+		i++; /* controls were refused before; UTF-8 is allowed (RFC 6531) */
+	}
+}
+
+/* Checks the dot-atom local part at S up to the "@" (or the end): its
+ * length, or 0 with *WHY (in BUF when it names a character). */
+static size_t atom_local(const unsigned char *s, const char **why, char *buf, size_t bufsz)
+{
+	size_t i = 0;
+	while (s[i] && s[i] != '@') {
+		uint32_t cp;
+		size_t n = u8_next(s + i, &cp);
+		if (cp == '.') {
+			if (i == 0 || s[i + 1] == '@' || !s[i + 1]) {
+				*why = "dot at the start or end of the local part";
+				return 0;
+			}
+			if (s[i + 1] == '.') {
+				*why = "two dots in the local part";
+				return 0;
+			}
+		} else if (is_space_cp(cp)) {
+			*why = "space outside quotes";
+			return 0;
+		} else if (cp < 0x80 && !is_atext((unsigned char)cp)) {
+			snprintf(buf, bufsz, "bad character '%c' in the local part", (char)cp);
+			*why = buf;
+			return 0;
+		}
+		i += n;
+	}
+	return i;
+}
+
+/* Checks the bracketed literal DOM ("[1.2.3.4]", "[IPv6:...]") and
+ * rewrites its tag as "IPv6:". NULL or the reason. */
+static const char *check_literal(char *dom)
+{
+	size_t len = strlen(dom);
+	char ip[ADDRESS_MAX + 1];
+	unsigned char bin[16];
+
+	if (len < 2 || dom[len - 1] != ']')
+		return "unterminated address literal";
+	len -= 2;
+	memcpy(ip, dom + 1, len); /* len < ADDRESS_MAX: the address was checked first */
+	ip[len] = '\0';
+	if (strncasecmp(ip, "IPv6:", 5) == 0) {
+		if (inet_pton(AF_INET6, ip + 5, bin) != 1)
+			return "bad IPv6 address literal";
+		memcpy(dom + 1, "IPv6:", 5);
+		for (char *p = dom + 6; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+		return NULL;
+	}
+	if (strchr(ip, ':'))
+		return "unknown address literal";
+	if (inet_pton(AF_INET, ip, bin) != 1)
+		return "bad IPv4 address literal";
+	return NULL;
+}
+
+/* Checks the domain DOM and lower-cases its ASCII letters: NULL or the
+ * reason (in BUF when it names a character). */
+static const char *check_domain(char *dom, char *buf, size_t bufsz)
+{
+	unsigned char *p = (unsigned char *)dom;
+	size_t labels = 0;
+	int numeric = 0;
+
+	if (!*p)
+		return "empty domain";
+	if (*p == '[')
+		return check_literal(dom);
+	if (*p == '.')
+		return "domain starts with a dot";
+	for (;;) {
+		unsigned char *start = p;
+		numeric = 1;
+		while (*p && *p != '.') {
+			uint32_t cp;
+			size_t n = u8_next(p, &cp);
+			if (cp == '@')
+				return "more than one @";
+			if (is_space_cp(cp))
+				return "space outside quotes";
+			if (cp < 0x80 && !is_alnum((unsigned char)cp) && cp != '-') {
+				snprintf(buf, bufsz, "bad character '%c' in the domain", (char)cp);
+				return buf;
+			}
+			if (cp >= 'A' && cp <= 'Z')
+				*p = (unsigned char)(cp + 32);
+			if (!(cp >= '0' && cp <= '9'))
+				numeric = 0;
+			p += n;
+		}
+		size_t len = (size_t)(p - start);
+		if (len == 0)
+			return *p ? "two dots in the domain" : "domain ends with a dot";
+		if (len > LABEL_MAX)
+			return "domain label over 63 octets";
+		if (start[0] == '-' || p[-1] == '-')
+			return "hyphen at the start or end of a domain label";
+		labels++;
+		if (!*p)
+			break;
+		p++;
+		if (!*p)
+			return "domain ends with a dot";
+	}
+	if (labels < 2)
+		return "domain has no dot";
+	/* RFC 3696: top-level domains are never all-numeric, and "1.2.3.4"
+	 * without brackets is a mistyped literal rather than a name */
+	if (numeric)
+		return "numeric top-level domain";
+	return NULL;
+}
+
+char *address_normalize(const char *addr, char **err)
+{
+	char why_buf[64];
+	const char *why = NULL;
+	size_t start, end;
+
+	if (!addr) {
+		errf(err, "empty address");
+		return NULL;
+	}
+	trim_span(addr, &start, &end);
+	if (start == end) {
+		errf(err, "empty address");
+		return NULL;
+	}
+	if (end - start > ADDRESS_MAX) {
+		errf(err, "address over %d octets", ADDRESS_MAX);
+		return NULL;
+	}
+	char *s = xstrndup(addr + start, end - start);
+	const unsigned char *u = (const unsigned char *)s;
+
+	/* one pass for what is wrong anywhere, quoted or not */
+	for (size_t i = 0; u[i];) {
+		uint32_t cp;
+		size_t n = u8_next(u + i, &cp);
+		if (!n) {
+			why = "invalid UTF-8";
+			goto fail;
+		}
+		if (cp == '\r' || cp == '\n') {
+			why = "line break in the address";
+			goto fail;
+		}
+		if (is_control_cp(cp)) {
+			why = "control character";
+			goto fail;
+		}
+		i += n;
+	}
+
+	size_t local = u[0] == '"' ? quoted_local(u, &why) : atom_local(u, &why, why_buf, sizeof why_buf);
+	if (why)
+		goto fail;
+	if (u[local] != '@') {
+		why = u[local] ? "text after the quoted local part" : "no @";
+		goto fail;
+	}
+	if (local == 0 || (u[0] == '"' && local == 2)) {
+		why = "empty local part";
+		goto fail;
+	}
+	if (local > LOCAL_MAX) {
+		why = "local part over 64 octets";
+		goto fail;
+	}
+	why = check_domain(s + local + 1, why_buf, sizeof why_buf);
+	if (why)
+		goto fail;
+	return s;
+fail:
+	errf(err, "%s", why);
+	free(s);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading lines                                                       */
+
+#define BLOCK 65536
+
+struct reader {
+	FILE *f;
+	char *blk;
+	size_t pos, len;
+	int eof;
+};
+
+/*
+ * The next line of R in LINE (without its LF, nor the CR of a CRLF): 1, 0
+ * at the end, -1 on a read error, -2 when it is over LINE_MAX_BYTES (then
+ * the rest of it is not even read).
+ */
+static int read_line(struct reader *r, struct buf *line)
+{
+	int got = 0;
+
+	line->len = 0;
+	buf_add(line, "", 0);
+	for (;;) {
+		if (r->pos == r->len) {
+			if (r->eof)
+				break;
+			r->pos = 0;
+			r->len = fread(r->blk, 1, BLOCK, r->f);
+			if (r->len == 0) {
+				if (ferror(r->f))
+					return -1;
+				r->eof = 1;
+				break;
+			}
+		}
+		got = 1;
+		char *p = r->blk + r->pos;
+		size_t avail = r->len - r->pos;
+		char *nl = memchr(p, '\n', avail);
+		size_t n = nl ? (size_t)(nl - p) : avail;
+		if (line->len + n > LINE_MAX_BYTES + 1) /* + 1: a CR to strip */
+			return -2;
+		buf_add(line, p, n);
+		r->pos += n + (nl != NULL);
+		if (nl)
+			break;
+	}
+	if (!got)
+		return 0;
+	if (line->len && line->data[line->len - 1] == '\r')
+		line->data[--line->len] = '\0';
+	return line->len > LINE_MAX_BYTES ? -2 : 1;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+			return 0;
+	return 1;
+}
+
+/* A line to skip: blank, or a "#" comment. */
+static int is_skipped(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i == n || s[i] == '#' || is_blank(s + i, n - i);
+}
+
+/* S trimmed of ASCII whitespace, in place. */
+static char *trim(char *s)
+{
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || (s[n - 1] >= '\t' && s[n - 1] <= '\r')))
+		n--;
+	s[n] = '\0';
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV records (RFC 4180)                                              */
+
+enum csv_state { CSV_FIELD, CSV_QUOTED, CSV_AFTER_QUOTE };
+
+/* One record being parsed; its fields are NUL-terminated in DATA at OFF[i].
+ * Fed line by line, so that a quoted field spanning lines costs no more
+ * than its length. */
+struct csv {
+	char sep;
+	struct buf data;
+	size_t *off;
+	size_t nf, cap;
+	enum csv_state st;
+	int only_space; /* the unquoted field so far is blank: a quote may still open it */
+	int stray;      /* text after a closing quote */
+};
+
+static void csv_start_field(struct csv *c)
+{
+	if (c->nf == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 8;
+		c->off = xrealloc(c->off, c->cap * sizeof *c->off);
+	}
+	c->off[c->nf++] = c->data.len;
+	c->st = CSV_FIELD;
+	c->only_space = 1;
+}
+
+static void csv_end_field(struct csv *c) { buf_add(&c->data, "", 1); }
+
+static void csv_begin(struct csv *c)
+{
+	c->data.len = 0;
+	c->nf = 0;
+	c->stray = 0;
+	csv_start_field(c);
+}
+
+/* Feeds one line (without its line end) to C: 1 when the record is
+ * complete, 0 when a quoted field goes on to the next line. */
+static int csv_feed(struct csv *c, const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		char ch = s[i];
+		switch (c->st) {
+		case CSV_FIELD: {
+			/* copy the run up to the next separator or quote at once */
+			size_t j = i;
+			while (j < n && s[j] != c->sep && s[j] != '"') {
+				if (s[j] != ' ' && s[j] != '\t')
+					c->only_space = 0;
+				j++;
+			}
+			buf_add(&c->data, s + i, j - i);
+			i = j;
+			if (i == n)
+				break;
+			if (s[i] == c->sep) {
+				csv_end_field(c);
+				csv_start_field(c);
+			} else if (c->only_space) {
+				/* spaces before an opening quote are layout, not data */
+				c->data.len = c->off[c->nf - 1];
+				c->st = CSV_QUOTED;
+			} else {
+				/* a quote inside an unquoted field: kept, as spreadsheets do */
+				buf_add(&c->data, "\"", 1);
+			}
+			i++;
+			break;
+		}
+		case CSV_QUOTED: {
+			const char *q = memchr(s + i, '"', n - i);
+			size_t j = q ? (size_t)(q - s) : n;
+			buf_add(&c->data, s + i, j - i);
+			i = j;
+			if (i == n)
+				break;
+			if (i + 1 < n && s[i + 1] == '"') {
+				buf_add(&c->data, "\"", 1);
+				i += 2;
+			} else {
+				c->st = CSV_AFTER_QUOTE;
+				i++;
+			}
+			break;
+		}
+		case CSV_AFTER_QUOTE:
+			if (ch == c->sep) {
+				csv_end_field(c);
+				csv_start_field(c);
+			} else if (ch != ' ' && ch != '\t') {
+				c->stray = 1;
+				c->st = CSV_FIELD;
+				c->only_space = 0;
+				buf_add(&c->data, &ch, 1);
+			}
+			i++;
+			break;
+		}
+	}
+	if (c->st == CSV_QUOTED) {
+		buf_add(&c->data, "\n", 1);
+		return 0;
+	}
+	csv_end_field(c);
+	return 1;
+}
+
+static char *csv_get(const struct csv *c, long col)
+{
+	if (col < 0 || (size_t)col >= c->nf)
+		return NULL;
+	return c->data.data + c->off[col];
+}
+
+static void csv_free(struct csv *c)
+{
+	buf_free(&c->data);
+	free(c->off);
+}
+
+/* Column indexes of a CSV header; -1 when absent. */
+struct columns {
+	long email, name, status;
+};
+
+/* Whether the header line S, split by SEP, names an "email" column. */
+static int header_columns(struct csv *c, char sep, const char *s, size_t n, struct columns *cols)
+{
+	c->sep = sep;
+	csv_begin(c);
+	if (!csv_feed(c, s, n))
+		return 0;
+	cols->email = cols->name = cols->status = -1;
+	for (size_t i = 0; i < c->nf; i++) {
+		char *f = trim(c->data.data + c->off[i]);
+		long *slot = NULL;
+		if (strcasecmp(f, "email") == 0)
+			slot = &cols->email;
+		else if (strcasecmp(f, "name") == 0)
+			slot = &cols->name;
+		else if (strcasecmp(f, "status") == 0)
+			slot = &cols->status;
+		if (slot && *slot < 0) /* the first of two same-named columns */
+			*slot = (long)i;
+	}
+	return cols->email >= 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* import_read                                                         */
+
+struct importer {
+	const char *path;
+	int (*cb)(void *ctx, const struct sub_record *r);
+	void *ctx;
+	unsigned long bad;
+};
+
+__attribute__((format(printf, 3, 4))) static void bad_line(struct importer *im, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_error("%s:%d: %s", im->path, line, msg);
+	im->bad++;
+}
+
+/* A bad value as a diagnostic may quote it: it came from the file, so it
+ * must not drive the terminal, nor fill it. */
+static char *shown(const char *s)
+{
+	char *t = clean_text(s, SHOWN_MAX);
+	if (strlen(s) > SHOWN_MAX) {
+		char *u = xasprintf("%s...", t);
+		free(t);
+		return u;
+	}
+	return t;
+}
+
+/* Checks one record's parts and hands it to the callback: its result, or
+ * 0 after a bad line. */
+static int deliver(struct importer *im, int line, const char *email, const char *name, const char *status)
+{
+	struct sub_record r = {.line = line};
+	char *why = NULL, *addr, *nm;
+	int rc;
+
+	if (!email || is_blank(email, strlen(email))) {
+		bad_line(im, line, "no address");
+		return 0;
+	}
+	addr = address_normalize(email, &why);
+	if (!addr) {
+		char *v = shown(email);
+		bad_line(im, line, "invalid address \"%s\": %s", v, why);
+		free(v);
+		free(why);
+		return 0;
+	}
+	if (status && *status) {
+		if (sub_status_parse(status, &r.status) < 0) {
+			char *v = shown(status);
+			bad_line(im, line, "unknown status \"%s\" (pending, active, unsubscribed or bouncing)", v);
+			free(v);
+			free(addr);
+			return 0;
+		}
+		r.has_status = true;
+	}
+	nm = name_clean(name);
+	r.email = addr;
+	r.name = nm;
+	rc = im->cb(im->ctx, &r);
+	free(addr);
+	free(nm);
+	return rc;
+}
+
+/* Copies the quoted name S[1..len-1) without its backslash escapes. */
+static void unquote(char *dst, const char *s, size_t len)
+{
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (s[i] == '\\' && i + 2 < len)
+			i++;
+		*dst++ = s[i];
+	}
+	*dst = '\0';
+}
+
+/* One line of a list in the mail form: `Name <addr>`, `"Name" <addr>`,
+ * `<addr>` or `addr`. S is modified. */
+static int mail_line(struct importer *im, int line, char *s)
+{
+	char *name = NULL, *addr;
+	s = trim(s);
+	if (s[0] == '"') {
+		size_t i = 1;
+		while (s[i] && s[i] != '"')
+			i += (s[i] == '\\' && s[i + 1]) ? 2 : 1;
+		if (!s[i]) {
+			bad_line(im, line, "unterminated quote");
+			return 0;
+		}
+		if (s[i + 1] == '@') /* a bare address with a quoted local part */
+			return deliver(im, line, s, NULL, NULL);
+		char *rest = s + i + 1;
+		while (*rest == ' ' || *rest == '\t')
+			rest++;
+		if (*rest != '<') {
+			bad_line(im, line, "expected <address> after the quoted name");
+			return 0;
+		}
+		unquote(s, s, i + 1); /* shrinks: fits in place */
+		name = s;
+		addr = rest + 1;
+	} else {
+		char *lt = strchr(s, '<');
+		if (!lt)
+			return deliver(im, line, s, NULL, NULL);
+		*lt = '\0';
+		name = s;
+		addr = lt + 1;
+	}
+	size_t n = strlen(addr);
+	if (!n || addr[n - 1] != '>') {
+		bad_line(im, line, strchr(addr, '>') ? "text after >" : "missing >");
+		return 0;
+	}
+	addr[n - 1] = '\0';
+	return deliver(im, line, trim(addr), name, NULL);
+}
+
+/* One CSV record: its result for the import. */
+static int csv_record(struct importer *im, int line, const struct csv *c, const struct columns *cols)
+{
+	int empty = 1;
+	for (size_t i = 0; i < c->nf && empty; i++)
+		empty = is_blank(c->data.data + c->off[i], strlen(c->data.data + c->off[i]));
+	if (empty) /* ",," rows: what spreadsheets leave below a table */
+		return 0;
+	if (c->stray) {
+		bad_line(im, line, "text after a closing quote");
+		return 0;
+	}
+	char *status = csv_get(c, cols->status);
+	return deliver(im, line, csv_get(c, cols->email), csv_get(c, cols->name), status ? trim(status) : NULL);
+}
+
+int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub_record *r), void *ctx,
+		unsigned long *bad, char **err)
+{
+	struct importer im = {.path = path ? path : "-", .cb = cb, .ctx = ctx};
+	struct reader r = {.f = f, .blk = xmalloc(BLOCK)};
+	struct buf line = {0};
+	struct csv c = {0};
+	struct columns cols = {-1, -1, -1};
+	enum { UNKNOWN, MAIL, CSV } format = UNKNOWN;
+	int lineno = 0, start = 0, in_record = 0, nul = 0, rc = 0, got;
+
+	errno = 0;
+
+	while ((got = read_line(&r, &line)) > 0) {
+		char *s = line.data;
+		size_t n = line.len;
+		if (lineno < INT_MAX)
+			lineno++;
+		if (lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+			s += 3, n -= 3;
+		if (in_record) { /* a quoted CSV field goes on */
+			nul |= memchr(s, '\0', n) != NULL;
+			if (!csv_feed(&c, s, n)) {
+				if (c.data.len > LINE_MAX_BYTES) {
+					got = -3;
+					break;
+				}
+				continue;
+			}
+			in_record = 0;
+			if (nul)
+				bad_line(&im, start, "NUL byte in the line");
+			else
+				rc = csv_record(&im, start, &c, &cols);
+			if (rc)
+				break;
+			continue;
+		}
+		if (is_skipped(s, n))
+			continue;
+		nul = memchr(s, '\0', n) != NULL;
+		if (nul && format != CSV) {
+			bad_line(&im, lineno, "NUL byte in the line");
+			if (format == UNKNOWN)
+				format = MAIL;
+			continue;
+		}
+		if (format == UNKNOWN) {
+			if (header_columns(&c, ',', s, n, &cols) || header_columns(&c, ';', s, n, &cols)) {
+				format = CSV;
+				continue;
+			}
+			format = MAIL;
+		}
+		if (format == MAIL) {
+			rc = mail_line(&im, lineno, s);
+		} else {
+			/* a line with a NUL is still parsed, so that a quote in it
+			 * opens or closes a field as it would elsewhere, and is
+			 * reported once the record ends */
+			start = lineno;
+			csv_begin(&c);
+			if (!csv_feed(&c, s, n)) {
+				in_record = 1;
+				continue;
+			}
+			if (nul)
+				bad_line(&im, start, "NUL byte in the line");
+			else
+				rc = csv_record(&im, start, &c, &cols);
+		}
+		if (rc)
+			break;
+	}
+	if (got == -1)
+		rc = errf(err, "%s: %s", im.path, errno ? strerror(errno) : "read error");
+	else if (got == -2)
+		rc = errf(err, "%s:%d: line over 64 KiB", im.path, lineno < INT_MAX ? lineno + 1 : lineno);
+	else if (got == -3)
+		rc = errf(err, "%s:%d: quoted field over 64 KiB (a quote not closed?)", im.path, start);
+	else if (in_record)
+		bad_line(&im, start, "unterminated quote");
+	if (bad)
+		*bad = im.bad;
+	free(r.blk);
+	buf_free(&line);
+	csv_free(&c);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV output                                                          */
+
+void csv_field(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	/* a leading "#" too: import_read would take the line for a comment */
+	int quote = strpbrk(s, ",;\"\r\n") != NULL ||
+		    (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[0] == '#'));
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			putc('"', f);
+		putc(*s, f);
+	}
+	putc('"', f);
+}

@@ -1,0 +1,110 @@
+/* libFuzzer target: subscriber lists and addresses from arbitrary bytes. */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/log.h"
+#include "digest/subscriber.h"
+
+/* What a record promises: a normalized address, a clean name. */
+static int check_record(void *ctx, const struct sub_record *r)
+{
+	(void)ctx;
+	char *again = address_normalize(r->email, NULL);
+	if (!again || strcmp(again, r->email) != 0)
+		abort();
+	free(again);
+	if (r->name && (strlen(r->name) > NAME_MAX_BYTES || !*r->name))
+		abort();
+	if (r->line < 1)
+		abort();
+	return 0;
+}
+
+static const char *want_name;
+static int name_seen;
+
+static int check_name(void *ctx, const struct sub_record *r)
+{
+	(void)ctx;
+	name_seen++;
+	if ((want_name == NULL) != (r->name == NULL) || (want_name && strcmp(want_name, r->name) != 0))
+		abort();
+	return 0;
+}
+
+/* The text S written by csv_field as a name and read back by import_read
+ * is what name_clean makes of it: quoting loses nothing. */
+static void csv_roundtrip(const char *s, const char *cleaned)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	fputs("email,name\nx@example.com,", f);
+	csv_field(f, s);
+	fputs("\n", f);
+	fclose(f);
+	f = fmemopen(text, len, "r");
+	if (f) {
+		unsigned long bad = 0;
+		want_name = cleaned;
+		name_seen = 0;
+		int rc = import_read(f, "fuzz", check_name, NULL, &bad, NULL);
+		/* only a name over 64 KiB may fail */
+		if (rc == 0 && (bad != 0 || name_seen != 1))
+			abort();
+		fclose(f);
+	}
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int once;
+	if (!once) {
+		log_set_level(LOG_QUIET); /* every bad line would print */
+		once = 1;
+	}
+	if (size) {
+		FILE *f = fmemopen((void *)data, size, "r");
+		if (f) {
+			unsigned long bad = 0;
+			char *err = NULL;
+			import_read(f, "fuzz", check_record, NULL, &bad, &err);
+			free(err);
+			fclose(f);
+		}
+	}
+
+	/* The whole input as one address: what is accepted normalizes to itself. */
+	char *s = malloc(size + 1);
+	if (!s)
+		return 0;
+	if (size)
+		memcpy(s, data, size);
+	s[size] = '\0';
+	char *err = NULL;
+	char *a = address_normalize(s, &err);
+	if (a) {
+		char *b = address_normalize(a, NULL);
+		if (!b || strcmp(a, b) != 0 || strlen(a) > ADDRESS_MAX)
+			abort();
+		free(b);
+	} else if (!err) {
+		abort();
+	}
+	free(a);
+	free(err);
+	char *n = name_clean(s);
+	if (n && strlen(n) > NAME_MAX_BYTES)
+		abort();
+	csv_roundtrip(s, n);
+	free(n);
+	free(s);
+	return 0;
+}

@@ -1,0 +1,753 @@
+/* Unit tests of subscriber: address checking, statuses, names, list import (CSV and mail forms), CSV output. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "digest/subscriber.h"
+#include "digest/util.h"
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                           */
+
+/* WANT NULL: must fail with reason WHY (exact). */
+struct addr_row {
+	const char *in, *want, *why;
+};
+
+static const struct addr_row addr_rows[] = {
+	/* plain and trimmed */
+	{"user@example.com", "user@example.com", NULL},
+	{"  user@example.com\t\r\n", "user@example.com", NULL},
+	{"\xc2\xa0user@example.com\xe2\x80\xaf", "user@example.com", NULL}, /* NBSP, narrow NBSP from a web page */
+	{"a@b.co", "a@b.co", NULL},
+	{"first.last+tag@sub.example.org", "first.last+tag@sub.example.org", NULL},
+	{"!#$%&'*+-/=?^_`{|}~@example.org", "!#$%&'*+-/=?^_`{|}~@example.org", NULL},
+	{"a-b@a-b.c-d.com", "a-b@a-b.c-d.com", NULL},
+	{"123@456.example", "123@456.example", NULL},
+	/* the domain is lower-cased, the local part kept */
+	{"User.Name@Example.COM", "User.Name@example.com", NULL},
+	{"USER@EXAMPLE.COM", "USER@example.com", NULL},
+	/* quoted local parts */
+	{"\"john doe\"@example.com", "\"john doe\"@example.com", NULL},
+	{"\"a@b\"@Example.com", "\"a@b\"@example.com", NULL},
+	{"\"a\\\"b\"@example.com", "\"a\\\"b\"@example.com", NULL},
+	{"\"a\\\\b\"@example.com", "\"a\\\\b\"@example.com", NULL},
+	{"\"a..b\"@example.com", "\"a..b\"@example.com", NULL},
+	{"\" \"@example.com", "\" \"@example.com", NULL},
+	{"\"\"@example.com", NULL, "empty local part"},
+	{"\"abc@example.com", NULL, "unterminated quote"},
+	{"\"abc\"x@example.com", NULL, "text after the quoted local part"},
+	{"\"abc\"", NULL, "no @"},
+	{"\"a\nb\"@example.com", NULL, "line break in the address"},
+	{"\"a\rb\"@example.com", NULL, "line break in the address"},
+	{"\"a\tb\"@example.com", NULL, "control character"},
+	{"\"a\x7f\"@example.com", NULL, "control character"},
+	{"\"a\\\x01\"@example.com", NULL, "control character"},
+	{"\"ab\\\"@example.com", NULL, "unterminated quote"},
+	{"a\"b\"@example.com", NULL, "bad character '\"' in the local part"},
+	/* address literals */
+	{"user@[192.168.0.1]", "user@[192.168.0.1]", NULL},
+	{"user@[IPv6:2001:DB8::1]", "user@[IPv6:2001:db8::1]", NULL},
+	{"user@[ipv6:::1]", "user@[IPv6:::1]", NULL},
+	{"user@[IPv6:::ffff:1.2.3.4]", "user@[IPv6:::ffff:1.2.3.4]", NULL},
+	{"user@[1.2.3]", NULL, "bad IPv4 address literal"},
+	{"user@[300.1.1.1]", NULL, "bad IPv4 address literal"},
+	{"user@[]", NULL, "bad IPv4 address literal"},
+	{"user@[IPv6:zz::1]", NULL, "bad IPv6 address literal"},
+	{"user@[IPv6:1.2.3.4]", NULL, "bad IPv6 address literal"},
+	{"user@[2001:db8::1]", NULL, "unknown address literal"},
+	{"user@[1.2.3.4", NULL, "unterminated address literal"},
+	{"user@[", NULL, "unterminated address literal"},
+	{"user@[1.2.3.4]x", NULL, "unterminated address literal"},
+	{"user@[1.2.3.4].com", NULL, "unterminated address literal"},
+	/* internationalized: UTF-8 in both parts, kept as written */
+	{"user@пример.рф", "user@пример.рф", NULL},
+	{"пользователь@пример.рф", "пользователь@пример.рф", NULL},
+	{"User@ПРИМЕР.РФ", "User@ПРИМЕР.РФ", NULL}, /* only ASCII is folded */
+	{"user@Bücher.DE", "user@bücher.de", NULL},
+	{"user@xn--e1afmkfd.xn--p1ai", "user@xn--e1afmkfd.xn--p1ai", NULL},
+	{"用户@例子.广告", "用户@例子.广告", NULL},
+	{"user@b\xc3.com", NULL, "invalid UTF-8"},            /* truncated sequence */
+	{"user@b\xc0\xae.com", NULL, "invalid UTF-8"},        /* overlong */
+	{"us\xed\xa0\x80r@b.com", NULL, "invalid UTF-8"},     /* surrogate */
+	{"user@b.com\xff", NULL, "invalid UTF-8"},
+	{"a\xe2\x80\xae" "b@c.com", NULL, "control character"}, /* right-to-left override */
+	{"a\xc2\x9b" "b@c.com", NULL, "control character"},      /* C1 CSI */
+	{"a@b\xc2\xa0" "c.com", NULL, "space outside quotes"},   /* NBSP inside */
+	{"a\xe3\x80\x80" "b@c.com", NULL, "space outside quotes"}, /* ideographic space */
+	/* structure */
+	{"", NULL, "empty address"},
+	{"   \t ", NULL, "empty address"},
+	{"plainaddress", NULL, "no @"},
+	{"@example.com", NULL, "empty local part"},
+	{"user@", NULL, "empty domain"},
+	{"a@b@c.com", NULL, "more than one @"},
+	{"a@b.com@c.com", NULL, "more than one @"},
+	{"a@b", NULL, "domain has no dot"},
+	{"a@localhost", NULL, "domain has no dot"},
+	{"a@b.com.", NULL, "domain ends with a dot"},
+	{"a@.b.com", NULL, "domain starts with a dot"},
+	{"a@b..com", NULL, "two dots in the domain"},
+	{"a..b@c.com", NULL, "two dots in the local part"},
+	{".a@c.com", NULL, "dot at the start or end of the local part"},
+	{"a.@c.com", NULL, "dot at the start or end of the local part"},
+	{"a b@c.com", NULL, "space outside quotes"},
+	{"a@b c.com", NULL, "space outside quotes"},
+	{"a@b.com x", NULL, "space outside quotes"},
+	{"John <a@b.com>", NULL, "space outside quotes"},
+	{"<a@b.com>", NULL, "bad character '<' in the local part"},
+	{"a,b@c.com", NULL, "bad character ',' in the local part"},
+	{"a(b)@c.com", NULL, "bad character '(' in the local part"},
+	{"a\\b@c.com", NULL, "bad character '\\' in the local part"},
+	{"a@-b.com", NULL, "hyphen at the start or end of a domain label"},
+	{"a@b-.com", NULL, "hyphen at the start or end of a domain label"},
+	{"a@b.com-", NULL, "hyphen at the start or end of a domain label"},
+	{"a@b_c.com", NULL, "bad character '_' in the domain"},
+	{"a@b.com>", NULL, "bad character '>' in the domain"},
+	{"a@1.2.3.4", NULL, "numeric top-level domain"},
+	{"a@example.123", NULL, "numeric top-level domain"},
+	/* header injection and controls */
+	{"a@b.com\r\nBcc: victim@c.com", NULL, "line break in the address"},
+	{"a\n@b.com", NULL, "line break in the address"},
+	{"a\x01" "b@c.com", NULL, "control character"},
+	{"a@b.com\x7f" "x", NULL, "control character"},
+	{"a\tb@c.com", NULL, "control character"},
+};
+
+static void check_addr(const char *in, const char *want, const char *why)
+{
+	char *err = NULL;
+	char *got = address_normalize(in, &err);
+	if (want) {
+		if (!got)
+			fail_msg("\"%s\": unexpected failure: %s", in, err);
+		assert_string_equal(got, want);
+		assert_null(err);
+		/* normalizing again changes nothing */
+		char *again = address_normalize(got, &err);
+		assert_non_null(again);
+		assert_string_equal(again, got);
+		free(again);
+	} else {
+		if (got)
+			fail_msg("\"%s\": accepted as \"%s\"", in, got);
+		assert_non_null(err);
+		if (why && strcmp(err, why) != 0)
+			fail_msg("\"%s\": reason \"%s\", want \"%s\"", in, err, why);
+	}
+	free(got);
+	free(err);
+}
+
+static void test_address_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(addr_rows); i++)
+		check_addr(addr_rows[i].in, addr_rows[i].want, addr_rows[i].why);
+	/* ERR may be NULL */
+	assert_null(address_normalize("nope", NULL));
+	assert_null(address_normalize(NULL, NULL));
+}
+
+/* The limits, exactly at and just past them. */
+static void test_address_lengths(void **state)
+{
+	(void)state;
+	char local[70], label[70], addr[400], dom[300];
+
+	memset(local, 'l', 64);
+	local[64] = '\0';
+	snprintf(addr, sizeof addr, "%s@example.com", local);
+	check_addr(addr, addr, NULL);
+	snprintf(addr, sizeof addr, "l%s@example.com", local);
+	check_addr(addr, NULL, "local part over 64 octets");
+	/* a quoted local part counts its quotes */
+	snprintf(addr, sizeof addr, "\"%.62s\"@example.com", local);
+	check_addr(addr, addr, NULL);
+	snprintf(addr, sizeof addr, "\"%.63s\"@example.com", local);
+	check_addr(addr, NULL, "local part over 64 octets");
+	/* UTF-8 counts in octets: 32 two-byte letters are 64 */
+	struct buf b = {0};
+	for (int i = 0; i < 32; i++)
+		buf_adds(&b, "я");
+	buf_adds(&b, "@example.com");
+	check_addr(b.data, b.data, NULL);
+	b.len = 0;
+	for (int i = 0; i < 32; i++)
+		buf_adds(&b, "я");
+	buf_adds(&b, "x@example.com");
+	check_addr(b.data, NULL, "local part over 64 octets");
+	buf_free(&b);
+
+	memset(label, 'd', 63);
+	label[63] = '\0';
+	snprintf(addr, sizeof addr, "a@%s.com", label);
+	check_addr(addr, addr, NULL);
+	snprintf(addr, sizeof addr, "a@d%s.com", label);
+	check_addr(addr, NULL, "domain label over 63 octets");
+	snprintf(addr, sizeof addr, "a@example.%s", label);
+	check_addr(addr, addr, NULL);
+
+	/* 64 + 1 + 189 = 254: the most there may be */
+	snprintf(dom, sizeof dom, "%s.%s.%.57s.com", label, label, label);
+	assert_int_equal(strlen(dom), 189);
+	snprintf(addr, sizeof addr, "%s@%s", local, dom);
+	assert_int_equal(strlen(addr), 254);
+	check_addr(addr, addr, NULL);
+	/* surrounding whitespace does not count */
+	char padded[420];
+	snprintf(padded, sizeof padded, "   %s \n", addr);
+	check_addr(padded, addr, NULL);
+	snprintf(dom, sizeof dom, "%s.%s.%.58s.com", label, label, label);
+	snprintf(addr, sizeof addr, "%s@%s", local, dom);
+	assert_int_equal(strlen(addr), 255);
+	check_addr(addr, NULL, "address over 254 octets");
+	/* the upper-case 254 is lowered, not lengthened */
+	snprintf(dom, sizeof dom, "%s.%s.%.57s.COM", label, label, label);
+	snprintf(addr, sizeof addr, "%s@%s", local, dom);
+	char *err = NULL, *got = address_normalize(addr, &err);
+	assert_non_null(got);
+	assert_int_equal(strlen(got), 254);
+	assert_string_equal(got + 250, ".com");
+	free(got);
+	/* a long input fails fast, with the total named */
+	char *huge = xmalloc(100001);
+	memset(huge, 'a', 100000);
+	huge[100000] = '\0';
+	check_addr(huge, NULL, "address over 254 octets");
+	free(huge);
+}
+
+/* ------------------------------------------------------------------ */
+/* Statuses and names                                                  */
+
+static void test_status(void **state)
+{
+	(void)state;
+	static const struct {
+		enum sub_status s;
+		const char *name;
+	} rows[] = {
+		{SUB_PENDING, "pending"},
+		{SUB_ACTIVE, "active"},
+		{SUB_UNSUBSCRIBED, "unsubscribed"},
+		{SUB_BOUNCING, "bouncing"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		enum sub_status got = (enum sub_status)-1;
+		assert_string_equal(sub_status_name(rows[i].s), rows[i].name);
+		assert_int_equal(sub_status_parse(rows[i].name, &got), 0);
+		assert_int_equal(got, rows[i].s);
+	}
+	static const struct {
+		const char *in;
+		int want; /* -1: refused */
+	} parse[] = {
+		{"ACTIVE", SUB_ACTIVE}, {"Active", SUB_ACTIVE}, {"UnSubscribed", SUB_UNSUBSCRIBED},
+		{"BOUNCING", SUB_BOUNCING}, {"activ", -1}, {"actives", -1}, {"", -1}, {" active", -1},
+		{"active ", -1}, {"confirmed", -1}, {"0", -1},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(parse); i++) {
+		enum sub_status got = SUB_PENDING;
+		int rc = sub_status_parse(parse[i].in, &got);
+		if (parse[i].want < 0) {
+			assert_int_equal(rc, -1);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(got, parse[i].want);
+		}
+	}
+	enum sub_status s;
+	assert_int_equal(sub_status_parse(NULL, &s), -1);
+	assert_string_equal(sub_status_name((enum sub_status)42), "unknown");
+}
+
+static void test_name_clean(void **state)
+{
+	(void)state;
+	char a300[301], a199sp[202], cyr[301], mixed[205];
+	memset(a300, 'a', 300);
+	a300[300] = '\0';
+	memset(a199sp, 'a', 199);
+	memcpy(a199sp + 199, " b", 3);
+	for (int i = 0; i < 150; i++)
+		memcpy(cyr + 2 * i, "я", 2);
+	cyr[300] = '\0';
+	memset(mixed, 'a', 199);
+	memcpy(mixed + 199, "Жx", 4); /* Ж straddles byte 200 */
+
+	struct buf want_cyr = {0};
+	for (int i = 0; i < 100; i++)
+		buf_adds(&want_cyr, "я");
+
+	const struct {
+		const char *in, *want; /* want NULL: nothing left */
+	} rows[] = {
+		{"John Smith", "John Smith"},
+		{"  John \t  Smith\r\n", "John Smith"},
+		{"Иван\xc2\xa0Петров", "Иван Петров"},
+		{"A\x1b[31mB\x07", "A[31mB"},
+		{"evil\xe2\x80\xae" "txt.exe", "eviltxt.exe"},
+		{"Jo\xffn", "Jo\xef\xbf\xbdn"}, /* malformed UTF-8 becomes U+FFFD */
+		{"caf\xe9", "caf\xef\xbf\xbd"}, /* a latin-1 list */
+		{"", NULL},
+		{"  \t\n ", NULL},
+		{"\x01\x02", NULL},
+		{a300, a300 + 100},     /* 200 'a' */
+		{a199sp, a300 + 101},   /* the cut leaves no trailing space: 199 'a' */
+		{cyr, want_cyr.data},   /* 100 letters, 200 bytes */
+		{mixed, a300 + 101},    /* not through a character */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		char *got = name_clean(rows[i].in);
+		if (!rows[i].want) {
+			assert_null(got);
+			continue;
+		}
+		assert_non_null(got);
+		assert_string_equal(got, rows[i].want);
+		assert_true(strlen(got) <= NAME_MAX_BYTES);
+		free(got);
+	}
+	assert_null(name_clean(NULL));
+	buf_free(&want_cyr);
+}
+
+/* ------------------------------------------------------------------ */
+/* import_read                                                         */
+
+struct collected {
+	struct buf out;  /* one "email|name|status|line" row per record */
+	unsigned long n;
+	unsigned long stop_at; /* nonzero: return 7 on that record */
+};
+
+static int collect_cb(void *ctx, const struct sub_record *r)
+{
+	struct collected *c = ctx;
+	c->n++;
+	if (c->out.len < 1 << 20)
+		buf_addf(&c->out, "%s|%s|%s|%d\n", r->email, r->name ? r->name : "-",
+			 r->has_status ? sub_status_name(r->status) : "-", r->line);
+	return c->stop_at && c->n == c->stop_at ? 7 : 0;
+}
+
+struct run {
+	int rc;
+	unsigned long bad;
+	char *err;
+	char *records; /* as collect_cb writes them */
+	unsigned long n;
+	char *diag;    /* what went to stderr */
+};
+
+static void run_free(struct run *r)
+{
+	free(r->err);
+	free(r->records);
+	free(r->diag);
+}
+
+/* import_read over LEN bytes of TEXT as "list.csv", stderr captured. */
+static struct run import_mem(const char *text, size_t len, unsigned long stop_at)
+{
+	struct run r = {0};
+	struct collected c = {.stop_at = stop_at};
+	buf_add(&c.out, "", 0);
+
+	FILE *f = fmemopen((void *)text, len, "r");
+	assert_non_null(f);
+	FILE *cap = tmpfile();
+	assert_non_null(cap);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(cap), 2) >= 0);
+
+	r.bad = 12345;
+	r.rc = import_read(f, "list.csv", collect_cb, &c, &r.bad, &r.err);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(f);
+
+	struct buf d = {0};
+	char chunk[4096];
+	size_t n;
+	buf_add(&d, "", 0);
+	rewind(cap);
+	while ((n = fread(chunk, 1, sizeof chunk, cap)) > 0)
+		buf_add(&d, chunk, n);
+	fclose(cap);
+	r.diag = d.data;
+	r.records = c.out.data;
+	r.n = c.n;
+	return r;
+}
+
+static struct run import_str(const char *text) { return import_mem(text, strlen(text), 0); }
+
+struct import_row {
+	const char *name, *in;
+	const char *records; /* every record, as collect_cb writes them */
+	unsigned long bad;
+	const char *diag;    /* stderr, exactly */
+};
+
+static const struct import_row import_rows[] = {
+	{"csv with header", "email,name,status\n"
+			    "a@example.com,Alice,active\n"
+			    "B@Example.COM,Bob,pending\n"
+			    "c@example.com,,\n",
+	 "a@example.com|Alice|active|2\nB@example.com|Bob|pending|3\nc@example.com|-|-|4\n", 0, ""},
+	{"columns in another order, other columns ignored, header in any case",
+	 "Status,Country,NAME,Email\n"
+	 "bouncing,RU,Иван Петров,ivan@example.ru\n"
+	 "Unsubscribed,DE,Hans,hans@example.de\n",
+	 "ivan@example.ru|Иван Петров|bouncing|2\nhans@example.de|Hans|unsubscribed|3\n", 0, ""},
+	{"email column only", "email\nx@example.com\n  y@example.com  \n", "x@example.com|-|-|2\ny@example.com|-|-|3\n",
+	 0, ""},
+	{"semicolon separated, as spreadsheets in many locales save",
+	 "name;email;status\n"
+	 "\"Smith, John\";john@example.com;active\n"
+	 "Doe; jane@example.com ;\n",
+	 "john@example.com|Smith, John|active|2\njane@example.com|Doe|-|3\n", 0, ""},
+	{"BOM and CRLF", "\xEF\xBB\xBF" "email,name\r\na@example.com,Ann\r\n\r\nb@example.com,Ben\r\n",
+	 "a@example.com|Ann|-|2\nb@example.com|Ben|-|4\n", 0, ""},
+	{"quoted fields: separators, doubled quotes, line breaks",
+	 "email,name,status\n"
+	 "\"a@example.com\",\"Smith, John\",\"active\"\n"
+	 "b@example.com,\"He said \"\"hi\"\"\",\n"
+	 "c@example.com,\"two\n"
+	 "lines\n"
+	 "\",pending\n"
+	 "d@example.com, \"spaced\" ,active\n"
+	 "e@example.com,\"\",\n",
+	 "a@example.com|Smith, John|active|2\n"
+	 "b@example.com|He said \"hi\"|-|3\n"
+	 "c@example.com|two lines|pending|4\n"
+	 "d@example.com|spaced|active|7\n"
+	 "e@example.com|-|-|8\n",
+	 0, ""},
+	{"a quote inside an unquoted field is kept", "email,name\na@example.com,O\"Brien\n",
+	 "a@example.com|O\"Brien|-|2\n", 0, ""},
+	{"comments, blank lines and empty rows", "# exported 2026-11-24\n\nemail,name\n# a comment\n  \n,,\n"
+						 "a@example.com,A\n",
+	 "a@example.com|A|-|7\n", 0, ""},
+	{"bad lines in csv, with their line numbers",
+	 "email,name,status\n"
+	 "good@example.com,G,active\n"
+	 "nope,N,active\n"
+	 ",Nobody,active\n"
+	 "s@example.com,S,confirmed\n"
+	 "\"q@example.com\"x,Q,\n"
+	 "m@example.com,\"multi\n"
+	 "line\",bogus\n"
+	 "z@example.com,Z,\n",
+	 "good@example.com|G|active|2\nz@example.com|Z|-|9\n", 5,
+	 "digest: list.csv:3: invalid address \"nope\": no @\n"
+	 "digest: list.csv:4: no address\n"
+	 "digest: list.csv:5: unknown status \"confirmed\" (pending, active, unsubscribed or bouncing)\n"
+	 "digest: list.csv:6: text after a closing quote\n"
+	 "digest: list.csv:7: unknown status \"bogus\" (pending, active, unsubscribed or bouncing)\n"},
+	{"a short row has no address", "name,email\nAlice\n", "", 1, "digest: list.csv:2: no address\n"},
+	{"a blank email cell is no address", "email,name\n   ,Blank\n", "", 1, "digest: list.csv:2: no address\n"},
+	{"unterminated quote at the end", "email,name\na@example.com,A\nb@example.com,\"B\nmore\n", "a@example.com|A|-|2\n",
+	 1, "digest: list.csv:3: unterminated quote\n"},
+	{"mail form", "# my list\n"
+		      "John Smith <john@example.com>\n"
+		      "\"Smith, John\" <js@Example.com>\n"
+		      "<k@example.com>\n"
+		      "l@example.com\n"
+		      "\n"
+		      "   Padded Name   <  p@example.com >  \n"
+		      "\"john doe\"@example.com\n"
+		      "\"Quote \\\"Q\\\" Name\" <q@example.com>\n"
+		      "Иван Петров <ivan@пример.рф>\r\n",
+	 "john@example.com|John Smith|-|2\n"
+	 "js@example.com|Smith, John|-|3\n"
+	 "k@example.com|-|-|4\n"
+	 "l@example.com|-|-|5\n"
+	 "p@example.com|Padded Name|-|7\n"
+	 "\"john doe\"@example.com|-|-|8\n"
+	 "q@example.com|Quote \"Q\" Name|-|9\n"
+	 "ivan@пример.рф|Иван Петров|-|10\n",
+	 0, ""},
+	{"bad lines in the mail form",
+	 "ok@example.com\n"
+	 "John <no-at>\n"
+	 "John <a@example.com\n"
+	 "<a@example.com> trailing\n"
+	 "\"Unclosed <a@example.com>\n"
+	 "\"Name\" a@example.com\n"
+	 "<>\n"
+	 "John Smith john@example.com\n"
+	 "a@b.com\x01\n"
+	 "last@example.com\n",
+	 "ok@example.com|-|-|1\nlast@example.com|-|-|10\n", 8,
+	 "digest: list.csv:2: invalid address \"no-at\": no @\n"
+	 "digest: list.csv:3: missing >\n"
+	 "digest: list.csv:4: text after >\n"
+	 "digest: list.csv:5: unterminated quote\n"
+	 "digest: list.csv:6: expected <address> after the quoted name\n"
+	 "digest: list.csv:7: no address\n"
+	 "digest: list.csv:8: invalid address \"John Smith john@example.com\": space outside quotes\n"
+	 "digest: list.csv:9: invalid address \"a@b.com\": control character\n"},
+	{"a first line with no email column is not a header", "name,status\na@example.com\n", "a@example.com|-|-|2\n", 1,
+	 "digest: list.csv:1: invalid address \"name,status\": bad character ',' in the local part\n"},
+	{"a line starting with # is a comment in either form", "#x@example.com\ny@example.com\n",
+	 "y@example.com|-|-|2\n", 0, ""},
+	{"no final line end", "a@example.com", "a@example.com|-|-|1\n", 0, ""},
+	{"a long bad value is shortened in the message", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "", 1,
+	 "digest: list.csv:1: invalid address \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\": no @\n"},
+	{"only a header", "email,name,status\n", "", 0, ""},
+	{"empty", "\n\n", "", 0, ""},
+};
+
+static void test_import_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(import_rows); i++) {
+		const struct import_row *row = &import_rows[i];
+		struct run r = import_str(row->in);
+		if (r.rc != 0 || strcmp(r.records, row->records) != 0 || r.bad != row->bad ||
+		    strcmp(r.diag, row->diag) != 0)
+			fail_msg("%s: rc %d, bad %lu (want %lu)\nrecords:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s",
+				 row->name, r.rc, r.bad, row->bad, r.records, row->records, r.diag, row->diag);
+		assert_null(r.err);
+		run_free(&r);
+	}
+}
+
+static void test_import_stop(void **state)
+{
+	(void)state;
+	struct run r = import_mem("a@example.com\nb@example.com\nc@example.com\n", 42, 2);
+	assert_int_equal(r.rc, 7);
+	assert_int_equal(r.n, 2);
+	assert_null(r.err);
+	run_free(&r);
+	/* BAD may be NULL */
+	FILE *f = fmemopen((void *)"x\n", 2, "r");
+	FILE *null = fopen("/dev/null", "w");
+	int saved = dup(2);
+	fflush(stderr);
+	dup2(fileno(null), 2);
+	struct collected c = {0};
+	assert_int_equal(import_read(f, "p", collect_cb, &c, NULL, NULL), 0);
+	dup2(saved, 2);
+	close(saved);
+	fclose(null);
+	fclose(f);
+	buf_free(&c.out);
+}
+
+static void test_import_long_lines(void **state)
+{
+	(void)state;
+	/* exactly 64 KiB is accepted (and is a bad address), one more is an error */
+	size_t n = 64 * 1024;
+	char *text = xmalloc(n + 100);
+	strcpy(text, "a@example.com\n");
+	size_t off = strlen(text);
+	memset(text + off, 'x', n);
+	strcpy(text + off + n, "\r\nb@example.com\n");
+	struct run r = import_str(text);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.bad, 1);
+	run_free(&r);
+
+	memset(text + off, 'x', n + 1);
+	strcpy(text + off + n + 1, "\nb@example.com\n");
+	r = import_str(text);
+	assert_int_equal(r.rc, -1);
+	assert_string_equal(r.err, "list.csv:2: line over 64 KiB");
+	assert_int_equal(r.n, 1);
+	run_free(&r);
+
+	/* a quote never closed in a long file: an error, not the whole file in memory */
+	struct buf b = {0};
+	buf_adds(&b, "email,name\na@example.com,\"open\n");
+	for (int i = 0; i < 20000; i++)
+		buf_adds(&b, "b@example.com,B\n");
+	r = import_mem(b.data, b.len, 0);
+	assert_int_equal(r.rc, -1);
+	assert_string_equal(r.err, "list.csv:2: quoted field over 64 KiB (a quote not closed?)");
+	run_free(&r);
+	buf_free(&b);
+	free(text);
+}
+
+static void test_import_many(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	buf_adds(&b, "email,name,status\n");
+	for (int i = 0; i < 100000; i++)
+		buf_addf(&b, "user%d@example.com,\"User %d\",%s\n", i, i, i % 2 ? "active" : "pending");
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct run r = import_mem(b.data, b.len, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 100000);
+	assert_int_equal(r.bad, 0);
+	print_message("# 100000 csv lines in %.3f s\n",
+		      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	run_free(&r);
+
+	b.len = 0;
+	for (int i = 0; i < 100000; i++)
+		buf_addf(&b, i % 10 ? "User %d <user%d@example.com>\n" : "bad %d line%d\n", i, i);
+	r = import_mem(b.data, b.len, 0);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 90000);
+	assert_int_equal(r.bad, 10000);
+	run_free(&r);
+	buf_free(&b);
+}
+
+static void test_import_garbage(void **state)
+{
+	(void)state;
+	/* a NUL inside a line: that line is bad, the next ones are read */
+	static const char nul_mail[] = "a@example.com\nb@exa\0mple.com\nc@example.com\n";
+	struct run r = import_mem(nul_mail, sizeof nul_mail - 1, 0);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.bad, 1);
+	assert_string_equal(r.diag, "digest: list.csv:2: NUL byte in the line\n");
+	run_free(&r);
+	static const char nul_csv[] = "email,name\na@example.com,\"x\0\ny\"\nc@example.com,C\n";
+	r = import_mem(nul_csv, sizeof nul_csv - 1, 0);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.bad, 1);
+	assert_string_equal(r.diag, "digest: list.csv:2: NUL byte in the line\n");
+	run_free(&r);
+
+	/* random bytes, of every kind and density of line ends and quotes */
+	unsigned long long x = 88172645463325252ULL;
+	char *buf = xmalloc(20000);
+	for (int round = 0; round < 200; round++) {
+		size_t n = (size_t)(round * 97 % 20000);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			static const char alphabet[] = "\"\n\r,;@<>#. aZ\0\xff\xc3\xa9";
+			buf[i] = round % 2 ? (char)(x >> 24) : alphabet[(x >> 24) % (sizeof alphabet - 1)];
+		}
+		if (round % 4 == 3 && n > 20)
+			memcpy(buf, "email,name,status\n", 18);
+		if (n == 0)
+			buf[n++] = '\n';
+		r = import_mem(buf, n, 0);
+		assert_true(r.rc == 0 || r.rc == -1);
+		/* a line gives at most one record or one complaint */
+		unsigned long lines = 1;
+		for (size_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		assert_true(r.n + r.bad <= lines);
+		run_free(&r);
+	}
+	free(buf);
+}
+
+/* csv_field output read back by import_read gives the same values. */
+static void test_csv_roundtrip(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *email, *name, *want_name;
+	} rows[] = {
+		{"plain@example.com", "Plain", "Plain"},
+		{"comma@example.com", "Smith, John", "Smith, John"},
+		{"quote@example.com", "He said \"hi\"", "He said \"hi\""},
+		{"semi@example.com", "a;b", "a;b"},
+		{"#hash@example.com", "#1 fan", "#1 fan"},
+		{"\"quoted local\"@example.com", "Q", "Q"},
+		{"\"a,b\"@example.com", "\"", "\""},
+		{"nl@example.com", "two\nlines", "two lines"},
+		{"crlf@example.com", "two\r\nlines", "two lines"},
+		{"space@example.com", " padded ", "padded"},
+		{"ivan@пример.рф", "Иван Петров", "Иван Петров"},
+		{"empty@example.com", "", NULL},
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	fputs("email,name,status\r\n", f);
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		csv_field(f, rows[i].email);
+		putc(',', f);
+		csv_field(f, rows[i].name);
+		putc(',', f);
+		csv_field(f, sub_status_name((enum sub_status)(i % 4)));
+		fputs("\r\n", f);
+	}
+	fclose(f);
+
+	struct run r = import_mem(text, len, 0);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.bad, 0);
+	assert_int_equal(r.n, ARRAY_LEN(rows));
+	struct buf want = {0};
+	int line = 2;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		buf_addf(&want, "%s|%s|%s|%d\n", rows[i].email, rows[i].want_name ? rows[i].want_name : "-",
+			 sub_status_name((enum sub_status)(i % 4)), line);
+		line += strchr(rows[i].name, '\n') ? 2 : 1;
+	}
+	assert_string_equal(r.records, want.data);
+	buf_free(&want);
+	run_free(&r);
+	free(text);
+
+	/* what csv_field writes, exactly */
+	static const struct {
+		const char *in, *want;
+	} out[] = {
+		{"abc", "abc"}, {"", ""}, {"a,b", "\"a,b\""}, {"a\"b", "\"a\"\"b\""}, {"a\nb", "\"a\nb\""},
+		{"a\rb", "\"a\rb\""}, {" a", "\" a\""}, {"a ", "\"a \""}, {"a b", "a b"}, {"#a", "\"#a\""},
+		{"a#", "a#"}, {"a;b", "\"a;b\""}, {"Иван", "Иван"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(out); i++) {
+		f = open_memstream(&text, &len);
+		csv_field(f, out[i].in);
+		fclose(f);
+		assert_string_equal(text, out[i].want);
+		free(text);
+	}
+	f = open_memstream(&text, &len);
+	csv_field(f, NULL);
+	fclose(f);
+	assert_string_equal(text, "");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_address_table),
+		cmocka_unit_test(test_address_lengths),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_name_clean),
+		cmocka_unit_test(test_import_table),
+		cmocka_unit_test(test_import_stop),
+		cmocka_unit_test(test_import_long_lines),
+		cmocka_unit_test(test_import_many),
+		cmocka_unit_test(test_import_garbage),
+		cmocka_unit_test(test_csv_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
