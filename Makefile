@@ -76,13 +76,21 @@ unit: $(UNIT_BINS)
 sample:
 	$(Q)/usr/bin/python3 tests/fixtures/gen_site.py var/sample-site
 
-# The quick start: build, make the sample site, collect and rank it.
+# The quick start: build, make the sample site, and run the whole daily job
+# into the Maildir of digest.conf; then a preview to open in a browser.
 demo: digest sample
-	./digest -c digest.conf collect
+	./digest -c digest.conf subscribers import tests/fixtures/sample-subscribers.txt
+	./digest -c digest.conf run
+	./digest -c digest.conf preview --no-fetch -o var/preview.html
+	./digest -c digest.conf status
+	@echo
+	@echo "Messages: var/outbox/new/ (a Maildir). The edition in a browser: var/preview.html"
 
 valgrind: digest sample
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect ./digest -q -c digest.conf collect >/dev/null
+	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect ./digest -q -c digest.conf preview --format eml >/dev/null
 
 # Coverage-guided fuzzing of every parser of outside input (clang's
 # libFuzzer, with ASan and UBSan); FUZZ_SECONDS each. Not part of `make test`.

@@ -14,6 +14,10 @@
  * the line's indentation, and after a list marker ("1. ", "- ", "* ",
  * "• ") align with the text after it. Trailing spaces are dropped; line
  * ends stay "\n"; text after the last "\n" is wrapped too.
+ * Details: only spaces break (a no-break space does not); a "\r" before
+ * "\n" is dropped with the trailing spaces, but a line "-- " (the
+ * signature separator) keeps its space; WIDTH <= 0 wraps nothing. OUT
+ * always ends up holding a string, even for LEN 0.
  */
 void text_wrap(struct buf *out, const char *s, size_t len, int width);
 

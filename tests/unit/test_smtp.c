@@ -1,0 +1,648 @@
+/* Unit tests of smtp against tests/integration/smtpd.py (aiosmtpd) on
+ * 127.0.0.1: messages arrive byte for byte, replies are classified, dead
+ * servers time out, certificates are checked. Run from the repository root. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "digest/log.h"
+#include "digest/smtp.h"
+#include "digest/util.h"
+
+#define SMTPD "tests/integration/smtpd.py"
+#define USER "digest"
+#define PASS "s3cret-Pa55"
+
+extern char **environ;
+
+static char dir[] = "/tmp/digest-smtp-XXXXXX";
+static char *cert_both, *key_both; /* DNS:localhost, IP:127.0.0.1 */
+static char *cert_name, *key_name; /* DNS:localhost only */
+
+struct server {
+	const char *name;
+	pid_t pid;
+	int port;
+	char *out;
+};
+enum { PLAIN, FLAKY, STALL, STARTTLS, IMPLICIT, NSERVERS };
+static struct server servers[NSERVERS] = {
+	{.name = "plain"}, {.name = "flaky"}, {.name = "stall"}, {.name = "starttls"}, {.name = "tls"},
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct buf b = {0};
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	if (len)
+		*len = b.len;
+	return b.data ? b.data : xstrdup("");
+}
+
+/* Start smtpd.py with EXTRA arguments (NULL-terminated) on a free port
+ * and wait until it says which. */
+static void start_server(struct server *s, const char *const *extra)
+{
+	const char *argv[40];
+	int n = 0;
+	char *portfile = xasprintf("%s/%s.port", dir, s->name);
+	s->out = xasprintf("%s/%s", dir, s->name);
+	argv[n++] = "/usr/bin/python3";
+	argv[n++] = SMTPD;
+	argv[n++] = "--port";
+	argv[n++] = "0";
+	argv[n++] = "--portfile";
+	argv[n++] = portfile;
+	argv[n++] = "--out";
+	argv[n++] = s->out;
+	for (; *extra; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	if (posix_spawn(&s->pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+		fail_msg("cannot start %s: %s", SMTPD, strerror(errno));
+	free(portfile);
+}
+
+static void wait_server(struct server *s)
+{
+	char *portfile = xasprintf("%s/%s.port", dir, s->name);
+	for (int i = 0; i < 200 && !s->port; i++) {
+		char *text = slurp(portfile, NULL);
+		if (text)
+			s->port = atoi(text);
+		free(text);
+		int status;
+		if (!s->port && waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			fail_msg("smtpd.py %s exited (status %d)", s->name, status);
+		}
+		if (!s->port)
+			usleep(50 * 1000);
+	}
+	free(portfile);
+	if (!s->port)
+		fail_msg("smtpd.py %s did not start in 10 s", s->name);
+}
+
+static void stop_server(struct server *s)
+{
+	int status = 0;
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("smtpd.py %s did not stop cleanly on SIGTERM (status %d)", s->name, status);
+	s->pid = 0;
+}
+
+static struct smtp_opts opts(int server)
+{
+	struct smtp_opts o = {.host = "127.0.0.1",
+			      .port = servers[server].port,
+			      .security = SMTP_SEC_NONE,
+			      .helo = "digest.test",
+			      .timeout = 5,
+			      .tls_verify = true};
+	return o;
+}
+
+/* The message the server saved for RCPT (the last one), or NULL; its line
+ * in log.jsonl in *ENTRY when ENTRY is not NULL. */
+static char *saved(int server, const char *rcpt, size_t *len, char **entry)
+{
+	char *path = xasprintf("%s/log.jsonl", servers[server].out);
+	char *log = slurp(path, NULL);
+	char *want = xasprintf("\"rcpt_tos\": [\"%s\"]", rcpt);
+	char *file = NULL, *msg = NULL;
+	free(path);
+	for (char *save = NULL, *line = log ? strtok_r(log, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f = strstr(line, "\"file\": \"");
+		if (!strstr(line, want) || !f)
+			continue;
+		free(file);
+		file = xstrndup(f + 9, strcspn(f + 9, "\""));
+		if (entry) {
+			free(*entry);
+			*entry = xstrdup(line);
+		}
+	}
+	if (file) {
+		path = xasprintf("%s/%s", servers[server].out, file);
+		msg = slurp(path, len);
+		free(path);
+	}
+	free(file);
+	free(want);
+	free(log);
+	return msg;
+}
+
+static void send_ok(struct smtp_conn *c, const char *rcpt, const char *msg)
+{
+	char reply[SMTP_REPLY_MAX];
+	int st = smtp_send(c, "digest@example.org", rcpt, msg, strlen(msg), reply);
+	if (st != SMTP_OK)
+		fail_msg("to %s: status %d, reply %s", rcpt, st, reply);
+	assert_true(!strncmp(reply, "250 ", 4));
+	assert_true(smtp_usable(c));
+}
+
+static void test_loopback(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *addr;
+		bool want;
+	} cases[] = {
+		{"127.0.0.1", true},  {"127.1.2.3", true},     {"localhost", true},   {"LOCALHOST", true},
+		{"::1", true},        {"::ffff:127.0.0.1", true}, {"128.0.0.1", false}, {"10.0.0.1", false},
+		{"::", false},        {"::2", false},          {"192.0.2.1", false},  {"localhost.example", false},
+		{"", false},          {NULL, false},           {"mail.example.org", false},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		if (smtp_is_loopback(cases[i].addr) != cases[i].want)
+			fail_msg("%s: want %d", cases[i].addr ? cases[i].addr : "NULL", cases[i].want);
+}
+
+/* Several messages on one connection, each saved exactly as sent: dots at
+ * the start of lines, a lone dot, a 998-byte line, no line break at the end. */
+static void test_plain_many(void **state)
+{
+	(void)state;
+	struct buf long_msg = {0};
+	buf_adds(&long_msg, "From: a@example.org\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n");
+	for (int i = 0; i < 998; i++)
+		buf_add(&long_msg, i % 10 == 9 ? " " : "x", 1);
+	buf_adds(&long_msg, "\r\nlast line\r\n");
+	const struct {
+		const char *rcpt, *msg, *want;
+	} cases[] = {
+		{"one@example.org", long_msg.data, long_msg.data},
+		{"two@example.org", "Subject: two\r\n\r\nsecond\r\n", "Subject: two\r\n\r\nsecond\r\n"},
+		{"three@example.org", ".first line is a dot\r\n\r\n.\r\n", ".first line is a dot\r\n\r\n.\r\n"},
+		{"four@example.org", "Subject: no CRLF at the end\r\n\r\nend", "Subject: no CRLF at the end\r\n\r\nend\r\n"},
+	};
+	struct smtp_opts o = opts(PLAIN);
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	assert_null(err);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		send_ok(c, cases[i].rcpt, cases[i].msg);
+	smtp_close(c);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t len = 0;
+		char *entry = NULL;
+		char *got = saved(PLAIN, cases[i].rcpt, &len, &entry);
+		if (!got)
+			fail_msg("%s: not saved", cases[i].rcpt);
+		if (len != strlen(cases[i].want) || memcmp(got, cases[i].want, len))
+			fail_msg("%s: saved %zu bytes, want %zu:\n%s", cases[i].rcpt, len, strlen(cases[i].want), got);
+		assert_non_null(strstr(entry, "\"helo\": \"digest.test\""));
+		assert_non_null(strstr(entry, "\"mail_from\": \"digest@example.org\""));
+		free(entry);
+		free(got);
+	}
+	buf_free(&long_msg);
+}
+
+/* A 451 to RCPT: later, and the connection goes on; a 550: never, and the
+ * connection goes on too. Nothing that could end the command line reaches
+ * the server. */
+static void test_refused_rcpt(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PLAIN);
+	o.host = "localhost";
+	o.helo = NULL; /* the machine's name */
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	const char *msg = "Subject: x\r\n\r\nx\r\n";
+	assert_int_equal(smtp_send(c, "digest@example.org", "defer@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_true(!strncmp(reply, "451 4.3.0 <defer@example.org>", 29));
+	assert_true(smtp_usable(c));
+	send_ok(c, "defer@example.org", msg); /* deferred once only */
+	assert_int_equal(smtp_send(c, "digest@example.org", "bad@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_true(!strncmp(reply, "550 5.1.1 <bad@example.org>", 27));
+	assert_true(smtp_usable(c));
+	send_ok(c, "after-bad@example.org", msg);
+	/* a null sender is allowed */
+	assert_int_equal(smtp_send(c, "", "null-sender@example.org", msg, strlen(msg), reply), SMTP_OK);
+	static const char *const bad_rcpts[] = {
+		"a@example.org\r\nRSET", "a@example.org\nRCPT TO:<b@example.org>", "a@example.org> NOTIFY=NEVER",
+		"<a@example.org", "", "a\x01@example.org", "a\x7f@example.org", NULL,
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad_rcpts); i++) {
+		assert_int_equal(smtp_send(c, "digest@example.org", bad_rcpts[i], msg, strlen(msg), reply), SMTP_FAIL);
+		assert_string_equal(reply, "invalid recipient address");
+	}
+	assert_int_equal(smtp_send(c, NULL, "x@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_int_equal(smtp_send(c, "a@b\r\nDATA", "x@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_string_equal(reply, "invalid sender address");
+	char longest[256];
+	memset(longest, 'a', 254);
+	memcpy(longest + 254 - 12, "@example.org", 12);
+	longest[254] = '\0';
+	send_ok(c, longest, msg);
+	memmove(longest + 1, longest, 255);
+	assert_int_equal(smtp_send(c, "digest@example.org", longest, msg, strlen(msg), reply), SMTP_FAIL);
+	assert_true(smtp_usable(c));
+	send_ok(c, "last@example.org", msg);
+	smtp_close(c);
+	char *entry = NULL;
+	char *got = saved(PLAIN, "null-sender@example.org", NULL, &entry);
+	assert_non_null(got);
+	free(got);
+	assert_non_null(strstr(entry, "\"mail_from\": \"<>\"")); /* aiosmtpd's way of saying "" */
+	char host[256] = "", *want = NULL;
+	gethostname(host, sizeof host);
+	want = xasprintf("\"helo\": \"%s\"", host);
+	assert_non_null(strstr(entry, want));
+	free(want);
+	free(entry);
+	assert_null(saved(PLAIN, "bad@example.org", NULL, NULL));
+	assert_null(err);
+}
+
+/* A 451 after the data: later, same connection; then the server takes the
+ * next message and hangs up before its reply: later, connection done. */
+static void test_deferred_then_dropped(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(FLAKY);
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: flaky\r\n\r\nx\r\n";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	assert_int_equal(smtp_send(c, "digest@example.org", "first@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_string_equal(reply, "451 4.3.0 Message deferred, try again later");
+	assert_true(smtp_usable(c));
+	assert_int_equal(smtp_send(c, "digest@example.org", "second@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_string_equal(reply, "connection lost");
+	assert_false(smtp_usable(c));
+	assert_int_equal(smtp_send(c, "digest@example.org", "third@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_string_equal(reply, "connection not usable");
+	smtp_close(c);
+	char *got = saved(FLAKY, "second@example.org", NULL, NULL); /* in flight when the line went */
+	assert_non_null(got);
+	free(got);
+	assert_null(saved(FLAKY, "first@example.org", NULL, NULL));
+	/* a new connection is fine */
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	send_ok(c, "fourth@example.org", msg);
+	smtp_close(c);
+	assert_null(err);
+}
+
+/* A server that stops answering, with timeout = 1: the send gives up in
+ * about a second, and so does a new connection's EHLO. Before that, AUTH
+ * in the clear is fine on loopback, and a bad address fails at once, without
+ * a word to the (stalled) server. */
+static void test_stalled(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(STALL);
+	o.timeout = 1;
+	o.username = USER;
+	o.password = PASS;
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: stall\r\n\r\nx\r\n";
+	if (smtp_open(&o, &c, &err) != SMTP_OK)
+		fail_msg("%s", err);
+	send_ok(c, "before@example.org", msg); /* the server stalls from here on */
+	double t0 = now();
+	assert_int_equal(smtp_send(c, "digest@example.org", "x\r\n@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_true(now() - t0 < 0.5);
+	assert_true(smtp_usable(c));
+	t0 = now();
+	assert_int_equal(smtp_send(c, "digest@example.org", "after@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	double took = now() - t0;
+	if (took < 0.9 || took > 3)
+		fail_msg("gave up after %.2f s, want about 1", took);
+	assert_string_equal(reply, "timeout (no reply in 1 s)");
+	assert_false(smtp_usable(c));
+	t0 = now();
+	smtp_close(c); /* no QUIT to wait for */
+	assert_true(now() - t0 < 0.5);
+	t0 = now();
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_RETRY);
+	took = now() - t0;
+	if (took < 0.9 || took > 3)
+		fail_msg("smtp_open gave up after %.2f s, want about 1", took);
+	assert_null(c);
+	assert_non_null(strstr(err, "EHLO: timeout"));
+	char *entry = NULL;
+	char *got = saved(STALL, "before@example.org", NULL, &entry);
+	assert_non_null(got);
+	assert_non_null(strstr(entry, "\"auth\": \"" USER "\""));
+	free(entry);
+	free(got);
+	free(err);
+}
+
+/* Nobody listening: later. Someone listening who never speaks (the kernel
+ * accepts, no program does): later, after the timeout, in the clear and in
+ * the TLS handshake. */
+static void test_unreachable(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	struct smtp_opts o = opts(PLAIN);
+	o.port = ntohs(a.sin_port);
+	o.timeout = 1;
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_RETRY); /* bound, not listening: refused */
+	assert_null(c);
+	char *want = xasprintf("smtp 127.0.0.1:%d: connect: Connection refused", o.port);
+	assert_string_equal(err, want);
+	free(want);
+	assert_int_equal(listen(fd, 8), 0);
+	for (int sec = SMTP_SEC_NONE; sec <= SMTP_SEC_TLS; sec++) {
+		o.security = sec;
+		double t0 = now();
+		assert_int_equal(smtp_open(&o, &c, &err), SMTP_RETRY);
+		double took = now() - t0;
+		if (took < 0.9 || took > 3)
+			fail_msg("security %d: gave up after %.2f s, want about 1 (%s)", sec, took, err);
+		assert_non_null(strstr(err, sec == SMTP_SEC_TLS ? "TLS: handshake failed" : "greeting: timeout"));
+	}
+	close(fd);
+	free(err);
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PLAIN);
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	o.helo = "bad name\r\nRSET";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_non_null(strstr(err, "EHLO"));
+	o = opts(PLAIN);
+	o.port = 0;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	o = opts(PLAIN);
+	o.host = "";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	o = opts(PLAIN);
+	o.security = SMTP_SEC_STARTTLS; /* the plain server does not offer it */
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_non_null(strstr(err, "STARTTLS: the server does not offer it"));
+	assert_null(c);
+	free(err);
+}
+
+/* STARTTLS with a self-signed certificate: refused unless trusted through
+ * ca_file (for both its name and its address) or not checked at all. */
+static void test_starttls(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(STARTTLS);
+	o.security = SMTP_SEC_STARTTLS;
+	o.username = USER;
+	o.password = PASS;
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	char *prefix = xasprintf("smtp 127.0.0.1:%d: STARTTLS: certificate: ", o.port);
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_null(c);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, "NOT trusted"))
+		fail_msg("%s", err);
+	free(prefix);
+	assert_null(strstr(err, PASS));
+	o.tls_verify = false;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	send_ok(c, "noverify@example.org", "Subject: no verify\r\n\r\nx\r\n");
+	smtp_close(c);
+	o.tls_verify = true;
+	o.ca_file = cert_both;
+	const char *hosts[] = {"127.0.0.1", "localhost"};
+	for (size_t i = 0; i < ARRAY_LEN(hosts); i++) {
+		o.host = hosts[i];
+		if (smtp_open(&o, &c, &err) != SMTP_OK)
+			fail_msg("%s: %s", hosts[i], err);
+		send_ok(c, i ? "ca-name@example.org" : "ca-ip@example.org", "Subject: verified\r\n\r\nx\r\n");
+		smtp_close(c);
+	}
+	char *entry = NULL;
+	char *got = saved(STARTTLS, "ca-name@example.org", NULL, &entry);
+	assert_non_null(got);
+	assert_non_null(strstr(entry, "\"auth\": \"" USER "\""));
+	free(entry);
+	free(got);
+	/* a CA file with no certificate in it */
+	o.ca_file = "/dev/null";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_non_null(strstr(err, "certificate: no trusted CA certificate in /dev/null"));
+	free(err);
+}
+
+static void test_auth_refused(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(STARTTLS);
+	o.security = SMTP_SEC_STARTTLS;
+	o.ca_file = cert_both;
+	o.username = USER;
+	o.password = "wrong-" PASS;
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_null(c);
+	char *want = xasprintf("smtp 127.0.0.1:%d: AUTH PLAIN: 535 5.7.8 Authentication credentials invalid", o.port);
+	assert_string_equal(err, want);
+	free(want);
+	/* the server wants AUTH: without it, the message is refused */
+	o.username = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	char reply[SMTP_REPLY_MAX];
+	assert_int_equal(smtp_send(c, "digest@example.org", "x@example.org", "x\r\n", 3, reply), SMTP_FAIL);
+	assert_true(!strncmp(reply, "530 ", 4));
+	assert_true(smtp_usable(c));
+	smtp_close(c);
+	free(err);
+}
+
+/* No password in the clear to an address that is not loopback: refused
+ * before AUTH (the server would have taken it). */
+static void test_auth_not_loopback(void **state)
+{
+	(void)state;
+	struct ifaddrs *ifs = NULL, *i;
+	char ip[INET_ADDRSTRLEN] = "";
+	assert_int_equal(getifaddrs(&ifs), 0);
+	for (i = ifs; i && !ip[0]; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr) >> 24) != 127)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, ip, sizeof ip);
+	freeifaddrs(ifs);
+	if (!ip[0])
+		skip(); /* no address but loopback on this machine */
+	struct server s = {.name = "public"};
+	const char *extra[] = {"--listen", ip, "--auth", USER ":" PASS, NULL};
+	start_server(&s, extra);
+	wait_server(&s);
+	struct smtp_opts o = {.host = ip, .port = s.port, .helo = "digest.test", .timeout = 5,
+			      .username = USER, .password = PASS, .tls_verify = true};
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	assert_null(c);
+	assert_non_null(strstr(err, "AUTH: not sending the password over an unencrypted connection"));
+	assert_null(strstr(err, PASS));
+	o.username = NULL; /* the same server without AUTH: connected all right */
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	smtp_close(c);
+	stop_server(&s);
+	free(s.out);
+	free(err);
+}
+
+/* Implicit TLS, with a certificate for the name "localhost" only: fine by
+ * that name, refused by address. */
+static void test_implicit_tls(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(IMPLICIT);
+	o.security = SMTP_SEC_TLS;
+	o.ca_file = cert_name;
+	o.host = "localhost";
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	if (smtp_open(&o, &c, &err) != SMTP_OK)
+		fail_msg("%s", err);
+	send_ok(c, "implicit@example.org", "Subject: implicit\r\n\r\n.x\r\n");
+	smtp_close(c);
+	size_t len;
+	char *got = saved(IMPLICIT, "implicit@example.org", &len, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, "Subject: implicit\r\n\r\n.x\r\n");
+	free(got);
+	o.host = "127.0.0.1";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_FAIL);
+	char *want = xasprintf("smtp 127.0.0.1:%d: TLS: certificate: ", o.port);
+	if (strncmp(err, want, strlen(want)) || !strstr(err, "does not match"))
+		fail_msg("%s", err);
+	free(want);
+	free(err);
+}
+
+static char *make_cert(const char *name, const char *san, char **key)
+{
+	char *crt = xasprintf("%s/%s.crt", dir, name);
+	*key = xasprintf("%s/%s.key", dir, name);
+	char *cmd = xasprintf("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext "
+			      "subjectAltName=%s -days 2 -keyout '%s' -out '%s' >/dev/null 2>&1",
+			      san, *key, crt);
+	int rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? crt : NULL;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_set_level(LOG_QUIET);
+	if (access(SMTPD, R_OK) != 0) {
+		fprintf(stderr, "test_smtp: %s not found: run from the repository root\n", SMTPD);
+		return -1;
+	}
+	if (!mkdtemp(dir))
+		return -1;
+	cert_both = make_cert("both", "DNS:localhost,IP:127.0.0.1", &key_both);
+	cert_name = make_cert("name", "DNS:localhost", &key_name);
+	if (!cert_both || !cert_name) {
+		fprintf(stderr, "test_smtp: openssl could not make a certificate\n");
+		return -1;
+	}
+	const char *plain[] = {"--defer-rcpt", "^defer@:1", "--fail-rcpt", "^bad@", NULL};
+	const char *flaky[] = {"--defer-data-first", "1", "--drop-after", "1", NULL};
+	const char *stall[] = {"--stall-after", "1", "--auth", USER ":" PASS, NULL};
+	const char *starttls[] = {"--starttls", cert_both, key_both, "--require-tls", "--auth", USER ":" PASS, NULL};
+	const char *implicit[] = {"--tls", cert_name, key_name, NULL};
+	const char *const *extra[NSERVERS] = {plain, flaky, stall, starttls, implicit};
+	for (int i = 0; i < NSERVERS; i++)
+		start_server(&servers[i], extra[i]);
+	for (int i = 0; i < NSERVERS; i++)
+		wait_server(&servers[i]);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NSERVERS; i++) {
+		stop_server(&servers[i]);
+		free(servers[i].out);
+	}
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	int rc = system(cmd);
+	free(cmd);
+	free(cert_both);
+	free(key_both);
+	free(cert_name);
+	free(key_name);
+	return rc == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	/* a server that goes away mid-write must not kill the test */
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_plain_many),
+		cmocka_unit_test(test_refused_rcpt),
+		cmocka_unit_test(test_deferred_then_dropped),
+		cmocka_unit_test(test_stalled),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_auth_refused),
+		cmocka_unit_test(test_auth_not_loopback),
+		cmocka_unit_test(test_implicit_tls),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
