@@ -429,7 +429,12 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 		log_warn("edition %s: no article in the window; nothing to send", ed.date);
 		if (ed.sources_failed)
 			rc = EX_UNAVAILABLE;
-		goto summary;
+		if (store_delivery_counts(st, date, &dc, &err) < 0)
+			log_error("%s", err);
+		/* No edition: the subscribers wait for nothing. */
+		dc.pending = 0;
+		summary(date, 0, &dc, &ds, false);
+		goto out_quiet;
 	}
 	if (render_edition(r, ed.date, ed.a, ed.n, now, &err) < 0) {
 		log_error("%s", err);
@@ -457,6 +462,7 @@ summary:
 out:
 	if (rc != EX_OK && !st)
 		summary(date, ed.n, &dc, &ds, o.dry_run);
+out_quiet:
 	job_edition_clear(&ed);
 	render_free(r);
 	store_close(st);

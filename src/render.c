@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "digest/mime.h"
@@ -238,7 +239,11 @@ static struct tval *article_value(const struct render *r, const struct article *
 	snprintf(num, sizeof num, "%zu", rank);
 	tv_set_str(o, "rank", num);
 	tv_set_str(o, "title", a->title);
-	tv_set_str(o, "url", a->url);
+	/* Links only to the web (or files, for local sites): never a
+	 * javascript: or data: URL in a reader's mail. */
+	bool web = a->url && (!strncasecmp(a->url, "https://", 8) || !strncasecmp(a->url, "http://", 7) ||
+			      !strncasecmp(a->url, "file://", 7));
+	tv_set_str(o, "url", web ? a->url : "");
 	char *summary = cut_summary(a->summary, r->cfg->digest.summary_chars);
 	tv_set_str(o, "summary", summary && *summary ? summary : NULL);
 	free(summary);
@@ -260,7 +265,7 @@ static struct tval *article_value(const struct render *r, const struct article *
 	tv_set_str(o, "published", num);
 	tv_set_str(o, "source", a->source);
 	/* Only web images: a data: or javascript: URL has no place in mail. */
-	if (a->image && (!strncmp(a->image, "https://", 8) || !strncmp(a->image, "http://", 7)))
+	if (a->image && (!strncasecmp(a->image, "https://", 8) || !strncasecmp(a->image, "http://", 7)))
 		tv_set_str(o, "image", a->image);
 	return o;
 }

@@ -213,8 +213,8 @@ __attribute__((format(printf, 2, 3))) static void command(struct smtp_conn *c, c
 	read_reply(c);
 }
 
-/* The extensions of an EHLO reply that matter here, in the session's flags
- * where libetpan's STARTTLS and AUTH look for them. */
+/* The extensions of an EHLO reply that matter here, in the session's
+ * flags, as libetpan's own EHLO would leave them. */
 static void parse_ehlo(mailsmtp *s)
 {
 	s->esmtp = MAILSMTP_ESMTP;
@@ -388,6 +388,17 @@ static void set_sni(struct mailstream_ssl_context *ctx, void *host)
 	mailstream_ssl_set_server_name(ctx, host);
 }
 
+/* handshake_failed: why the TLS handshake started at T0 failed, as far as
+ * one can tell (libetpan prints GnuTLS's reason on stderr, and returns NULL). */
+static int handshake_failed(const struct smtp_conn *c, const char *step, long long t0, char **err)
+{
+	if (now_ms() - t0 >= (long long)c->timeout * 1000 - 200)
+		errf(err, "%s: %s: handshake timeout (%d s)", c->where, step, c->timeout);
+	else
+		errf(err, "%s: %s: handshake failed", c->where, step);
+	return SMTP_RETRY;
+}
+
 /* verify_peer: check the certificate chain STREAM's server sent against the
  * system CAs (or O->ca_file), for O->host; libetpan checks nothing. */
 static int verify_peer(struct smtp_conn *c, const struct smtp_opts *o, mailstream *stream, const char *step,
@@ -491,12 +502,11 @@ static int starttls(struct smtp_conn *c, const struct smtp_opts *o, const char *
 		return SMTP_FAIL;
 	}
 	mailstream_low *plain = mailstream_get_low(s->stream);
+	t0 = now_ms();
 	mailstream_low *tls = mailstream_low_tls_open_with_callback_timeout(
 		mailstream_low_get_fd(plain), c->timeout, ip_literal(o->host, ip) ? NULL : set_sni, (void *)o->host);
-	if (!tls) {
-		errf(err, "%s: STARTTLS: TLS handshake failed", c->where);
-		return SMTP_RETRY;
-	}
+	if (!tls)
+		return handshake_failed(c, "STARTTLS", t0, err);
 	mailstream_low_free(plain); /* the socket stays open: TLS runs on it now */
 	mailstream_set_low(s->stream, tls);
 	c->encrypted = true;
@@ -576,11 +586,12 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err)
 	st = SMTP_RETRY;
 	/* timeouts on the stream itself: mailsmtp_set_timeout only reaches
 	 * the streams libetpan opens, and not the reads of a plain one */
+	long long t0 = now_ms();
 	if (o->security == SMTP_SEC_TLS) {
 		stream = mailstream_ssl_open_with_callback_timeout(fd, c->timeout, ip_literal(o->host, ip) ? NULL : set_sni,
 								   (void *)o->host);
 		if (!stream) {
-			errf(err, "%s: TLS: handshake failed", c->where);
+			st = handshake_failed(c, "TLS", t0, err);
 			goto fail;
 		}
 		c->encrypted = true;
@@ -597,7 +608,7 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err)
 	/* the greeting, as mailsmtp_connect would read it but for its reader */
 	c->s->stream = stream;
 	stream = NULL; /* the session's now */
-	long long t0 = now_ms();
+	t0 = now_ms();
 	read_reply(c);
 	if (c->s->response_code != 220) {
 		describe(c, t0, reply);
@@ -623,8 +634,8 @@ fail:
 	return st;
 }
 
-/* refused: the status of a transaction that got REPLY-worthy answer other
- * than the one it wanted; RSET when the connection can go on. */
+/* refused: the status of a transaction that got another answer than the
+ * one it wanted, described in REPLY; RSET when the connection can go on. */
 static int refused(struct smtp_conn *c, long long t0, char reply[SMTP_REPLY_MAX])
 {
 	describe(c, t0, reply);
