@@ -40,6 +40,9 @@ struct smtp_conn;
  * encrypted and the host is not loopback). Returns SMTP_OK and a
  * connection, or SMTP_RETRY / SMTP_FAIL with *ERR one line naming the
  * server and the step ("smtp 127.0.0.1:2525: STARTTLS: certificate: ...").
+ * Its SMTP_FAIL is about the server or the configuration (certificate,
+ * login, no STARTTLS, a 5xx greeting), never about a recipient: not a bounce.
+ * Each address of the host gets O->timeout seconds to connect.
  */
 int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
 
@@ -49,7 +52,11 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
  * server's last reply as one line ("250 2.0.0 Ok: queued", "451 4.3.0 ...",
  * or a description such as "connection lost" / "timeout"). After a
  * refused transaction the connection is reset (RSET) for the next one.
- * Returns SMTP_OK, SMTP_RETRY or SMTP_FAIL.
+ * Returns SMTP_OK, SMTP_RETRY or SMTP_FAIL. An address longer than 254
+ * bytes or with a control character, CR, LF, '<' or '>' is SMTP_FAIL
+ * ("invalid recipient address") before anything is sent; FROM may be ""
+ * (the null sender). MSG's own last line break ends the message: the
+ * server saves MSG byte for byte (one is added when it has none).
  */
 int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 	      char reply[SMTP_REPLY_MAX]);
