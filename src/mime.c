@@ -73,11 +73,19 @@ void mime_qp(struct buf *out, const char *s, size_t len)
 
 /* ---- header text ---- */
 
+/* Text that can stand in a header as it is: printable ASCII, nothing that
+ * reads as an encoded word, and no word too long to fold (RFC 5322 lines
+ * must stay under 998 octets, and should under 78). */
 static bool plain_ascii(const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+	size_t word = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p < 32 || *p > 126)
 			return false;
+		word = *p == ' ' ? 0 : word + 1;
+		if (word > 60)
+			return false;
+	}
 	return !strstr(s, "=?");
 }
 

@@ -135,6 +135,7 @@ static void test_words(void **state)
 {
 	(void)state;
 	struct buf b = {0};
+	char *back;
 	mime_word(&b, "Plain ASCII subject");
 	assert_string_equal(b.data, "Plain ASCII subject");
 	b.len = 0;
@@ -149,14 +150,28 @@ static void test_words(void **state)
 		mime_word(&b, texts[i]);
 		for (const char *p = b.data; *p; p++)
 			assert_true(*p >= 32 && *p < 127);
-		char *back = words_decode(b.data);
+		back = words_decode(b.data);
 		assert_string_equal(back, texts[i]);
 		free(back);
 	}
+	/* A word too long to fold is encoded, and so split. */
+	b.len = 0;
+	char longw[301];
+	memset(longw, 'x', 300);
+	longw[300] = '\0';
+	mime_word(&b, longw);
+	assert_true(!strncmp(b.data, "=?UTF-8?B?", 10));
+	back = words_decode(b.data);
+	assert_string_equal(back, longw);
+	free(back);
+	struct buf h = {0};
+	mime_fold(&h, "Subject", b.data);
+	check_lines(h.data, 78);
+	buf_free(&h);
 	/* A control character can never reach a header. */
 	b.len = 0;
 	mime_word(&b, "ж\r\nBcc: x@y");
-	char *back = words_decode(b.data);
+	back = words_decode(b.data);
 	assert_null(strchr(back, '\r'));
 	assert_null(strchr(back, '\n'));
 	free(back);
