@@ -517,6 +517,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_str(ld, g, "newsletter", "base_url", &cfg->newsletter.base_url, 0);
 	get_str(ld, g, "newsletter", "list_id", &cfg->newsletter.list_id, 0);
 	get_str(ld, g, "newsletter", "subject", &cfg->newsletter.subject, 0);
+	if (g && config_setting_get_member(g, "subject"))
+		cfg->newsletter.subject_line = (int)config_setting_source_line(config_setting_get_member(g, "subject"));
 	get_str(ld, g, "newsletter", "timezone", &cfg->newsletter.timezone, 0);
 	static const char *const locales[] = {"en", "ru", NULL};
 	get_choice(ld, g, "newsletter", "locale", locales, &cfg->newsletter.locale);

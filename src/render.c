@@ -185,8 +185,12 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		free(a);
 	}
 	const char *subj = cfg->newsletter.subject;
-	if (tmpl_parse("newsletter.subject", subj, strlen(subj), false, cfg->templates.dir, &r->t_subject,
-		       err) < 0)
+	char *where = cfg->newsletter.subject_line
+			      ? xasprintf("%s:%d: newsletter.subject", cfg->path, cfg->newsletter.subject_line)
+			      : xstrdup("newsletter.subject");
+	int rc = tmpl_parse(where, subj, strlen(subj), false, cfg->templates.dir, &r->t_subject, err);
+	free(where);
+	if (rc < 0)
 		goto fail;
 	if (tmpl_load(cfg->templates.dir, "digest.txt", &r->t_text, err) < 0 ||
 	    tmpl_load(cfg->templates.dir, "digest.html", &r->t_html, err) < 0)

@@ -66,6 +66,7 @@ struct config {
 	struct {
 		char *name, *from, *reply_to, *base_url, *list_id, *subject;
 		char *timezone, *locale, *secret_file;
+		int subject_line; /* where digest.conf sets the subject (0: the default) */
 	} newsletter;
 	struct {
 		int max_articles, window_hours, summary_chars;
