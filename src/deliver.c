@@ -294,6 +294,7 @@ static struct job *take(struct pool *p)
 		}
 		if (!p->later && p->busy == 0)
 			return NULL;
+		journal_sync(p); /* no open transaction while waiting */
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		double d = wake - now;
@@ -326,6 +327,14 @@ static void pace(struct pool *p)
 	sleep_s(at - now);
 }
 
+/*
+ * One connection's loop. The journal is written in one commit a message:
+ * the outcome of the message just sent and the "in flight" mark of the next
+ * one go to disk together, before the next one is handed over; so a crash
+ * at any moment repeats at most the message in flight on each connection.
+ * The commit is shared with whatever the other connections marked meanwhile
+ * (group commit). No transaction is held open across network I/O.
+ */
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -334,10 +343,13 @@ static void *worker(void *arg)
 	int connect_failures = 0;
 	char reply[SMTP_REPLY_MAX];
 	const int retries = p->cfg->delivery.smtp.retries;
+	const bool paced = p->cfg->delivery.smtp.rate_per_second > 0;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		struct job *j = take(p);
+		if (!j || !conn_ready(&c) || paced)
+			journal_sync(p); /* nothing may wait on a connect, a pause or the end */
 		if (!j)
 			break;
 		pthread_mutex_unlock(&p->mu);
@@ -379,14 +391,12 @@ static void *worker(void *arg)
 		render_message(p->r, &rd, &msg);
 
 		pthread_mutex_lock(&p->mu);
-		int jr = journal(p, j, DELIVERY_INFLIGHT, NULL);
-		pthread_mutex_unlock(&p->mu);
-		if (jr < 0) {
-			pthread_mutex_lock(&p->mu);
+		if (journal(p, j, DELIVERY_INFLIGHT, NULL) < 0 || journal_sync(p) < 0) {
 			free_job(j);
 			p->busy--;
 			break;
 		}
+		pthread_mutex_unlock(&p->mu);
 		j->tries++;
 		int rc = conn_send(&c, p->from, j->sub.email, msg.data, msg.len, reply);
 
@@ -410,9 +420,6 @@ static void *worker(void *arg)
 				log_debug("%s: deferred: %s", j->sub.email, reply);
 			}
 		}
-		/* The outcome is durable before this connection carries the next
-		 * message: a crash can repeat at most the one in flight. */
-		journal_sync(p);
 		p->busy--;
 		if (requeue) {
 			j->next = p->later;
@@ -422,6 +429,7 @@ static void *worker(void *arg)
 		}
 		pthread_cond_broadcast(&p->cv);
 	}
+	journal_sync(p);
 	p->alive--;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);

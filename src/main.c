@@ -378,6 +378,29 @@ static void summary(const char *date, size_t articles, const struct delivery_cou
 		dc->failed, ds ? ds->seconds : 0.0, rate, dry ? " (dry run: nothing sent)" : "");
 }
 
+/* The summary of a run stopped before it opened the store (a template
+ * error, the lock held by another run): the edition's counts as the
+ * database has them, without creating it. */
+static void early_summary(const struct config *cfg, const char *date, bool dry)
+{
+	struct delivery_counts dc = {0};
+	struct deliver_stats ds = {0};
+	size_t n = 0;
+	struct store *st = NULL;
+	char *err = NULL;
+	if (access(cfg->storage.database, F_OK) == 0 && store_open(cfg->storage.database, &st, &err) == 0) {
+		struct article *a = NULL;
+		if (store_edition_load(st, date, NULL, &a, &n, &err) < 0)
+			n = 0;
+		articles_free(a, n);
+		if (store_delivery_counts(st, date, &dc, &err) < 0)
+			memset(&dc, 0, sizeof dc);
+	}
+	free(err);
+	store_close(st);
+	summary(date, n, &dc, &ds, dry);
+}
+
 static int cmd_run(struct config *cfg, const union opts *opts)
 {
 	const struct run_opts o = opts->run;
@@ -389,9 +412,14 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	struct deliver_stats ds = {0};
 	int rc = EX_OK, lock = -1;
 	time_t now = time(NULL);
-	char date[11] = "?";
-	if (o.date)
-		snprintf(date, sizeof date, "%.10s", o.date);
+	/* The edition's date is known before anything else, so that even a run
+	 * stopped at once says which edition it left. */
+	char date[11];
+	time_t wfrom, wto;
+	if (edition_window(o.date, now, cfg->digest.window_hours, date, &wfrom, &wto) < 0) {
+		log_error("run: --date %s: expected a date YYYY-MM-DD, not after today", o.date);
+		return EX_USAGE;
+	}
 
 	/* Templates first: a broken one stops the run before anything is
 	 * fetched or sent. */
@@ -461,7 +489,7 @@ summary:
 	summary(date, ed.n, &dc, &ds, o.dry_run);
 out:
 	if (rc != EX_OK && !st)
-		summary(date, ed.n, &dc, &ds, o.dry_run);
+		early_summary(cfg, date, o.dry_run);
 out_quiet:
 	job_edition_clear(&ed);
 	render_free(r);

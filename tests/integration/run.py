@@ -61,6 +61,10 @@ def check(cond, msg):
         raise Fail(msg)
 
 
+sys.dont_write_bytecode = True  # no __pycache__/ in the tree
+from job_tests import JobTests  # noqa: E402  (it uses Fail, Skip and check above)
+
+
 class Result:
     def __init__(self, args, proc, elapsed):
         self.args = args
@@ -91,7 +95,7 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite:
+class Suite(JobTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -912,7 +916,8 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
 
     # ------------------------------------------------------------ runner
     def tests(self):
-        return [(n[2:], getattr(self, n)) for n in vars(Suite) if n.startswith("t_")]
+        names = [n for cls in (Suite, JobTests) for n in vars(cls) if n.startswith("t_")]
+        return [(n[2:], getattr(self, n)) for n in names]
 
 
 def short(s, n=400):
