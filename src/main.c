@@ -260,11 +260,17 @@ static int no_take(int c, const char *arg, void *ctx)
 	return -1;
 }
 
+/* The parser of a command that takes no option but --help. */
+static int no_opts(int argc, char **argv, const char *usage, int *code)
+{
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	return command_opts(argc, argv, longopts, usage, no_take, NULL, code);
+}
+
 static int parse_check_config(int argc, char **argv, union opts *o, int *code)
 {
 	(void)o;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	return command_opts(argc, argv, longopts, check_usage, no_take, NULL, code);
+	return no_opts(argc, argv, check_usage, code);
 }
 
 static int cmd_check_config(struct config *cfg, const union opts *o)
@@ -644,8 +650,7 @@ out:
 static int parse_status(int argc, char **argv, union opts *o, int *code)
 {
 	(void)o;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	return command_opts(argc, argv, longopts, status_usage, no_take, NULL, code);
+	return no_opts(argc, argv, status_usage, code);
 }
 
 static int cmd_status(struct config *cfg, const union opts *opts)

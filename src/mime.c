@@ -466,6 +466,18 @@ static void flatten_clean(const struct tout *o, const char *const *slots, struct
 	out->len = strlen(out->data);
 }
 
+/* The two parts' pieces, whatever of them the skeleton did not take. */
+static void parts_free(struct mime_skel parts[2])
+{
+	for (int i = 0; i < 2; i++) {
+		for (size_t j = 0; j < parts[i].n; j++) {
+			free(parts[i].p[j].data);
+			lines_free(&parts[i].p[j].lines);
+		}
+		free(parts[i].p);
+	}
+}
+
 int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **err)
 {
 	*out = NULL;
@@ -555,13 +567,7 @@ int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **
 	buf_free(&body[1]);
 	if (rc != MAILIMF_NO_ERROR) {
 		mmap_string_free(w);
-		for (int i = 0; i < 2; i++) {
-			for (size_t j = 0; j < parts[i].n; j++) {
-				free(parts[i].p[j].data);
-				lines_free(&parts[i].p[j].lines);
-			}
-			free(parts[i].p);
-		}
+		parts_free(parts);
 		mime_skel_free(k);
 		return errf(err, "building the message: libetpan error %d", rc);
 	}
@@ -595,13 +601,7 @@ int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **
 		p = m2 + 1;
 	}
 	mmap_string_free(w);
-	for (int i = 0; i < 2; i++) {
-		for (size_t j = 0; j < parts[i].n; j++) {
-			free(parts[i].p[j].data);
-			lines_free(&parts[i].p[j].lines);
-		}
-		free(parts[i].p);
-	}
+	parts_free(parts);
 	*out = k;
 	return 0;
 }

@@ -276,23 +276,14 @@ static long long col_count(sqlite3_stmt *s, int i)
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
 }
 
-int store_candidates(struct store *st, const char *edition, long long from, long long to,
-		     struct article **out, size_t *n, char **err)
+/* Run S and read its rows as articles, in this column order: id, url,
+ * source, title, summary, image, published (NULL: unknown), views,
+ * comments, rating, first_seen, last_seen. */
+static int read_articles(struct store *st, sqlite3_stmt *s, struct article **out, size_t *n, char **err,
+			 const char *what)
 {
-	static const char sql[] =
-		"SELECT id, url, source, title, summary, image, published, views, comments, rating,"
-		"  first_seen, last_seen FROM articles a"
-		" WHERE coalesce(published, first_seen) BETWEEN ?1 AND ?2"
-		"   AND NOT EXISTS (SELECT 1 FROM edition_articles e"
-		"                   WHERE e.article_id = a.id AND e.edition < ?3)";
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the candidates query");
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	sqlite3_bind_text(s, 3, edition, -1, SQLITE_TRANSIENT);
 	size_t cap = 0;
 	struct article *v = NULL;
 	int rc;
@@ -317,18 +308,43 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 		a->comments = col_count(s, 8);
 		a->has_rating = sqlite3_column_type(s, 9) != SQLITE_NULL;
 		a->rating = a->has_rating ? sqlite3_column_double(s, 9) : 0;
+		if (!a->url)
+			a->url = xstrdup("");
+		if (!a->title)
+			a->title = xstrdup("");
+		if (!a->source)
+			a->source = xstrdup("");
 	}
 	if (rc != SQLITE_DONE)
-		fail(st, err, "reading candidates"); /* before finalize resets the message */
+		fail(st, err, what); /* before finalize resets the message */
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		articles_free(v, *n);
-		*out = NULL;
 		*n = 0;
 		return -1;
 	}
 	*out = v;
 	return 0;
+}
+
+int store_candidates(struct store *st, const char *edition, long long from, long long to,
+		     struct article **out, size_t *n, char **err)
+{
+	static const char sql[] =
+		"SELECT id, url, source, title, summary, image, published, views, comments, rating,"
+		"  first_seen, last_seen FROM articles a"
+		" WHERE coalesce(published, first_seen) BETWEEN ?1 AND ?2"
+		"   AND NOT EXISTS (SELECT 1 FROM edition_articles e"
+		"                   WHERE e.article_id = a.id AND e.edition < ?3)";
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the candidates query");
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, to);
+	sqlite3_bind_text(s, 3, edition, -1, SQLITE_TRANSIENT);
+	return read_articles(st, s, out, n, err, "reading candidates");
 }
 
 /* ---- editions ---- */
@@ -355,50 +371,17 @@ int store_edition_load(struct store *st, const char *date, struct edition_rec *r
 	if (rc != SQLITE_ROW)
 		return fail(st, err, "reading an edition");
 
+	/* The snapshot's own columns; an unknown date is stored with its
+	 * stand-in and published_known = 0. */
 	static const char sql[] =
-		"SELECT article_id, url, source, title, summary, image, published, published_known,"
-		"  views, comments, rating FROM edition_articles WHERE edition = ?1 ORDER BY rank";
+		"SELECT article_id, url, source, title, summary, image,"
+		"  CASE WHEN published_known THEN published END, views, comments, rating,"
+		"  published, published FROM edition_articles WHERE edition = ?1 ORDER BY rank";
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return fail(st, err, "preparing the edition's articles query");
 	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
-	size_t cap = 0;
-	struct article *v = NULL;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof *v);
-		}
-		struct article *a = &v[(*n)++];
-		memset(a, 0, sizeof *a);
-		a->id = sqlite3_column_int64(s, 0);
-		a->url = col_text(s, 1);
-		a->source = col_text(s, 2);
-		a->title = col_text(s, 3);
-		a->summary = col_text(s, 4);
-		a->image = col_text(s, 5);
-		a->published = sqlite3_column_int64(s, 6);
-		a->published_known = sqlite3_column_int(s, 7) != 0;
-		a->views = col_count(s, 8);
-		a->comments = col_count(s, 9);
-		a->has_rating = sqlite3_column_type(s, 10) != SQLITE_NULL;
-		a->rating = a->has_rating ? sqlite3_column_double(s, 10) : 0;
-		if (!a->url)
-			a->url = xstrdup("");
-		if (!a->title)
-			a->title = xstrdup("");
-		if (!a->source)
-			a->source = xstrdup("");
-	}
-	if (rc != SQLITE_DONE)
-		fail(st, err, "reading an edition's articles");
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		articles_free(v, *n);
-		*out = NULL;
-		*n = 0;
+	if (read_articles(st, s, out, n, err, "reading an edition's articles") < 0)
 		return -1;
-	}
-	*out = v;
 	return 1;
 }
 
