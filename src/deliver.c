@@ -170,6 +170,7 @@ struct pool {
 	struct job *later;  /* waiting for a retry, in no order */
 	long long after;    /* the last subscriber id read */
 	bool exhausted;     /* the store has no more recipients */
+	bool rescanned;     /* the store was read once more for late subscribers */
 	int busy;           /* jobs in workers' hands */
 	int alive;          /* workers still running */
 	bool stop;          /* a fatal error: everyone stops */
@@ -292,8 +293,15 @@ static struct job *take(struct pool *p)
 			p->busy++;
 			return j;
 		}
-		if (!p->later && p->busy == 0)
-			return NULL;
+		if (!p->later && p->busy == 0) {
+			/* Once more past the last id read: whoever subscribed
+			 * while we were sending gets this edition too. */
+			if (p->rescanned)
+				return NULL;
+			p->rescanned = true;
+			p->exhausted = false;
+			continue;
+		}
 		journal_sync(p); /* no open transaction while waiting */
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -771,6 +771,47 @@ class JobTests:
             check((s["sent"], s["deferred"], s["failed"]) == (10, 0, 0), f"summary {s}, want 10 sent")
             self.check_once_each(srv, subs)
 
+    def t_job_per_connection_and_rate(self):
+        """max_per_connection: a connection carries at most that many
+        messages, then a new one is opened; rate_per_second paces the whole
+        run (10 messages at 5/s take at least 1.8 s)."""
+        d = self.testdir("job-perconn")
+        with self.smtpd(d) as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 1; max_per_connection = 3; "
+                                                   "rate_per_second = 5;")
+            subs = self.add_subscribers(d, conf, n=10)
+            r = self.run_job(conf)
+            self.check_once_each(srv, subs)
+            per_conn = {}
+            for e in srv.log():
+                per_conn[e["conn"]] = per_conn.get(e["conn"], 0) + 1
+            check(max(per_conn.values()) <= 3, f"messages per connection {per_conn}: max_per_connection = 3")
+            check(len(per_conn) >= 4, f"10 messages over {len(per_conn)} connections, want >= 4")
+            check(r.elapsed >= 1.8, f"10 messages at 5/s took {r.elapsed:.2f} s")
+
+    def t_job_run_leaves_the_database_writable(self):
+        """While a run waits on a slow server, the database is not locked:
+        `subscribe` and `status` answer at once (no transaction is held across
+        network I/O)."""
+        d = self.testdir("job-nolock")
+        with self.smtpd(d, "--delay", "300") as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 1;")
+            self.add_subscribers(d, conf, n=8)
+            proc = self.popen_digest(conf, "run")
+            try:
+                t0 = time.monotonic()
+                while len(srv.log()) < 2 and proc.poll() is None and time.monotonic() - t0 < 30:
+                    time.sleep(0.02)
+                check(proc.poll() is None, "test bug: the run ended too soon")
+                r = self.digest("subscribe", "late@example.org", "--confirmed", conf=conf, timeout=20)
+                check(r.code == 0, f"subscribe during a run: exit {r.code}: {short(r.err)}")
+                check(r.elapsed < 2, f"subscribe during a run took {r.elapsed:.1f} s: the database was locked")
+                r = self.digest("status", conf=conf, timeout=20)
+                check(r.code == 0 and r.elapsed < 2, f"status during a run: exit {r.code} in {r.elapsed:.1f} s")
+            finally:
+                code, err = self.finish(proc, "the run")
+            check(code == 0, f"the run: exit {code}: {short(err)}")
+
     # ------------------------------------------------------------ 9. kill -9
     def t_job_kill9_resume(self):
         site = self.site("portal-kill")
