@@ -56,7 +56,7 @@ static const struct labels labels_ru = {
 };
 
 /* Digits grouped by threes: "2 212" (NBSP) in Russian, "2,212" in English. */
-static void fmt_count(char *out, size_t n, long long v, bool ru)
+void render_count(char *out, size_t n, long long v, bool ru)
 {
 	char digits[32];
 	snprintf(digits, sizeof digits, "%lld", v < 0 ? -v : v);
@@ -75,7 +75,7 @@ static void fmt_count(char *out, size_t n, long long v, bool ru)
 }
 
 /* "2.2K" / "2,2 тыс.", "12K", "1.2M" / "1,2 млн". */
-static void fmt_human(char *out, size_t n, long long v, bool ru)
+void render_count_human(char *out, size_t n, long long v, bool ru)
 {
 	if (v < 1000) {
 		snprintf(out, n, "%lld", v < 0 ? 0 : v);
@@ -116,7 +116,7 @@ static void fmt_published(char *out, size_t n, long long t, bool ru)
 }
 
 /* The summary cut to MAX characters at a word boundary, with an ellipsis. */
-static char *cut_summary(const char *s, int max)
+char *render_cut(const char *s, int max)
 {
 	if (!s || max <= 0)
 		return NULL;
@@ -132,7 +132,7 @@ static char *cut_summary(const char *s, int max)
 	}
 	if (!s[i])
 		return xstrdup(s);
-	size_t end = last_space > 0 ? last_space : i;
+	size_t end = s[i] == ' ' ? i : last_space > 0 ? last_space : i; /* a word ending at the cut stays */
 	while (end > 0 && strchr(" ,.;:-", s[end - 1]))
 		end--;
 	return xasprintf("%.*s…", (int)end, s);
@@ -248,17 +248,17 @@ static struct tval *article_value(const struct render *r, const struct article *
 	bool web = a->url && (!strncasecmp(a->url, "https://", 8) || !strncasecmp(a->url, "http://", 7) ||
 			      !strncasecmp(a->url, "file://", 7));
 	tv_set_str(o, "url", web ? a->url : "");
-	char *summary = cut_summary(a->summary, r->cfg->digest.summary_chars);
+	char *summary = render_cut(a->summary, r->cfg->digest.summary_chars);
 	tv_set_str(o, "summary", summary && *summary ? summary : NULL);
 	free(summary);
 	if (a->views >= 0) {
-		fmt_count(num, sizeof num, a->views, r->ru);
+		render_count(num, sizeof num, a->views, r->ru);
 		tv_set_str(o, "views", num);
-		fmt_human(num, sizeof num, a->views, r->ru);
+		render_count_human(num, sizeof num, a->views, r->ru);
 		tv_set_str(o, "views_human", num);
 	}
 	if (a->comments >= 0) {
-		fmt_count(num, sizeof num, a->comments, r->ru);
+		render_count(num, sizeof num, a->comments, r->ru);
 		tv_set_str(o, "comments", num);
 	}
 	if (a->has_rating) {

@@ -55,4 +55,16 @@ void render_subject(const struct render *r, const struct reader *rd, struct buf 
 /* render_envelope_from: the address MAIL FROM gives. */
 const char *render_envelope_from(const struct render *r);
 
+/* render_count: V with digits grouped by threes: "12 500" (a no-break
+ * space) when RU, else "12,500". */
+void render_count(char *out, size_t n, long long v, bool ru);
+
+/* render_count_human: V short: "950", "2.2K", "12K", "1.5M"; in Russian
+ * "2,2 тыс.", "12 тыс.", "1,5 млн". */
+void render_count_human(char *out, size_t n, long long v, bool ru);
+
+/* render_cut: S cut to at most MAX characters at a word, with "…" when
+ * cut; malloc'd; NULL for NULL or MAX <= 0. */
+char *render_cut(const char *s, int max);
+
 #endif
