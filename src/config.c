@@ -530,6 +530,10 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	if (strncmp(cfg->newsletter.base_url, "http://", 7) && strncmp(cfg->newsletter.base_url, "https://", 8))
 		problem(ld, g ? config_setting_get_member(g, "base_url") : NULL, "newsletter.base_url",
 			"expected an http or https URL");
+	/* Links are made of it and a token, and must fit in a header line. */
+	else if (strlen(cfg->newsletter.base_url) > 512 || strpbrk(cfg->newsletter.base_url, " \t\r\n\"<>"))
+		problem(ld, g ? config_setting_get_member(g, "base_url") : NULL, "newsletter.base_url",
+			"expected a URL of at most 512 characters without spaces, quotes or <>");
 
 	g = get_group(ld, root, "", "digest");
 	static const char *const dg_keys[] = {"max_articles", "min_views", "window_hours", "send_empty",

@@ -28,15 +28,6 @@ static double now_mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void sleep_s(double s)
-{
-	if (s <= 0)
-		return;
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- the transport: SMTP or a Maildir, one connection each ---- */
 
 struct transport {
@@ -133,11 +124,15 @@ static bool conn_ready(const struct conn *c)
 }
 
 static int conn_send(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		     char reply[SMTP_REPLY_MAX])
+		     char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
 {
 	c->sent++;
-	if (!c->t->maildir)
-		return smtp_send(c->smtp, from, rcpt, msg, len, reply);
+	*stage = SMTP_STAGE_MESSAGE;
+	if (!c->t->maildir) {
+		int rc = smtp_send(c->smtp, from, rcpt, msg, len, reply);
+		*stage = smtp_last_stage(c->smtp);
+		return rc;
+	}
 	char name[512], *err = NULL;
 	if (maildir_deliver(c->t->cfg->delivery.maildir, msg, len, name, &err) < 0) {
 		snprintf(reply, SMTP_REPLY_MAX, "%s", err);
@@ -176,6 +171,8 @@ struct pool {
 	bool stop;          /* a fatal error: everyone stops */
 	char *fatal;
 	bool in_txn, unreachable;
+	bool refused;        /* the server refused us for good: a certificate, a login, our sender */
+	bool journal_failed; /* the database failed */
 	double next_slot;   /* rate limiting */
 	struct deliver_stats *stats;
 };
@@ -196,6 +193,30 @@ static int journal(struct pool *p, const struct job *j, enum delivery_state stat
 fail:
 	if (!p->fatal)
 		p->fatal = xasprintf("journal: %s", err);
+	p->journal_failed = true;
+	free(err);
+	p->stop = true;
+	return -1;
+}
+
+/* A permanent failure; BOUNCE: one more toward the subscriber's
+ * max_bounces. Called with the lock held. */
+static int journal_bounce(struct pool *p, const struct job *j, const char *reply, bool bounce)
+{
+	char *err = NULL;
+	if (!p->in_txn) {
+		if (store_begin(p->st, &err) < 0)
+			goto fail;
+		p->in_txn = true;
+	}
+	if (store_delivery_mark(p->st, p->edition, j->sub.id, DELIVERY_FAILED, reply, (long long)time(NULL),
+				bounce ? p->cfg->delivery.smtp.max_bounces : 0, &err) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (!p->fatal)
+		p->fatal = xasprintf("journal: %s", err);
+	p->journal_failed = true;
 	free(err);
 	p->stop = true;
 	return -1;
@@ -212,6 +233,7 @@ static int journal_sync(struct pool *p)
 	if (store_commit(p->st, &err) < 0) {
 		if (!p->fatal)
 			p->fatal = xasprintf("journal: %s", err);
+		p->journal_failed = true;
 		free(err);
 		p->stop = true;
 		return -1;
@@ -244,6 +266,7 @@ static void refill(struct pool *p)
 	if (store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err) < 0) {
 		if (!p->fatal)
 			p->fatal = xasprintf("reading recipients: %s", err);
+		p->journal_failed = true;
 		free(err);
 		p->stop = true;
 		return;
@@ -316,6 +339,24 @@ static struct job *take(struct pool *p)
 	}
 }
 
+/* Wait until the monotonic time UNTIL, or until the run stops; with the
+ * lock held (the wait releases it). */
+static void wait_for(struct pool *p, double until)
+{
+	while (!p->stop && now_mono() < until) {
+		struct timespec ts;
+		double d = until - now_mono();
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)d;
+		ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+}
+
 static double backoff(const struct pool *p, int tries)
 {
 	double d = p->cfg->delivery.smtp.retry_delay * pow(2, tries > 0 ? tries - 1 : 0);
@@ -331,8 +372,8 @@ static void pace(struct pool *p)
 	pthread_mutex_lock(&p->mu);
 	double now = now_mono(), at = p->next_slot > now ? p->next_slot : now;
 	p->next_slot = at + 1.0 / rate;
+	wait_for(p, at);
 	pthread_mutex_unlock(&p->mu);
-	sleep_s(at - now);
 }
 
 /*
@@ -340,8 +381,9 @@ static void pace(struct pool *p)
  * the outcome of the message just sent and the "in flight" mark of the next
  * one go to disk together, before the next one is handed over; so a crash
  * at any moment repeats at most the message in flight on each connection.
- * The commit is shared with whatever the other connections marked meanwhile
- * (group commit). No transaction is held open across network I/O.
+ * The commit also carries whatever the other connections marked meanwhile,
+ * but each message still waits for one fsync before it leaves: the journal's
+ * price for exactly-once. No transaction is held open across network I/O.
  */
 static void *worker(void *arg)
 {
@@ -373,6 +415,7 @@ static void *worker(void *arg)
 				if (rc == SMTP_FAIL) {
 					if (!p->fatal)
 						p->fatal = xstrdup(err);
+					p->refused = true;
 					p->stop = true;
 				} else if (++connect_failures > retries) {
 					log_warn("%s", err);
@@ -386,9 +429,7 @@ static void *worker(void *arg)
 				if (p->stop)
 					break;
 				pthread_cond_broadcast(&p->cv);
-				pthread_mutex_unlock(&p->mu);
-				sleep_s(backoff(p, connect_failures));
-				pthread_mutex_lock(&p->mu);
+				wait_for(p, now_mono() + backoff(p, connect_failures));
 				continue;
 			}
 			connect_failures = 0;
@@ -406,7 +447,8 @@ static void *worker(void *arg)
 		}
 		pthread_mutex_unlock(&p->mu);
 		j->tries++;
-		int rc = conn_send(&c, p->from, j->sub.email, msg.data, msg.len, reply);
+		enum smtp_stage stage;
+		int rc = conn_send(&c, p->from, j->sub.email, msg.data, msg.len, reply, &stage);
 
 		pthread_mutex_lock(&p->mu);
 		p->stats->messages++;
@@ -414,8 +456,19 @@ static void *worker(void *arg)
 		if (rc == SMTP_OK) {
 			journal(p, j, DELIVERY_SENT, reply);
 			p->stats->sent++;
+		} else if (rc == SMTP_FAIL && stage == SMTP_STAGE_SENDER) {
+			/* The server refuses our sender: every message would fail
+			 * alike. Stop; this one stays to send, as nothing went. */
+			if (!p->fatal)
+				p->fatal = xasprintf("%s:%d: MAIL FROM:<%s> refused: %s", p->cfg->delivery.smtp.host,
+						     p->cfg->delivery.smtp.port, p->from, reply);
+			p->refused = true;
+			p->stop = true;
+			journal(p, j, DELIVERY_DEFERRED, reply);
 		} else if (rc == SMTP_FAIL) {
-			journal(p, j, DELIVERY_FAILED, reply);
+			/* Only a refused recipient is a bounce; a refused message
+			 * (content, size) fails this delivery without counting. */
+			journal_bounce(p, j, reply, stage == SMTP_STAGE_RECIPIENT);
 			p->stats->failed++;
 			log_debug("%s: %s", j->sub.email, reply);
 		} else {
@@ -460,7 +513,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 {
 	memset(stats, 0, sizeof *stats);
 	struct pool p = {.cfg = cfg, .st = st, .r = r, .edition = edition, .stats = stats};
-	p.from = cfg->delivery.smtp.envelope_from ? cfg->delivery.smtp.envelope_from : render_envelope_from(r);
+	p.from = render_envelope_from(r);
 	if (transport_init(&p.t, cfg, err) < 0)
 		return -1;
 	struct delivery_counts dc;
@@ -513,6 +566,8 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	journal_sync(&p);
 	stats->seconds = now_mono() - t0;
 	stats->unreachable = p.unreachable;
+	stats->refused = p.refused;
+	stats->journal_failed = p.journal_failed;
 	free_list(p.ready);
 	free_list(p.later);
 	pthread_cond_destroy(&p.cv);
@@ -537,9 +592,9 @@ int deliver_one(const struct config *cfg, const struct render *r, const struct r
 	int rc = conn_open(&c, err);
 	if (rc == SMTP_OK) {
 		render_message(r, rd, &msg);
-		const char *from = cfg->delivery.smtp.envelope_from ? cfg->delivery.smtp.envelope_from
-								    : render_envelope_from(r);
-		rc = conn_send(&c, from, rd->email, msg.data, msg.len, reply);
+		const char *from = render_envelope_from(r);
+		enum smtp_stage stage;
+		rc = conn_send(&c, from, rd->email, msg.data, msg.len, reply, &stage);
 		if (rc != SMTP_OK)
 			errf(err, "%s: %s", rd->email, reply);
 	}
@@ -552,6 +607,9 @@ int deliver_one(const struct config *cfg, const struct render *r, const struct r
 int deliver_lock(const char *database, char **err)
 {
 	char *path = xasprintf("%s.lock", database);
+	char *dir = path_dir(database);
+	mkdir_p(dir, 0700); /* a first run: open() says what went wrong */
+	free(dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		errf(err, "%s: %s", path, strerror(errno));

@@ -1,4 +1,5 @@
 /* log: one-line diagnostics on stderr, filtered by verbosity. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -13,9 +14,11 @@ __attribute__((format(printf, 3, 0))) static void emit(int level, const char *pr
 {
 	if (level > current_level)
 		return;
+	flockfile(stderr); /* one line, whole, whatever the other threads say */
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 #define LOG_FN(fn, level, prefix)                                              \

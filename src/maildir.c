@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest/log.h"
 #include "digest/maildir.h"
 #include "digest/util.h"
 
@@ -21,6 +22,8 @@ static int write_all(int fd, const char *p, size_t n)
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w == 0)
+			errno = ENOSPC;
 		if (w <= 0)
 			return -1;
 		p += w;
@@ -100,9 +103,11 @@ int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, ch
 		unlink(tmp);
 		return errf(err, "maildir %s: cannot write %s: %s", dir, base, strerror(e));
 	}
+	/* The message is in new/: delivered, whatever the sync says (an error
+	 * here must not make it sent twice). */
 	snprintf(path, sizeof path, "%s/new", dir);
 	if (sync_dir(path) < 0)
-		return errf(err, "maildir %s: cannot sync new/: %s", dir, strerror(errno));
+		log_warn("maildir %s: cannot sync new/: %s", dir, strerror(errno));
 	if (name)
 		snprintf(name, 512, "%s", base);
 	return 0;

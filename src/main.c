@@ -454,7 +454,7 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	if (jr < 0) {
 		log_error("%s", err);
 		rc = EX_SOFTWARE;
-		goto out;
+		goto summary;
 	}
 	snprintf(date, sizeof date, "%s", ed.date);
 	if (ed.sources_failed)
@@ -473,7 +473,7 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	if (render_edition(r, ed.date, ed.a, ed.n, now, &err) < 0) {
 		log_error("%s", err);
 		rc = EX_SOFTWARE;
-		goto out;
+		goto summary;
 	}
 	if (o.dry_run) {
 		print_table(ed.a, ed.n);
@@ -481,12 +481,15 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	}
 	if (deliver_edition(cfg, st, r, ed.date, want_progress(), &ds, &err) < 0) {
 		log_error("%s", err);
-		rc = strncmp(err, "journal", 7) ? EX_TEMPFAIL : EX_SOFTWARE;
+		/* The server refusing us (a certificate, a login, our sender) is
+		 * for its admin to mend; the next run resumes. */
+		rc = ds.journal_failed ? EX_SOFTWARE : EX_TEMPFAIL;
 	}
 summary:
 	if (store_delivery_counts(st, date, &dc, &err) < 0) {
 		log_error("%s", err);
 		rc = rc ? rc : EX_SOFTWARE;
+		memset(&dc, 0, sizeof dc);
 	} else if (rc == EX_OK && dc.pending > 0 && !o.dry_run && (ed.n > 0 || cfg->digest.send_empty)) {
 		if (ds.unreachable)
 			log_error("the SMTP server is unreachable: %lld recipients wait for the next run", dc.pending);

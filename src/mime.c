@@ -162,22 +162,27 @@ static bool phrase_atoms(const char *s)
 	return *s && s[0] != ' ';
 }
 
+void mime_phrase(struct buf *out, const char *name)
+{
+	if (plain_ascii(name) && phrase_atoms(name)) {
+		buf_adds(out, name);
+	} else if (plain_ascii(name)) {
+		buf_add(out, "\"", 1);
+		for (const char *p = name; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_add(out, "\\", 1);
+			buf_add(out, p, 1);
+		}
+		buf_add(out, "\"", 1);
+	} else {
+		mime_word(out, name);
+	}
+}
+
 void mime_mailbox(struct buf *out, const char *name, const char *addr)
 {
 	if (name && *name) {
-		if (plain_ascii(name) && phrase_atoms(name)) {
-			buf_adds(out, name);
-		} else if (plain_ascii(name)) {
-			buf_add(out, "\"", 1);
-			for (const char *p = name; *p; p++) {
-				if (*p == '"' || *p == '\\')
-					buf_add(out, "\\", 1);
-				buf_add(out, p, 1);
-			}
-			buf_add(out, "\"", 1);
-		} else {
-			mime_word(out, name);
-		}
+		mime_phrase(out, name);
 		buf_add(out, " ", 1);
 	}
 	buf_add(out, "<", 1);
@@ -511,7 +516,7 @@ int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **
 		header(h, "Reply-To", in->reply_to);
 	v.len = 0;
 	if (in->list_name && *in->list_name) {
-		mime_word(&v, in->list_name);
+		mime_phrase(&v, in->list_name);
 		buf_add(&v, " ", 1);
 	}
 	buf_addf(&v, "<%s>", in->list_id);

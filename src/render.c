@@ -23,6 +23,7 @@ struct render {
 	bool ru;
 	struct tmpl *t_subject, *t_text, *t_html;
 	char *from_name, *from_addr, *domain, *reply_to;
+	char *envelope_from; /* delivery.smtp.envelope_from's address, or NULL */
 	unsigned char key[TOKEN_KEY_LEN];
 	char date[11];
 	bool rendered;
@@ -184,6 +185,13 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		free(n);
 		free(a);
 	}
+	if (cfg->delivery.smtp.envelope_from) {
+		char *n = NULL, *a = NULL;
+		if (check_mailbox(cfg->delivery.smtp.envelope_from, "delivery.smtp.envelope_from", &n, &a, err) < 0)
+			goto fail;
+		r->envelope_from = a;
+		free(n);
+	}
 	const char *subj = cfg->newsletter.subject;
 	char *where = cfg->newsletter.subject_line
 			      ? xasprintf("%s:%d: newsletter.subject", cfg->path, cfg->newsletter.subject_line)
@@ -230,6 +238,7 @@ void render_free(struct render *r)
 	free(r->from_addr);
 	free(r->domain);
 	free(r->reply_to);
+	free(r->envelope_from);
 	explicit_bzero(r->key, sizeof r->key);
 	free(r);
 }
@@ -420,5 +429,5 @@ void render_subject(const struct render *r, const struct reader *rd, struct buf 
 
 const char *render_envelope_from(const struct render *r)
 {
-	return r->from_addr;
+	return r->envelope_from ? r->envelope_from : r->from_addr;
 }

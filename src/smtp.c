@@ -43,6 +43,7 @@ struct smtp_conn {
 	bool usable;
 	bool encrypted;
 	bool loopback; /* the peer's address is a loopback one */
+	enum smtp_stage stage; /* where the last smtp_send stopped */
 };
 
 static long long now_ms(void)
@@ -652,6 +653,8 @@ int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const cha
 	      char reply[SMTP_REPLY_MAX])
 {
 	reply[0] = '\0';
+	if (c)
+		c->stage = SMTP_STAGE_SENDER;
 	if (!c || !c->usable) {
 		snprintf(reply, SMTP_REPLY_MAX, "connection not usable");
 		return SMTP_RETRY;
@@ -660,24 +663,36 @@ int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const cha
 		snprintf(reply, SMTP_REPLY_MAX, "invalid sender address");
 		return SMTP_FAIL;
 	}
+	c->stage = SMTP_STAGE_RECIPIENT;
 	if (!envelope_ok(rcpt, false)) {
 		snprintf(reply, SMTP_REPLY_MAX, "invalid recipient address");
 		return SMTP_FAIL;
 	}
+	/* Without SMTPUTF8 (RFC 6531) an address must be ASCII. */
+	for (const unsigned char *p = (const unsigned char *)rcpt; *p; p++) {
+		if (*p >= 0x80) {
+			snprintf(reply, SMTP_REPLY_MAX, "non-ASCII address: not sent without SMTPUTF8");
+			return SMTP_FAIL;
+		}
+	}
+	c->stage = SMTP_STAGE_MESSAGE;
 	if (!msg && len) {
 		snprintf(reply, SMTP_REPLY_MAX, "no message");
 		return SMTP_FAIL;
 	}
 	mailsmtp *s = c->s;
 	long long t0 = now_ms();
+	c->stage = SMTP_STAGE_SENDER;
 	command(c, "MAIL FROM:<%s>", from);
 	if (s->response_code / 100 != 2)
 		return refused(c, t0, reply);
 	t0 = now_ms();
+	c->stage = SMTP_STAGE_RECIPIENT;
 	command(c, "RCPT TO:<%s>", rcpt);
 	if (s->response_code / 100 != 2)
 		return refused(c, t0, reply);
 	t0 = now_ms();
+	c->stage = SMTP_STAGE_MESSAGE;
 	command(c, "DATA");
 	if (s->response_code != 354)
 		return refused(c, t0, reply);
@@ -701,6 +716,8 @@ int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const cha
 }
 
 bool smtp_usable(const struct smtp_conn *c) { return c && c->usable; }
+
+enum smtp_stage smtp_last_stage(const struct smtp_conn *c) { return c ? c->stage : SMTP_STAGE_SENDER; }
 
 void smtp_close(struct smtp_conn *c)
 {

@@ -444,7 +444,10 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 		"  (SELECT count(*) FROM edition_articles a WHERE a.edition = e.date),"
 		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'sent'),"
 		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'failed'),"
-		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state IN ('deferred', 'inflight')),"
+		/* still to send: active and neither sent nor failed, as the run counts */
+		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+		"    (SELECT 1 FROM deliveries d WHERE d.edition = e.date AND d.subscriber_id = s.id"
+		"     AND d.state IN ('sent', 'failed'))),"
 		"  (SELECT max(updated_at) FROM deliveries d WHERE d.edition = e.date)"
 		" FROM editions e ORDER BY e.date DESC LIMIT ?1";
 	*out = NULL;
@@ -738,7 +741,7 @@ int store_delivery_mark(struct store *st, const char *edition, long long subscri
 				       -1, &st->mark_sent, NULL) != SQLITE_OK)
 			return fail(st, err, "preparing the bounce reset");
 		s = st->mark_sent;
-	} else if (state == DELIVERY_FAILED) {
+	} else if (state == DELIVERY_FAILED && max_bounces > 0) {
 		if (!st->mark_failed &&
 		    sqlite3_prepare_v2(st->db,
 				       "UPDATE subscribers SET bounces = bounces + 1,"

@@ -148,7 +148,9 @@ static int decode(const char *token, unsigned char raw[33])
 			acc &= (1u << bits) - 1;
 		}
 	}
-	return n == 32 ? 0 : -1;
+	/* The last character's two spare bits must be zero: one token, one
+	 * spelling. */
+	return n == 32 && acc == 0 ? 0 : -1;
 }
 
 int token_nonce(const char *token, char nonce[33])

@@ -13,7 +13,9 @@ struct deliver_stats {
 	long long sent, failed, deferred; /* by this run */
 	long long messages;               /* transactions tried by this run */
 	double seconds;
-	bool unreachable; /* no connection could be made (or kept) */
+	bool unreachable;    /* no connection could be made (or kept) */
+	bool refused;        /* the server refused us for good: certificate, login, sender */
+	bool journal_failed; /* the database failed */
 };
 
 /*

@@ -29,6 +29,11 @@ void mime_qp(struct buf *out, const char *s, size_t len);
  * characters (each at most 60 octets) separated by single spaces. */
 void mime_word(struct buf *out, const char *s);
 
+/* mime_phrase: append NAME as a header phrase (a display name): as it is
+ * when it is atoms, a quoted string when it is other ASCII, else RFC 2047
+ * words. */
+void mime_phrase(struct buf *out, const char *name);
+
 /* mime_mailbox: append "NAME <ADDR>" with NAME as an atom phrase, a quoted
  * string or RFC 2047 words as it needs; just ADDR when NAME is NULL or
  * empty. */

@@ -52,7 +52,8 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
 /* render_subject: the subject for RD, one line, appended to OUT. */
 void render_subject(const struct render *r, const struct reader *rd, struct buf *out);
 
-/* render_envelope_from: the address MAIL FROM gives. */
+/* render_envelope_from: the address MAIL FROM gives: envelope_from's, or
+ * newsletter.from's. */
 const char *render_envelope_from(const struct render *r);
 
 /* render_count: V with digits grouped by threes: "12 500" (a no-break

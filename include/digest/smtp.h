@@ -61,6 +61,13 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
 int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 	      char reply[SMTP_REPLY_MAX]);
 
+/* Where the last smtp_send stopped, which says what a failure is about:
+ * the sender (MAIL FROM, or the envelope sender itself: every message
+ * would fail alike), the recipient (RCPT TO: a bounce), or the message
+ * (DATA and its content). */
+enum smtp_stage { SMTP_STAGE_SENDER, SMTP_STAGE_RECIPIENT, SMTP_STAGE_MESSAGE };
+enum smtp_stage smtp_last_stage(const struct smtp_conn *c);
+
 /* smtp_usable: whether C can take another transaction (false after an I/O
  * error, a timeout or a 421). */
 bool smtp_usable(const struct smtp_conn *c);

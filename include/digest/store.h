@@ -128,7 +128,8 @@ int store_recipients_next(struct store *st, const char *edition, long long after
  * server's REPLY (NULL keeps the old one). DELIVERY_INFLIGHT counts an
  * attempt; DELIVERY_SENT resets the subscriber's bounce count;
  * DELIVERY_FAILED adds one and makes the subscriber bouncing at
- * MAX_BOUNCES. Runs in the caller's transaction.
+ * MAX_BOUNCES (0: a failure that is no bounce, counted nowhere). Runs in
+ * the caller's transaction.
  */
 int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
 			const char *reply, long long now, int max_bounces, char **err);

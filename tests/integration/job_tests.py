@@ -213,7 +213,8 @@ class JobTests:
         self._cert = (crt, key)
         return self._cert
 
-    def job_conf(self, d, port=None, smtp="", transport="smtp", site=None, digest="", newsletter=""):
+    def job_conf(self, d, port=None, smtp="", transport="smtp", site=None, digest="", newsletter="",
+                 subs_extra=()):
         """D/digest.conf: portal.conf.in over SITE (the portal by default),
         delivering over SMTP to 127.0.0.1:PORT (plain, 2 connections, short
         timeouts; SMTP adds keys) or to the Maildir var/outbox."""
@@ -231,7 +232,7 @@ class JobTests:
             subs.append(("send_empty = false; };", f"{digest} }};"))
         if newsletter:
             subs.append((f'list_id  = "{LIST_ID}";', f'list_id  = "{LIST_ID}"; {newsletter}'))
-        return self.conf(d, base=site["base"], subs=subs)
+        return self.conf(d, base=site["base"], subs=subs + list(subs_extra))
 
     def add_subscribers(self, d, conf, n=0, prefix="r", csv_rows=(), domain="example.net"):
         """Import N active subscribers PREFIX1@DOMAIN ... (`Name <addr>`
@@ -811,6 +812,50 @@ class JobTests:
             finally:
                 code, err = self.finish(proc, "the run")
             check(code == 0, f"the run: exit {code}: {short(err)}")
+
+    def t_job_refusals_that_are_no_bounce(self):
+        """Only a refused recipient is a bounce. A refused message (554
+        after DATA) fails that delivery without counting toward
+        max_bounces; a refused sender (530 at MAIL FROM: the server wants a
+        login) stops the run, exit 75, with nobody failed or bouncing."""
+        d = self.testdir("job-nobounce")
+        with self.smtpd(d, "--fail-data", r"^r1@") as srv:
+            conf = self.job_conf(d, srv.port, smtp="max_bounces = 1;")
+            subs = self.add_subscribers(d, conf, n=3)
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["failed"]) == (2, 1), f"summary {s}, want 2 sent, 1 failed")
+            r = self.digest("subscribers", "list", conf=conf)
+            check(re.search(r"^r1@\S+\s+active", r.out, re.M), f"r1 is no longer active after a refused "
+                  f"message (max_bounces = 1): {short(r.out)}")
+            check(len(srv.log()) == 2, f"{len(srv.log())} messages accepted, want 2")
+        d = self.testdir("job-sender")
+        with self.smtpd(d, "--auth", "u:p") as srv:
+            conf = self.job_conf(d, srv.port, smtp="max_bounces = 1;")
+            subs = self.add_subscribers(d, conf, n=3)
+            r = self.run_job(conf, code=75)
+            check("MAIL FROM" in r.err, f"the error does not say the sender was refused: {short(r.err)}")
+            s = self.summary(r)
+            check((s["sent"], s["failed"], s["deferred"]) == (0, 0, 3), f"summary {s}, want 3 deferred")
+            states = {st for _, _, st, _ in self.journal(d)}
+            check(not states & {"failed", "sent"}, f"journal states {states} after a refused sender")
+            r = self.digest("subscribers", "list", conf=conf)
+            check(len(re.findall(r"\sactive\s", r.out)) == 3, f"subscribers changed: {short(r.out)}")
+            r = self.digest("status", conf=conf)
+            check(re.search(r"^\d{4}-\d\d-\d\d\s.*\s0\s+3\s+0\s*$", r.out, re.M),
+                  f"status does not show the 3 still to send: {short(r.out)}")
+
+    def t_job_fresh_install(self):
+        """The first command on a new machine is `run`: the database's
+        directory does not exist yet."""
+        d = self.testdir("job-fresh")
+        with self.smtpd(d) as srv:
+            conf = self.job_conf(d, srv.port, subs_extra=[('database = "var/digest.db"',
+                                                           'database = "state/new/digest.db"')])
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check(s["subscribers"] == 0, f"summary {s}")
+            check(os.path.exists(os.path.join(d, "state", "new", "digest.db")), "no database made")
 
     # ------------------------------------------------------------ 9. kill -9
     def t_job_kill9_resume(self):

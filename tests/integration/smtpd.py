@@ -26,6 +26,7 @@ as (or null). Numbers go on from the highest NNNNNN.eml already in DIR.
                         its first N times; may be repeated
   --fail-rcpt REGEX     550 5.1.1 to RCPT for matching addresses; may be repeated
   --defer-data-first N  451 after DATA for the first N messages overall
+  --fail-data REGEX     554 after DATA for a message to a matching recipient
   --drop-after N        close the connection abruptly right after accepting
                         (saving) the N-th message overall, before replying; once
   --stall-after N       once N messages have been accepted overall, answer no
@@ -70,6 +71,7 @@ class State:
         self.dropped = False
         self.deferred = {}      # (rule index, address) -> times answered 451
         self.fail_rcpt = [re.compile(r) for r in args.fail_rcpt or []]
+        self.fail_data = [re.compile(r) for r in args.fail_data or []]
         self.defer_rcpt = []
         for spec in args.defer_rcpt or []:
             rx, sep, n = spec.rpartition(":")
@@ -139,6 +141,9 @@ class Handler:
         if st.data_seen <= st.args.defer_data_first:
             log.info("conn %d: message %d: 451", server.conn_no, st.data_seen)
             return "451 4.3.0 Message deferred, try again later"
+        if any(rx.search(r) for rx in st.fail_data for r in envelope.rcpt_tos):
+            log.info("conn %d: message %d: 554", server.conn_no, st.data_seen)
+            return "554 5.7.1 Message content rejected"
         st.accepted += 1
         n = st.save(envelope, session, server.conn_no)
         log.info("conn %d: message saved as %06d", server.conn_no, n)
@@ -283,6 +288,7 @@ def main():
     ap.add_argument("--defer-rcpt", action="append", metavar="REGEX:N")
     ap.add_argument("--fail-rcpt", action="append", metavar="REGEX")
     ap.add_argument("--defer-data-first", type=int, default=0, metavar="N")
+    ap.add_argument("--fail-data", action="append", metavar="REGEX")
     ap.add_argument("--drop-after", type=int, default=0, metavar="N")
     ap.add_argument("--stall-after", type=int, default=None, metavar="N")
     ap.add_argument("--delay", type=int, default=0, metavar="MS")
