@@ -177,8 +177,10 @@ struct pool {
 	struct deliver_stats *stats;
 };
 
-/* Called with the lock held. */
-static int journal(struct pool *p, const struct job *j, enum delivery_state state, const char *reply)
+/* Record STATE for J in the open transaction (one is begun if none is);
+ * a failure as a bounce when BOUNCE. Called with the lock held. */
+static int journal_mark(struct pool *p, const struct job *j, enum delivery_state state, const char *reply,
+			bool bounce)
 {
 	char *err = NULL;
 	if (!p->in_txn) {
@@ -187,29 +189,6 @@ static int journal(struct pool *p, const struct job *j, enum delivery_state stat
 		p->in_txn = true;
 	}
 	if (store_delivery_mark(p->st, p->edition, j->sub.id, state, reply, (long long)time(NULL),
-				p->cfg->delivery.smtp.max_bounces, &err) < 0)
-		goto fail;
-	return 0;
-fail:
-	if (!p->fatal)
-		p->fatal = xasprintf("journal: %s", err);
-	p->journal_failed = true;
-	free(err);
-	p->stop = true;
-	return -1;
-}
-
-/* A permanent failure; BOUNCE: one more toward the subscriber's
- * max_bounces. Called with the lock held. */
-static int journal_bounce(struct pool *p, const struct job *j, const char *reply, bool bounce)
-{
-	char *err = NULL;
-	if (!p->in_txn) {
-		if (store_begin(p->st, &err) < 0)
-			goto fail;
-		p->in_txn = true;
-	}
-	if (store_delivery_mark(p->st, p->edition, j->sub.id, DELIVERY_FAILED, reply, (long long)time(NULL),
 				bounce ? p->cfg->delivery.smtp.max_bounces : 0, &err) < 0)
 		goto fail;
 	return 0;
@@ -222,8 +201,13 @@ fail:
 	return -1;
 }
 
-/* Make the journal durable: group commit, one fsync for every mark made
- * by any worker since the last. Called with the lock held. */
+static int journal(struct pool *p, const struct job *j, enum delivery_state state, const char *reply)
+{
+	return journal_mark(p, j, state, reply, false);
+}
+
+/* Make the journal durable: one commit (one fsync) for every mark made by
+ * any worker since the last. Called with the lock held. */
 static int journal_sync(struct pool *p)
 {
 	if (!p->in_txn)
@@ -468,7 +452,7 @@ static void *worker(void *arg)
 		} else if (rc == SMTP_FAIL) {
 			/* Only a refused recipient is a bounce; a refused message
 			 * (content, size) fails this delivery without counting. */
-			journal_bounce(p, j, reply, stage == SMTP_STAGE_RECIPIENT);
+			journal_mark(p, j, DELIVERY_FAILED, reply, stage == SMTP_STAGE_RECIPIENT);
 			p->stats->failed++;
 			log_debug("%s: %s", j->sub.email, reply);
 		} else {

@@ -780,6 +780,17 @@ static int csv_record(struct importer *im, int line, const struct csv *c, const 
 	return deliver(im, line, csv_get(c, cols->email), csv_get(c, cols->name), status ? trim(status) : NULL);
 }
 
+/* A CSV record is complete: a line with a NUL in it is bad, else the
+ * record is read. */
+static int csv_done(struct importer *im, int line, bool nul, const struct csv *c, const struct columns *cols)
+{
+	if (nul) {
+		bad_line(im, line, "NUL byte in the line");
+		return 0;
+	}
+	return csv_record(im, line, c, cols);
+}
+
 int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub_record *r), void *ctx,
 		unsigned long *bad, char **err)
 {
@@ -810,10 +821,7 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 				continue;
 			}
 			in_record = 0;
-			if (nul)
-				bad_line(&im, start, "NUL byte in the line");
-			else
-				rc = csv_record(&im, start, &c, &cols);
+			rc = csv_done(&im, start, nul, &c, &cols);
 			if (rc)
 				break;
 			continue;
@@ -846,10 +854,7 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 				in_record = 1;
 				continue;
 			}
-			if (nul)
-				bad_line(&im, start, "NUL byte in the line");
-			else
-				rc = csv_record(&im, start, &c, &cols);
+			rc = csv_done(&im, start, nul, &c, &cols);
 		}
 		if (rc)
 			break;
