@@ -20,7 +20,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 DCFLAGS  = -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRCS      := $(wildcard src/*.c)
+# The default templates are compiled in (build/gen/builtin.c) as the
+# fallback of a configuration without a templates directory.
+TEMPLATES := $(sort $(wildcard templates/*.txt templates/*.html))
+SRCS      := $(wildcard src/*.c) build/gen/builtin.c
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -41,6 +44,26 @@ all: digest
 digest: $(REL_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/gen/builtin.c: $(TEMPLATES) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q){ echo '/* Generated from templates/ by the Makefile: do not edit. */'; \
+	  echo '#include <string.h>'; echo '#include "digest/builtin.h"'; \
+	  echo 'static const struct { const char *name, *text; } files[] = {'; \
+	  for f in $(TEMPLATES); do \
+	    printf '\t{"%s",\n' "$$(basename $$f)"; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/\t "/' -e 's/$$/\\n"/' $$f; \
+	    printf '\t},\n'; \
+	  done; \
+	  echo '};'; \
+	  echo 'const char *builtin_template(const char *name, size_t *len)'; echo '{'; \
+	  echo '	for (size_t i = 0; i < sizeof files / sizeof *files; i++)'; \
+	  echo '		if (!strcmp(files[i].name, name)) {'; \
+	  echo '			*len = strlen(files[i].text);'; \
+	  echo '			return files[i].text;'; \
+	  echo '		}'; \
+	  echo '	return NULL;'; echo '}'; } > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)

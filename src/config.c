@@ -551,6 +551,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const tp_keys[] = {"dir", NULL};
 	check_unknown(ld, g, "templates", tp_keys);
 	get_path(ld, g, "templates", "dir", &cfg->templates.dir);
+	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
 	static const char *const dl_keys[] = {"transport", "maildir", "smtp", NULL};

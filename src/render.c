@@ -1,13 +1,16 @@
 /* render: an edition's articles through the templates, once, into the
  * message skeleton that every reader's message is spliced from. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "digest/builtin.h"
 #include "digest/mime.h"
 #include "digest/render.h"
 #include "digest/subscriber.h"
@@ -150,6 +153,18 @@ static int check_mailbox(const char *value, const char *key, char **name, char *
 		return -1;
 	}
 	char *norm = address_normalize(*addr, &why);
+	/* Our own sender may be a local one ("digest@localhost", the default):
+	 * a domain of one label is checked as if it had a dot. */
+	const char *at = strrchr(*addr, '@');
+	if (!norm && at && !strchr(at, '.') && !strchr(at, '[')) {
+		char *dotted = xasprintf("%s.local", *addr);
+		char *n2 = address_normalize(dotted, NULL);
+		if (n2) {
+			n2[strlen(n2) - 6] = '\0';
+			norm = n2;
+		}
+		free(dotted);
+	}
 	if (!norm) {
 		errf(err, "%s: %s: %s", key, *addr, why);
 		free(why);
@@ -158,9 +173,27 @@ static int check_mailbox(const char *value, const char *key, char **name, char *
 		*name = *addr = NULL;
 		return -1;
 	}
+	free(why);
 	free(*addr);
 	*addr = norm;
 	return 0;
+}
+
+/* FILE from the templates directory; when digest.conf names none and there
+ * is none beside it, the built-in default. */
+static int load_template(const struct config *cfg, const char *file, struct tmpl **out, char **err)
+{
+	size_t len;
+	const char *text;
+	struct stat sb;
+	if (!cfg->templates.dir_set && stat(cfg->templates.dir, &sb) < 0 && errno == ENOENT &&
+	    (text = builtin_template(file, &len))) {
+		char *name = xasprintf("(built-in) %s", file);
+		int rc = tmpl_parse(name, text, len, strstr(file, ".html") != NULL, NULL, out, err);
+		free(name);
+		return rc;
+	}
+	return tmpl_load(cfg->templates.dir, file, out, err);
 }
 
 int render_load(const struct config *cfg, bool with_key, struct render **out, char **err)
@@ -200,8 +233,8 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 	free(where);
 	if (rc < 0)
 		goto fail;
-	if (tmpl_load(cfg->templates.dir, "digest.txt", &r->t_text, err) < 0 ||
-	    tmpl_load(cfg->templates.dir, "digest.html", &r->t_html, err) < 0)
+	if (load_template(cfg, "digest.txt", &r->t_text, err) < 0 ||
+	    load_template(cfg, "digest.html", &r->t_html, err) < 0)
 		goto fail;
 	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
 		goto fail;

@@ -77,6 +77,7 @@ struct config {
 	int nsources;
 	struct {
 		char *dir;
+		bool dir_set; /* given in digest.conf: no fallback to the built-in templates */
 	} templates;
 	struct {
 		char *transport; /* smtp | maildir */

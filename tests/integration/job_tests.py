@@ -857,6 +857,32 @@ class JobTests:
             check(s["subscribers"] == 0, f"summary {s}")
             check(os.path.exists(os.path.join(d, "state", "new", "digest.db")), "no database made")
 
+    def t_job_defaults_only(self):
+        """A digest.conf with sources and a transport and nothing else (no
+        newsletter block, no templates directory beside it) runs: the
+        built-in templates and the default sender are used."""
+        d = self.testdir("job-defaults")
+        site = self.portal
+        with self.smtpd(d) as srv:
+            conf = self.conf(d, text=f"""
+sources = ( {{ name = "news"; url = "{site['base']}index.html"; next = "//a[@rel='next']/@href";
+    item = "//div[@class='news-item']"; link = ".//a[@class='title']/@href";
+    title = ".//a[@class='title']"; published = ".//span[@class='date']";
+    views = ".//span[@class='views']"; comments = ".//span[@class='comments']"; }} );
+delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port}; security = "none"; }}; }};
+""")
+            r = self.digest("check-config", conf=conf)
+            check(r.code == 0, f"check-config: exit {r.code}: {short(r.err)}")
+            subs = self.add_subscribers(d, conf, n=2)
+            r = self.run_job(conf)
+            msgs = srv.messages()
+            check(len(msgs) == 2, f"{len(msgs)} messages, want 2")
+            e, msg, raw = msgs[0]
+            check(msg["From"].addresses[0].addr_spec == "digest@localhost", f"From {msg['From']}")
+            html = msg.get_body(("html",)).get_content()
+            check("<table" in html and "unsubscribe" in html, "the built-in HTML template was not used")
+            self.check_once_each(srv, subs)
+
     # ------------------------------------------------------------ 9. kill -9
     def t_job_kill9_resume(self):
         site = self.site("portal-kill")
