@@ -883,6 +883,36 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
             check("<table" in html and "unsubscribe" in html, "the built-in HTML template was not used")
             self.check_once_each(srv, subs)
 
+    def t_job_cron_wrapper(self):
+        """cron/digest-cron: silent on success with the run appended to the
+        log beside the config; on failure it prints the exit code and the
+        log's tail, and exits with digest's code."""
+        d = self.testdir("job-cron")
+        wrapper = os.path.join(REPO, "cron", "digest-cron")
+        env = dict(os.environ, DIGEST=DIGEST)
+        env.pop("DIGEST_CONFIG", None)
+        conf = self.job_conf(d, transport="maildir")
+        self.add_subscribers(d, conf, n=2)
+        p = subprocess.run(["sh", wrapper, conf, "run"], capture_output=True, env=env, cwd="/", timeout=60)
+        check(p.returncode == 0, f"digest-cron run: exit {p.returncode}: {p.stdout!r} {p.stderr!r}")
+        check(p.stdout == b"" and p.stderr == b"", f"digest-cron said something on success: {p.stdout!r}")
+        log = os.path.join(d, "var", "digest.log")
+        with open(log, encoding="utf-8") as f:
+            text = f.read()
+        check(re.search(r"^edition \d{4}-\d\d-\d\d: .* 2 sent", text, re.M), f"log lacks the summary: {text!r}")
+        check(re.search(r"exit 0$", text.strip()), f"log does not end with the exit code: {text[-200:]!r}")
+        with open(conf, encoding="utf-8") as f:
+            broken = f.read()
+        check("max_articles = 10;" in broken, "test bug: no max_articles in the config")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(broken.replace("max_articles = 10;", "max_articles = -5;"))
+        p = subprocess.run(["sh", wrapper, conf, "run"], capture_output=True, env=env, cwd="/", timeout=60)
+        out = p.stdout.decode("utf-8", "replace")
+        check(p.returncode == 78, f"digest-cron with a broken config: exit {p.returncode}, want 78")
+        check("failed (exit 78)" in out and "max_articles" in out, f"the failure report: {out!r}")
+        with open(log, encoding="utf-8") as f:
+            check(f.read().startswith(text), "the log was not appended to")
+
     # ------------------------------------------------------------ 9. kill -9
     def t_job_kill9_resume(self):
         site = self.site("portal-kill")
