@@ -16,6 +16,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *upsert;
 	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
+	sqlite3_stmt *sub_get, *sub_insert, *sub_update; /* prepared once: imports run them per line */
 };
 
 /* Forward migrations: step I takes user_version I to I + 1. Never edit a
@@ -198,6 +199,9 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->mark_sent);
 	sqlite3_finalize(st->mark_failed);
 	sqlite3_finalize(st->recipients);
+	sqlite3_finalize(st->sub_get);
+	sqlite3_finalize(st->sub_insert);
+	sqlite3_finalize(st->sub_update);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -520,19 +524,32 @@ void subscriber_clear(struct subscriber *sub)
 	memset(sub, 0, sizeof *sub);
 }
 
+/* The statement *SLOT, prepared on first use and reset for the next;
+ * NULL after a failure (in *ERR). */
+static sqlite3_stmt *cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
+{
+	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
+		fail(st, err, "preparing a statement");
+		*slot = NULL;
+		return NULL;
+	}
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return *slot;
+}
+
 int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
 {
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT " SUB_COLS " FROM subscribers WHERE email = ?1", -1, &s,
-			       NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the subscriber query");
+	sqlite3_stmt *s = cached(st, &st->sub_get, "SELECT " SUB_COLS " FROM subscribers WHERE email = ?1", err);
+	if (!s)
+		return -1;
 	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		read_subscriber(s, out);
 	else if (rc != SQLITE_DONE)
 		fail(st, err, "reading a subscriber");
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -548,11 +565,12 @@ int store_subscriber_put(struct store *st, const char *email, const char *name, 
 	if (!found) {
 		char nonce[33];
 		new_nonce(nonce);
-		if (sqlite3_prepare_v2(st->db,
-				       "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at)"
-				       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-				       -1, &s, NULL) != SQLITE_OK)
-			return fail(st, err, "preparing the subscriber insert");
+		s = cached(st, &st->sub_insert,
+			   "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+			   err);
+		if (!s)
+			return -1;
 		sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
 		bind_text(s, 2, name);
 		sqlite3_bind_text(s, 3, status_names[status], -1, SQLITE_STATIC);
@@ -575,29 +593,28 @@ int store_subscriber_put(struct store *st, const char *email, const char *name, 
 			*outcome = PUT_UPDATED;
 		else if (rename && *outcome == PUT_UNCHANGED)
 			*outcome = PUT_UPDATED;
-		if (to == old.status && !rename) {
-			subscriber_clear(&old);
+		long long id = old.id;
+		bool same = to == old.status;
+		subscriber_clear(&old);
+		if (same && !rename)
 			return 0;
-		}
-		if (sqlite3_prepare_v2(st->db,
-				       "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
-				       "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
-				       "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
-				       " WHERE id = ?1",
-				       -1, &s, NULL) != SQLITE_OK) {
-			subscriber_clear(&old);
-			return fail(st, err, "preparing the subscriber update");
-		}
-		sqlite3_bind_int64(s, 1, old.id);
+		s = cached(st, &st->sub_update,
+			   "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
+			   "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
+			   "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
+			   " WHERE id = ?1",
+			   err);
+		if (!s)
+			return -1;
+		sqlite3_bind_int64(s, 1, id);
 		bind_text(s, 2, name);
 		sqlite3_bind_text(s, 3, status_names[to], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, now);
-		subscriber_clear(&old);
 	}
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		fail(st, err, "storing a subscriber");
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
