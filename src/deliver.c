@@ -271,6 +271,24 @@ static void free_job(struct job *j)
 	free(j);
 }
 
+/* One wait on the pool's condition, until the monotonic time UNTIL at the
+ * latest; with the lock held (the wait releases it). */
+static void wait_once(struct pool *p, double until)
+{
+	double d = until - now_mono();
+	if (d < 0)
+		d = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)d;
+	ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+}
+
 /* The next job for a worker, waiting as long as one may still come;
  * NULL when the run is over. Called with the lock held. */
 static struct job *take(struct pool *p)
@@ -310,16 +328,7 @@ static struct job *take(struct pool *p)
 			continue;
 		}
 		journal_sync(p); /* no open transaction while waiting */
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		double d = wake - now;
-		ts.tv_sec += (time_t)d;
-		ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		wait_once(p, wake);
 	}
 }
 
@@ -327,18 +336,8 @@ static struct job *take(struct pool *p)
  * lock held (the wait releases it). */
 static void wait_for(struct pool *p, double until)
 {
-	while (!p->stop && now_mono() < until) {
-		struct timespec ts;
-		double d = until - now_mono();
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)d;
-		ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-	}
+	while (!p->stop && now_mono() < until)
+		wait_once(p, until);
 }
 
 static double backoff(const struct pool *p, int tries)
@@ -527,14 +526,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	}
 	/* The main thread shows progress while the workers run. */
 	while (p.alive > 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 200000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p.cv, &p.mu, &ts);
+		wait_once(&p, now_mono() + 0.2);
 		if (progress)
 			fprintf(stderr, "\rsending: %lld of %lld sent, %lld failed", stats->sent, dc.pending,
 				stats->failed);
