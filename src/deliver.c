@@ -177,6 +177,17 @@ struct pool {
 	struct deliver_stats *stats;
 };
 
+/* The database failed (ERR, freed here): the run stops, and says why. */
+static int db_failed(struct pool *p, const char *what, char *err)
+{
+	if (!p->fatal)
+		p->fatal = xasprintf("%s: %s", what, err);
+	p->journal_failed = true;
+	free(err);
+	p->stop = true;
+	return -1;
+}
+
 /* Record STATE for J in the open transaction (one is begun if none is);
  * a failure as a bounce when BOUNCE. Called with the lock held. */
 static int journal_mark(struct pool *p, const struct job *j, enum delivery_state state, const char *reply,
@@ -193,12 +204,7 @@ static int journal_mark(struct pool *p, const struct job *j, enum delivery_state
 		goto fail;
 	return 0;
 fail:
-	if (!p->fatal)
-		p->fatal = xasprintf("journal: %s", err);
-	p->journal_failed = true;
-	free(err);
-	p->stop = true;
-	return -1;
+	return db_failed(p, "journal", err);
 }
 
 static int journal(struct pool *p, const struct job *j, enum delivery_state state, const char *reply)
@@ -214,14 +220,8 @@ static int journal_sync(struct pool *p)
 		return 0;
 	char *err = NULL;
 	p->in_txn = false;
-	if (store_commit(p->st, &err) < 0) {
-		if (!p->fatal)
-			p->fatal = xasprintf("journal: %s", err);
-		p->journal_failed = true;
-		free(err);
-		p->stop = true;
-		return -1;
-	}
+	if (store_commit(p->st, &err) < 0)
+		return db_failed(p, "journal", err);
 	return 0;
 }
 
@@ -248,11 +248,7 @@ static void refill(struct pool *p)
 	int n = 0;
 	char *err = NULL;
 	if (store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err) < 0) {
-		if (!p->fatal)
-			p->fatal = xasprintf("reading recipients: %s", err);
-		p->journal_failed = true;
-		free(err);
-		p->stop = true;
+		db_failed(p, "reading recipients", err);
 		return;
 	}
 	if (n < PAGE)
