@@ -509,6 +509,14 @@ out_quiet:
 	return rc;
 }
 
+/* "-o FILE" is "--output FILE", for the commands that write a file. */
+static void short_output(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-o"))
+			argv[i] = (char *)"--output";
+}
+
 static int preview_take(int c, const char *arg, void *ctx)
 {
 	struct preview_opts *o = ctx;
@@ -532,10 +540,7 @@ static int parse_preview(int argc, char **argv, union opts *o, int *code)
 						 {"no-fetch", no_argument, NULL, 'n'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
-	/* -o FILE too */
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-o"))
-			argv[i] = (char *)"--output";
+	short_output(argc, argv);
 	if (command_opts(argc, argv, longopts, preview_usage, preview_take, &o->preview, code) < 0)
 		return -1;
 	const char *f = o->preview.format;
@@ -722,9 +727,7 @@ static int parse_sub(int argc, char **argv, union opts *o, int *code, const char
 						 {"output", required_argument, NULL, 'o'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-o"))
-			argv[i] = (char *)"--output";
+	short_output(argc, argv);
 	if (command_opts(argc, argv, longopts, usage, sub_take, &o->sub, code) < 0)
 		return -1;
 	return 0;

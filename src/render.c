@@ -447,19 +447,6 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
 	buf_free(&t);
 }
 
-void render_subject(const struct render *r, const struct reader *rd, struct buf *out)
-{
-	struct slots s;
-	fill_slots(r, rd, &s);
-	struct buf t = {0};
-	tout_flatten(&r->subject, s.v, &t);
-	if (t.data) {
-		str_collapse_ws(t.data);
-		buf_adds(out, t.data);
-	}
-	buf_free(&t);
-}
-
 const char *render_envelope_from(const struct render *r)
 {
 	return r->envelope_from ? r->envelope_from : r->from_addr;

@@ -49,9 +49,6 @@ void render_message(const struct render *r, const struct reader *rd, struct buf 
  * decoded, appended to OUT. */
 void render_body(const struct render *r, int html, const struct reader *rd, struct buf *out);
 
-/* render_subject: the subject for RD, one line, appended to OUT. */
-void render_subject(const struct render *r, const struct reader *rd, struct buf *out);
-
 /* render_envelope_from: the address MAIL FROM gives: envelope_from's, or
  * newsletter.from's. */
 const char *render_envelope_from(const struct render *r);
