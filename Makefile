@@ -3,12 +3,12 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd
 
 # Debian packages that building and testing need.
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
         libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
-        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd
+        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that

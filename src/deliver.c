@@ -553,27 +553,33 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	return 0;
 }
 
-int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)
+int deliver_message(const struct config *cfg, const char *from, const char *rcpt, const char *msg, size_t len,
+		    char **err)
 {
 	struct transport t;
 	if (transport_init(&t, cfg, err) < 0)
 		return -1;
 	struct conn c = {.t = &t};
-	struct buf msg = {0};
 	char reply[SMTP_REPLY_MAX] = "";
 	int rc = conn_open(&c, err);
 	if (rc == SMTP_OK) {
-		render_message(r, rd, &msg);
-		const char *from = render_envelope_from(r);
 		enum smtp_stage stage;
-		rc = conn_send(&c, from, rd->email, msg.data, msg.len, reply, &stage);
+		rc = conn_send(&c, from, rcpt, msg, len, reply, &stage);
 		if (rc != SMTP_OK)
-			errf(err, "%s: %s", rd->email, reply);
+			errf(err, "%s: %s", rcpt, reply);
 	}
 	conn_close(&c);
-	buf_free(&msg);
 	transport_done(&t);
 	return rc == SMTP_OK ? 0 : rc == SMTP_RETRY ? 1 : -1;
+}
+
+int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)
+{
+	struct buf msg = {0};
+	render_message(r, rd, &msg);
+	int rc = deliver_message(cfg, render_envelope_from(r), rd->email, msg.data, msg.len, err);
+	buf_free(&msg);
+	return rc;
 }
 
 int deliver_lock(const char *database, char **err)

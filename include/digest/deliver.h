@@ -32,6 +32,12 @@ struct deliver_stats {
 int deliver_edition(const struct config *cfg, struct store *st, const struct render *r, const char *edition,
 		    bool progress, struct deliver_stats *stats, char **err);
 
+/* deliver_message: MSG (LEN bytes, CRLF) from FROM to RCPT alone, on a
+ * connection of its own through the configured transport, outside the
+ * journal. 0, 1 when the server deferred it (try later), or -1 when it
+ * was refused; *ERR says why. */
+int deliver_message(const struct config *cfg, const char *from, const char *rcpt, const char *msg, size_t len,
+		    char **err);
 /* deliver_one: send R's message for RD alone, outside the journal (a
  * preview's test copy). 0, 1 when the server deferred it, or -1; *ERR
  * says why. */
