@@ -11,6 +11,7 @@
 
 #include "digest/config.h"
 #include "digest/extract.h"
+#include "digest/http.h"
 #include "digest/log.h"
 #include "digest/url.h"
 #include "digest/util.h"
@@ -596,6 +597,14 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const ht_keys[] = {"listen", NULL};
 	check_unknown(ld, g, "http", ht_keys);
 	get_str(ld, g, "http", "listen", &cfg->http.listen, 0);
+	{
+		char *host = NULL, *why = NULL;
+		int port;
+		if (listen_parse(cfg->http.listen, &host, &port, &why) < 0)
+			problem(ld, g ? config_setting_get_member(g, "listen") : NULL, "http.listen", "%s", why);
+		free(host);
+		free(why);
+	}
 
 	g = get_group(ld, root, "", "fetch");
 	static const char *const fe_keys[] = {"timeout", "connect_timeout", "deadline", "max_body", "parallel",

@@ -20,7 +20,11 @@
 #include "digest/log.h"
 #include "digest/render.h"
 #include "digest/store.h"
+#include "digest/serve.h"
 #include "digest/subscriber.h"
+#include "digest/optin.h"
+#include "digest/page.h"
+#include "digest/http.h"
 #include "digest/util.h"
 #include "digest/version.h"
 
@@ -40,6 +44,8 @@ static const char usage_text[] =
 	"  subscribe ADDR [--name NAME] [--confirmed]\n"
 	"  unsubscribe ADDR\n"
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
+	"  serve [--listen HOST:PORT]\n"
+	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config    load and validate the configuration and templates\n"
 	"\n"
 	"options:\n"
@@ -182,11 +188,16 @@ struct sub_opts {
 	int confirmed, resubscribe;
 };
 
+struct serve_opts {
+	const char *listen;
+};
+
 union opts {
 	struct collect_opts collect;
 	struct run_opts run;
 	struct preview_opts preview;
 	struct sub_opts sub;
+	struct serve_opts serve;
 };
 
 static int parse_collect(int argc, char **argv, union opts *o, int *code)
@@ -277,13 +288,23 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 {
 	(void)o;
 	struct render *r = NULL;
+	struct pages *pg = NULL;
 	char *err = NULL;
-	if (render_load(cfg, false, &r, &err) < 0) {
+	int bad = 0;
+	/* Every template, each problem reported. */
+	if (render_load(cfg, false, &r, &err) < 0 || render_load_confirm(r, &err) < 0) {
 		log_error("%s", err);
-		free(err);
-		return EX_CONFIG;
+		bad++;
+	}
+	if (page_load(cfg, &pg, &err) < 0) {
+		log_error("%s", err);
+		bad++;
 	}
 	render_free(r);
+	page_free(pg);
+	free(err);
+	if (bad)
+		return EX_CONFIG;
 	printf("%s: ok (%d source%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s");
 	return EX_OK;
 }
@@ -319,7 +340,10 @@ static const char status_usage[] =
 static const char subscribe_usage[] =
 	"usage: digest subscribe ADDR [--name NAME] [--confirmed]\n"
 	"\n"
-	"Add a subscriber: pending until confirmed; --confirmed makes it active.\n";
+	"Add a subscriber: pending, and sent the confirmation mail (again, when\n"
+	"pending already); an address that had left is asked to confirm anew.\n"
+	"--confirmed makes it active at once, without a mail.\n"
+	"exit: 0 done, 75 the mail was deferred (`digest serve` tries again)\n";
 
 static const char unsubscribe_usage[] =
 	"usage: digest unsubscribe ADDR\n"
@@ -783,6 +807,56 @@ static int parse_subscribers(int argc, char **argv, union opts *o, int *code)
 	return 0;
 }
 
+/* `subscribe` without --confirmed: the reader is asked to confirm by mail. */
+static int subscribe_optin(struct config *cfg, struct store *st, const char *addr, const char *name)
+{
+	char *err = NULL;
+	enum optin_outcome out;
+	time_t now = time(NULL);
+	/* Whoever runs this command asks on the reader's behalf: a mail goes
+	 * out however recently the last did. */
+	if (store_begin(st, &err) < 0 || store_optin_request(st, addr, name, (long long)now, 0, &out, &err) < 0 ||
+	    store_commit(st, &err) < 0) {
+		store_rollback(st);
+		log_error("%s", err);
+		free(err);
+		return EX_SOFTWARE;
+	}
+	if (out == OPTIN_ACTIVE) {
+		printf("%s: active\n", addr);
+		return EX_OK;
+	}
+	struct render *r = NULL;
+	if (render_load(cfg, true, &r, &err) < 0 || render_load_confirm(r, &err) < 0) {
+		log_error("%s; the confirmation mail waits for `digest serve`", err);
+		free(err);
+		render_free(r);
+		return EX_CONFIG;
+	}
+	struct subscriber sub = {0};
+	struct optin_stats os = {0};
+	int rc = EX_OK;
+	if (store_subscriber_get(st, addr, &sub, &err) != 1 ||
+	    optin_send_one(cfg, st, r, &sub, now, &os, &err) < 0) {
+		log_error("%s", err ? err : "subscriber vanished");
+		rc = EX_SOFTWARE;
+	} else if (os.sent) {
+		printf("%s: pending; confirmation mail sent\n", addr);
+	} else if (os.deferred) {
+		printf("%s: pending; confirmation mail deferred (`digest serve` tries again)\n", addr);
+		rc = EX_TEMPFAIL;
+	} else if (os.failed) {
+		printf("%s: pending; confirmation mail refused\n", addr);
+		rc = EX_UNAVAILABLE;
+	} else {
+		printf("%s: pending; confirmation mail already on its way\n", addr);
+	}
+	subscriber_clear(&sub);
+	render_free(r);
+	free(err);
+	return rc;
+}
+
 static int cmd_subscribe(struct config *cfg, const union opts *opts)
 {
 	const struct sub_opts o = opts->sub;
@@ -796,24 +870,18 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 	char *name = o.name ? name_clean(o.name) : NULL;
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
-	if (rc == EX_OK) {
+	if (rc == EX_OK && !o.confirmed) {
+		rc = subscribe_optin(cfg, st, addr, name);
+	} else if (rc == EX_OK) {
 		enum put_outcome out;
 		if (store_begin(st, &err) < 0 ||
-		    store_subscriber_put(st, addr, name, o.confirmed ? SUB_ACTIVE : SUB_PENDING, o.confirmed,
-					 (long long)time(NULL), &out, &err) < 0 ||
+		    store_subscriber_put(st, addr, name, SUB_ACTIVE, true, (long long)time(NULL), &out, &err) < 0 ||
 		    store_commit(st, &err) < 0) {
 			log_error("%s", err);
 			store_rollback(st);
 			rc = EX_SOFTWARE;
 		} else {
-			struct subscriber sub = {0};
-			if (store_subscriber_get(st, addr, &sub, &err) == 1) {
-				printf("%s: %s\n", addr, sub_status_name(sub.status));
-				if (sub.status == SUB_PENDING)
-					log_warn("%s is pending: it becomes active when confirmed (digest subscribe --confirmed)",
-						 addr);
-			}
-			subscriber_clear(&sub);
+			printf("%s: active\n", addr);
 		}
 	}
 	store_close(st);
@@ -985,6 +1053,52 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 	return rc;
 }
 
+static const char serve_usage[] =
+	"usage: digest serve [--listen HOST:PORT]\n"
+	"\n"
+	"The web endpoint, on http.listen or HOST:PORT (port 0: any free one):\n"
+	"  GET  /                 the subscribe form\n"
+	"  POST /subscribe        email, name: sends the confirmation mail\n"
+	"  GET  /confirm?t=       a page with a button; POST confirms\n"
+	"  GET  /unsubscribe?t=   a page with a button; POST (or RFC 8058 one-click)\n"
+	"                         unsubscribes\n"
+	"  GET  /preview, /preview.txt   today's edition for a sample reader\n"
+	"Paths are answered bare and under newsletter.base_url's path. Owed\n"
+	"confirmation mails are sent from here. SIGTERM or SIGINT stops it.\n";
+
+static int serve_take(int c, const char *arg, void *ctx)
+{
+	struct serve_opts *o = ctx;
+	if (c != 'l')
+		return -1;
+	o->listen = arg;
+	return 0;
+}
+
+static int parse_serve(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, serve_usage, serve_take, &o->serve, code) < 0)
+		return -1;
+	char *host = NULL, *err = NULL;
+	int port;
+	if (o->serve.listen && listen_parse(o->serve.listen, &host, &port, &err) < 0) {
+		log_error("serve: --listen %s", err);
+		free(err);
+		*code = EX_USAGE;
+		return -1;
+	}
+	free(host);
+	return 0;
+}
+
+static int cmd_serve(struct config *cfg, const union opts *opts)
+{
+	return serve_run(cfg, opts->serve.listen);
+}
+
 struct command {
 	const char *name;
 	int (*parse)(int argc, char **argv, union opts *o, int *code);
@@ -1000,10 +1114,9 @@ static const struct command commands[] = {
 	{"subscribe", parse_subscribe, cmd_subscribe},
 	{"unsubscribe", parse_unsubscribe, cmd_unsubscribe},
 	{"subscribers", parse_subscribers, cmd_subscribers},
+	{"serve", parse_serve, cmd_serve},
 };
 
-/* Commands of the contract that this version does not have yet. */
-static const char *const planned[] = {"serve"};
 
 int main(int argc, char **argv)
 {
@@ -1052,12 +1165,6 @@ int main(int argc, char **argv)
 		if (!strcmp(name, commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		for (size_t i = 0; i < ARRAY_LEN(planned); i++) {
-			if (!strcmp(name, planned[i])) {
-				log_error("%s: not available in digest %s yet", name, DIGEST_VERSION);
-				return EX_SOFTWARE;
-			}
-		}
 		log_error("unknown command \"%s\" (see digest --help)", name);
 		return EX_USAGE;
 	}

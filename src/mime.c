@@ -515,14 +515,20 @@ int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **
 	if (in->reply_to && *in->reply_to)
 		header(h, "Reply-To", in->reply_to);
 	v.len = 0;
-	if (in->list_name && *in->list_name) {
-		mime_phrase(&v, in->list_name);
-		buf_add(&v, " ", 1);
+	if (in->list_id) {
+		if (in->list_name && *in->list_name) {
+			mime_phrase(&v, in->list_name);
+			buf_add(&v, " ", 1);
+		}
+		buf_addf(&v, "<%s>", in->list_id);
+		header(h, "List-Id", v.data);
+		header(h, "List-Unsubscribe", MARK "U" MARK);
+		header(h, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+	} else {
+		/* A message to one person about their own request: mail systems
+		 * should not answer it automatically (RFC 3834). */
+		header(h, "Auto-Submitted", "auto-generated");
 	}
-	buf_addf(&v, "<%s>", in->list_id);
-	header(h, "List-Id", v.data);
-	header(h, "List-Unsubscribe", MARK "U" MARK);
-	header(h, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
 	buf_free(&v);
 
 	/* The parts' bodies: encoded static lines and markers for the rest. */

@@ -25,6 +25,7 @@ struct render {
 	const struct config *cfg;
 	bool ru;
 	struct tmpl *t_subject, *t_text, *t_html;
+	struct tmpl *c_subject, *c_text, *c_html; /* the confirmation mail: render_load_confirm */
 	char *from_name, *from_addr, *domain, *reply_to;
 	char *envelope_from; /* delivery.smtp.envelope_from's address, or NULL */
 	unsigned char key[TOKEN_KEY_LEN];
@@ -45,18 +46,38 @@ static const char *const months_ru[] = {"января", "февраля", "ма�
 struct labels {
 	const char *views, *comments, *rating, *read, *unsubscribe, *intro, *footer, *browser, *top, *hello,
 		*articles;
+	/* the confirmation mail */
+	const char *c_subject, *c_title, *c_intro, *c_action, *c_button, *c_link, *c_ignore;
 };
 static const struct labels labels_en = {
 	.views = "Views", .comments = "Comments", .rating = "Rating", .read = "Read",
 	.unsubscribe = "Unsubscribe", .intro = "The most read stories of the day",
 	.footer = "You receive this digest because you subscribed to it.",
 	.browser = "View in browser", .top = "Top story", .hello = "Hello", .articles = "stories",
+	.c_subject = "Confirm your subscription to {{newsletter.name}}",
+	.c_title = "Confirm your subscription",
+	.c_intro = "You asked to receive this newsletter by email: the day's most read stories, every morning. "
+		   "Please confirm that this address is yours.",
+	.c_action = "Confirm the subscription at this link",
+	.c_button = "Confirm subscription",
+	.c_link = "If the button does not work, open this link:",
+	.c_ignore = "If you did not ask for it, ignore this message: without a confirmation nothing more "
+		    "will be sent to you.",
 };
 static const struct labels labels_ru = {
 	.views = "Просмотры", .comments = "Комментарии", .rating = "Рейтинг", .read = "Читать",
 	.unsubscribe = "Отписаться", .intro = "Самые читаемые материалы дня",
 	.footer = "Вы получаете эту рассылку, потому что подписались на неё.",
 	.browser = "Открыть в браузере", .top = "Главное", .hello = "Здравствуйте", .articles = "материалов",
+	.c_subject = "Подтвердите подписку на «{{newsletter.name}}»",
+	.c_title = "Подтвердите подписку",
+	.c_intro = "Вы попросили присылать вам эту рассылку: самые читаемые материалы дня, каждое утро. "
+		   "Подтвердите, пожалуйста, что этот адрес ваш.",
+	.c_action = "Подтвердите подписку по ссылке",
+	.c_button = "Подтвердить подписку",
+	.c_link = "Если кнопка не работает, откройте ссылку:",
+	.c_ignore = "Если вы не подписывались, просто не обращайте внимания на это письмо: без подтверждения "
+		    "рассылка приходить не будет.",
 };
 
 /* Digits grouped by threes: "2 212" (NBSP) in Russian, "2,212" in English. */
@@ -179,15 +200,21 @@ static int check_mailbox(const char *value, const char *key, char **name, char *
 	return 0;
 }
 
-/* FILE from the templates directory; when digest.conf names none and there
- * is none beside it, the built-in default. */
-static int load_template(const struct config *cfg, const char *file, struct tmpl **out, char **err)
+int render_template_load(const struct config *cfg, const char *file, struct tmpl **out, char **err)
 {
 	size_t len;
-	const char *text;
+	const char *text = builtin_template(file, &len);
 	struct stat sb;
-	if (!cfg->templates.dir_set && stat(cfg->templates.dir, &sb) < 0 && errno == ENOENT &&
-	    (text = builtin_template(file, &len))) {
+	bool use_builtin = false;
+	if (text && stat(cfg->templates.dir, &sb) < 0 && errno == ENOENT)
+		use_builtin = !cfg->templates.dir_set; /* a directory named but missing is an error */
+	else if (text) {
+		/* A templates directory need not hold every file. */
+		char *path = xasprintf("%s/%s", cfg->templates.dir, file);
+		use_builtin = stat(path, &sb) < 0 && errno == ENOENT;
+		free(path);
+	}
+	if (use_builtin) {
 		char *name = xasprintf("(built-in) %s", file);
 		int rc = tmpl_parse(name, text, len, strstr(file, ".html") != NULL, NULL, out, err);
 		free(name);
@@ -233,8 +260,8 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 	free(where);
 	if (rc < 0)
 		goto fail;
-	if (load_template(cfg, "digest.txt", &r->t_text, err) < 0 ||
-	    load_template(cfg, "digest.html", &r->t_html, err) < 0)
+	if (render_template_load(cfg, "digest.txt", &r->t_text, err) < 0 ||
+	    render_template_load(cfg, "digest.html", &r->t_html, err) < 0)
 		goto fail;
 	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
 		goto fail;
@@ -267,6 +294,9 @@ void render_free(struct render *r)
 	tmpl_free(r->t_subject);
 	tmpl_free(r->t_text);
 	tmpl_free(r->t_html);
+	tmpl_free(r->c_subject);
+	tmpl_free(r->c_text);
+	tmpl_free(r->c_html);
 	free(r->from_name);
 	free(r->from_addr);
 	free(r->domain);
@@ -402,6 +432,9 @@ void render_sample_reader(const struct render *r, const char *email, struct read
 	out->nonce = "00000000000000000000000000000000";
 }
 
+static void link_url(const struct render *r, const char *path, const char *purpose, const struct reader *rd,
+		     char *out, size_t n);
+
 /* The personal values of RD; STORE holds the strings they point into. */
 struct slots {
 	const char *v[SLOT_COUNT];
@@ -410,13 +443,7 @@ struct slots {
 
 static void fill_slots(const struct render *r, const struct reader *rd, struct slots *s)
 {
-	char token[TOKEN_MAX] = "";
-	if (token_make(r->key, "unsubscribe", rd->email, rd->nonce, token) < 0)
-		token[0] = '\0';
-	const char *base = r->cfg->newsletter.base_url;
-	size_t bl = strlen(base);
-	snprintf(s->url, sizeof s->url, "%.*s/unsubscribe?t=%s", (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl),
-		 base, token);
+	link_url(r, "unsubscribe", "unsubscribe", rd, s->url, sizeof s->url);
 	/* Stable per reader and edition: a copy sent again after a crash has
 	 * the same Message-ID, and mail systems drop it as a duplicate. */
 	snprintf(s->msgid, sizeof s->msgid, "digest.%s.%.32s", r->date, rd->nonce);
@@ -450,4 +477,90 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
 const char *render_envelope_from(const struct render *r)
 {
 	return r->envelope_from ? r->envelope_from : r->from_addr;
+}
+
+/* ---- the confirmation mail ---- */
+
+int render_load_confirm(struct render *r, char **err)
+{
+	if (r->c_subject)
+		return 0;
+	const struct labels *l = r->ru ? &labels_ru : &labels_en;
+	if (tmpl_parse("(built-in) confirmation subject", l->c_subject, strlen(l->c_subject), false, NULL,
+		       &r->c_subject, err) < 0 ||
+	    render_template_load(r->cfg, "confirm.txt", &r->c_text, err) < 0 ||
+	    render_template_load(r->cfg, "confirm.html", &r->c_html, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* BASE_URL/PATH?t=TOKEN for PURPOSE's token of RD, into OUT. */
+static void link_url(const struct render *r, const char *path, const char *purpose, const struct reader *rd,
+		     char *out, size_t n)
+{
+	char token[TOKEN_MAX] = "";
+	if (token_make(r->key, purpose, rd->email, rd->nonce, token) < 0)
+		token[0] = '\0';
+	const char *base = r->cfg->newsletter.base_url;
+	size_t bl = strlen(base);
+	snprintf(out, n, "%.*s/%s?t=%s", (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, path, token);
+}
+
+int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err)
+{
+	if (render_load_confirm(r, err) < 0)
+		return -1;
+	const struct labels *l = r->ru ? &labels_ru : &labels_en;
+	char url[1024];
+	link_url(r, "confirm", "confirm", rd, url, sizeof url);
+	struct tval *ctx = tv_object();
+	struct tval *nl = tv_object();
+	tv_set_str(nl, "name", r->cfg->newsletter.name);
+	tv_set_str(nl, "base_url", r->cfg->newsletter.base_url);
+	tv_set(ctx, "newsletter", nl);
+	struct tval *sub = tv_object();
+	tv_set_str(sub, "name", rd->name && *rd->name ? rd->name : NULL);
+	tv_set_str(sub, "email", rd->email);
+	tv_set(ctx, "subscriber", sub);
+	tv_set_str(ctx, "confirm_url", url);
+	struct tval *t = tv_object();
+	tv_set_str(t, "lang", r->ru ? "ru" : "en");
+	tv_set_str(t, "hello", l->hello);
+	tv_set_str(t, "confirm_title", l->c_title);
+	tv_set_str(t, "confirm_intro", l->c_intro);
+	tv_set_str(t, "confirm_action", l->c_action);
+	tv_set_str(t, "confirm_button", l->c_button);
+	tv_set_str(t, "confirm_link", l->c_link);
+	tv_set_str(t, "confirm_ignore", l->c_ignore);
+	tv_set(ctx, "t", t);
+	struct tout subject = {0}, text = {0}, html = {0};
+	tmpl_render(r->c_subject, ctx, &subject);
+	tmpl_render(r->c_text, ctx, &text);
+	tmpl_render(r->c_html, ctx, &html);
+	tv_free(ctx);
+	struct mime_input in = {
+		.from_name = r->from_name,
+		.from_addr = r->from_addr,
+		.reply_to = r->reply_to,
+		.domain = r->domain,
+		.date = now,
+		.subject = &subject,
+		.text = &text,
+		.html = &html,
+		.wrap = TEXT_WIDTH,
+	};
+	struct mime_skel *k = NULL;
+	int rc = mime_skel_build(&in, &k, err);
+	if (rc == 0) {
+		char msgid[96];
+		snprintf(msgid, sizeof msgid, "digest-confirm.%lld.%.32s", (long long)now, rd->nonce);
+		const char *slots[SLOT_COUNT] = {[SLOT_NAME] = rd->name, [SLOT_EMAIL] = rd->email,
+						 [SLOT_UNSUBSCRIBE_URL] = "", [SLOT_MESSAGE_ID] = msgid};
+		mime_skel_message(k, slots, out);
+	}
+	mime_skel_free(k);
+	tout_free(&subject);
+	tout_free(&text);
+	tout_free(&html);
+	return rc;
 }

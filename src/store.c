@@ -79,6 +79,9 @@ static const char *const migrations[] = {
 	"  reply TEXT," /* the server's last reply */
 	"  updated_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (edition, subscriber_id)) WITHOUT ROWID;",
+	/* 2 -> 3: the confirmation mail a subscriber is owed: due since when */
+	"ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
+	"CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;",
 };
 
 static int fail(struct store *st, char **err, const char *what)
@@ -148,10 +151,19 @@ static int create_private(const char *path, char **err)
 	free(dir);
 	if (rc < 0)
 		return errf(err, "cannot create the directory of %s: %s", path, strerror(e));
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	/* Never open and close a database file this process may have open
+	 * already (`serve` holds two connections): closing any descriptor of
+	 * a file drops every POSIX lock the process holds on it, and another
+	 * process would then take the database for unused and delete its
+	 * write-ahead log under us. */
+	struct stat sb;
+	if (stat(path, &sb) == 0)
+		return 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
 		return errf(err, "cannot create %s: %s", path, strerror(errno));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -684,6 +696,144 @@ int store_subscriber_counts(struct store *st, long long counts[4], char **err)
 		fail(st, err, "counting subscribers");
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- double opt-in ---- */
+
+int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscriber *out, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT " SUB_COLS " FROM subscribers WHERE nonce = ?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return fail(st, err, "preparing the subscriber query");
+	sqlite3_bind_text(s, 1, nonce, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_subscriber(s, out);
+	else if (rc != SQLITE_DONE)
+		fail(st, err, "reading a subscriber");
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* SQL with ?1 bound to the text T (NULL: SQL NULL) and ?2.. to the
+ * integers A, B, C, stepped to its end: the rows it changed, or -1. */
+static int update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
+		  long long b, long long c)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, what);
+	int params = sqlite3_bind_parameter_count(s);
+	bind_text(s, 1, t);
+	long long v[3] = {a, b, c};
+	for (int i = 2; i <= params && i <= 4; i++)
+		sqlite3_bind_int64(s, i, v[i - 2]);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		fail(st, err, what);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+}
+
+int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
+			enum optin_outcome *outcome, char **err)
+{
+	struct subscriber old;
+	int found = store_subscriber_get(st, email, &old, err);
+	if (found < 0)
+		return -1;
+	if (!found) {
+		enum put_outcome po;
+		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0 ||
+		    update(st, "UPDATE subscribers SET confirm_due = ?2 WHERE email = ?1", "asking for a confirmation",
+			   err, email, now, 0, 0) < 0)
+			return -1;
+		*outcome = OPTIN_NEW;
+		return 0;
+	}
+	enum sub_status was = old.status;
+	bool named = old.name != NULL;
+	subscriber_clear(&old);
+	if (was == SUB_ACTIVE) {
+		*outcome = OPTIN_ACTIVE;
+		return 0;
+	}
+	/* Pending, or back after leaving: owed a mail unless one went out less
+	 * than RESEND seconds ago or one is still waiting to go. A clock set
+	 * back does not hold a mail up for ever. */
+	int n = update(st,
+		       "UPDATE subscribers SET confirm_due = ?2,"
+		       "  status_at = CASE WHEN status = 'pending' THEN status_at ELSE ?2 END,"
+		       "  bounces = CASE WHEN status = 'pending' THEN bounces ELSE 0 END,"
+		       "  status = 'pending'"
+		       " WHERE email = ?1 AND confirm_due IS NULL"
+		       "   AND (confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2)",
+		       "asking for a confirmation", err, email, now, resend, 0);
+	if (n < 0)
+		return -1;
+	/* A name only fills a gap: a stranger's form must not rename anyone. */
+	if (n > 0 && name && !named) {
+		enum put_outcome po;
+		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0)
+			return -1;
+	}
+	*outcome = n == 0 ? OPTIN_WAIT : was == SUB_PENDING ? OPTIN_RESENT : OPTIN_RETURNED;
+	return 0;
+}
+
+int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err)
+{
+	*n = 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " SUB_COLS " FROM subscribers"
+			       " WHERE confirm_due IS NOT NULL AND confirm_due <= ?1 AND status = 'pending'"
+			       " ORDER BY confirm_due, id LIMIT ?2",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the confirmation query");
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, limit);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < limit)
+		read_subscriber(s, &out[(*n)++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		fail(st, err, "reading the confirmations due");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_optin_claim(struct store *st, long long id, long long now, char **err)
+{
+	return update(st,
+		      "UPDATE subscribers SET confirm_due = NULL, confirm_sent_at = ?3"
+		      " WHERE id = ?2 AND confirm_due IS NOT NULL AND status = 'pending' AND ?1 IS NULL",
+		      "claiming a confirmation", err, NULL, id, now, 0);
+}
+
+int store_optin_retry(struct store *st, long long id, long long when, char **err)
+{
+	return update(st,
+		      "UPDATE subscribers SET confirm_due = ?3, confirm_sent_at = NULL"
+		      " WHERE id = ?2 AND status = 'pending' AND ?1 IS NULL",
+		      "deferring a confirmation", err, NULL, id, when, 0) < 0
+		       ? -1
+		       : 0;
+}
+
+int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
+				char **err)
+{
+	char sql[320];
+	int o = snprintf(sql, sizeof sql,
+			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL"
+			 " WHERE id = ?2 AND ?1 IS NULL AND status IN (''",
+			 status_names[to]);
+	for (int i = 0; i < 4; i++)
+		if (from & (1u << i))
+			o += snprintf(sql + o, sizeof sql - (size_t)o, ", '%s'", status_names[i]);
+	snprintf(sql + o, sizeof sql - (size_t)o, ")");
+	return update(st, sql, "changing a subscriber's status", err, NULL, id, now, 0);
 }
 
 /* ---- the delivery journal ---- */

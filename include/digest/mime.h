@@ -58,7 +58,7 @@ void mime_date(time_t t, char out[40]);
 struct mime_input {
 	const char *from_name, *from_addr;
 	const char *reply_to;         /* a mailbox, or NULL */
-	const char *list_name, *list_id;
+	const char *list_name, *list_id; /* list_id NULL: no List-* headers (not list mail) */
 	const char *unsubscribe_mailto; /* address for the mailto unsubscribe, or NULL */
 	const char *domain;           /* of the Message-ID */
 	time_t date;

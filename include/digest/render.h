@@ -53,6 +53,24 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
  * newsletter.from's. */
 const char *render_envelope_from(const struct render *r);
 
+/*
+ * render_template_load: the template FILE ("confirm.txt") from the
+ * templates directory, or the built-in one when the directory lacks it
+ * (or, when digest.conf names no directory, there is none beside it).
+ * Errors name the file, line and column.
+ */
+struct tmpl;
+int render_template_load(const struct config *cfg, const char *file, struct tmpl **out, char **err);
+/* render_load_confirm: load the confirmation mail's templates
+ * (confirm.txt, confirm.html) once; 0, or -1 with *ERR. */
+int render_load_confirm(struct render *r, char **err);
+/*
+ * render_confirm: the confirmation mail for RD (asking to open
+ * BASE_URL/confirm?t=TOKEN), dated NOW, appended to OUT: not list mail,
+ * so without List-* headers. R must have been loaded with its key.
+ * 0, or -1 with *ERR.
+ */
+int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err);
 /* render_count: V with digits grouped by threes: "12 500" (a no-break
  * space) when RU, else "12,500". */
 void render_count(char *out, size_t n, long long v, bool ru);

@@ -12,7 +12,7 @@
 struct store;
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * store_open: open PATH, creating it (mode 0600, its directory 0700) and
@@ -111,6 +111,43 @@ int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, co
 /* store_subscriber_counts: how many subscribers have each sub_status. */
 int store_subscriber_counts(struct store *st, long long counts[4], char **err);
 
+/* store_subscriber_by_nonce: the subscriber whose nonce is NONCE: 1 and
+ * *OUT filled, 0 when none, -1. */
+int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscriber *out, char **err);
+/* What a request to subscribe did. */
+enum optin_outcome {
+	OPTIN_NEW,      /* a new pending subscriber, owed a confirmation mail */
+	OPTIN_RESENT,   /* pending: owed the mail again */
+	OPTIN_RETURNED, /* had left or bounced: pending again, owed the mail */
+	OPTIN_WAIT,     /* pending: a mail went out less than RESEND s ago, or one is due */
+	OPTIN_ACTIVE,   /* already subscribed: nothing to do */
+};
+/*
+ * store_optin_request: someone asks for EMAIL (normalized) to be
+ * subscribed, NAME (may be NULL) filling a missing name. An unknown
+ * address becomes pending; a pending, unsubscribed or bouncing one
+ * (pending again) is owed a confirmation mail unless one was sent less
+ * than RESEND seconds before NOW or one is still due; an active one is
+ * left alone. Not a transaction of its own.
+ */
+int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
+			enum optin_outcome *outcome, char **err);
+/* store_optin_due: up to LIMIT pending subscribers owed a confirmation
+ * mail by NOW, longest waiting first, into OUT (clear each). */
+int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err);
+/* store_optin_claim: take subscriber ID's due confirmation for sending
+ * (it is no longer due; sent at NOW): 1, or 0 when it was not due (someone
+ * else took it, or it was confirmed meanwhile), or -1. A mail claimed and
+ * then lost in a crash is not sent again: asking again an hour later is. */
+int store_optin_claim(struct store *st, long long id, long long now, char **err);
+/* store_optin_retry: a claimed confirmation could not be sent: due again
+ * at WHEN. */
+int store_optin_retry(struct store *st, long long id, long long when, char **err);
+/* store_subscriber_transition: subscriber ID to status TO when its status
+ * is one in FROM (a mask of 1 << sub_status): 1 when changed, 0 when not,
+ * -1. Clears a due confirmation. */
+int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
+				char **err);
 /* The journal: one row per (edition, subscriber). */
 enum delivery_state { DELIVERY_INFLIGHT, DELIVERY_SENT, DELIVERY_DEFERRED, DELIVERY_FAILED };
 

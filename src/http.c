@@ -1,0 +1,299 @@
+/* http: form bodies, listen addresses and rate limits for `digest serve`. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/http.h"
+#include "digest/util.h"
+
+#define FORM_MAX_FIELDS 64
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Whether S (LEN bytes) is valid UTF-8: shortest forms, no surrogates,
+ * nothing above U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			n = 1, cp = c & 0x1F, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2, cp = c & 0x0F, min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* Decode one name or value (S, LEN bytes) into a malloc'd string. */
+static char *decode(const char *s, size_t len, const char **why)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '+') {
+			out[o++] = ' ';
+		} else if (c == '%') {
+			int a = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
+			int b = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+			int h = a >= 0 && b >= 0 ? a << 4 | b : -1;
+			if (h < 0) {
+				*why = "a bad %-escape";
+				free(out);
+				return NULL;
+			}
+			out[o++] = (char)h;
+			i += 2;
+		} else if (c < 0x20 || c == 0x7F) {
+			*why = "a raw control character";
+			free(out);
+			return NULL;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	for (size_t i = 0; i < o; i++) {
+		unsigned char c = (unsigned char)out[i];
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F) {
+			*why = c ? "a control character" : "a NUL byte";
+			free(out);
+			return NULL;
+		}
+	}
+	if (!utf8_valid((const unsigned char *)out, o)) {
+		*why = "text that is not UTF-8";
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+void form_free(struct form *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->name[i]);
+		free(f->value[i]);
+	}
+	free(f->name);
+	free(f->value);
+	memset(f, 0, sizeof *f);
+}
+
+int form_parse(const char *body, size_t len, struct form *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *fe = amp ? amp : end;
+		if (fe == p) { /* "a=1&&b=2" or a trailing "&": nothing there */
+			p = fe + 1;
+			continue;
+		}
+		if (out->n == FORM_MAX_FIELDS) {
+			form_free(out);
+			return errf(err, "more than %d fields", FORM_MAX_FIELDS);
+		}
+		const char *eq = memchr(p, '=', (size_t)(fe - p));
+		const char *ne = eq ? eq : fe;
+		const char *why = NULL;
+		if (ne == p) {
+			form_free(out);
+			return errf(err, "a field without a name");
+		}
+		char *name = decode(p, (size_t)(ne - p), &why);
+		char *value = name ? decode(eq ? eq + 1 : fe, eq ? (size_t)(fe - eq - 1) : 0, &why) : NULL;
+		if (!name || !value) {
+			free(name);
+			form_free(out);
+			return errf(err, "%s", why ? why : "malformed");
+		}
+		out->name = xrealloc(out->name, (out->n + 1) * sizeof *out->name);
+		out->value = xrealloc(out->value, (out->n + 1) * sizeof *out->value);
+		out->name[out->n] = name;
+		out->value[out->n] = value;
+		out->n++;
+		p = fe + 1;
+	}
+	return 0;
+}
+
+const char *form_get(const struct form *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->name[i], name))
+			return f->value[i];
+	return NULL;
+}
+
+size_t form_count(const struct form *f, const char *name)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < f->n; i++)
+		c += !strcmp(f->name[i], name);
+	return c;
+}
+
+int listen_parse(const char *s, char **host, int *port, char **err)
+{
+	*host = NULL;
+	*port = 0;
+	if (!s || !*s)
+		return errf(err, "empty listen address: expected HOST:PORT");
+	const char *colon;
+	const char *h = s;
+	size_t hl;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return errf(err, "\"%s\": expected [IPV6]:PORT", s);
+		h = s + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+		if (hl == 0)
+			return errf(err, "\"%s\": empty address in brackets", s);
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return errf(err, "\"%s\": expected HOST:PORT", s);
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return errf(err, "\"%s\": an IPv6 address goes in brackets: [::1]:8080", s);
+		hl = (size_t)(colon - s);
+	}
+	for (size_t i = 0; i < hl; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (c <= ' ' || c >= 0x7F || c == '/' || c == '[' || c == ']' || c == '@')
+			return errf(err, "\"%s\": invalid character in the host", s);
+	}
+	const char *ps = colon + 1;
+	if (!*ps || strlen(ps) > 5 || strspn(ps, "0123456789") != strlen(ps))
+		return errf(err, "\"%s\": expected a port number 0..65535 after the colon", s);
+	long v = strtol(ps, NULL, 10);
+	if (v > 65535)
+		return errf(err, "\"%s\": port %ld is over 65535", s, v);
+	*port = (int)v;
+	*host = hl ? xstrndup(h, hl) : NULL;
+	return 0;
+}
+
+/* ---- rate limits ---- */
+
+struct bucket {
+	uint64_t key; /* a hash of the key; 0: free */
+	double tokens, at;
+};
+
+struct ratelimit {
+	double burst, per;
+	size_t n;
+	struct bucket *b;
+	uint64_t seed;
+};
+
+struct ratelimit *ratelimit_new(double burst, double per, size_t slots)
+{
+	struct ratelimit *rl = xcalloc(1, sizeof *rl);
+	rl->burst = burst > 1 ? burst : 1;
+	rl->per = per > 0 ? per : 1;
+	rl->n = slots < 16 ? 16 : slots;
+	rl->b = xcalloc(rl->n, sizeof *rl->b);
+	/* A secret seed: nobody can pick keys that collide on purpose. */
+	random_bytes(&rl->seed, sizeof rl->seed);
+	return rl;
+}
+
+void ratelimit_free(struct ratelimit *rl)
+{
+	if (!rl)
+		return;
+	free(rl->b);
+	free(rl);
+}
+
+/* FNV-1a, seeded, never 0. */
+static uint64_t hash(uint64_t seed, const char *s)
+{
+	uint64_t h = 1469598103934665603ULL ^ seed;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h ^= h >> 31;
+	return h ? h : 1;
+}
+
+/* Probe this many slots from the key's home; the stalest one is reused. */
+#define PROBES 8
+
+bool ratelimit_take(struct ratelimit *rl, const char *key, double now, double *retry_after)
+{
+	uint64_t h = hash(rl->seed, key);
+	struct bucket *victim = NULL, *b = NULL;
+	double best = -1;
+	for (size_t i = 0; i < PROBES; i++) {
+		struct bucket *c = &rl->b[(h + i) % rl->n];
+		if (c->key == h) {
+			b = c;
+			break;
+		}
+		/* A free bucket, or one refilled to the brim (it remembers
+		 * nothing), is reused first; else the least recently touched. */
+		bool empty = c->key == 0 || c->tokens + (now - c->at) / rl->per >= rl->burst;
+		double score = empty ? 1e300 : now - c->at;
+		if (score > best) {
+			best = score;
+			victim = c;
+		}
+	}
+	if (!b) {
+		b = victim;
+		b->key = h;
+		b->tokens = rl->burst;
+		b->at = now;
+	}
+	if (now > b->at) {
+		b->tokens += (now - b->at) / rl->per;
+		if (b->tokens > rl->burst)
+			b->tokens = rl->burst;
+		b->at = now;
+	}
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return true;
+	}
+	if (retry_after)
+		*retry_after = (1 - b->tokens) * rl->per;
+	return false;
+}

@@ -1,0 +1,81 @@
+/* optin: double opt-in's confirmation mails. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/deliver.h"
+#include "digest/log.h"
+#include "digest/optin.h"
+
+/* Claim S's mail in a transaction of its own: 1 claimed, 0 not due. */
+static int claim(struct store *st, const struct subscriber *s, time_t now, char **err)
+{
+	if (store_begin(st, err) < 0)
+		return -1;
+	int c = store_optin_claim(st, s->id, (long long)now, err);
+	if (c < 0 || store_commit(st, err) < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return c;
+}
+
+int optin_send_one(const struct config *cfg, struct store *st, struct render *r, const struct subscriber *s,
+		   time_t now, struct optin_stats *stats, char **err)
+{
+	int c = claim(st, s, now, err);
+	if (c <= 0)
+		return c;
+	struct reader rd = {.email = s->email, .name = s->name, .nonce = s->nonce};
+	struct buf msg = {0};
+	char *why = NULL;
+	int rc = render_confirm(r, &rd, now, &msg, &why);
+	if (rc == 0)
+		rc = deliver_message(cfg, render_envelope_from(r), s->email, msg.data, msg.len, &why);
+	buf_free(&msg);
+	if (rc == 0) {
+		stats->sent++;
+		log_info("confirmation mail sent to %s", s->email);
+	} else if (rc == 1) {
+		stats->deferred++;
+		log_warn("confirmation mail to %s deferred: %s; trying again in %d s", s->email, why ? why : "?",
+			 OPTIN_RETRY_SECONDS);
+		if (store_begin(st, err) < 0 ||
+		    store_optin_retry(st, s->id, (long long)now + OPTIN_RETRY_SECONDS, err) < 0 ||
+		    store_commit(st, err) < 0) {
+			store_rollback(st);
+			free(why);
+			return -1;
+		}
+	} else {
+		stats->failed++;
+		log_warn("confirmation mail to %s failed: %s", s->email, why ? why : "?");
+	}
+	free(why);
+	return 0;
+}
+
+int optin_send_due(const struct config *cfg, struct store *st, struct render *r, time_t now,
+		   struct optin_stats *stats, char **err)
+{
+	memset(stats, 0, sizeof *stats);
+	enum { BATCH = 16 };
+	struct subscriber due[BATCH];
+	for (;;) {
+		int n = 0;
+		if (store_optin_due(st, (long long)now, BATCH, due, &n, err) < 0)
+			return -1;
+		int rc = 0;
+		for (int i = 0; i < n; i++) {
+			if (rc == 0)
+				rc = optin_send_one(cfg, st, r, &due[i], now, stats, err);
+			subscriber_clear(&due[i]);
+		}
+		if (rc < 0)
+			return -1;
+		/* Every row seen was claimed or deferred to later, so the next
+		 * query moves on. */
+		if (n < BATCH)
+			return 0;
+	}
+}

@@ -1,0 +1,675 @@
+/* serve: `digest serve`, the web endpoint on libmicrohttpd: the subscribe
+ * form, double opt-in, one-click unsubscribe (RFC 8058), and the preview. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest/http.h"
+#include "digest/job.h"
+#include "digest/log.h"
+#include "digest/optin.h"
+#include "digest/page.h"
+#include "digest/render.h"
+#include "digest/serve.h"
+#include "digest/store.h"
+#include "digest/subscriber.h"
+#include "digest/token.h"
+
+/* Subscribe requests: per client, a burst of 10 then one a minute; per
+ * address, 3 then one every 20 minutes. Bad links: per client, 30 then
+ * one every 10 s. Each table remembers at most 4096 keys. */
+#define CLIENT_BURST 10
+#define CLIENT_EVERY 60.0
+#define ADDRESS_BURST 3
+#define ADDRESS_EVERY 1200.0
+#define BADLINK_BURST 30
+#define BADLINK_EVERY 10.0
+#define LIMIT_SLOTS 4096
+/* The preview is built at most this often (seconds). */
+#define PREVIEW_TTL 60
+/* The sender looks for owed mail at least this often (seconds). */
+#define SENDER_PERIOD 30
+
+static const char csp_page[] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+			       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+static const char csp_preview[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+				  "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+struct server {
+	const struct config *cfg;
+	struct store *st; /* the HTTP thread's connection */
+	struct pages *pages;
+	unsigned char key[TOKEN_KEY_LEN];
+	char *prefix; /* the path of newsletter.base_url without a trailing "/": "" or "/digest" */
+	struct ratelimit *per_client, *per_address, *bad_links;
+
+	struct render *preview_r;
+	char preview_date[11];
+	time_t preview_at;
+	struct buf preview_html, preview_text;
+
+	/* the confirmation sender: its own store connection and renderer */
+	pthread_t sender;
+	bool sender_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool wake, stop;
+	struct store *sender_st;
+	struct render *sender_r;
+};
+
+/* One request's state across the handler's calls. */
+struct request {
+	struct buf body;
+	size_t seen; /* body bytes received */
+	bool too_big, answered;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- answers ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *type, const char *body,
+			     size_t len, const char *csp, const char *allow, double retry_after)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	/* Pages name a subscriber: never kept by a shared cache. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (retry_after > 0) {
+		char v[32];
+		snprintf(v, sizeof v, "%.0f", retry_after < 1 ? 1 : retry_after + 0.5);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
+	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result page(struct server *sv, struct MHD_Connection *c, enum page_kind kind,
+			    const struct page_args *a, const char *allow, double retry_after)
+{
+	struct buf b = {0};
+	page_render(sv->pages, kind, a, &b);
+	enum MHD_Result ok = reply(c, page_status(kind), "text/html; charset=utf-8", b.data ? b.data : "", b.len,
+				   csp_page, allow, retry_after);
+	buf_free(&b);
+	return ok;
+}
+
+/* ---- who asks ---- */
+
+/* The client's address as a rate-limit key: IPv4 as it is, IPv6 by its
+ * /64, which one household or server usually holds whole. */
+static void client_key(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, n, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		const unsigned char *b = s6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			snprintf(out, n, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+		else
+			snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3], b[4],
+				 b[5], b[6], b[7]);
+	}
+}
+
+/* Whether the request's body is a URL-encoded form. */
+static bool is_urlencoded(struct MHD_Connection *c)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	static const char want[] = "application/x-www-form-urlencoded";
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return !strncasecmp(ct, want, sizeof want - 1) && strchr("; \t", ct[sizeof want - 1]);
+}
+
+/* ---- the confirmation sender ---- */
+
+static void wake_sender(struct server *sv)
+{
+	pthread_mutex_lock(&sv->mu);
+	sv->wake = true;
+	pthread_cond_signal(&sv->cv);
+	pthread_mutex_unlock(&sv->mu);
+}
+
+static void *sender_main(void *arg)
+{
+	struct server *sv = arg;
+	pthread_mutex_lock(&sv->mu);
+	while (!sv->stop) {
+		if (!sv->wake) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += SENDER_PERIOD;
+			pthread_cond_timedwait(&sv->cv, &sv->mu, &until);
+			if (sv->stop)
+				break;
+		}
+		sv->wake = false;
+		pthread_mutex_unlock(&sv->mu);
+		struct optin_stats os;
+		char *err = NULL;
+		if (optin_send_due(sv->cfg, sv->sender_st, sv->sender_r, time(NULL), &os, &err) < 0) {
+			log_error("serve: confirmation mails: %s", err);
+			free(err);
+		}
+		pthread_mutex_lock(&sv->mu);
+	}
+	pthread_mutex_unlock(&sv->mu);
+	return NULL;
+}
+
+/* ---- the routes ---- */
+
+static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c, struct request *rq,
+				    const char *root)
+{
+	struct page_args a = {.root = root};
+	if (!is_urlencoded(c))
+		return page(sv, c, PAGE_BAD_TYPE, &a, NULL, 0);
+	char who[64];
+	client_key(c, who, sizeof who);
+	double retry = 0;
+	if (!ratelimit_take(sv->per_client, who, now_mono(), &retry)) {
+		log_info("serve: %s: too many subscribe requests", who);
+		return page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
+	}
+	struct form f;
+	char *why = NULL;
+	if (form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &f, &why) < 0) {
+		log_info("serve: %s: POST /subscribe: %s", who, why);
+		free(why);
+		return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+	}
+	const char *email = form_get(&f, "email"), *name = form_get(&f, "name");
+	enum MHD_Result ok;
+	if (!email || form_count(&f, "email") > 1 || form_count(&f, "name") > 1) {
+		ok = page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+		form_free(&f);
+		return ok;
+	}
+	char *addr = address_normalize(email, &why);
+	char *clean = name ? name_clean(name) : NULL;
+	if (!addr) {
+		/* The form comes back with what was typed, the reason in English
+		 * pages only: the checker's words are English. */
+		a.email = strlen(email) <= ADDRESS_MAX ? email : NULL;
+		a.name = clean;
+		a.detail = strcmp(sv->cfg->newsletter.locale, "ru") ? why : NULL;
+		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
+	} else if (!ratelimit_take(sv->per_address, addr, now_mono(), &retry)) {
+		log_info("serve: %s: too many subscribe requests for %s", who, addr);
+		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
+	} else {
+		enum optin_outcome out = OPTIN_ACTIVE;
+		char *err = NULL;
+		if (store_begin(sv->st, &err) < 0 ||
+		    store_optin_request(sv->st, addr, clean, (long long)time(NULL), OPTIN_RESEND_SECONDS, &out,
+					&err) < 0 ||
+		    store_commit(sv->st, &err) < 0) {
+			store_rollback(sv->st);
+			log_error("serve: subscribing %s: %s", addr, err);
+			free(err);
+			ok = page(sv, c, PAGE_FAILED, &a, NULL, 0);
+		} else {
+			static const char *const said[] = {"new, confirmation owed", "pending, confirmation owed again",
+							   "back, confirmation owed", "pending, confirmation sent lately",
+							   "active already"};
+			log_info("serve: %s: subscribe %s: %s", who, addr, said[out]);
+			if (out == OPTIN_NEW || out == OPTIN_RESENT || out == OPTIN_RETURNED)
+				wake_sender(sv);
+			/* The same answer whatever the address was: the page tells
+			 * nobody who is subscribed. */
+			ok = page(sv, c, PAGE_CHECK_INBOX, &a, NULL, 0);
+		}
+	}
+	free(why);
+	free(addr);
+	free(clean);
+	form_free(&f);
+	return ok;
+}
+
+/* The confirm and unsubscribe links: GET shows a button, POST acts. */
+static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, struct request *rq, const char *root,
+				bool confirm, bool post)
+{
+	struct page_args a = {.root = root};
+	const char *purpose = confirm ? "confirm" : "unsubscribe";
+	struct form f = {0};
+	const char *token = NULL;
+	if (post && is_urlencoded(c)) {
+		char *why = NULL;
+		if (form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &f, &why) < 0) {
+			free(why);
+			return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+		}
+		token = form_get(&f, "t");
+	}
+	/* RFC 8058's one-click POST carries the token in the URL, its body
+	 * ("List-Unsubscribe=One-Click") in whatever form the sender chose. */
+	if (!token)
+		token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+	char who[64];
+	client_key(c, who, sizeof who);
+	double retry = 0;
+	char nonce[33];
+	enum page_kind kind;
+	struct subscriber sub = {0};
+	char *err = NULL;
+	int found = 0;
+	if (!token || token_nonce(token, nonce) < 0) {
+		kind = PAGE_BAD_LINK;
+	} else if ((found = store_subscriber_by_nonce(sv->st, nonce, &sub, &err)) < 0) {
+		log_error("serve: %s", err);
+		kind = PAGE_FAILED;
+	} else if (!found || !token_check(sv->key, purpose, sub.email, token)) {
+		kind = PAGE_FORGED_LINK;
+	} else {
+		kind = PAGE_COUNT; /* a good link */
+	}
+	if (kind == PAGE_BAD_LINK || kind == PAGE_FORGED_LINK) {
+		/* Guessing links is hopeless (128-bit MACs), but costs a query
+		 * each: a client that keeps trying is slowed down. */
+		if (!ratelimit_take(sv->bad_links, who, now_mono(), &retry))
+			kind = PAGE_TOO_MANY;
+		log_info("serve: %s: %s %s link", who, kind == PAGE_BAD_LINK ? "malformed" : "forged", purpose);
+	}
+	if (kind != PAGE_COUNT) {
+		subscriber_clear(&sub);
+		form_free(&f);
+		free(err);
+		return page(sv, c, kind, &a, NULL, retry);
+	}
+	a.email = sub.email;
+	a.token = token;
+	long long now = (long long)time(NULL);
+	if (confirm) {
+		if (sub.status == SUB_ACTIVE)
+			kind = PAGE_ALREADY_ACTIVE;
+		else if (sub.status != SUB_PENDING)
+			kind = PAGE_LINK_EXPIRED; /* left since: a confirm link never brings anyone back */
+		else if (!post)
+			kind = PAGE_CONFIRM;
+		else
+			kind = PAGE_CONFIRMED;
+	} else {
+		kind = sub.status == SUB_UNSUBSCRIBED ? PAGE_UNSUBSCRIBED : post ? PAGE_UNSUBSCRIBED : PAGE_UNSUBSCRIBE;
+	}
+	bool act = post && (kind == PAGE_CONFIRMED || (kind == PAGE_UNSUBSCRIBED && sub.status != SUB_UNSUBSCRIBED));
+	if (act) {
+		unsigned from = confirm ? 1u << SUB_PENDING : (1u << SUB_PENDING) | (1u << SUB_ACTIVE) | (1u << SUB_BOUNCING);
+		int changed;
+		if (store_begin(sv->st, &err) < 0 ||
+		    (changed = store_subscriber_transition(sv->st, sub.id, from,
+							   confirm ? SUB_ACTIVE : SUB_UNSUBSCRIBED, now, &err)) < 0 ||
+		    store_commit(sv->st, &err) < 0) {
+			store_rollback(sv->st);
+			log_error("serve: %s: %s", sub.email, err);
+			kind = PAGE_FAILED;
+		} else {
+			log_info("serve: %s: %s %s", who, sub.email, confirm ? "confirmed" : "unsubscribed");
+		}
+	}
+	enum MHD_Result ok = page(sv, c, kind, &a, NULL, 0);
+	subscriber_clear(&sub);
+	form_free(&f);
+	free(err);
+	return ok;
+}
+
+/* Today's edition for a sample reader, as stored (never fetched from
+ * here: a page view must not set off a crawl), built at most once a
+ * minute. */
+static enum MHD_Result do_preview(struct server *sv, struct MHD_Connection *c, bool html)
+{
+	time_t now = time(NULL);
+	if (!sv->preview_at || now - sv->preview_at >= PREVIEW_TTL || now < sv->preview_at) {
+		struct job_edition e = {0};
+		char *err = NULL;
+		int rc = job_edition(sv->cfg, sv->st, NULL, now, false, false, false, &e, &err);
+		if (rc == 0)
+			rc = render_edition(sv->preview_r, e.date, e.a, e.n, now, &err);
+		if (rc < 0) {
+			log_error("serve: preview: %s", err ? err : "cannot build the edition");
+			free(err);
+			job_edition_clear(&e);
+			return page(sv, c, PAGE_FAILED, NULL, NULL, 0);
+		}
+		struct reader rd;
+		render_sample_reader(sv->preview_r, NULL, &rd);
+		sv->preview_html.len = sv->preview_text.len = 0;
+		render_body(sv->preview_r, 1, &rd, &sv->preview_html);
+		render_body(sv->preview_r, 0, &rd, &sv->preview_text);
+		snprintf(sv->preview_date, sizeof sv->preview_date, "%s", e.date);
+		sv->preview_at = now;
+		job_edition_clear(&e);
+	}
+	const struct buf *b = html ? &sv->preview_html : &sv->preview_text;
+	return reply(c, 200, html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8", b->data ? b->data : "",
+		     b->len, csp_preview, NULL, 0);
+}
+
+static enum MHD_Result route(struct server *sv, struct MHD_Connection *c, const char *url, const char *method,
+			     struct request *rq)
+{
+	/* Answered bare and under base_url's path alike. */
+	const char *root = "", *path = url;
+	size_t pl = strlen(sv->prefix);
+	if (pl && !strncmp(url, sv->prefix, pl) && (url[pl] == '/' || url[pl] == '\0')) {
+		root = sv->prefix;
+		path = url[pl] ? url + pl : "/";
+	}
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+	struct page_args a = {.root = root};
+	if (!strcmp(path, "/") || !strcmp(path, "/subscribe")) {
+		if (get)
+			return page(sv, c, PAGE_FORM, &a, NULL, 0);
+		if (post && !strcmp(path, "/subscribe"))
+			return do_subscribe(sv, c, rq, root);
+		return page(sv, c, PAGE_BAD_METHOD, &a, !strcmp(path, "/") ? "GET, HEAD" : "GET, HEAD, POST", 0);
+	}
+	if (!strcmp(path, "/confirm") || !strcmp(path, "/unsubscribe")) {
+		if (get || post)
+			return do_token(sv, c, rq, root, path[1] == 'c', post);
+		return page(sv, c, PAGE_BAD_METHOD, &a, "GET, HEAD, POST", 0);
+	}
+	if (!strcmp(path, "/preview") || !strcmp(path, "/preview.txt")) {
+		if (get)
+			return do_preview(sv, c, !strcmp(path, "/preview"));
+		return page(sv, c, PAGE_BAD_METHOD, &a, "GET, HEAD", 0);
+	}
+	return page(sv, c, PAGE_NOT_FOUND, &a, NULL, 0);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+			      const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct server *sv = cls;
+	struct request *rq = *con_cls;
+	if (!rq) {
+		rq = xcalloc(1, sizeof *rq);
+		*con_cls = rq;
+		/* A declared length over the limit is refused before a byte of
+		 * the body is read. */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > SERVE_BODY_MAX)) {
+			rq->answered = true;
+			return page(sv, c, PAGE_TOO_LARGE, NULL, NULL, 0);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		rq->seen += *upload_size;
+		if (rq->seen > SERVE_BODY_MAX) {
+			/* A chunked body that grows too large: refused once it ends,
+			 * or the connection is dropped when it goes on and on. */
+			rq->too_big = true;
+			buf_free(&rq->body);
+			if (rq->seen > 64 * SERVE_BODY_MAX)
+				return MHD_NO;
+		} else {
+			buf_add(&rq->body, upload, *upload_size);
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->answered)
+		return MHD_YES;
+	rq->answered = true;
+	if (rq->too_big)
+		return page(sv, c, PAGE_TOO_LARGE, NULL, NULL, 0);
+	enum MHD_Result ok = route(sv, c, url, method, rq);
+	if (log_get_level() >= LOG_DEBUG) {
+		char who[64];
+		client_key(c, who, sizeof who);
+		log_debug("serve: %s %s %s", who, method, url);
+	}
+	return ok;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)c, (void)toe;
+	struct request *rq = *con_cls;
+	if (!rq)
+		return;
+	buf_free(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	log_debug("serve: http: %s", line);
+}
+
+/* ---- starting and stopping ---- */
+
+/* A listening socket on HOST:PORT; its address, for people, in SHOWN. */
+static int open_listener(const char *listen_on, char *shown, size_t n, int *code)
+{
+	char *host = NULL, *err = NULL;
+	int port;
+	if (listen_parse(listen_on, &host, &port, &err) < 0) {
+		log_error("serve: --listen %s", err);
+		free(err);
+		*code = EX_USAGE;
+		return -1;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%d", port);
+	int g = getaddrinfo(host, ps, &hints, &ai);
+	if (g != 0) {
+		log_error("serve: %s: %s", listen_on, gai_strerror(g));
+		free(host);
+		*code = EX_USAGE;
+		return -1;
+	}
+	int fd = -1, saved = 0;
+	for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, p->ai_addr, p->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	free(host);
+	if (fd < 0) {
+		log_error("serve: cannot listen on %s: %s", listen_on, strerror(saved));
+		*code = saved == EADDRINUSE || saved == EADDRNOTAVAIL ? EX_TEMPFAIL
+			: saved == EACCES			       ? EX_NOPERM
+								       : EX_OSERR;
+		return -1;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char h[INET6_ADDRSTRLEN] = "?";
+	int p = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, h, sizeof h);
+			p = ntohs(s4->sin_port);
+			snprintf(shown, n, "%s:%d", h, p);
+		} else {
+			const struct sockaddr_in6 *s6 = (const void *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof h);
+			p = ntohs(s6->sin6_port);
+			snprintf(shown, n, "[%s]:%d", h, p);
+		}
+	}
+	return fd;
+}
+
+/* The path of base_url ("https://host/digest/" -> "/digest"). */
+static char *base_path(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	if (!p)
+		return xstrdup("");
+	size_t n = strcspn(p, "?#");
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	return xstrndup(p, n);
+}
+
+static void server_free(struct server *sv)
+{
+	store_close(sv->st);
+	store_close(sv->sender_st);
+	page_free(sv->pages);
+	render_free(sv->preview_r);
+	render_free(sv->sender_r);
+	ratelimit_free(sv->per_client);
+	ratelimit_free(sv->per_address);
+	ratelimit_free(sv->bad_links);
+	buf_free(&sv->preview_html);
+	buf_free(&sv->preview_text);
+	free(sv->prefix);
+	explicit_bzero(sv->key, sizeof sv->key);
+}
+
+int serve_run(const struct config *cfg, const char *listen_on)
+{
+	struct server sv = {.cfg = cfg};
+	pthread_mutex_init(&sv.mu, NULL);
+	pthread_cond_init(&sv.cv, NULL);
+	char *err = NULL;
+	int code = EX_SOFTWARE;
+	if (page_load(cfg, &sv.pages, &err) < 0 || render_load(cfg, true, &sv.preview_r, &err) < 0 ||
+	    render_load(cfg, true, &sv.sender_r, &err) < 0 || render_load_confirm(sv.sender_r, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		server_free(&sv);
+		return EX_CONFIG;
+	}
+	if (token_key_load(cfg->newsletter.secret_file, sv.key, &err) < 0 ||
+	    store_open(cfg->storage.database, &sv.st, &err) < 0 ||
+	    store_open(cfg->storage.database, &sv.sender_st, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		server_free(&sv);
+		return EX_SOFTWARE;
+	}
+	sv.prefix = base_path(cfg->newsletter.base_url);
+	sv.per_client = ratelimit_new(CLIENT_BURST, CLIENT_EVERY, LIMIT_SLOTS);
+	sv.per_address = ratelimit_new(ADDRESS_BURST, ADDRESS_EVERY, LIMIT_SLOTS);
+	sv.bad_links = ratelimit_new(BADLINK_BURST, BADLINK_EVERY, LIMIT_SLOTS);
+
+	char shown[INET6_ADDRSTRLEN + 16] = "?";
+	int fd = open_listener(listen_on ? listen_on : cfg->http.listen, shown, sizeof shown, &code);
+	if (fd < 0) {
+		server_free(&sv);
+		return code;
+	}
+
+	/* SIGTERM and SIGINT are taken by sigwait below, in this thread only:
+	 * every thread started from here on has them blocked. */
+	sigset_t sigs, old;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sv,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
+		MHD_OPTION_END);
+	if (!d) {
+		log_error("serve: cannot start the HTTP server on %s", shown);
+		close(fd);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		server_free(&sv);
+		return EX_SOFTWARE;
+	}
+	if (pthread_create(&sv.sender, NULL, sender_main, &sv) == 0)
+		sv.sender_started = true;
+	else
+		log_warn("serve: no thread for confirmation mails: they wait for the next start");
+	wake_sender(&sv); /* mail owed from before */
+	fprintf(stderr, "serve: listening on http://%s\n", shown);
+	fflush(stderr);
+
+	int sig = 0;
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		; /* nothing to reload yet: keep going */
+	log_info("serve: signal %d: stopping", sig);
+	/* No new connections; those in progress are answered. */
+	MHD_quiesce_daemon(d);
+	MHD_stop_daemon(d);
+	close(fd);
+	if (sv.sender_started) {
+		pthread_mutex_lock(&sv.mu);
+		sv.stop = true;
+		pthread_cond_signal(&sv.cv);
+		pthread_mutex_unlock(&sv.mu);
+		pthread_join(sv.sender, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	server_free(&sv);
+	pthread_mutex_destroy(&sv.mu);
+	pthread_cond_destroy(&sv.cv);
+	fprintf(stderr, "serve: stopped\n");
+	return EX_OK;
+}
