@@ -594,9 +594,10 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_path(ld, g, "storage", "database", &cfg->storage.database);
 
 	g = get_group(ld, root, "", "http");
-	static const char *const ht_keys[] = {"listen", NULL};
+	static const char *const ht_keys[] = {"listen", "behind_proxy", NULL};
 	check_unknown(ld, g, "http", ht_keys);
 	get_str(ld, g, "http", "listen", &cfg->http.listen, 0);
+	get_bool(ld, g, "http", "behind_proxy", &cfg->http.behind_proxy);
 	{
 		char *host = NULL, *why = NULL;
 		int port;

@@ -161,7 +161,6 @@ void page_render(const struct pages *p, enum page_kind kind, const struct page_a
 	tv_set_str(nl, "name", p->cfg->newsletter.name);
 	tv_set(ctx, "newsletter", nl);
 	tv_set_str(ctx, "title", w->title);
-	tv_set_str(ctx, "status", page_status(kind) < 400 ? "ok" : "error");
 	tv_set_str(ctx, "kind", page_status(kind) < 400 ? "ok" : "error");
 	struct tval *ps = tv_list();
 	for (int i = 0; i < 3 && w->p[i]; i++)

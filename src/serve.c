@@ -26,6 +26,7 @@
 #include "digest/page.h"
 #include "digest/render.h"
 #include "digest/serve.h"
+#include "digest/smtp.h"
 #include "digest/store.h"
 #include "digest/subscriber.h"
 #include "digest/token.h"
@@ -129,13 +130,8 @@ static enum MHD_Result page(struct server *sv, struct MHD_Connection *c, enum pa
 
 /* The client's address as a rate-limit key: IPv4 as it is, IPv6 by its
  * /64, which one household or server usually holds whole. */
-static void client_key(struct MHD_Connection *c, char *out, size_t n)
+static void addr_key(const struct sockaddr *sa, char *out, size_t n)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(out, n, "?");
-	if (!ci || !ci->client_addr)
-		return;
-	const struct sockaddr *sa = ci->client_addr;
 	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
 	} else if (sa->sa_family == AF_INET6) {
@@ -147,6 +143,34 @@ static void client_key(struct MHD_Connection *c, char *out, size_t n)
 			snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3], b[4],
 				 b[5], b[6], b[7]);
 	}
+}
+
+static void client_key(const struct server *sv, struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, n, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	addr_key(ci->client_addr, out, n);
+	if (!sv->cfg->http.behind_proxy || !smtp_is_loopback(out))
+		return;
+	/* Our proxy appends the address it saw last: that one is no
+	 * client's to forge. */
+	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (!xff)
+		return;
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	while (*last == ' ' || *last == '\t')
+		last++;
+	char ip[INET6_ADDRSTRLEN + 1];
+	snprintf(ip, sizeof ip, "%.*s", (int)strcspn(last, " \t"), last);
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
+		addr_key((const struct sockaddr *)&s4, out, n);
+	else if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
+		addr_key((const struct sockaddr *)&s6, out, n);
 }
 
 /* Whether the request's body is a URL-encoded form. */
@@ -207,7 +231,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 	if (!is_urlencoded(c))
 		return page(sv, c, PAGE_BAD_TYPE, &a, NULL, 0);
 	char who[64];
-	client_key(c, who, sizeof who);
+	client_key(sv, c, who, sizeof who);
 	double retry = 0;
 	if (!ratelimit_take(sv->per_client, who, now_mono(), &retry)) {
 		log_info("serve: %s: too many subscribe requests", who);
@@ -290,7 +314,7 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	if (!token)
 		token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
 	char who[64];
-	client_key(c, who, sizeof who);
+	client_key(sv, c, who, sizeof who);
 	double retry = 0;
 	char nonce[33];
 	enum page_kind kind;
@@ -463,7 +487,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	enum MHD_Result ok = route(sv, c, url, method, rq);
 	if (log_get_level() >= LOG_DEBUG) {
 		char who[64];
-		client_key(c, who, sizeof who);
+		client_key(sv, c, who, sizeof who);
 		log_debug("serve: %s %s %s", who, method, url);
 	}
 	return ok;
@@ -631,11 +655,10 @@ int serve_run(const struct config *cfg, const char *listen_on)
 
 	struct MHD_Daemon *d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sv,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_END);
 	if (!d) {
 		log_error("serve: cannot start the HTTP server on %s", shown);
 		close(fd);

@@ -89,6 +89,9 @@ struct config {
 	} storage;
 	struct {
 		char *listen;
+		/* behind a reverse proxy on this machine: a loopback peer's
+		 * client is the last X-Forwarded-For address */
+		bool behind_proxy;
 	} http;
 	struct {
 		int timeout, connect_timeout; /* seconds */
