@@ -840,16 +840,20 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	    optin_send_one(cfg, st, r, &sub, now, &os, &err) < 0) {
 		log_error("%s", err ? err : "subscriber vanished");
 		rc = EX_SOFTWARE;
-	} else if (os.sent) {
-		printf("%s: pending; confirmation mail sent\n", addr);
-	} else if (os.deferred) {
-		printf("%s: pending; confirmation mail deferred (`digest serve` tries again)\n", addr);
-		rc = EX_TEMPFAIL;
-	} else if (os.failed) {
-		printf("%s: pending; confirmation mail refused\n", addr);
-		rc = EX_UNAVAILABLE;
 	} else {
-		printf("%s: pending; confirmation mail already on its way\n", addr);
+		const char *st_name = sub_status_name(sub.status);
+		const char *then = sub.status == SUB_PENDING ? "" : " (subscribed again once confirmed)";
+		if (os.sent) {
+			printf("%s: %s; confirmation mail sent%s\n", addr, st_name, then);
+		} else if (os.deferred) {
+			printf("%s: %s; confirmation mail deferred (`digest serve` tries again)\n", addr, st_name);
+			rc = EX_TEMPFAIL;
+		} else if (os.failed) {
+			printf("%s: %s; confirmation mail refused by the server\n", addr, st_name);
+			rc = EX_UNAVAILABLE;
+		} else {
+			printf("%s: %s; confirmation mail already on its way\n", addr, st_name);
+		}
 	}
 	subscriber_clear(&sub);
 	render_free(r);

@@ -26,6 +26,7 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 	int c = claim(st, s, now, err);
 	if (c <= 0)
 		return c;
+	__atomic_store_n(&stats->current, s->id, __ATOMIC_SEQ_CST);
 	struct reader rd = {.email = s->email, .name = s->name, .nonce = s->nonce};
 	struct buf msg = {0};
 	char *why = NULL;
@@ -33,6 +34,7 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 	if (rc == 0)
 		rc = deliver_message(cfg, render_envelope_from(r), s->email, msg.data, msg.len, &why);
 	buf_free(&msg);
+	__atomic_store_n(&stats->current, 0, __ATOMIC_SEQ_CST);
 	if (rc == 0) {
 		stats->sent++;
 		log_info("confirmation mail sent to %s", s->email);
@@ -58,7 +60,7 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 int optin_send_due(const struct config *cfg, struct store *st, struct render *r, time_t now,
 		   struct optin_stats *stats, char **err)
 {
-	memset(stats, 0, sizeof *stats);
+	stats->sent = stats->deferred = stats->failed = 0;
 	enum { BATCH = 16 };
 	struct subscriber due[BATCH];
 	for (;;) {

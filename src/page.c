@@ -162,8 +162,11 @@ void page_render(const struct pages *p, enum page_kind kind, const struct page_a
 	tv_set(ctx, "newsletter", nl);
 	tv_set_str(ctx, "title", w->title);
 	tv_set_str(ctx, "kind", page_status(kind) < 400 ? "ok" : "error");
+	/* The first paragraph leads to the address, when the page shows one;
+	 * the rest follow it. */
+	tv_set_str(ctx, "lead", w->p[0]);
 	struct tval *ps = tv_list();
-	for (int i = 0; i < 3 && w->p[i]; i++)
+	for (int i = 1; i < 3 && w->p[i]; i++)
 		tv_append(ps, tv_string(w->p[i]));
 	if (kind == PAGE_BAD_ADDRESS && a && a->detail)
 		tv_append(ps, tv_string(a->detail));

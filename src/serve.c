@@ -45,6 +45,8 @@
 #define PREVIEW_TTL 60
 /* The sender looks for owed mail at least this often (seconds). */
 #define SENDER_PERIOD 30
+/* How long a stop waits for a confirmation mail being sent (seconds). */
+#define STOP_WAIT 2
 
 static const char csp_page[] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
 			       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -72,6 +74,7 @@ struct server {
 	bool wake, stop;
 	struct store *sender_st;
 	struct render *sender_r;
+	struct optin_stats os;
 };
 
 /* One request's state across the handler's calls. */
@@ -210,9 +213,8 @@ static void *sender_main(void *arg)
 		}
 		sv->wake = false;
 		pthread_mutex_unlock(&sv->mu);
-		struct optin_stats os;
 		char *err = NULL;
-		if (optin_send_due(sv->cfg, sv->sender_st, sv->sender_r, time(NULL), &os, &err) < 0) {
+		if (optin_send_due(sv->cfg, sv->sender_st, sv->sender_r, time(NULL), &sv->os, &err) < 0) {
 			log_error("serve: confirmation mails: %s", err);
 			free(err);
 		}
@@ -347,31 +349,37 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	a.email = sub.email;
 	a.token = token;
 	long long now = (long long)time(NULL);
-	if (confirm) {
-		if (sub.status == SUB_ACTIVE)
-			kind = PAGE_ALREADY_ACTIVE;
-		else if (sub.status != SUB_PENDING)
-			kind = PAGE_LINK_EXPIRED; /* left since: a confirm link never brings anyone back */
-		else if (!post)
-			kind = PAGE_CONFIRM;
-		else
-			kind = PAGE_CONFIRMED;
+	if (confirm && sub.status == SUB_ACTIVE) {
+		kind = PAGE_ALREADY_ACTIVE;
+	} else if (confirm) {
+		/* Pending, or back after leaving with a confirmation sent since;
+		 * else a link from before they left: it never brings anyone back. */
+		int ok = store_begin(sv->st, &err);
+		int may = ok < 0 ? -1 : store_optin_confirm(sv->st, sub.id, now, post, &err);
+		if (may < 0 || store_commit(sv->st, &err) < 0) {
+			store_rollback(sv->st);
+			log_error("serve: %s: %s", sub.email, err);
+			kind = PAGE_FAILED;
+		} else if (!may) {
+			kind = PAGE_LINK_EXPIRED;
+		} else {
+			kind = post ? PAGE_CONFIRMED : PAGE_CONFIRM;
+			if (post)
+				log_info("serve: %s: %s confirmed", who, sub.email);
+		}
+	} else if (sub.status == SUB_UNSUBSCRIBED || !post) {
+		kind = sub.status == SUB_UNSUBSCRIBED ? PAGE_UNSUBSCRIBED : PAGE_UNSUBSCRIBE;
 	} else {
-		kind = sub.status == SUB_UNSUBSCRIBED ? PAGE_UNSUBSCRIBED : post ? PAGE_UNSUBSCRIBED : PAGE_UNSUBSCRIBE;
-	}
-	bool act = post && (kind == PAGE_CONFIRMED || (kind == PAGE_UNSUBSCRIBED && sub.status != SUB_UNSUBSCRIBED));
-	if (act) {
-		unsigned from = confirm ? 1u << SUB_PENDING : (1u << SUB_PENDING) | (1u << SUB_ACTIVE) | (1u << SUB_BOUNCING);
-		int changed;
+		unsigned from = (1u << SUB_PENDING) | (1u << SUB_ACTIVE) | (1u << SUB_BOUNCING);
+		kind = PAGE_UNSUBSCRIBED;
 		if (store_begin(sv->st, &err) < 0 ||
-		    (changed = store_subscriber_transition(sv->st, sub.id, from,
-							   confirm ? SUB_ACTIVE : SUB_UNSUBSCRIBED, now, &err)) < 0 ||
+		    store_subscriber_transition(sv->st, sub.id, from, SUB_UNSUBSCRIBED, now, &err) < 0 ||
 		    store_commit(sv->st, &err) < 0) {
 			store_rollback(sv->st);
 			log_error("serve: %s: %s", sub.email, err);
 			kind = PAGE_FAILED;
 		} else {
-			log_info("serve: %s: %s %s", who, sub.email, confirm ? "confirmed" : "unsubscribed");
+			log_info("serve: %s: %s unsubscribed", who, sub.email);
 		}
 	}
 	enum MHD_Result ok = page(sv, c, kind, &a, NULL, 0);
@@ -612,7 +620,11 @@ static void server_free(struct server *sv)
 
 int serve_run(const struct config *cfg, const char *listen_on)
 {
-	struct server sv = {.cfg = cfg};
+	/* Static: a sender thread left behind at the stop (see below) may
+	 * still look at it while the process exits. */
+	static struct server sv;
+	memset(&sv, 0, sizeof sv);
+	sv.cfg = cfg;
 	pthread_mutex_init(&sv.mu, NULL);
 	pthread_cond_init(&sv.cv, NULL);
 	char *err = NULL;
@@ -682,14 +694,38 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	MHD_quiesce_daemon(d);
 	MHD_stop_daemon(d);
 	close(fd);
+	bool abandoned = false;
 	if (sv.sender_started) {
 		pthread_mutex_lock(&sv.mu);
 		sv.stop = true;
 		pthread_cond_signal(&sv.cv);
 		pthread_mutex_unlock(&sv.mu);
-		pthread_join(sv.sender, NULL);
+		/* A mail server that stalls must not hold the stop up for its
+		 * whole timeout: the mail being sent is owed again, for the
+		 * next start, and the thread is left to the exit. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STOP_WAIT;
+		if (pthread_timedjoin_np(sv.sender, NULL, &until) != 0) {
+			abandoned = true;
+			long long id = __atomic_load_n(&sv.os.current, __ATOMIC_SEQ_CST);
+			log_warn("serve: the mail server is slow to answer: a confirmation mail is sent again at the next start");
+			if (id && (store_begin(sv.st, &err) < 0 || store_optin_retry(sv.st, id, (long long)time(NULL), &err) < 0 ||
+				   store_commit(sv.st, &err) < 0)) {
+				store_rollback(sv.st);
+				log_error("serve: %s", err);
+				free(err);
+			}
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (abandoned) {
+		/* The sender still uses the server, its store, its renderer and
+		 * the configuration: nothing is freed, the process ends here. */
+		fprintf(stderr, "serve: stopped\n");
+		fflush(NULL);
+		exit(EX_OK);
+	}
 	server_free(&sv);
 	pthread_mutex_destroy(&sv.mu);
 	pthread_cond_destroy(&sv.cv);

@@ -635,7 +635,9 @@ int store_subscriber_set_status(struct store *st, const char *email, enum sub_st
 {
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0"
+			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0,"
+			       "  confirm_due = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_due END,"
+			       "  confirm_sent_at = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_sent_at END"
 			       " WHERE email = ?1 AND status <> ?2",
 			       -1, &s, NULL) != SQLITE_OK)
 		return fail(st, err, "preparing the status update");
@@ -759,14 +761,17 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 		*outcome = OPTIN_ACTIVE;
 		return 0;
 	}
-	/* Pending, or back after leaving: owed a mail unless one went out less
-	 * than RESEND seconds ago or one is still waiting to go. A clock set
-	 * back does not hold a mail up for ever. */
+	/* Owed a mail unless one went out less than RESEND seconds ago or one
+	 * is still waiting to go (a clock set back holds nothing up for
+	 * ever). Someone who left stays unsubscribed (or bouncing) until
+	 * the new link is followed: a stranger's request changes nothing
+	 * anyone could act on. The first request since leaving gets a new
+	 * nonce, so that links from before never work again. */
 	int n = update(st,
 		       "UPDATE subscribers SET confirm_due = ?2,"
-		       "  status_at = CASE WHEN status = 'pending' THEN status_at ELSE ?2 END,"
-		       "  bounces = CASE WHEN status = 'pending' THEN bounces ELSE 0 END,"
-		       "  status = 'pending'"
+		       "  nonce = CASE WHEN status <> 'pending'"
+		       "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
+		       "    THEN lower(hex(randomblob(16))) ELSE nonce END"
 		       " WHERE email = ?1 AND confirm_due IS NULL"
 		       "   AND (confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2)",
 		       "asking for a confirmation", err, email, now, resend, 0);
@@ -775,7 +780,7 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 	/* A name only fills a gap: a stranger's form must not rename anyone. */
 	if (n > 0 && name && !named) {
 		enum put_outcome po;
-		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0)
+		if (store_subscriber_put(st, email, name, was, false, now, &po, err) < 0)
 			return -1;
 	}
 	*outcome = n == 0 ? OPTIN_WAIT : was == SUB_PENDING ? OPTIN_RESENT : OPTIN_RETURNED;
@@ -788,7 +793,7 @@ int store_optin_due(struct store *st, long long now, int limit, struct subscribe
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT " SUB_COLS " FROM subscribers"
-			       " WHERE confirm_due IS NOT NULL AND confirm_due <= ?1 AND status = 'pending'"
+			       " WHERE confirm_due IS NOT NULL AND confirm_due <= ?1 AND status <> 'active'"
 			       " ORDER BY confirm_due, id LIMIT ?2",
 			       -1, &s, NULL) != SQLITE_OK)
 		return fail(st, err, "preparing the confirmation query");
@@ -807,7 +812,7 @@ int store_optin_claim(struct store *st, long long id, long long now, char **err)
 {
 	return update(st,
 		      "UPDATE subscribers SET confirm_due = NULL, confirm_sent_at = ?3"
-		      " WHERE id = ?2 AND confirm_due IS NOT NULL AND status = 'pending' AND ?1 IS NULL",
+		      " WHERE id = ?2 AND confirm_due IS NOT NULL AND status <> 'active' AND ?1 IS NULL",
 		      "claiming a confirmation", err, NULL, id, now, 0);
 }
 
@@ -815,10 +820,36 @@ int store_optin_retry(struct store *st, long long id, long long when, char **err
 {
 	return update(st,
 		      "UPDATE subscribers SET confirm_due = ?3, confirm_sent_at = NULL"
-		      " WHERE id = ?2 AND status = 'pending' AND ?1 IS NULL",
+		      " WHERE id = ?2 AND status <> 'active' AND ?1 IS NULL",
 		      "deferring a confirmation", err, NULL, id, when, 0) < 0
 		       ? -1
 		       : 0;
+}
+
+int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err)
+{
+	/* Pending; or left, then asked for a confirmation that went out
+	 * since (on or after the second they left). */
+	static const char cond[] = " WHERE id = ?2 AND ?1 IS NULL AND (status = 'pending' OR"
+				   "  (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))";
+	if (!apply) {
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM subscribers WHERE id = ?1 AND (status = 'pending' OR"
+					       "  (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))",
+				       -1, &s, NULL) != SQLITE_OK)
+			return fail(st, err, "preparing the confirmation check");
+		sqlite3_bind_int64(s, 1, id);
+		int rc = sqlite3_step(s);
+		int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+		if (rc != SQLITE_ROW)
+			fail(st, err, "checking a confirmation");
+		sqlite3_finalize(s);
+		return n;
+	}
+	char sql[400];
+	snprintf(sql, sizeof sql,
+		 "UPDATE subscribers SET status = 'active', status_at = ?3, bounces = 0, confirm_due = NULL%s", cond);
+	return update(st, sql, "confirming a subscriber", err, NULL, id, now, 0);
 }
 
 int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
@@ -826,9 +857,9 @@ int store_subscriber_transition(struct store *st, long long id, unsigned from, e
 {
 	char sql[320];
 	int o = snprintf(sql, sizeof sql,
-			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL"
+			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL%s"
 			 " WHERE id = ?2 AND ?1 IS NULL AND status IN (''",
-			 status_names[to]);
+			 status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "");
 	for (int i = 0; i < 4; i++)
 		if (from & (1u << i))
 			o += snprintf(sql + o, sizeof sql - (size_t)o, ", '%s'", status_names[i]);

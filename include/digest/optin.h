@@ -15,6 +15,9 @@
 
 struct optin_stats {
 	int sent, deferred, failed;
+	/* the subscriber whose mail is being sent, 0 when none: read it
+	 * from another thread with __atomic_load_n */
+	long long current;
 };
 
 /*
@@ -22,7 +25,8 @@ struct optin_stats {
  * (each claimed in the store first, so that two senders never send one
  * twice), rendered by R (loaded with its key). A mail the server defers
  * is owed again OPTIN_RETRY_SECONDS later; one it refuses is dropped.
- * Each outcome is logged. Counts go to *STATS (zeroed first). Returns 0,
+ * Each outcome is logged. Counts go to *STATS (zeroed first, but for
+ * CURRENT). Returns 0,
  * or -1 with *ERR when the store fails.
  */
 int optin_send_due(const struct config *cfg, struct store *st, struct render *r, time_t now,

@@ -118,22 +118,25 @@ int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscr
 enum optin_outcome {
 	OPTIN_NEW,      /* a new pending subscriber, owed a confirmation mail */
 	OPTIN_RESENT,   /* pending: owed the mail again */
-	OPTIN_RETURNED, /* had left or bounced: pending again, owed the mail */
+	OPTIN_RETURNED, /* had left or bounced: owed the mail, still unsubscribed or bouncing */
 	OPTIN_WAIT,     /* pending: a mail went out less than RESEND s ago, or one is due */
 	OPTIN_ACTIVE,   /* already subscribed: nothing to do */
 };
 /*
  * store_optin_request: someone asks for EMAIL (normalized) to be
  * subscribed, NAME (may be NULL) filling a missing name. An unknown
- * address becomes pending; a pending, unsubscribed or bouncing one
- * (pending again) is owed a confirmation mail unless one was sent less
- * than RESEND seconds before NOW or one is still due; an active one is
- * left alone. Not a transaction of its own.
+ * address becomes pending; a pending, unsubscribed or bouncing one is
+ * owed a confirmation mail unless one was sent less than RESEND seconds
+ * before NOW or one is still due; an active one is left alone. An
+ * unsubscribed or bouncing address keeps its status until the mail's
+ * link is followed (store_optin_confirm), and its first request since
+ * leaving gets it a new nonce: links from before stop working. Not a
+ * transaction of its own.
  */
 int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
 			enum optin_outcome *outcome, char **err);
-/* store_optin_due: up to LIMIT pending subscribers owed a confirmation
- * mail by NOW, longest waiting first, into OUT (clear each). */
+/* store_optin_due: up to LIMIT subscribers (not active) owed a
+ * confirmation mail by NOW, longest waiting first, into OUT (clear each). */
 int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err);
 /* store_optin_claim: take subscriber ID's due confirmation for sending
  * (it is no longer due; sent at NOW): 1, or 0 when it was not due (someone
@@ -143,6 +146,10 @@ int store_optin_claim(struct store *st, long long id, long long now, char **err)
 /* store_optin_retry: a claimed confirmation could not be sent: due again
  * at WHEN. */
 int store_optin_retry(struct store *st, long long id, long long when, char **err);
+/* store_optin_confirm: whether subscriber ID may be confirmed: pending,
+ * or unsubscribed or bouncing and sent a confirmation since; when APPLY,
+ * make it active. 1 yes (done), 0 no, -1. */
+int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err);
 /* store_subscriber_transition: subscriber ID to status TO when its status
  * is one in FROM (a mask of 1 << sub_status): 1 when changed, 0 when not,
  * -1. Clears a due confirmation. */
