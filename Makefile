@@ -8,7 +8,8 @@ PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd
 # Debian packages that building and testing need.
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
         libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
-        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium
+        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
+        postfix
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
@@ -38,7 +39,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test unit integration sample demo valgrind fuzz clean
+.PHONY: all deps test unit integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -143,8 +144,30 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
 	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	echo "deps: installing$$missing" | tr '\n' ' '; echo; \
+	postfix=; case " $$(echo $$missing) " in *" postfix "*) postfix=1; \
+		echo "postfix postfix/main_mailer_type select No configuration" | \
+			$$sudo debconf-set-selections;; esac; \
 	$$sudo apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing && \
+	if [ -n "$$postfix" ] && pgrep -x master >/dev/null; then \
+		echo "deps: stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+
+# The benchmark (tests/bench/README.md): sending against Postfix's smtp-sink,
+# collecting, personalizing. Not part of `make test`; takes a few minutes.
+# BENCH_ARGS: e.g. --quick, or --runs 5.
+BENCH_ARGS ?=
+build/bench/personalize: tests/bench/personalize.c $(filter-out build/rel/src/main.o,$(REL_OBJS))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/bench/rusage: tests/bench/rusage.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+bench: digest build/bench/personalize build/bench/rusage
+	$(Q)/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build digest
