@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -123,13 +124,29 @@ static bool conn_ready(const struct conn *c)
 	return c->smtp && smtp_usable(c->smtp) && c->sent < c->t->cfg->delivery.smtp.max_per_connection;
 }
 
-static int conn_send(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		     char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
+/* conn_begin: a message all but handed over (over SMTP: its envelope and
+ * text, not the final dot; nothing for a Maildir): SMTP_OK when it only
+ * waits for conn_finish. */
+static int conn_begin(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		      char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
 {
 	c->sent++;
 	*stage = SMTP_STAGE_MESSAGE;
+	if (c->t->maildir)
+		return SMTP_OK;
+	int rc = smtp_begin(c->smtp, from, rcpt, msg, len, reply);
+	*stage = smtp_last_stage(c->smtp);
+	return rc;
+}
+
+/* conn_finish: hand over the message conn_begin prepared (MSG, LEN: the
+ * same as conn_begin's; a Maildir writes it now). */
+static int conn_finish(struct conn *c, const char *msg, size_t len, char reply[SMTP_REPLY_MAX],
+		       enum smtp_stage *stage)
+{
+	*stage = SMTP_STAGE_MESSAGE;
 	if (!c->t->maildir) {
-		int rc = smtp_send(c->smtp, from, rcpt, msg, len, reply);
+		int rc = smtp_finish(c->smtp, reply);
 		*stage = smtp_last_stage(c->smtp);
 		return rc;
 	}
@@ -143,6 +160,13 @@ static int conn_send(struct conn *c, const char *from, const char *rcpt, const c
 	return SMTP_OK;
 }
 
+static int conn_send(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		     char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
+{
+	int rc = conn_begin(c, from, rcpt, msg, len, reply, stage);
+	return rc == SMTP_OK ? conn_finish(c, msg, len, reply, stage) : rc;
+}
+
 /* ---- the pool ---- */
 
 struct job {
@@ -150,6 +174,20 @@ struct job {
 	int tries;    /* attempts in this run */
 	double due;   /* monotonic time before which it is not retried */
 	struct job *next;
+};
+
+/* A journal entry waiting for the commit that carries it. */
+struct mark {
+	long long sub, at;
+	enum delivery_state state;
+	bool bounce;    /* a failure that counts as a bounce */
+	bool has_reply; /* else the journal keeps the reply it has */
+	char reply[SMTP_REPLY_MAX];
+};
+
+struct marks {
+	struct mark *v;
+	size_t n, cap;
 };
 
 struct pool {
@@ -160,7 +198,12 @@ struct pool {
 	struct transport t;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;       /* jobs, retries coming due, workers ending, pacing */
+	pthread_cond_t durable;  /* a commit is over */
+	/* The store's connection, used by one thread at a time: the committer
+	 * holds this and not MU while it commits, so that the others can go on
+	 * queueing marks. Taken after MU, never the other way round. */
+	pthread_mutex_t db;
 	struct job *ready, *ready_tail;
 	struct job *later;  /* waiting for a retry, in no order */
 	long long after;    /* the last subscriber id read */
@@ -168,13 +211,24 @@ struct pool {
 	bool rescanned;     /* the store was read once more for late subscribers */
 	int busy;           /* jobs in workers' hands */
 	int alive;          /* workers still running */
+	int idle;           /* workers waiting in take() */
 	bool stop;          /* a fatal error: everyone stops */
 	char *fatal;
-	bool in_txn, unreachable;
+	bool unreachable;
 	bool refused;        /* the server refused us for good: a certificate, a login, our sender */
 	bool journal_failed; /* the database failed */
 	double next_slot;   /* rate limiting */
 	struct deliver_stats *stats;
+
+	/* Group commit: marks are queued, and whoever first needs them on
+	 * disk while no commit is running commits everything queued; the
+	 * others wait for that commit, or lead the next one. */
+	struct marks queued;          /* for commit number OPEN */
+	struct marks spare;           /* the committer's array, kept for reuse */
+	unsigned long long open;      /* the commit that will carry what is queued now */
+	unsigned long long done;      /* the last commit on disk */
+	bool committing;
+	long long commits;
 };
 
 /* The database failed (ERR, freed here): the run stops, and says why. */
@@ -185,44 +239,94 @@ static int db_failed(struct pool *p, const char *what, char *err)
 	p->journal_failed = true;
 	free(err);
 	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
 	return -1;
 }
 
-/* Record STATE for J in the open transaction (one is begun if none is);
- * a failure as a bounce when BOUNCE. Called with the lock held. */
-static int journal_mark(struct pool *p, const struct job *j, enum delivery_state state, const char *reply,
-			bool bounce)
+/* Queue STATE for J (a failure as a bounce when BOUNCE) for the next
+ * commit; returns that commit's number, to give journal_wait. Called with
+ * the lock held. */
+static unsigned long long journal_mark(struct pool *p, const struct job *j, enum delivery_state state,
+				       const char *reply, bool bounce)
 {
-	char *err = NULL;
-	if (!p->in_txn) {
-		if (store_begin(p->st, &err) < 0)
-			goto fail;
-		p->in_txn = true;
+	struct marks *q = &p->queued;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 16;
+		q->v = xrealloc(q->v, q->cap * sizeof *q->v);
 	}
-	if (store_delivery_mark(p->st, p->edition, j->sub.id, state, reply, (long long)time(NULL),
-				bounce ? p->cfg->delivery.smtp.max_bounces : 0, &err) < 0)
-		goto fail;
-	return 0;
-fail:
-	return db_failed(p, "journal", err);
+	struct mark *m = &q->v[q->n++];
+	m->sub = j->sub.id;
+	m->at = (long long)time(NULL);
+	m->state = state;
+	m->bounce = bounce;
+	m->has_reply = reply != NULL;
+	if (reply)
+		snprintf(m->reply, sizeof m->reply, "%s", reply);
+	return p->open;
 }
 
-static int journal(struct pool *p, const struct job *j, enum delivery_state state, const char *reply)
+static unsigned long long journal(struct pool *p, const struct job *j, enum delivery_state state,
+				  const char *reply)
 {
 	return journal_mark(p, j, state, reply, false);
 }
 
-/* Make the journal durable: one commit (one fsync) for every mark made by
- * any worker since the last. Called with the lock held. */
-static int journal_sync(struct pool *p)
+/* Commit everything queued, as commit number OPEN: one transaction, one
+ * fsync, for the marks of every connection. The lock is released while
+ * the store works. Called with the lock held, and no commit running. */
+static void journal_commit(struct pool *p)
 {
-	if (!p->in_txn)
-		return 0;
+	struct marks m = p->queued;
+	p->queued = p->spare;
+	p->spare = (struct marks){0};
+	unsigned long long number = p->open++;
+	p->committing = true;
+	pthread_mutex_unlock(&p->mu);
+
 	char *err = NULL;
-	p->in_txn = false;
-	if (store_commit(p->st, &err) < 0)
-		return db_failed(p, "journal", err);
-	return 0;
+	int rc = 0;
+	const bool any = m.n > 0;
+	if (any) {
+		pthread_mutex_lock(&p->db);
+		rc = store_begin(p->st, &err);
+		if (rc == 0) {
+			for (size_t i = 0; i < m.n && rc == 0; i++)
+				rc = store_delivery_mark(p->st, p->edition, m.v[i].sub, m.v[i].state,
+							 m.v[i].has_reply ? m.v[i].reply : NULL, m.v[i].at,
+							 m.v[i].bounce ? p->cfg->delivery.smtp.max_bounces : 0, &err);
+			if (rc == 0)
+				rc = store_commit(p->st, &err);
+			if (rc < 0)
+				store_rollback(p->st);
+		}
+		pthread_mutex_unlock(&p->db);
+	}
+
+	pthread_mutex_lock(&p->mu);
+	m.n = 0;
+	p->spare = m;
+	p->committing = false;
+	if (rc < 0)
+		db_failed(p, "journal", err);
+	else
+		p->done = number;
+	if (any)
+		p->commits++;
+	pthread_cond_broadcast(&p->durable);
+}
+
+/* Wait until commit NUMBER is on disk, leading a commit when none is
+ * running. 0, or -1 when the journal failed (the run stops). Called with
+ * the lock held (released meanwhile). */
+static int journal_wait(struct pool *p, unsigned long long number)
+{
+	while (p->done < number && !p->journal_failed) {
+		if (p->committing)
+			pthread_cond_wait(&p->durable, &p->mu);
+		else
+			journal_commit(p);
+	}
+	return p->journal_failed ? -1 : 0;
 }
 
 static void push_ready(struct pool *p, struct job *j, bool front)
@@ -247,7 +351,10 @@ static void refill(struct pool *p)
 	struct subscriber subs[PAGE];
 	int n = 0;
 	char *err = NULL;
-	if (store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err) < 0) {
+	pthread_mutex_lock(&p->db);
+	int rc = store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err);
+	pthread_mutex_unlock(&p->db);
+	if (rc < 0) {
 		db_failed(p, "reading recipients", err);
 		return;
 	}
@@ -286,8 +393,9 @@ static void wait_once(struct pool *p, double until)
 }
 
 /* The next job for a worker, waiting as long as one may still come;
- * NULL when the run is over. Called with the lock held. */
-static struct job *take(struct pool *p)
+ * NULL when the run is over. Before waiting, the worker's own marks (up
+ * to commit NEED) are made durable. Called with the lock held. */
+static struct job *take(struct pool *p, unsigned long long need)
 {
 	for (;;) {
 		if (p->stop)
@@ -323,8 +431,13 @@ static struct job *take(struct pool *p)
 			p->exhausted = false;
 			continue;
 		}
-		journal_sync(p); /* no open transaction while waiting */
+		if (p->done < need) { /* nothing of ours waits for a commit while we sleep */
+			journal_wait(p, need);
+			continue;
+		}
+		p->idle++;
 		wait_once(p, wake);
+		p->idle--;
 	}
 }
 
@@ -356,13 +469,19 @@ static void pace(struct pool *p)
 }
 
 /*
- * One connection's loop. The journal is written in one commit a message:
- * the outcome of the message just sent and the "in flight" mark of the next
- * one go to disk together, before the next one is handed over; so a crash
- * at any moment repeats at most the message in flight on each connection.
- * The commit also carries whatever the other connections marked meanwhile,
- * but each message still waits for one fsync before it leaves: the journal's
- * price for exactly-once. No transaction is held open across network I/O.
+ * One connection's loop. A message's "in flight" is on disk before it is
+ * handed over, and the outcome of a connection's message is on disk before
+ * the connection hands over the next one: so a crash at any moment repeats
+ * at most the message in flight on each connection. Both take one commit a
+ * message: the next message's "in flight" goes with the last one's outcome.
+ * "Handed over" is the final dot that ends the message's text: a server
+ * drops a transaction that it has not seen end when the connection goes.
+ * So the next message is rendered, and its envelope and text sent, while
+ * that commit waits for company and is made, by whichever connection
+ * first needs it:
+ * a commit carries whatever all the connections queued meanwhile, and
+ * four connections share an fsync rather than pay one each. No
+ * transaction is held open across network I/O.
  */
 static void *worker(void *arg)
 {
@@ -373,12 +492,19 @@ static void *worker(void *arg)
 	char reply[SMTP_REPLY_MAX];
 	const int retries = p->cfg->delivery.smtp.retries;
 	const bool paced = p->cfg->delivery.smtp.rate_per_second > 0;
+	unsigned long long need = 0; /* the commit that carries this connection's last mark */
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct job *j = take(p);
-		if (!j || !conn_ready(&c) || paced)
-			journal_sync(p); /* nothing may wait on a connect, a pause or the end */
+		struct job *j = take(p, need);
+		/* nothing of ours may wait on a connect, a pause or the end */
+		if ((!j || !conn_ready(&c) || paced) && journal_wait(p, need) < 0) {
+			if (j) {
+				free_job(j);
+				p->busy--;
+			}
+			break;
+		}
 		if (!j)
 			break;
 		pthread_mutex_unlock(&p->mu);
@@ -414,26 +540,39 @@ static void *worker(void *arg)
 			connect_failures = 0;
 		}
 		pace(p);
+
+		pthread_mutex_lock(&p->mu);
+		need = journal(p, j, DELIVERY_INFLIGHT, NULL);
+		pthread_mutex_unlock(&p->mu);
 		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
 		msg.len = 0;
 		render_message(p->r, &rd, &msg);
-
-		pthread_mutex_lock(&p->mu);
-		if (journal(p, j, DELIVERY_INFLIGHT, NULL) < 0 || journal_sync(p) < 0) {
-			free_job(j);
-			p->busy--;
-			break;
-		}
-		pthread_mutex_unlock(&p->mu);
 		j->tries++;
 		enum smtp_stage stage;
-		int rc = conn_send(&c, p->from, j->sub.email, msg.data, msg.len, reply, &stage);
+		int rc = conn_begin(&c, p->from, j->sub.email, msg.data, msg.len, reply, &stage);
+		if (rc == SMTP_OK) {
+			/* Nothing is delivered before the final dot: the commit
+			 * could run while the rest went. The dot goes once this
+			 * "in flight" and the last outcome are on disk. */
+			pthread_mutex_lock(&p->mu);
+			int jr = journal_wait(p, need);
+			pthread_mutex_unlock(&p->mu);
+			if (jr < 0) {
+				if (!c.t->maildir)
+					smtp_abandon(c.smtp);
+				pthread_mutex_lock(&p->mu);
+				free_job(j);
+				p->busy--;
+				break;
+			}
+			rc = conn_finish(&c, msg.data, msg.len, reply, &stage);
+		}
 
 		pthread_mutex_lock(&p->mu);
 		p->stats->messages++;
 		bool requeue = false;
 		if (rc == SMTP_OK) {
-			journal(p, j, DELIVERY_SENT, reply);
+			need = journal(p, j, DELIVERY_SENT, reply);
 			p->stats->sent++;
 		} else if (rc == SMTP_FAIL && stage == SMTP_STAGE_SENDER) {
 			/* The server refuses our sender: every message would fail
@@ -443,15 +582,15 @@ static void *worker(void *arg)
 						     p->cfg->delivery.smtp.port, p->from, reply);
 			p->refused = true;
 			p->stop = true;
-			journal(p, j, DELIVERY_DEFERRED, reply);
+			need = journal(p, j, DELIVERY_DEFERRED, reply);
 		} else if (rc == SMTP_FAIL) {
 			/* Only a refused recipient is a bounce; a refused message
 			 * (content, size) fails this delivery without counting. */
-			journal_mark(p, j, DELIVERY_FAILED, reply, stage == SMTP_STAGE_RECIPIENT);
+			need = journal_mark(p, j, DELIVERY_FAILED, reply, stage == SMTP_STAGE_RECIPIENT);
 			p->stats->failed++;
 			log_debug("%s: %s", j->sub.email, reply);
 		} else {
-			journal(p, j, DELIVERY_DEFERRED, reply);
+			need = journal(p, j, DELIVERY_DEFERRED, reply);
 			if (j->tries <= retries) {
 				requeue = true;
 				j->due = now_mono() + backoff(p, j->tries);
@@ -467,9 +606,11 @@ static void *worker(void *arg)
 		} else {
 			free_job(j);
 		}
-		pthread_cond_broadcast(&p->cv);
+		/* a worker waiting for jobs may have one now, or be the last */
+		if (p->idle > 0 || p->stop)
+			pthread_cond_broadcast(&p->cv);
 	}
-	journal_sync(p);
+	journal_wait(p, need);
 	p->alive--;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -500,7 +641,18 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 		transport_done(&p.t);
 		return -1;
 	}
+#ifdef M_TOP_PAD
+	/* SQLite frees some 60 KB after each journal statement (the temporary
+	 * b-tree of the CHECK on deliveries.state), and glibc hands the top
+	 * of a thread's heap back to the kernel past 128 KB free: every mark
+	 * then paid its memory again in page faults, a third of the run's
+	 * CPU. A megabyte kept at the top of each heap stops that. */
+	mallopt(M_TOP_PAD, 1 << 20);
+#endif
 	pthread_mutex_init(&p.mu, NULL);
+	pthread_mutex_init(&p.db, NULL);
+	pthread_cond_init(&p.durable, NULL);
+	p.open = 1;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -535,14 +687,22 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 		fprintf(stderr, "\r\033[K");
 	if (started == 0 && !p.fatal)
 		p.fatal = xstrdup("cannot start the sending threads");
-	journal_sync(&p);
+	pthread_mutex_lock(&p.mu);
+	if (p.queued.n > 0) /* every worker waited for its own marks: none should be left */
+		journal_wait(&p, p.open);
+	pthread_mutex_unlock(&p.mu);
+	log_debug("journal: %lld commits for %lld messages", p.commits, stats->messages);
 	stats->seconds = now_mono() - t0;
 	stats->unreachable = p.unreachable;
 	stats->refused = p.refused;
 	stats->journal_failed = p.journal_failed;
 	free_list(p.ready);
 	free_list(p.later);
+	free(p.queued.v);
+	free(p.spare.v);
+	pthread_cond_destroy(&p.durable);
 	pthread_cond_destroy(&p.cv);
+	pthread_mutex_destroy(&p.db);
 	pthread_mutex_destroy(&p.mu);
 	transport_done(&p.t);
 	if (p.fatal) {

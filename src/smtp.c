@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,10 @@ struct smtp_conn {
 	bool usable;
 	bool encrypted;
 	bool loopback; /* the peer's address is a loopback one */
+	bool pipelining; /* the server offers PIPELINING (RFC 2920) */
+	bool in_data;    /* between smtp_begin and smtp_finish: the server reads message text */
 	enum smtp_stage stage; /* where the last smtp_send stopped */
+	struct buf data; /* the message as DATA carries it; its memory kept for the next */
 };
 
 static long long now_ms(void)
@@ -230,6 +234,8 @@ static void parse_ehlo(mailsmtp *s)
 			continue;
 		if (!strcasecmp(kw, "STARTTLS")) {
 			s->esmtp |= MAILSMTP_ESMTP_STARTTLS;
+		} else if (!strcasecmp(kw, "PIPELINING")) {
+			s->esmtp |= MAILSMTP_ESMTP_PIPELINING;
 		} else if (!strcasecmp(kw, "AUTH")) {
 			for (char *m; (m = strtok_r(NULL, " =", &kw_save));) {
 				if (!strcasecmp(m, "PLAIN"))
@@ -252,6 +258,7 @@ static int hello(struct smtp_conn *c, const char *name, char **err)
 	command(c, "EHLO %s", name);
 	if (c->s->response_code == 250) {
 		parse_ehlo(c->s);
+		c->pipelining = c->s->esmtp & MAILSMTP_ESMTP_PIPELINING;
 		return SMTP_OK;
 	}
 	if (c->s->response_code >= 500 && c->s->response_code < 600) {
@@ -260,6 +267,7 @@ static int hello(struct smtp_conn *c, const char *name, char **err)
 		command(c, "HELO %s", name);
 		if (c->s->response_code == 250) {
 			c->s->esmtp = 0;
+			c->pipelining = false;
 			c->s->auth = MAILSMTP_AUTH_NOT_CHECKED;
 			return SMTP_OK;
 		}
@@ -635,27 +643,166 @@ fail:
 	return st;
 }
 
+/* reset: RSET after a refused transaction, when the connection can go on. */
+static void reset(struct smtp_conn *c)
+{
+	if (c->usable) {
+		command(c, "RSET");
+		if (c->s->response_code != 250)
+			c->usable = false;
+	}
+}
+
 /* refused: the status of a transaction that got another answer than the
  * one it wanted, described in REPLY; RSET when the connection can go on. */
 static int refused(struct smtp_conn *c, long long t0, char reply[SMTP_REPLY_MAX])
 {
 	describe(c, t0, reply);
 	int st = classify(c, c->s->response_code);
-	if (c->usable) {
-		command(c, "RSET");
-		if (c->s->response_code != 250)
-			c->usable = false;
-	}
+	reset(c);
 	return st;
 }
 
-int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-	      char reply[SMTP_REPLY_MAX])
+/* has_eol: whether one of the 8 bytes of W is a CR or an LF (the
+ * zero-byte test of "Bit Twiddling Hacks" on W xor each). */
+static inline bool has_eol(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t cr = w ^ (ones * '\r'), lf = w ^ (ones * '\n');
+	return (((cr - ones) & ~cr) | ((lf - ones) & ~lf)) & highs;
+}
+
+/* stuff: into OUT, MSG (LEN bytes, its own last line break already taken
+ * off) as DATA carries it: each line end CRLF (a lone CR or LF becomes
+ * one), a dot doubled at the start of a line, then CRLF "." CRLF. The
+ * bytes mailstream_send_data would write, but in one buffer, to leave in
+ * one write rather than in the stream's 8 KB pieces, each behind a
+ * select(); and eight bytes at a time between line ends, as this runs
+ * over every byte of every message. */
+static void stuff(struct buf *out, const char *msg, size_t len)
+{
+	size_t cap = 2 * len + 6; /* at worst every byte a lone line end, or a dot doubled */
+	if (out->cap < cap) {
+		out->data = xrealloc(out->data, cap);
+		out->cap = cap;
+	}
+	char *o = out->data;
+	size_t i = 0;
+	while (i < len) {
+		if (msg[i] == '.') /* at the start of a line */
+			*o++ = '.';
+		for (uint64_t w; i + 8 <= len; i += 8, o += 8) {
+			memcpy(&w, msg + i, 8);
+			if (has_eol(w))
+				break;
+			memcpy(o, &w, 8);
+		}
+		for (; i < len; i++) {
+			if (msg[i] == '\r' || msg[i] == '\n') {
+				i += msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n' ? 2 : 1;
+				*o++ = '\r';
+				*o++ = '\n';
+				break;
+			}
+			*o++ = msg[i];
+		}
+	}
+	memcpy(o, "\r\n.\r\n", 6); /* with the NUL a buf ends with */
+	out->len = (size_t)(o - out->data) + 5;
+}
+
+/* write_all: LEN bytes of DATA on C's stream, flushed; false on an error. */
+static bool write_all(struct smtp_conn *c, const char *data, size_t len)
+{
+	return mailstream_write(c->s->stream, data, len) == (ssize_t)len && mailstream_flush(c->s->stream) == 0;
+}
+
+/* envelope: MAIL FROM, RCPT TO and DATA one after the other, each waiting
+ * for its reply. SMTP_OK when DATA got its 354. */
+static int envelope(struct smtp_conn *c, const char *from, const char *rcpt, char reply[SMTP_REPLY_MAX])
+{
+	mailsmtp *s = c->s;
+	long long t0 = now_ms();
+	c->stage = SMTP_STAGE_SENDER;
+	command(c, "MAIL FROM:<%s>", from);
+	if (s->response_code / 100 != 2)
+		return refused(c, t0, reply);
+	t0 = now_ms();
+	c->stage = SMTP_STAGE_RECIPIENT;
+	command(c, "RCPT TO:<%s>", rcpt);
+	if (s->response_code / 100 != 2)
+		return refused(c, t0, reply);
+	t0 = now_ms();
+	c->stage = SMTP_STAGE_MESSAGE;
+	command(c, "DATA");
+	if (s->response_code != 354)
+		return refused(c, t0, reply);
+	return SMTP_OK;
+}
+
+/*
+ * envelope_pipelined: the same three commands in one write (RFC 2920: DATA
+ * may end a group, MAIL and RCPT may be anywhere in it), then their three
+ * replies in order. Every reply is read, as the RFC wants: the first one
+ * that is not the one wanted says what failed (its stage, its class); the
+ * others are the server's business, but for a 354 to DATA after a refusal
+ * (a server may accept DATA with no recipient), answered by the lone dot
+ * that ends an empty message, whose reply is ignored. Then RSET, as after
+ * any refused transaction. MSG (LEN bytes) is stuffed into C->data while
+ * the server reads the commands.
+ */
+static int envelope_pipelined(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg,
+			      size_t len, char reply[SMTP_REPLY_MAX])
+{
+	static const enum smtp_stage stages[3] = {SMTP_STAGE_SENDER, SMTP_STAGE_RECIPIENT, SMTP_STAGE_MESSAGE};
+	mailsmtp *s = c->s;
+	char group[2 * MAX_ADDRESS + 64];
+	int n = snprintf(group, sizeof group, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, rcpt);
+	long long t0 = now_ms();
+	c->stage = SMTP_STAGE_SENDER;
+	s->response_code = 0;
+	if (n < 0 || (size_t)n >= sizeof group || !write_all(c, group, (size_t)n))
+		return refused(c, t0, reply);
+	stuff(&c->data, msg, len);
+	int st = SMTP_OK;
+	for (int i = 0; i < 3; i++) {
+		t0 = now_ms();
+		read_reply(c);
+		int code = s->response_code;
+		bool wanted = i < 2 ? code / 100 == 2 : code == 354;
+		if (st == SMTP_OK) {
+			if (!wanted) {
+				c->stage = stages[i];
+				describe(c, t0, reply);
+				st = classify(c, code);
+			}
+		} else if (code == 0 || code == 421) {
+			c->usable = false; /* after a refusal: that one still says what failed */
+		} else if (i == 2 && code == 354) {
+			/* DATA accepted after a refused MAIL or RCPT: end the empty
+			 * message, whose refusal (or acceptance) changes nothing */
+			if (write_all(c, ".\r\n", 3))
+				read_reply(c);
+			else
+				s->response_code = 0;
+			if (s->response_code == 0 || s->response_code == 421)
+				c->usable = false;
+		}
+		if (!c->usable) /* no further reply to wait for */
+			return st == SMTP_OK ? SMTP_RETRY : st;
+	}
+	if (st != SMTP_OK)
+		reset(c);
+	return st;
+}
+
+int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+	       char reply[SMTP_REPLY_MAX])
 {
 	reply[0] = '\0';
 	if (c)
 		c->stage = SMTP_STAGE_SENDER;
-	if (!c || !c->usable) {
+	if (!c || !c->usable || c->in_data) {
 		snprintf(reply, SMTP_REPLY_MAX, "connection not usable");
 		return SMTP_RETRY;
 	}
@@ -680,39 +827,72 @@ int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const cha
 		snprintf(reply, SMTP_REPLY_MAX, "no message");
 		return SMTP_FAIL;
 	}
-	mailsmtp *s = c->s;
-	long long t0 = now_ms();
-	c->stage = SMTP_STAGE_SENDER;
-	command(c, "MAIL FROM:<%s>", from);
-	if (s->response_code / 100 != 2)
-		return refused(c, t0, reply);
-	t0 = now_ms();
-	c->stage = SMTP_STAGE_RECIPIENT;
-	command(c, "RCPT TO:<%s>", rcpt);
-	if (s->response_code / 100 != 2)
-		return refused(c, t0, reply);
-	t0 = now_ms();
-	c->stage = SMTP_STAGE_MESSAGE;
-	command(c, "DATA");
-	if (s->response_code != 354)
-		return refused(c, t0, reply);
-	/* libetpan ends the data with CRLF "." CRLF whatever the message ends
-	 * with: without its own last line break the message arrives as it is,
-	 * rather than with an empty line added */
+	/* The data ends with CRLF "." CRLF whatever the message ends with:
+	 * without its own last line break the message arrives as it is,
+	 * rather than with an empty line added. */
 	if (len >= 2 && msg[len - 2] == '\r' && msg[len - 1] == '\n')
 		len -= 2;
 	else if (len >= 1 && msg[len - 1] == '\n')
 		len--;
-	/* what mailsmtp_data_message does (dot-stuffing, line ends made CRLF,
-	 * the final dot), with the reply read by read_reply */
-	t0 = now_ms();
+	int st;
+	if (c->pipelining) {
+		st = envelope_pipelined(c, from, rcpt, msg ? msg : "", len, reply);
+	} else {
+		st = envelope(c, from, rcpt, reply);
+		if (st == SMTP_OK)
+			stuff(&c->data, msg ? msg : "", len);
+	}
+	if (st != SMTP_OK)
+		return st;
+	/* The text goes now: the server delivers nothing before the final
+	 * dot, which alone waits for smtp_finish. */
+	long long t0 = now_ms();
+	c->s->response_code = 0;
+	if (!write_all(c, c->data.data, c->data.len - 3))
+		return refused(c, t0, reply);
+	c->in_data = true;
+	return SMTP_OK;
+}
+
+int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
+{
+	reply[0] = '\0';
+	if (!c || !c->in_data) {
+		snprintf(reply, SMTP_REPLY_MAX, "no transaction to finish");
+		return SMTP_RETRY;
+	}
+	mailsmtp *s = c->s;
+	c->in_data = false;
+	c->stage = SMTP_STAGE_MESSAGE;
+	long long t0 = now_ms();
 	s->response_code = 0;
-	if (mailstream_send_data(s->stream, msg ? msg : "", len, 0, NULL) == 0)
+	if (write_all(c, c->data.data + c->data.len - 3, 3)) /* ".\r\n" */
 		read_reply(c);
 	if (s->response_code / 100 != 2)
 		return refused(c, t0, reply);
 	reply_text(s->response_code, s->response, reply);
 	return SMTP_OK;
+}
+
+void smtp_abandon(struct smtp_conn *c)
+{
+	if (!c || !c->in_data)
+		return;
+	/* the server takes whatever comes now for message text: closing the
+	 * connection before the final dot is the way to drop the message */
+	c->in_data = false;
+	c->usable = false;
+	if (c->s && c->s->stream) {
+		mailstream_close(c->s->stream);
+		c->s->stream = NULL;
+	}
+}
+
+int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+	      char reply[SMTP_REPLY_MAX])
+{
+	int st = smtp_begin(c, from, rcpt, msg, len, reply);
+	return st == SMTP_OK ? smtp_finish(c, reply) : st;
 }
 
 bool smtp_usable(const struct smtp_conn *c) { return c && c->usable; }
@@ -723,6 +903,7 @@ void smtp_close(struct smtp_conn *c)
 {
 	if (!c)
 		return;
+	smtp_abandon(c); /* no QUIT as message text */
 	if (c->s) {
 		if (c->s->stream) {
 			if (c->usable) {
@@ -736,6 +917,7 @@ void smtp_close(struct smtp_conn *c)
 		}
 		mailsmtp_free(c->s);
 	}
+	buf_free(&c->data);
 	free(c->where);
 	free(c);
 }

@@ -21,9 +21,13 @@ struct deliver_stats {
 /*
  * deliver_edition: send the rendered edition EDITION (R) to every active
  * subscriber the journal does not show as sent or failed, recording each
- * delivery in ST: "in flight" before the message is handed over, "sent",
- * "failed" (5xx) or "deferred" after, "sent" committed before the
- * connection carries its next message. Temporary failures are retried
+ * delivery in ST: "in flight" before the message is handed over (the dot
+ * that ends its text), "sent", "failed" (5xx) or "deferred" after, "sent"
+ * committed before the connection hands over its next message; commits
+ * are shared by the connections. ST is used from several threads, one at
+ * a time, until it returns; and glibc is told to keep free memory at the
+ * top of its heaps (M_TOP_PAD) for the rest of the process. Temporary
+ * failures are retried
  * delivery.smtp.retries times with growing delays. PROGRESS shows a line
  * on stderr. Returns 0 (see STATS for what is still deferred), or -1 with
  * *ERR when the journal cannot be written or the server refuses us for

@@ -48,7 +48,9 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
 
 /*
  * smtp_send: one transaction: MAIL FROM:<FROM>, RCPT TO:<RCPT>, DATA with
- * MSG (LEN bytes, CRLF line ends, not dot-stuffed). REPLY receives the
+ * MSG (LEN bytes, CRLF line ends, not dot-stuffed); the three commands go
+ * in one write when the server offers PIPELINING, and every reply is
+ * still read and classified in order. REPLY receives the
  * server's last reply as one line ("250 2.0.0 Ok: queued", "451 4.3.0 ...",
  * or a description such as "connection lost" / "timeout"). After a
  * refused transaction the connection is reset (RSET) for the next one.
@@ -61,7 +63,29 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
 int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 	      char reply[SMTP_REPLY_MAX]);
 
-/* Where the last smtp_send stopped, which says what a failure is about:
+/*
+ * smtp_begin, smtp_finish: smtp_send in two halves. smtp_begin sends the
+ * envelope (MAIL FROM, RCPT TO and DATA, in one write when the server
+ * offers PIPELINING, RFC 2920) and, once the server waits for the message
+ * (354), its text, all but the final dot that ends it, and returns
+ * SMTP_OK (MSG may go then). A server delivers nothing before that dot,
+ * so the caller may make a record durable meanwhile that the message is
+ * about to be; then smtp_finish sends the dot and returns what smtp_send
+ * would, or smtp_abandon gives the message up. Any other status of
+ * smtp_begin is smtp_send's, the connection ready for the next
+ * transaction (or not usable). smtp_finish without a begun transaction
+ * is SMTP_RETRY ("no transaction to finish").
+ */
+int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+	       char reply[SMTP_REPLY_MAX]);
+int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX]);
+/* smtp_abandon: end the transaction smtp_begin opened without delivering
+ * its message: the server still reads message text, so the connection is
+ * closed without a word (no final dot, no QUIT), and is not usable. Does
+ * nothing when no transaction is open; NULL is fine. */
+void smtp_abandon(struct smtp_conn *c);
+
+/* Where the last smtp_send (or smtp_begin, smtp_finish) stopped, which says what a failure is about:
  * the sender (MAIL FROM, or the envelope sender itself: every message
  * would fail alike), the recipient (RCPT TO: a bounce), or the message
  * (DATA and its content). */
@@ -72,7 +96,8 @@ enum smtp_stage smtp_last_stage(const struct smtp_conn *c);
  * error, a timeout or a 421). */
 bool smtp_usable(const struct smtp_conn *c);
 
-/* smtp_close: QUIT when usable, close and free; NULL is fine. */
+/* smtp_close: QUIT when usable (smtp_abandon first when a transaction is
+ * open), close and free; NULL is fine. */
 void smtp_close(struct smtp_conn *c);
 
 /* smtp_is_loopback: whether ADDR ("localhost", 127.0.0.0/8, ::1,

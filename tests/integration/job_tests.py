@@ -168,6 +168,14 @@ class Smtpd:
         with open(path, encoding="utf-8") as f:
             return [json.loads(ln) for ln in f if ln.strip()]
 
+    def count(self):
+        """How many messages were saved (cheaper than len(log()) in a loop)."""
+        try:
+            with open(os.path.join(self.out, "log.jsonl"), "rb") as f:
+                return f.read().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
     def messages(self):
         """[(log entry, parsed message, raw bytes)] in arrival order."""
         res = []
@@ -955,6 +963,172 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
             for e, m, _ in msgs:
                 ids.setdefault(e["rcpt_tos"][0], set()).add(str(m["Message-ID"]))
             check(all(len(v) == 1 for v in ids.values()), "a repeated message has another Message-ID")
+
+    # ------------------------------------------------------------ 9b. pipelining and group commits
+    def t_job_pipelining(self):
+        """A server that offers PIPELINING gets each envelope in one go;
+        refusals are classified as without it: 451 to MAIL FROM and to RCPT
+        TO retried within the run, 550 to RCPT TO a failure (a bounce);
+        the journal ends with no delivery left in flight."""
+        d = self.testdir("job-pipe")
+        with self.smtpd(d, "--pipelining", "--fail-rcpt", r"^bad\d@", "--defer-rcpt", r"^r2@:1",
+                        "--defer-mail", r"^digest@:1") as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 3;")
+            good = self.add_subscribers(d, conf, n=30)
+            bad = self.add_subscribers(d, conf, n=2, prefix="bad")
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["deferred"], s["failed"]) == (30, 0, 2), f"summary {s}, want 30 sent, 2 failed")
+            self.check_once_each(srv, good)
+            log = srv.log()
+            check(log and all(e.get("pipelined") is True for e in log),
+                  f"{sum(1 for e in log if not e.get('pipelined'))} of {len(log)} messages did not come pipelined "
+                  "(MAIL, RCPT and DATA in one write) to a server that offers PIPELINING")
+            j = {e: (state, att) for _, e, state, att in self.journal(d, s["edition"])}
+            check(all(j.get(a, ("",))[0] == "failed" for a in bad), f"the 550 ones: {[j.get(a) for a in bad]}")
+            check(j["r2@example.net"] == ("sent", 2), f"r2 (451 to RCPT once): {j['r2@example.net']}, want sent "
+                  "after 2 attempts")
+            states = {st for st, _ in j.values()}
+            check(states == {"sent", "failed"}, f"journal states after a complete run: {states}")
+            lst = self.digest("subscribers", "list", conf=conf)
+            check(not re.search(r"bad\d@\S+\s+bouncing", lst.out), "bouncing after one failed edition")
+
+    def t_job_pipelining_354_without_recipient(self):
+        """A pipelining server that answers DATA with 354 although it refused
+        the recipient (RFC 2920 warns of them): the empty message is ended
+        and refused, the recipient counts as failed, the others go through on
+        the same connections."""
+        d = self.testdir("job-pipe-odd")
+        with self.smtpd(d, "--pipelining", "--data-without-rcpt", "--fail-rcpt", r"^bad@") as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 1;")
+            good = self.add_subscribers(d, conf, n=6)
+            self.add_subscribers(d, conf, csv_rows=[("bad@example.net", "Плохой", "active")])
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["deferred"], s["failed"]) == (6, 0, 1), f"summary {s}, want 6 sent, 1 failed")
+            self.check_once_each(srv, good)
+            check(len({e["conn"] for e in srv.log()}) == 1, "the refusal cost the connection")
+            j = {e: state for _, e, state, _ in self.journal(d, s["edition"])}
+            check(j.get("bad@example.net") == "failed", f"bad@: {j.get('bad@example.net')}")
+
+    def t_job_kill9_resume_pipelining(self):
+        """kill -9 in the middle of a pipelined run over 4 connections: the
+        rerun completes the edition, each reader gets it once but for at
+        most one message per connection."""
+        d = self.testdir("job-kill-pipe")
+        with self.smtpd(d, "--pipelining", "--delay", "20") as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 4;")
+            subs = self.add_subscribers(d, conf, n=120)
+            proc = self.popen_digest(conf, "run")
+            try:
+                t0 = time.monotonic()
+                while srv.count() < 30 and proc.poll() is None and time.monotonic() - t0 < 30:
+                    time.sleep(0.01)
+                if proc.poll() is not None:
+                    raise Fail(f"test bug: the run ended (exit {proc.returncode}) before the kill, "
+                               f"{len(srv.log())} messages")
+                os.kill(proc.pid, signal.SIGKILL)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.communicate()
+            time.sleep(0.3)  # what was on its way reaches the server, or not
+            first = len(srv.log())
+            check(0 < first < 120, f"test bug: {first} messages before the kill")
+            self.check_journal_vs_server(d, srv, conns=4, what="after kill -9: ")
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["deferred"], s["failed"]) == (120, 0, 0), f"summary {s}, want 120 sent")
+            self.check_once_each(srv, subs, dups=4, what="after kill -9 and a rerun: ")
+            check(all(e.get("pipelined") for e in srv.log()), "not every message came pipelined")
+
+    def t_job_kill9_group_commits(self):
+        """Exactly-once with group commits, tested hard: a run over 4
+        connections to a server with no delay is killed three times at
+        different points. After each kill, every message the journal calls
+        sent did reach the server, and the server holds at most one message
+        per connection that the journal does not call sent; after the last
+        rerun everyone has the edition, repeats at most 4 per kill."""
+        d = self.testdir("job-kill-group")
+        with self.smtpd(d, "--pipelining") as srv:
+            conf = self.job_conf(d, srv.port, smtp="connections = 4;")
+            subs = self.add_subscribers(d, conf, n=400)
+            kills = 0
+            for at in (40, 150, 260):
+                proc = self.popen_digest(conf, "run")
+                try:
+                    t0 = time.monotonic()
+                    while srv.count() < at and proc.poll() is None and time.monotonic() - t0 < 60:
+                        time.sleep(0.003)
+                    if proc.poll() is None:
+                        os.kill(proc.pid, signal.SIGKILL)
+                        kills += 1
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                    proc.communicate()
+                time.sleep(0.3)
+                self.check_journal_vs_server(d, srv, conns=4, what=f"after a kill at {at} messages: ")
+            check(kills >= 2, f"test bug: only {kills} runs were still going when killed")
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["deferred"], s["failed"]) == (400, 0, 0), f"summary {s}, want 400 sent")
+            self.check_once_each(srv, subs, dups=4 * kills, what=f"after {kills} kills and a rerun: ")
+            states = {x[2] for x in self.journal(d, s["edition"])}
+            check(states == {"sent"}, f"journal states after the rerun: {states}")
+
+    def t_job_inflight_before_handover(self):
+        """A message's "in flight" is on disk before its final dot leaves,
+        the first one of a connection too: while the server sits on a
+        message it has saved without answering, the journal (read by
+        another process) shows it in flight; after kill -9 the rerun sends
+        it again, and nothing else twice."""
+        for hang, pipe in ((1, ()), (3, ("--pipelining",))):
+            d = self.testdir(f"job-inflight-{hang}")
+            with self.smtpd(d, "--hang-after", str(hang), *pipe) as srv:
+                conf = self.job_conf(d, srv.port, smtp="connections = 1; timeout = 20;")
+                subs = self.add_subscribers(d, conf, n=4)
+                proc = self.popen_digest(conf, "run")
+                try:
+                    t0 = time.monotonic()
+                    while srv.count() < hang and proc.poll() is None and time.monotonic() - t0 < 30:
+                        time.sleep(0.01)
+                    time.sleep(0.3)
+                    check(proc.poll() is None, f"test bug: the run ended (exit {proc.returncode})")
+                    got = [e["rcpt_tos"][0] for e in srv.log()]
+                    check(len(got) == hang, f"test bug: the server has {len(got)} messages, want {hang}")
+                    rows = {e: (state, att) for _, e, state, att in self.journal(d)}
+                    check(rows.get(got[-1]) == ("inflight", 1),
+                          f"hang after {hang}: the message the server holds, to {got[-1]}, is "
+                          f"{rows.get(got[-1])} in the journal, want ('inflight', 1)")
+                    check(all(rows.get(a, ("",))[0] == "sent" for a in got[:-1]),
+                          f"hang after {hang}: the answered ones: {[rows.get(a) for a in got[:-1]]}")
+                    os.kill(proc.pid, signal.SIGKILL)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                    proc.communicate()
+                r = self.run_job(conf)
+                s = self.summary(r)
+                check((s["sent"], s["deferred"], s["failed"]) == (4, 0, 0), f"summary {s}, want 4 sent")
+                self.check_once_each(srv, subs, dups=1, what=f"hang after {hang}, kill -9 and a rerun: ")
+                check(srv.rcpt_counts()[got[-1]] == 2, f"the message in flight at the kill was not sent again")
+
+    def check_journal_vs_server(self, d, srv, conns, what=""):
+        """The journal's promise after a crash: whatever it calls sent
+        reached the server, and the server got at most CONNS messages
+        (one per connection) beyond those, all of them shown in flight."""
+        counts = srv.rcpt_counts()
+        rows = {e.lower(): state for _, e, state, _ in self.journal(d)}
+        sent = {e for e, st in rows.items() if st == "sent"}
+        lost = sorted(sent - set(counts))
+        check(not lost, f"{what}the journal says sent but the server never got: {lost[:5]}")
+        unmarked = sorted(a for a in counts if rows.get(a) != "sent")
+        check(len(unmarked) <= conns, f"{what}{len(unmarked)} messages reached the server that the journal "
+              f"does not show as sent (at most {conns}, one per connection): {unmarked[:8]}")
+        check(all(rows.get(a) == "inflight" for a in unmarked),
+              f"{what}delivered but not 'inflight' in the journal: "
+              f"{ {a: rows.get(a) for a in unmarked if rows.get(a) != 'inflight'} }")
 
     # ------------------------------------------------------------ 10. one run at a time
     def t_job_concurrent_runs(self):

@@ -13,10 +13,13 @@ sees half of it), or prints it on stdout when there is no --portfile.
 Each accepted message is saved as DIR/NNNNNN.eml (the bytes received, dot-
 stuffing undone; written to a temporary name, then renamed), and one line of
 JSON is appended to DIR/log.jsonl after the rename:
-  {"mail_from", "rcpt_tos", "size", "file", "peer", "conn", "helo", "auth"}
+  {"mail_from", "rcpt_tos", "size", "file", "peer", "conn", "helo", "auth",
+   "pipelined"}
 where "file" is the name inside DIR, "conn" the connection's number (1,
 2, ...), "helo" the client's EHLO/HELO name and "auth" the user it logged in
-as (or null). Numbers go on from the highest NNNNNN.eml already in DIR.
+as (or null), and "pipelined" whether the commands after MAIL FROM (RCPT TO,
+DATA) had already arrived when MAIL FROM was read: the client sent them in one
+go (RFC 2920). Numbers go on from the highest NNNNNN.eml already in DIR.
 
   --starttls CERT KEY   offer STARTTLS (PEM files); AUTH only after it
   --tls CERT KEY        implicit TLS on the whole connection
@@ -29,12 +32,24 @@ as (or null). Numbers go on from the highest NNNNNN.eml already in DIR.
   --fail-data REGEX     554 after DATA for a message to a matching recipient
   --drop-after N        close the connection abruptly right after accepting
                         (saving) the N-th message overall, before replying; once
+  --hang-after N        send no reply to the N-th message overall once it is
+                        saved (the connection stays open, the next one is
+                        served); once
   --stall-after N       once N messages have been accepted overall, answer no
                         command any more (new connections get their greeting
                         only), without closing anything
   --delay MS            wait MS milliseconds before the reply to each message
   --max-conns N         answer 421 to connections beyond N at once, and close them
   --no-esmtp            answer 502 to EHLO, as servers from before ESMTP did
+  --pipelining          offer PIPELINING in the EHLO reply (aiosmtpd takes
+                        pipelined commands either way, but does not say so)
+  --defer-mail REGEX:N  451 to MAIL FROM for each sender matching REGEX its
+                        first N times; may be repeated
+  --drop-rcpt REGEX     close the connection abruptly when RCPT TO names a
+                        matching address, before replying; once
+  --data-without-rcpt   answer DATA with 354 even when no recipient was
+                        accepted, read the message and refuse it (554): what
+                        RFC 2920 warns some servers do
   --die-with-parent     stop when the process that started it ends, even by a
                         crash (Linux), so that no server outlives a test
   --verbose             log connections and commands on stderr
@@ -78,6 +93,15 @@ class State:
             if not sep or not n.isdigit():
                 raise SystemExit(f"smtpd.py: --defer-rcpt {spec!r}: expected REGEX:N")
             self.defer_rcpt.append((re.compile(rx), int(n)))
+        self.defer_mail = []
+        for spec in args.defer_mail or []:
+            rx, sep, n = spec.rpartition(":")
+            if not sep or not n.isdigit():
+                raise SystemExit(f"smtpd.py: --defer-mail {spec!r}: expected REGEX:N")
+            self.defer_mail.append((re.compile(rx), int(n)))
+        self.mail_deferred = {}   # (rule index, sender) -> times answered 451
+        self.drop_rcpt = re.compile(args.drop_rcpt) if args.drop_rcpt else None
+        self.rcpt_dropped = False
         self.seq = 0
         if args.out:
             os.makedirs(args.out, exist_ok=True)
@@ -106,7 +130,8 @@ class State:
         entry = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
                  "size": len(envelope.original_content), "file": name,
                  "peer": f"{peer[0]}:{peer[1]}" if peer else None, "conn": conn,
-                 "helo": session.host_name, "auth": login}
+                 "helo": session.host_name, "auth": login,
+                 "pipelined": getattr(envelope, "pipelined", False)}
         with open(os.path.join(self.args.out, "log.jsonl"), "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         return self.seq
@@ -115,8 +140,37 @@ class State:
 class Handler:
     def __init__(self, state):
         self.st = state
+        if state.args.pipelining:
+            self.handle_EHLO = self._ehlo_pipelining
+
+    async def _ehlo_pipelining(self, server, session, envelope, hostname, responses):
+        # aiosmtpd's "new" EHLO hook: the reply's lines are ours to change,
+        # and the client's name ours to note
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # what follows MAIL FROM in the same read: the client did not wait
+        envelope.pipelined = bool(server.pending_input())
+        for i, (rx, n) in enumerate(self.st.defer_mail):
+            if rx.search(address):
+                key = (i, address)
+                seen = self.st.mail_deferred.get(key, 0)
+                if seen < n:
+                    self.st.mail_deferred[key] = seen + 1
+                    log.info("conn %d: MAIL %s: 451 (%d of %d)", server.conn_no, address, seen + 1, n)
+                    return "451 4.3.0 Sender temporarily refused, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        st = self.st
+        if st.drop_rcpt and not st.rcpt_dropped and st.drop_rcpt.search(address):
+            st.rcpt_dropped = True
+            log.info("conn %d: RCPT %s: dropping the connection", server.conn_no, address)
+            (server._original_transport or server.transport).abort()
+            await asyncio.sleep(3600)  # cancelled by connection_lost()
         for rx in self.st.fail_rcpt:
             if rx.search(address):
                 log.info("conn %d: RCPT %s: 550", server.conn_no, address)
@@ -147,6 +201,11 @@ class Handler:
         st.accepted += 1
         n = st.save(envelope, session, server.conn_no)
         log.info("conn %d: message saved as %06d", server.conn_no, n)
+        if st.args.hang_after and st.accepted == st.args.hang_after:
+            log.info("conn %d: no reply to message %d", server.conn_no, n)
+            if server._timeout_handle is not None:
+                server._timeout_handle.cancel()
+            await asyncio.Event().wait()  # until the connection or the server goes
         if st.args.drop_after and st.accepted == st.args.drop_after and not st.dropped:
             st.dropped = True
             log.info("conn %d: dropping the connection", server.conn_no)
@@ -166,11 +225,33 @@ class Server(SMTP):
         self.over_limit = False
         if self.state.args.no_esmtp:
             self._smtp_methods["EHLO"] = self._no_ehlo
+        if self.state.args.data_without_rcpt:
+            self._smtp_methods["DATA"] = self._data_without_rcpt(self._smtp_methods["DATA"])
         for name, method in list(self._smtp_methods.items()):
             self._smtp_methods[name] = self._stallable(method)
 
     async def _no_ehlo(self, arg):
         await self.push('502 5.5.1 Error: command "EHLO" not implemented')
+
+    def pending_input(self):
+        """The bytes received and not read yet."""
+        return bytes(getattr(self._reader, "_buffer", b""))
+
+    def _data_without_rcpt(self, data):
+        async def run(arg):
+            if self.envelope.mail_from is None or self.envelope.rcpt_tos:
+                await data(arg)
+                return
+            # 354 with nobody to deliver to: take the text, then refuse it
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            while True:
+                line = await self._reader.readuntil(b"\n")
+                if line in (b".\r\n", b".\n"):
+                    break
+            log.info("conn %d: DATA without a recipient: 554", self.conn_no)
+            self._set_rset_state()
+            await self.push("554 5.5.1 Error: no valid recipients")
+        return run
 
     def _stallable(self, method):
         async def run(arg):
@@ -291,9 +372,14 @@ def main():
     ap.add_argument("--fail-data", action="append", metavar="REGEX")
     ap.add_argument("--drop-after", type=int, default=0, metavar="N")
     ap.add_argument("--stall-after", type=int, default=None, metavar="N")
+    ap.add_argument("--hang-after", type=int, default=0, metavar="N")
     ap.add_argument("--delay", type=int, default=0, metavar="MS")
     ap.add_argument("--max-conns", type=int, default=0, metavar="N")
     ap.add_argument("--no-esmtp", action="store_true")
+    ap.add_argument("--pipelining", action="store_true")
+    ap.add_argument("--defer-mail", action="append", metavar="REGEX:N")
+    ap.add_argument("--drop-rcpt", metavar="REGEX")
+    ap.add_argument("--data-without-rcpt", action="store_true")
     ap.add_argument("--die-with-parent", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()

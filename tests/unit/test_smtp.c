@@ -1,6 +1,7 @@
 /* Unit tests of smtp against tests/integration/smtpd.py (aiosmtpd) on
- * 127.0.0.1: messages arrive byte for byte, replies are classified, dead
- * servers time out, certificates are checked. Run from the repository root. */
+ * 127.0.0.1: messages arrive byte for byte, replies are classified (one by
+ * one in a pipelined group too), dead servers time out, certificates are
+ * checked. Run from the repository root. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -41,9 +42,10 @@ struct server {
 	int port;
 	char *out;
 };
-enum { PLAIN, FLAKY, STALL, STARTTLS, IMPLICIT, NSERVERS };
+enum { PLAIN, FLAKY, STALL, STARTTLS, IMPLICIT, PIPE, PIPE_ODD, PIPE_STALL, NSERVERS };
 static struct server servers[NSERVERS] = {
-	{.name = "plain"}, {.name = "flaky"}, {.name = "stall"}, {.name = "starttls"}, {.name = "tls"},
+	{.name = "plain"}, {.name = "flaky"}, {.name = "stall"},    {.name = "starttls"},
+	{.name = "tls"},   {.name = "pipe"},  {.name = "pipe-odd"}, {.name = "pipe-stall"},
 };
 
 static double now(void)
@@ -244,10 +246,219 @@ static void test_plain_many(void **state)
 			fail_msg("%s: saved %zu bytes, want %zu:\n%s", cases[i].rcpt, len, strlen(cases[i].want), got);
 		assert_non_null(strstr(entry, "\"helo\": \"digest.test\""));
 		assert_non_null(strstr(entry, "\"mail_from\": \"digest@example.org\""));
+		/* the server does not offer PIPELINING: one command at a time */
+		assert_non_null(strstr(entry, "\"pipelined\": false"));
 		free(entry);
 		free(got);
 	}
 	buf_free(&long_msg);
+}
+
+/* The same messages to a server that offers PIPELINING: saved byte for
+ * byte as well, each envelope sent in one go. */
+static void test_pipelined_many(void **state)
+{
+	(void)state;
+	const struct {
+		const char *rcpt, *msg, *want;
+	} cases[] = {
+		{"p-one@example.org", "Subject: one\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n",
+		 "Subject: one\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n"},
+		{"p-two@example.org", "Subject: two\r\n\r\nno line break at the end",
+		 "Subject: two\r\n\r\nno line break at the end\r\n"},
+		{"p-three@example.org", "", "\r\n"},
+		{"p-four@example.org", "Subject: four\n\nlone LF\nlone CR\rend\r\n",
+		 "Subject: four\r\n\r\nlone LF\r\nlone CR\r\nend\r\n"},
+	};
+	struct smtp_opts o = opts(PIPE);
+	struct smtp_conn *c = NULL;
+	char *err = NULL;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		send_ok(c, cases[i].rcpt, cases[i].msg);
+	smtp_close(c);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t len = 0;
+		char *entry = NULL;
+		char *got = saved(PIPE, cases[i].rcpt, &len, &entry);
+		if (!got)
+			fail_msg("%s: not saved", cases[i].rcpt);
+		if (len != strlen(cases[i].want) || memcmp(got, cases[i].want, len))
+			fail_msg("%s: saved %zu bytes, want %zu:\n%s", cases[i].rcpt, len, strlen(cases[i].want), got);
+		if (!strstr(entry, "\"pipelined\": true"))
+			fail_msg("%s: MAIL, RCPT and DATA did not come in one go: %s", cases[i].rcpt, entry);
+		free(entry);
+		free(got);
+	}
+	assert_null(err);
+}
+
+/* Refusals in a pipelined group, each classified by the first reply that
+ * is not the one wanted, as without pipelining, and the connection goes
+ * on: 451 to RCPT (then 503 to DATA), 550 to RCPT (503 to DATA), 451 to
+ * MAIL FROM (503 to RCPT and DATA). */
+static void test_pipelined_refused(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PIPE);
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: x\r\n\r\nx\r\n";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	send_ok(c, "p-first@example.org", msg);
+	assert_int_equal(smtp_send(c, "digest@example.org", "defer@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_true(!strncmp(reply, "451 4.3.0 <defer@example.org>", 29));
+	assert_int_equal(smtp_last_stage(c), SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	send_ok(c, "defer@example.org", msg); /* deferred once only */
+	assert_int_equal(smtp_send(c, "digest@example.org", "bad@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_true(!strncmp(reply, "550 5.1.1 <bad@example.org>", 27));
+	assert_int_equal(smtp_last_stage(c), SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	send_ok(c, "p-after-bad@example.org", msg);
+	assert_int_equal(smtp_send(c, "defer-sender@example.org", "p-mail@example.org", msg, strlen(msg), reply),
+			 SMTP_RETRY);
+	assert_string_equal(reply, "451 4.3.0 Sender temporarily refused, try again later");
+	assert_int_equal(smtp_last_stage(c), SMTP_STAGE_SENDER);
+	assert_true(smtp_usable(c));
+	assert_int_equal(smtp_send(c, "defer-sender@example.org", "p-mail@example.org", msg, strlen(msg), reply),
+			 SMTP_OK);
+	send_ok(c, "p-last@example.org", msg);
+	smtp_close(c);
+	assert_null(saved(PIPE, "bad@example.org", NULL, NULL));
+	const char *const got[] = {"p-first@example.org", "defer@example.org", "p-after-bad@example.org",
+				   "p-mail@example.org", "p-last@example.org"};
+	for (size_t i = 0; i < ARRAY_LEN(got); i++) {
+		char *entry = NULL, *m = saved(PIPE, got[i], NULL, &entry);
+		if (!m)
+			fail_msg("%s: not saved", got[i]);
+		assert_non_null(strstr(entry, "\"pipelined\": true"));
+		free(entry);
+		free(m);
+	}
+	char *entry = NULL, *m = saved(PIPE, "p-mail@example.org", NULL, &entry);
+	assert_non_null(strstr(entry, "\"mail_from\": \"defer-sender@example.org\""));
+	free(entry);
+	free(m);
+	assert_null(err);
+}
+
+/* A server that answers 354 to DATA after refusing the only recipient
+ * (RFC 2920 warns of them): the empty message is ended with a lone dot,
+ * its refusal ignored; the recipient's 550 is what the send says, and the
+ * connection goes on. */
+static void test_pipelined_data_without_rcpt(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PIPE_ODD);
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: odd\r\n\r\nx\r\n";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	assert_int_equal(smtp_send(c, "digest@example.org", "bad@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	assert_true(!strncmp(reply, "550 5.1.1 <bad@example.org>", 27));
+	assert_int_equal(smtp_last_stage(c), SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	send_ok(c, "odd-good@example.org", msg);
+	assert_int_equal(smtp_send(c, "digest@example.org", "bad@example.org", msg, strlen(msg), reply), SMTP_FAIL);
+	send_ok(c, "odd-good2@example.org", msg);
+	smtp_close(c);
+	assert_null(saved(PIPE_ODD, "bad@example.org", NULL, NULL));
+	size_t len = 0;
+	char *got = saved(PIPE_ODD, "odd-good2@example.org", &len, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, msg);
+	free(got);
+	assert_null(err);
+}
+
+/* The connection dropped in the middle of a pipelined group (at RCPT):
+ * later, connection done, nothing saved; a new connection is fine. And a
+ * server that stops answering: given up after the timeout, once, not once
+ * per reply awaited. */
+static void test_pipelined_dropped_and_stalled(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PIPE);
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: drop\r\n\r\nx\r\n";
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	assert_int_equal(smtp_send(c, "digest@example.org", "drop@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+	assert_string_equal(reply, "connection lost");
+	assert_false(smtp_usable(c));
+	smtp_close(c);
+	assert_null(saved(PIPE, "drop@example.org", NULL, NULL));
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	send_ok(c, "drop@example.org", msg); /* dropped once only */
+	smtp_close(c);
+
+	o = opts(PIPE_STALL);
+	o.timeout = 1;
+	assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+	send_ok(c, "p-before-stall@example.org", msg); /* the server stalls from here on */
+	double t0 = now();
+	assert_int_equal(smtp_send(c, "digest@example.org", "p-stalled@example.org", msg, strlen(msg), reply),
+			 SMTP_RETRY);
+	double took = now() - t0;
+	if (took < 0.9 || took > 1.9)
+		fail_msg("gave up after %.2f s, want about 1", took);
+	assert_string_equal(reply, "timeout (no reply in 1 s)");
+	assert_int_equal(smtp_last_stage(c), SMTP_STAGE_SENDER);
+	assert_false(smtp_usable(c));
+	smtp_close(c);
+	assert_null(err);
+}
+
+/* smtp_begin sends all but the final dot: smtp_finish delivers, while
+ * smtp_abandon (or smtp_close) leaves nothing delivered and the connection
+ * closed; with and without PIPELINING. */
+static void test_begin_finish_abandon(void **state)
+{
+	(void)state;
+	static const int which[] = {PLAIN, PIPE};
+	const char *msg = "Subject: halves\r\n\r\n.dot\r\nbody\r\n";
+	char reply[SMTP_REPLY_MAX], *err = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(which); i++) {
+		struct smtp_opts o = opts(which[i]);
+		struct smtp_conn *c = NULL;
+		char *kept = xasprintf("halves-kept-%zu@example.org", i);
+		char *dropped = xasprintf("halves-dropped-%zu@example.org", i);
+		char *closed = xasprintf("halves-closed-%zu@example.org", i);
+		assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+		assert_int_equal(smtp_finish(c, reply), SMTP_RETRY);
+		assert_string_equal(reply, "no transaction to finish");
+		char *copy = xstrdup(msg); /* gone before smtp_finish: smtp_begin kept what it needs */
+		assert_int_equal(smtp_begin(c, "digest@example.org", kept, copy, strlen(copy), reply), SMTP_OK);
+		free(copy);
+		assert_int_equal(smtp_send(c, "digest@example.org", "x@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+		assert_int_equal(smtp_finish(c, reply), SMTP_OK);
+		assert_true(!strncmp(reply, "250 ", 4));
+		assert_int_equal(smtp_begin(c, "digest@example.org", "bad@example.org", msg, strlen(msg), reply),
+				 SMTP_FAIL);
+		assert_true(smtp_usable(c));
+		assert_int_equal(smtp_begin(c, "digest@example.org", dropped, msg, strlen(msg), reply), SMTP_OK);
+		smtp_abandon(c);
+		assert_false(smtp_usable(c));
+		smtp_abandon(c); /* twice is fine */
+		assert_int_equal(smtp_send(c, "digest@example.org", "x@example.org", msg, strlen(msg), reply), SMTP_RETRY);
+		smtp_close(c);
+		assert_int_equal(smtp_open(&o, &c, &err), SMTP_OK);
+		assert_int_equal(smtp_begin(c, "digest@example.org", closed, msg, strlen(msg), reply), SMTP_OK);
+		smtp_close(c); /* no QUIT inside the message, no dot: nothing delivered */
+		size_t len = 0;
+		char *got = saved(which[i], kept, &len, NULL);
+		assert_non_null(got);
+		assert_string_equal(got, msg);
+		free(got);
+		assert_null(saved(which[i], dropped, NULL, NULL));
+		assert_null(saved(which[i], closed, NULL, NULL));
+		free(kept);
+		free(dropped);
+		free(closed);
+	}
+	smtp_abandon(NULL);
+	assert_null(err);
 }
 
 /* A 451 to RCPT: later, and the connection goes on; a 550: never, and the
@@ -651,7 +862,11 @@ static int setup(void **state)
 	const char *stall[] = {"--stall-after", "1", "--auth", USER ":" PASS, NULL};
 	const char *starttls[] = {"--starttls", cert_both, key_both, "--require-tls", "--auth", USER ":" PASS, NULL};
 	const char *implicit[] = {"--tls", cert_name, key_name, NULL};
-	const char *const *extra[NSERVERS] = {plain, flaky, stall, starttls, implicit};
+	const char *pipe[] = {"--pipelining", "--defer-rcpt", "^defer@:1", "--fail-rcpt", "^bad@",
+			      "--defer-mail", "^defer-sender@:1", "--drop-rcpt", "^drop@", NULL};
+	const char *pipe_odd[] = {"--pipelining", "--data-without-rcpt", "--fail-rcpt", "^bad@", NULL};
+	const char *pipe_stall[] = {"--pipelining", "--stall-after", "1", NULL};
+	const char *const *extra[NSERVERS] = {plain, flaky, stall, starttls, implicit, pipe, pipe_odd, pipe_stall};
 	int rc = 0;
 	for (int i = 0; i < NSERVERS && rc == 0; i++)
 		rc = start_server(&servers[i], extra[i]);
@@ -671,6 +886,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_plain_many),
+		cmocka_unit_test(test_pipelined_many),
+		cmocka_unit_test(test_pipelined_refused),
+		cmocka_unit_test(test_pipelined_data_without_rcpt),
+		cmocka_unit_test(test_pipelined_dropped_and_stalled),
+		cmocka_unit_test(test_begin_finish_abandon),
 		cmocka_unit_test(test_refused_rcpt),
 		cmocka_unit_test(test_deferred_then_dropped),
 		cmocka_unit_test(test_stalled),
