@@ -1,6 +1,7 @@
 /* http: form bodies, listen addresses and rate limits for `digest serve`. */
 #define _GNU_SOURCE
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,15 @@ static char *decode(const char *s, size_t len, const char **why)
 		free(out);
 		return NULL;
 	}
+	/* C1 controls (U+0080..U+009F) are controls too. */
+	for (size_t i = 0; i + 1 < o; i++) {
+		if ((unsigned char)out[i] == 0xC2 && (unsigned char)out[i + 1] >= 0x80 &&
+		    (unsigned char)out[i + 1] <= 0x9F) {
+			*why = "a control character";
+			free(out);
+			return NULL;
+		}
+	}
 	return out;
 }
 
@@ -168,8 +178,19 @@ size_t form_count(const struct form *f, const char *name)
 	return c;
 }
 
+/* S for a message: cut at its first control character. */
+static const char *shown(const char *s, char out[80])
+{
+	size_t n = 0;
+	while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != 0x7F && n < 60)
+		n++;
+	snprintf(out, 80, "%.*s%s", (int)n, s, s[n] ? "…" : "");
+	return out;
+}
+
 int listen_parse(const char *s, char **host, int *port, char **err)
 {
+	char q[80];
 	*host = NULL;
 	*port = 0;
 	if (!s || !*s)
@@ -180,31 +201,31 @@ int listen_parse(const char *s, char **host, int *port, char **err)
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
 		if (!close || close[1] != ':')
-			return errf(err, "\"%s\": expected [IPV6]:PORT", s);
+			return errf(err, "\"%s\": expected [IPV6]:PORT", shown(s, q));
 		h = s + 1;
 		hl = (size_t)(close - h);
 		colon = close + 1;
 		if (hl == 0)
-			return errf(err, "\"%s\": empty address in brackets", s);
+			return errf(err, "\"%s\": empty address in brackets", shown(s, q));
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon)
-			return errf(err, "\"%s\": expected HOST:PORT", s);
+			return errf(err, "\"%s\": expected HOST:PORT", shown(s, q));
 		if (memchr(s, ':', (size_t)(colon - s)))
-			return errf(err, "\"%s\": an IPv6 address goes in brackets: [::1]:8080", s);
+			return errf(err, "\"%s\": an IPv6 address goes in brackets: [::1]:8080", shown(s, q));
 		hl = (size_t)(colon - s);
 	}
 	for (size_t i = 0; i < hl; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (c <= ' ' || c >= 0x7F || c == '/' || c == '[' || c == ']' || c == '@')
-			return errf(err, "\"%s\": invalid character in the host", s);
+			return errf(err, "\"%s\": invalid character in the host", shown(s, q));
 	}
 	const char *ps = colon + 1;
 	if (!*ps || strlen(ps) > 5 || strspn(ps, "0123456789") != strlen(ps))
-		return errf(err, "\"%s\": expected a port number 0..65535 after the colon", s);
+		return errf(err, "\"%s\": expected a port number 0..65535 after the colon", shown(s, q));
 	long v = strtol(ps, NULL, 10);
 	if (v > 65535)
-		return errf(err, "\"%s\": port %ld is over 65535", s, v);
+		return errf(err, "\"%s\": port %ld is over 65535", shown(s, q), v);
 	*port = (int)v;
 	*host = hl ? xstrndup(h, hl) : NULL;
 	return 0;

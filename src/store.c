@@ -80,8 +80,8 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (edition, subscriber_id)) WITHOUT ROWID;",
 	/* 2 -> 3: the confirmation mail a subscriber is owed: due since when */
-	"ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
-	"CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;",
+	("ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
+	 "CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;"),
 };
 
 static int fail(struct store *st, char **err, const char *what)
@@ -613,6 +613,7 @@ int store_subscriber_put(struct store *st, const char *email, const char *name, 
 		s = cached(st, &st->sub_update,
 			   "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
 			   "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
+			   "  confirm_due = CASE WHEN status = ?3 THEN confirm_due ELSE NULL END,"
 			   "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
 			   " WHERE id = ?1",
 			   err);
@@ -636,7 +637,7 @@ int store_subscriber_set_status(struct store *st, const char *email, enum sub_st
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
 			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0,"
-			       "  confirm_due = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_due END,"
+			       "  confirm_due = NULL,"
 			       "  confirm_sent_at = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_sent_at END"
 			       " WHERE email = ?1 AND status <> ?2",
 			       -1, &s, NULL) != SQLITE_OK)
@@ -858,8 +859,8 @@ int store_subscriber_transition(struct store *st, long long id, unsigned from, e
 	char sql[320];
 	int o = snprintf(sql, sizeof sql,
 			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL%s"
-			 " WHERE id = ?2 AND ?1 IS NULL AND status IN (''",
-			 status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "");
+			 " WHERE id = ?2 AND ?1 IS NULL AND status <> '%s' AND status IN (''",
+			 status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "", status_names[to]);
 	for (int i = 0; i < 4; i++)
 		if (from & (1u << i))
 			o += snprintf(sql + o, sizeof sql - (size_t)o, ", '%s'", status_names[i]);
@@ -944,7 +945,8 @@ int store_delivery_mark(struct store *st, const char *edition, long long subscri
 		    sqlite3_prepare_v2(st->db,
 				       "UPDATE subscribers SET bounces = bounces + 1,"
 				       "  status = CASE WHEN bounces + 1 >= ?2 THEN 'bouncing' ELSE status END,"
-				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END"
+				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END,"
+				       "  confirm_due = CASE WHEN bounces + 1 >= ?2 THEN NULL ELSE confirm_due END"
 				       " WHERE id = ?1",
 				       -1, &st->mark_failed, NULL) != SQLITE_OK)
 			return fail(st, err, "preparing the bounce count");
