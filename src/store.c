@@ -79,9 +79,23 @@ static const char *const migrations[] = {
 	"  reply TEXT," /* the server's last reply */
 	"  updated_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (edition, subscriber_id)) WITHOUT ROWID;",
-	/* 2 -> 3: the confirmation mail a subscriber is owed: due since when */
-	("ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
-	 "CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;"),
+	/* 2 -> 3: the confirmation mail a subscriber is owed: due since when;
+	 * the journal's state checked without IN, which SQLite evaluates
+	 * with a temporary b-tree on every write */
+	"ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
+	"CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;"
+	"CREATE TABLE deliveries3 ("
+	"  edition TEXT NOT NULL REFERENCES editions(date),"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),"
+	"  state TEXT NOT NULL CHECK (state = 'inflight' OR state = 'sent' OR state = 'deferred' OR"
+	"                             state = 'failed'),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  reply TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (edition, subscriber_id)) WITHOUT ROWID;"
+	"INSERT INTO deliveries3 SELECT edition, subscriber_id, state, attempts, reply, updated_at FROM deliveries;"
+	"DROP TABLE deliveries;"
+	"ALTER TABLE deliveries3 RENAME TO deliveries;",
 };
 
 static int fail(struct store *st, char **err, const char *what)
