@@ -1265,6 +1265,48 @@ class ServeTests:
                 check(len(msgs) == 1, f"{len(msgs)} confirmation mails once the SMTP server was back")
             check(s.alive(), "the server died")
 
+    def t_serve_cli_subscribe(self):
+        """`digest subscribe ADDR` without --confirmed sends the confirmation
+        mail at once (again each time it is run for a pending address), none
+        to an active address; an address that left stays so and is asked
+        to confirm; an unreachable SMTP server exits 75 and leaves the mail
+        owed to `serve`."""
+        d, srv, port, base, conf = self.serve_setup("serve-cli-subscribe")
+        try:
+            r = self.digest("subscribe", "Cli@Example.NET", "--name", "Клим", conf=conf)
+            check(r.code == 0, f"subscribe: exit {r.code}: {short(r.err)}")
+            check("cli@example.net" in r.out.lower() and "pending" in r.out and "sent" in r.out,
+                  f"subscribe said {r.out!r}")
+            tok = self.confirm_token(srv, "Cli@example.net", base)
+            r = self.digest("subscribe", "Cli@example.net", conf=conf)
+            check(r.code == 0 and "sent" in r.out, f"subscribe again: exit {r.code}: {r.out!r} {short(r.err)}")
+            msgs = self.wait_mail(srv, "Cli@example.net", n=2)
+            check(len(msgs) == 2, f"{len(msgs)} mails after subscribing twice, want 2")
+            check(self.status_of(d, "Cli@example.net")[0] == "pending", "not pending")
+            with self.serve(conf, port):
+                r = post_form(port, "/confirm", {"t": tok})
+                check(r.status == 200, f"confirm: {r.show()}")
+            check(self.status_of(d, "Cli@example.net")[0] == "active", "the CLI's link did not confirm")
+            r = self.digest("subscribe", "Cli@example.net", conf=conf)
+            check(r.code == 0 and "active" in r.out, f"subscribe of an active address: {r.out!r}")
+            time.sleep(1)
+            check(len(self.mails_to(srv, "Cli@example.net")) == 2, "an active address got another mail")
+            r = self.digest("unsubscribe", "Cli@example.net", conf=conf)
+            check(r.code == 0, f"unsubscribe: exit {r.code}")
+            r = self.digest("subscribe", "Cli@example.net", conf=conf)
+            check(r.code == 0 and "unsubscribed" in r.out and "sent" in r.out,
+                  f"subscribe of an address that left: {r.out!r} {short(r.err)}")
+            check(self.status_of(d, "Cli@example.net")[0] == "unsubscribed", "a request alone re-subscribed")
+            self.wait_mail(srv, "Cli@example.net", n=3)
+        finally:
+            srv.stop()
+        d2 = self.testdir("serve-cli-subscribe-down")
+        conf2 = self.job_conf(d2, free_port())
+        r = self.digest("subscribe", "down@example.net", conf=conf2)
+        check(r.code == 75, f"subscribe with the SMTP server down: exit {r.code}, want 75: {short(r.err)}")
+        check("deferred" in r.out, f"subscribe with the SMTP server down said {r.out!r}")
+        check(self.status_of(d2, "down@example.net")[0] == "pending", "not stored as pending")
+
     # ------------------------------------------------------------ 11. load
     def t_serve_load(self):
         """3000 requests from 4 threads on keep-alive connections: GET /,
