@@ -10,51 +10,6 @@
 
 #define FORM_MAX_FIELDS 64
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Whether S (LEN bytes) is valid UTF-8: shortest forms, no surrogates,
- * nothing above U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1, cp = c & 0x1F, min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2, cp = c & 0x0F, min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 /* Decode one name or value (S, LEN bytes) into a malloc'd string. */
 static char *decode(const char *s, size_t len, const char **why)
@@ -66,8 +21,8 @@ static char *decode(const char *s, size_t len, const char **why)
 		if (c == '+') {
 			out[o++] = ' ';
 		} else if (c == '%') {
-			int a = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-			int b = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+			int a = i + 1 < len ? hex_value((unsigned char)s[i + 1]) : -1;
+			int b = i + 2 < len ? hex_value((unsigned char)s[i + 2]) : -1;
 			int h = a >= 0 && b >= 0 ? a << 4 | b : -1;
 			if (h < 0) {
 				*why = "a bad %-escape";
@@ -93,16 +48,12 @@ static char *decode(const char *s, size_t len, const char **why)
 			return NULL;
 		}
 	}
-	if (!utf8_valid((const unsigned char *)out, o)) {
-		*why = "text that is not UTF-8";
-		free(out);
-		return NULL;
-	}
-	/* C1 controls (U+0080..U+009F) are controls too. */
-	for (size_t i = 0; i + 1 < o; i++) {
-		if ((unsigned char)out[i] == 0xC2 && (unsigned char)out[i + 1] >= 0x80 &&
-		    (unsigned char)out[i + 1] <= 0x9F) {
-			*why = "a control character";
+	/* Valid UTF-8 (OUT has no NUL by now), without C1 controls
+	 * (U+0080..U+009F) either. */
+	for (size_t i = 0, n; i < o; i += n) {
+		unsigned long cp = utf8_decode((const unsigned char *)out + i, &n);
+		if ((cp == 0xFFFD && n == 1) || (cp >= 0x80 && cp <= 0x9F)) {
+			*why = cp == 0xFFFD ? "text that is not UTF-8" : "a control character";
 			free(out);
 			return NULL;
 		}

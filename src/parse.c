@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "digest/parse.h"
+#include "digest/util.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -25,46 +26,6 @@ static size_t digit_run(const unsigned char *s)
 	while (is_digit(s[n]))
 		n++;
 	return n;
-}
-
-/*
- * One code point at S (NUL-terminated). A malformed sequence decodes as
- * U+FFFD one byte long, so garbage neither stalls a scan nor, since a NUL
- * is never a continuation byte, lets it run past the end.
- */
-static uint32_t u8_decode(const unsigned char *s, size_t *len)
-{
-	unsigned char c = s[0];
-	uint32_t cp, min;
-	size_t n;
-
-	if (c < 0x80) {
-		*len = 1;
-		return c;
-	}
-	if ((c & 0xE0) == 0xC0) {
-		n = 2, cp = c & 0x1F, min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 3, cp = c & 0x0F, min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		n = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		*len = 1;
-		return 0xFFFD;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80) {
-			*len = 1;
-			return 0xFFFD;
-		}
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-		*len = 1;
-		return 0xFFFD;
-	}
-	*len = n;
-	return cp;
 }
 
 /* Unicode White_Space: sites group digits with NBSP, thin and narrow spaces. */
@@ -132,8 +93,8 @@ static size_t match_ci(const unsigned char *s, const char *word)
 		uint32_t a, b;
 		if (!s[i])
 			return 0;
-		a = lower_cp(u8_decode(s + i, &li));
-		b = u8_decode(w + j, &lj);
+		a = lower_cp((uint32_t)utf8_decode(s + i, &li));
+		b = (uint32_t)utf8_decode(w + j, &lj);
 		if (a != b)
 			return 0;
 		i += li;
@@ -147,14 +108,14 @@ static unsigned long long suffix_at(const unsigned char *s)
 {
 	size_t i = 0, len;
 
-	while (s[i] && is_uspace(u8_decode(s + i, &len)))
+	while (s[i] && is_uspace((uint32_t)utf8_decode(s + i, &len)))
 		i += len;
 	for (size_t k = 0; k < COUNT(count_suffixes); k++) {
 		size_t n = match_ci(s + i, count_suffixes[k].word);
 		if (!n)
 			continue;
 		/* "14 комментариев" is not 14 thousand: a suffix ends its word. */
-		if (!count_suffixes[k].stem && s[i + n] && is_letter(u8_decode(s + i + n, &len)))
+		if (!count_suffixes[k].stem && s[i + n] && is_letter((uint32_t)utf8_decode(s + i + n, &len)))
 			continue;
 		return count_suffixes[k].mult;
 	}
@@ -169,7 +130,7 @@ static size_t sep_at(const unsigned char *s, int *space)
 	*space = 0;
 	if (*s == ',' || *s == '.')
 		return 1;
-	if (*s && is_uspace(u8_decode(s, &len))) {
+	if (*s && is_uspace((uint32_t)utf8_decode(s, &len))) {
 		*space = 1;
 		return len;
 	}
@@ -278,7 +239,7 @@ static int prev_is_word(const unsigned char *u, size_t at)
 	do
 		start--;
 	while (start > 0 && at - start < 4 && (u[start] & 0xC0) == 0x80);
-	return is_digit(u[start]) || is_letter(u8_decode(u + start, &len));
+	return is_digit(u[start]) || is_letter((uint32_t)utf8_decode(u + start, &len));
 }
 
 /*
@@ -418,7 +379,7 @@ static int normalize(const char *s, char *buf, size_t size, int lower)
 
 	while (u[i]) {
 		size_t len;
-		uint32_t cp = u8_decode(u + i, &len);
+		uint32_t cp = (uint32_t)utf8_decode(u + i, &len);
 		if (is_uspace(cp)) {
 			pending = o > 0;
 			i += len;
@@ -449,7 +410,7 @@ static int normalize(const char *s, char *buf, size_t size, int lower)
 static int at_boundary(const char *p)
 {
 	size_t len;
-	return !*p || !(is_letter(u8_decode((const unsigned char *)p, &len)) ||
+	return !*p || !(is_letter((uint32_t)utf8_decode((const unsigned char *)p, &len)) ||
 			is_digit((unsigned char)*p));
 }
 

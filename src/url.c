@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "digest/url.h"
+#include "digest/util.h"
 
 enum scheme { SCHEME_BAD, SCHEME_HTTP, SCHEME_HTTPS, SCHEME_FILE };
 
@@ -239,16 +240,6 @@ static bool take_query(CURLU *u, char **kept)
 	return curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool unreserved(unsigned char c)
 {
@@ -296,7 +287,7 @@ static char *canon_escapes(const char *url)
 	memcpy(out, url, start);
 	size_t n = start;
 	for (const unsigned char *p = (const unsigned char *)url + start; *p; p++) {
-		int hi = *p == '%' ? hexval(p[1]) : -1, lo = hi >= 0 ? hexval(p[2]) : -1;
+		int hi = *p == '%' ? hex_value(p[1]) : -1, lo = hi >= 0 ? hex_value(p[2]) : -1;
 		if (hi >= 0 && lo >= 0) {
 			unsigned char c = (unsigned char)(hi * 16 + lo);
 			/* "%2E" stays: decoded, it could form a dot segment that a

@@ -259,3 +259,49 @@ void random_bytes(void *p, size_t n)
 		n -= (size_t)r;
 	}
 }
+
+unsigned long utf8_decode(const unsigned char *s, size_t *len)
+{
+	unsigned char c = s[0];
+	unsigned long cp, min;
+	size_t n;
+
+	if (c < 0x80) {
+		*len = 1;
+		return c;
+	}
+	if ((c & 0xE0) == 0xC0) {
+		n = 2, cp = c & 0x1F, min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		n = 3, cp = c & 0x0F, min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		*len = 1;
+		return 0xFFFD;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80) {
+			*len = 1;
+			return 0xFFFD;
+		}
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+		*len = 1;
+		return 0xFFFD;
+	}
+	*len = n;
+	return cp;
+}
+
+int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

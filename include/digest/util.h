@@ -37,6 +37,13 @@ void buf_free(struct buf *b);
  * drive a terminal or reorder what is shown around it. Returns S. */
 char *str_collapse_ws(char *s);
 
+/* utf8_decode: the code point at S (NUL-terminated) and its length in
+ * *LEN. A malformed sequence (overlong, a surrogate, above U+10FFFF, cut
+ * short) decodes as U+FFFD one byte long, so garbage neither stalls a scan
+ * nor, since a NUL is never a continuation byte, lets it run past the end. */
+unsigned long utf8_decode(const unsigned char *s, size_t *len);
+/* hex_value: the value of the hex digit C, or -1. */
+int hex_value(int c);
 /* utf8_width: display columns of the UTF-8 string S (one per character;
  * combining marks zero; invalid bytes one each). */
 size_t utf8_width(const char *s);

@@ -8,20 +8,11 @@
 #include <string.h>
 
 #include "digest/http.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "digest/util.h"
 
 /* Whether S (LEN bytes) is UTF-8: shortest forms, no surrogates, nothing
- * above U+10FFFF. Written apart from http.c's. */
+ * above U+10FFFF, no C1 control (U+0080..U+009F: C2 80..C2 9F). Written
+ * apart from http.c's. */
 static bool utf8_ok(const unsigned char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
@@ -45,7 +36,7 @@ static bool utf8_ok(const unsigned char *s, size_t len)
 			if ((s[i + k] & 0xC0) != 0x80)
 				return false;
 		unsigned c1 = s[i + 1];
-		if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+		if ((c == 0xC2 && c1 <= 0x9F) || (c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
 		    (c == 0xF4 && c1 > 0x8F))
 			return false;
 		i += n;
@@ -60,9 +51,9 @@ static bool ref_decode(const unsigned char *s, size_t len, unsigned char *out, s
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (len - i < 3 || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
 				return false;
-			out[o++] = (unsigned char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+			out[o++] = (unsigned char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]));
 			i += 2;
 		} else if (s[i] < 0x20 || s[i] == 0x7F) {
 			return false; /* raw controls: a browser encodes them */
