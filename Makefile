@@ -109,6 +109,7 @@ demo: digest sample
 	./digest -c digest.conf status
 	@echo
 	@echo "Messages: var/outbox/new/ (a Maildir). The edition in a browser: var/preview.html"
+	@echo "The subscribe page: ./digest serve, then http://127.0.0.1:8080/"
 
 valgrind: digest sample
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
