@@ -642,11 +642,12 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 		return -1;
 	}
 #ifdef M_TOP_PAD
-	/* SQLite frees some 60 KB after each journal statement (the temporary
-	 * b-tree of the CHECK on deliveries.state), and glibc hands the top
-	 * of a thread's heap back to the kernel past 128 KB free: every mark
-	 * then paid its memory again in page faults, a third of the run's
-	 * CPU. A megabyte kept at the top of each heap stops that. */
+	/* glibc hands the top of a thread's heap back to the kernel past
+	 * 128 KB free, and SQLite's statements and commits allocate and free
+	 * tens of KB a message (60 KB a mark while the CHECK on
+	 * deliveries.state made a temporary b-tree, before schema 3): every
+	 * mark then paid its memory again in page faults. A megabyte kept at
+	 * the top of each heap stops that. */
 	mallopt(M_TOP_PAD, 1 << 20);
 #endif
 	pthread_mutex_init(&p.mu, NULL);
@@ -721,16 +722,21 @@ int deliver_message(const struct config *cfg, const char *from, const char *rcpt
 		return -1;
 	struct conn c = {.t = &t};
 	char reply[SMTP_REPLY_MAX] = "";
+	/* Refused for good only when the refusal is about this recipient or
+	 * this message; a server refusing us (a certificate, a login, our
+	 * sender) is a matter for later, as it is for a run. */
+	bool ours = true;
 	int rc = conn_open(&c, err);
 	if (rc == SMTP_OK) {
 		enum smtp_stage stage;
 		rc = conn_send(&c, from, rcpt, msg, len, reply, &stage);
+		ours = stage == SMTP_STAGE_SENDER;
 		if (rc != SMTP_OK)
 			errf(err, "%s: %s", rcpt, reply);
 	}
 	conn_close(&c);
 	transport_done(&t);
-	return rc == SMTP_OK ? 0 : rc == SMTP_RETRY ? 1 : -1;
+	return rc == SMTP_OK ? 0 : rc == SMTP_RETRY || ours ? 1 : -1;
 }
 
 int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)

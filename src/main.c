@@ -296,6 +296,8 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 		log_error("%s", err);
 		bad++;
 	}
+	free(err);
+	err = NULL;
 	if (page_load(cfg, &pg, &err) < 0) {
 		log_error("%s", err);
 		bad++;
@@ -343,7 +345,8 @@ static const char subscribe_usage[] =
 	"Add a subscriber: pending, and sent the confirmation mail (again, when\n"
 	"pending already); an address that had left is asked to confirm anew.\n"
 	"--confirmed makes it active at once, without a mail.\n"
-	"exit: 0 done, 75 the mail was deferred (`digest serve` tries again)\n";
+	"exit: 0 done, 65 a bad address, 69 the server refused the address, 75 the\n"
+	"mail was deferred (`digest serve` tries again), 78 a template error\n";
 
 static const char unsubscribe_usage[] =
 	"usage: digest unsubscribe ADDR\n"

@@ -1,5 +1,6 @@
 /* optin: double opt-in's confirmation mails. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@ static int claim(struct store *st, const struct subscriber *s, time_t now, char 
 {
 	if (store_begin(st, err) < 0)
 		return -1;
-	int c = store_optin_claim(st, s->id, (long long)now, err);
+	int c = store_optin_claim(st, s, (long long)now, err);
 	if (c < 0 || store_commit(st, err) < 0) {
 		store_rollback(st);
 		return -1;
@@ -23,11 +24,17 @@ static int claim(struct store *st, const struct subscriber *s, time_t now, char 
 int optin_send_one(const struct config *cfg, struct store *st, struct render *r, const struct subscriber *s,
 		   time_t now, struct optin_stats *stats, char **err)
 {
-	int c = claim(st, s, now, err);
-	if (c <= 0)
-		return c;
+	/* Named before the claim: whoever stops us meanwhile knows which
+	 * mail may be left claimed and unsent. */
 	__atomic_store_n(&stats->current, s->id, __ATOMIC_SEQ_CST);
-	struct reader rd = {.email = s->email, .name = s->name, .nonce = s->nonce};
+	int c = claim(st, s, now, err);
+	if (c <= 0) {
+		__atomic_store_n(&stats->current, 0, __ATOMIC_SEQ_CST);
+		return c;
+	}
+	/* No name: the address is not confirmed yet, and whoever filled in
+	 * the form may not own it; the mail shows nothing they typed. */
+	struct reader rd = {.email = s->email, .name = NULL, .nonce = s->nonce};
 	struct buf msg = {0};
 	char *why = NULL;
 	int rc = render_confirm(r, &rd, now, &msg, &why);
@@ -43,7 +50,7 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 		log_warn("confirmation mail to %s deferred: %s; trying again in %d s", s->email, why ? why : "?",
 			 OPTIN_RETRY_SECONDS);
 		if (store_begin(st, err) < 0 ||
-		    store_optin_retry(st, s->id, (long long)now + OPTIN_RETRY_SECONDS, err) < 0 ||
+		    store_optin_retry(st, s->id, (long long)now, (long long)now + OPTIN_RETRY_SECONDS, err) < 0 ||
 		    store_commit(st, err) < 0) {
 			store_rollback(st);
 			free(why);
@@ -58,7 +65,7 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 }
 
 int optin_send_due(const struct config *cfg, struct store *st, struct render *r, time_t now,
-		   struct optin_stats *stats, char **err)
+		   struct optin_stats *stats, const bool *stop, char **err)
 {
 	stats->sent = stats->deferred = stats->failed = 0;
 	enum { BATCH = 16 };
@@ -68,13 +75,17 @@ int optin_send_due(const struct config *cfg, struct store *st, struct render *r,
 		if (store_optin_due(st, (long long)now, BATCH, due, &n, err) < 0)
 			return -1;
 		int rc = 0;
+		bool stopped = false;
 		for (int i = 0; i < n; i++) {
-			if (rc == 0)
+			stopped = stopped || (stop && __atomic_load_n(stop, __ATOMIC_SEQ_CST));
+			if (rc == 0 && !stopped)
 				rc = optin_send_one(cfg, st, r, &due[i], now, stats, err);
 			subscriber_clear(&due[i]);
 		}
 		if (rc < 0)
 			return -1;
+		if (stopped)
+			return 0;
 		/* Every row seen was claimed or deferred to later, so the next
 		 * query moves on. */
 		if (n < BATCH)

@@ -41,12 +41,18 @@
 #define BADLINK_BURST 30
 #define BADLINK_EVERY 10.0
 #define LIMIT_SLOTS 4096
+/* Subscribe requests that may send a mail, in all: 200, then one a second
+ * (3 600 an hour), so that the form is nobody's mail cannon. */
+#define ALL_BURST 200
+#define ALL_EVERY 1.0
 /* The preview is built at most this often (seconds). */
 #define PREVIEW_TTL 60
 /* The sender looks for owed mail at least this often (seconds). */
 #define SENDER_PERIOD 30
 /* How long a stop waits for a confirmation mail being sent (seconds). */
-#define STOP_WAIT 2
+#define STOP_WAIT_MS 1500
+/* How long a stop waits for connections to finish, in 50 ms steps. */
+#define DRAIN_STEPS 20
 
 static const char csp_page[] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
 			       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -60,6 +66,7 @@ struct server {
 	unsigned char key[TOKEN_KEY_LEN];
 	char *prefix; /* the path of newsletter.base_url without a trailing "/": "" or "/digest" */
 	struct ratelimit *per_client, *per_address, *bad_links;
+	struct ratelimit *all_mail; /* confirmation mails in all */
 
 	struct render *preview_r;
 	char preview_date[11];
@@ -148,6 +155,25 @@ static void addr_key(const struct sockaddr *sa, char *out, size_t n)
 	}
 }
 
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* The value of the last X-Forwarded-For header line. */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	if (key && value && !strcasecmp(key, "X-Forwarded-For"))
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
 static void client_key(const struct server *sv, struct MHD_Connection *c, char *out, size_t n)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -155,11 +181,12 @@ static void client_key(const struct server *sv, struct MHD_Connection *c, char *
 	if (!ci || !ci->client_addr)
 		return;
 	addr_key(ci->client_addr, out, n);
-	if (!sv->cfg->http.behind_proxy || !smtp_is_loopback(out))
+	if (!sv->cfg->http.behind_proxy || !is_loopback(ci->client_addr))
 		return;
-	/* Our proxy appends the address it saw last: that one is no
-	 * client's to forge. */
-	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	/* Our proxy appends the address it saw, to the last header line:
+	 * that one is no client's to forge. */
+	const char *xff = NULL;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, last_xff, &xff);
 	if (!xff)
 		return;
 	const char *last = strrchr(xff, ',');
@@ -174,6 +201,18 @@ static void client_key(const struct server *sv, struct MHD_Connection *c, char *
 		addr_key((const struct sockaddr *)&s4, out, n);
 	else if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
 		addr_key((const struct sockaddr *)&s6, out, n);
+}
+
+/* ADDR as one mailbox, for the per-address limit: "Bob@x", "bob@x" and
+ * "\"bob\"@x" are one, as most mail systems deliver them. */
+static const char *fold_address(const char *addr, char *out, size_t n)
+{
+	size_t o = 0;
+	for (const char *p = addr; *p && o + 1 < n; p++)
+		if (*p != '"' && *p != '\\')
+			out[o++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+	out[o] = '\0';
+	return out;
 }
 
 /* Whether the request's body is a URL-encoded form. */
@@ -202,19 +241,19 @@ static void *sender_main(void *arg)
 {
 	struct server *sv = arg;
 	pthread_mutex_lock(&sv->mu);
-	while (!sv->stop) {
+	while (!__atomic_load_n(&sv->stop, __ATOMIC_SEQ_CST)) {
 		if (!sv->wake) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += SENDER_PERIOD;
 			pthread_cond_timedwait(&sv->cv, &sv->mu, &until);
-			if (sv->stop)
+			if (__atomic_load_n(&sv->stop, __ATOMIC_SEQ_CST))
 				break;
 		}
 		sv->wake = false;
 		pthread_mutex_unlock(&sv->mu);
 		char *err = NULL;
-		if (optin_send_due(sv->cfg, sv->sender_st, sv->sender_r, time(NULL), &sv->os, &err) < 0) {
+		if (optin_send_due(sv->cfg, sv->sender_st, sv->sender_r, time(NULL), &sv->os, &sv->stop, &err) < 0) {
 			log_error("serve: confirmation mails: %s", err);
 			free(err);
 		}
@@ -254,6 +293,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		return ok;
 	}
 	char *addr = address_normalize(email, &why);
+	char folded[ADDRESS_MAX + 1];
 	char *clean = name ? name_clean(name) : NULL;
 	if (!addr) {
 		/* The form comes back with what was typed, the reason in English
@@ -262,7 +302,8 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		a.name = clean;
 		a.detail = strcmp(sv->cfg->newsletter.locale, "ru") ? why : NULL;
 		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
-	} else if (!ratelimit_take(sv->per_address, addr, now_mono(), &retry)) {
+	} else if (!ratelimit_take(sv->per_address, fold_address(addr, folded, sizeof folded), now_mono(), &retry) ||
+		   !ratelimit_take(sv->all_mail, "*", now_mono(), &retry)) {
 		log_info("serve: %s: too many subscribe requests for %s", who, addr);
 		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	} else {
@@ -281,8 +322,8 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 							   "back, confirmation owed", "pending, confirmation sent lately",
 							   "active already"};
 			log_info("serve: %s: subscribe %s: %s", who, addr, said[out]);
-			if (out == OPTIN_NEW || out == OPTIN_RESENT || out == OPTIN_RETURNED)
-				wake_sender(sv);
+			/* Woken whatever the outcome: the answer takes the same path. */
+			wake_sender(sv);
 			/* The same answer whatever the address was: the page tells
 			 * nobody who is subscribed. */
 			ok = page(sv, c, PAGE_CHECK_INBOX, &a, NULL, 0);
@@ -336,9 +377,9 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	if (kind == PAGE_BAD_LINK || kind == PAGE_FORGED_LINK) {
 		/* Guessing links is hopeless (128-bit MACs), but costs a query
 		 * each: a client that keeps trying is slowed down. */
+		log_info("serve: %s: %s %s link", who, kind == PAGE_BAD_LINK ? "malformed" : "forged", purpose);
 		if (!ratelimit_take(sv->bad_links, who, now_mono(), &retry))
 			kind = PAGE_TOO_MANY;
-		log_info("serve: %s: %s %s link", who, kind == PAGE_BAD_LINK ? "malformed" : "forged", purpose);
 	}
 	if (kind != PAGE_COUNT) {
 		subscriber_clear(&sub);
@@ -354,9 +395,8 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	} else if (confirm) {
 		/* Pending, or back after leaving with a confirmation sent since;
 		 * else a link from before they left: it never brings anyone back. */
-		int ok = store_begin(sv->st, &err);
-		int may = ok < 0 ? -1 : store_optin_confirm(sv->st, sub.id, now, post, &err);
-		if (may < 0 || store_commit(sv->st, &err) < 0) {
+		int may = post && store_begin(sv->st, &err) < 0 ? -1 : store_optin_confirm(sv->st, sub.id, now, post, &err);
+		if (may < 0 || (post && store_commit(sv->st, &err) < 0)) {
 			store_rollback(sv->st);
 			log_error("serve: %s: %s", sub.email, err);
 			kind = PAGE_FAILED;
@@ -466,7 +506,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* A declared length over the limit is refused before a byte of
 		 * the body is read. */
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > SERVE_BODY_MAX)) {
+		if (cl && (cl += strspn(cl, " \t0"), strspn(cl, "0123456789") > 9 || strtoul(cl, NULL, 10) > SERVE_BODY_MAX)) {
 			rq->answered = true;
 			return page(sv, c, PAGE_TOO_LARGE, NULL, NULL, 0);
 		}
@@ -496,7 +536,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (log_get_level() >= LOG_DEBUG) {
 		char who[64];
 		client_key(sv, c, who, sizeof who);
-		log_debug("serve: %s %s %s", who, method, url);
+		char shown[200];
+		size_t o = 0;
+		for (const char *p = url; *p && o + 5 < sizeof shown; p++)
+			o += (unsigned char)*p < 0x20 || *p == 0x7F
+				     ? (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", (unsigned char)*p)
+				     : (size_t)(shown[o] = *p, 1);
+		shown[o] = '\0';
+		log_debug("serve: %s %s %s", who, method, shown);
 	}
 	return ok;
 }
@@ -534,31 +581,42 @@ static int open_listener(const char *listen_on, char *shown, size_t n, int *code
 		*code = EX_USAGE;
 		return -1;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-	struct addrinfo *ai = NULL;
+	/* Every address (":PORT"): IPv6 and IPv4 on one socket, or IPv4 alone
+	 * where there is no IPv6. */
 	char ps[8];
 	snprintf(ps, sizeof ps, "%d", port);
-	int g = getaddrinfo(host, ps, &hints, &ai);
-	if (g != 0) {
+	int fd = -1, saved = 0, g = 0;
+	struct addrinfo *ai = NULL;
+	for (int pass = host ? 1 : 0; pass < 2 && fd < 0; pass++) {
+		struct addrinfo hints = {.ai_family = pass ? (host ? AF_UNSPEC : AF_INET) : AF_INET6,
+					 .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+		freeaddrinfo(ai);
+		ai = NULL;
+		if ((g = getaddrinfo(host, ps, &hints, &ai)) != 0)
+			continue;
+		for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
+			fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+			if (fd < 0) {
+				saved = errno;
+				continue;
+			}
+			int one = 1, zero = 0;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+			if (!host && p->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+			if (bind(fd, p->ai_addr, p->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+				saved = errno;
+				close(fd);
+				fd = -1;
+			}
+		}
+	}
+	if (fd < 0 && g != 0) {
 		log_error("serve: %s: %s", listen_on, gai_strerror(g));
+		freeaddrinfo(ai);
 		free(host);
 		*code = EX_USAGE;
 		return -1;
-	}
-	int fd = -1, saved = 0;
-	for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
-		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, p->ai_addr, p->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-			saved = errno;
-			close(fd);
-			fd = -1;
-		}
 	}
 	freeaddrinfo(ai);
 	free(host);
@@ -612,6 +670,7 @@ static void server_free(struct server *sv)
 	ratelimit_free(sv->per_client);
 	ratelimit_free(sv->per_address);
 	ratelimit_free(sv->bad_links);
+	ratelimit_free(sv->all_mail);
 	buf_free(&sv->preview_html);
 	buf_free(&sv->preview_text);
 	free(sv->prefix);
@@ -648,6 +707,7 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	sv.per_client = ratelimit_new(CLIENT_BURST, CLIENT_EVERY, LIMIT_SLOTS);
 	sv.per_address = ratelimit_new(ADDRESS_BURST, ADDRESS_EVERY, LIMIT_SLOTS);
 	sv.bad_links = ratelimit_new(BADLINK_BURST, BADLINK_EVERY, LIMIT_SLOTS);
+	sv.all_mail = ratelimit_new(ALL_BURST, ALL_EVERY, 16);
 
 	char shown[INET6_ADDRSTRLEN + 16] = "?";
 	int fd = open_listener(listen_on ? listen_on : cfg->http.listen, shown, sizeof shown, &code);
@@ -666,7 +726,8 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sv,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle,
+		&sv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
@@ -690,27 +751,40 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
 		; /* nothing to reload yet: keep going */
 	log_info("serve: signal %d: stopping", sig);
-	/* No new connections; those in progress are answered. */
-	MHD_quiesce_daemon(d);
-	MHD_stop_daemon(d);
-	close(fd);
-	bool abandoned = false;
+	/* No new connections; requests in progress get a little while to be
+	 * answered (idle keep-alive connections count too: not for long). */
 	if (sv.sender_started) {
 		pthread_mutex_lock(&sv.mu);
-		sv.stop = true;
+		__atomic_store_n(&sv.stop, true, __ATOMIC_SEQ_CST);
 		pthread_cond_signal(&sv.cv);
 		pthread_mutex_unlock(&sv.mu);
+	}
+	MHD_socket quiet = MHD_quiesce_daemon(d);
+	for (int i = 0; i < DRAIN_STEPS; i++) {
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!di || di->num_connections == 0)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+	}
+	MHD_stop_daemon(d);
+	if (quiet != MHD_INVALID_SOCKET)
+		close(quiet); /* else the daemon closed it */
+	bool abandoned = false;
+	if (sv.sender_started) {
 		/* A mail server that stalls must not hold the stop up for its
 		 * whole timeout: the mail being sent is owed again, for the
 		 * next start, and the thread is left to the exit. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += STOP_WAIT;
+		until.tv_nsec += STOP_WAIT_MS % 1000 * 1000000L;
+		until.tv_sec += STOP_WAIT_MS / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		if (pthread_timedjoin_np(sv.sender, NULL, &until) != 0) {
 			abandoned = true;
 			long long id = __atomic_load_n(&sv.os.current, __ATOMIC_SEQ_CST);
 			log_warn("serve: the mail server is slow to answer: a confirmation mail is sent again at the next start");
-			if (id && (store_begin(sv.st, &err) < 0 || store_optin_retry(sv.st, id, (long long)time(NULL), &err) < 0 ||
+			if (id && (store_begin(sv.st, &err) < 0 ||
+				   store_optin_retry(sv.st, id, 0, (long long)time(NULL), &err) < 0 ||
 				   store_commit(sv.st, &err) < 0)) {
 				store_rollback(sv.st);
 				log_error("serve: %s", err);
@@ -721,10 +795,12 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (abandoned) {
 		/* The sender still uses the server, its store, its renderer and
-		 * the configuration: nothing is freed, the process ends here. */
+		 * the configuration, maybe inside GnuTLS or SQLite: nothing is
+		 * freed and no library's exit handler runs; the process ends
+		 * here, its database state made durable above. */
 		fprintf(stderr, "serve: stopped\n");
 		fflush(NULL);
-		exit(EX_OK);
+		_exit(EX_OK);
 	}
 	server_free(&sv);
 	pthread_mutex_destroy(&sv.mu);

@@ -83,7 +83,12 @@ static const char *const migrations[] = {
 	 * the journal's state checked without IN, which SQLite evaluates
 	 * with a temporary b-tree on every write */
 	"ALTER TABLE subscribers ADD COLUMN confirm_due INTEGER;"
+	"ALTER TABLE subscribers ADD COLUMN asked_at INTEGER;" /* the last request to subscribe */
 	"CREATE INDEX subscribers_confirm_due ON subscribers(confirm_due) WHERE confirm_due IS NOT NULL;"
+	/* pending since before and never mailed: the mail that confirms them
+	 * was promised */
+	"UPDATE subscribers SET confirm_due = CAST(strftime('%s', 'now') AS INTEGER)"
+	"  WHERE status = 'pending' AND confirm_sent_at IS NULL;"
 	"CREATE TABLE deliveries3 ("
 	"  edition TEXT NOT NULL REFERENCES editions(date),"
 	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),"
@@ -753,6 +758,19 @@ static int update(struct store *st, const char *sql, const char *what, char **er
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
+/* EMAIL's confirm_due: -1 when none, -2 when it cannot be read. */
+static long long due_of(struct store *st, const char *email)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(confirm_due, -1) FROM subscribers WHERE email = ?1", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -2;
+	sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
+	long long v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
+	sqlite3_finalize(q);
+	return v;
+}
+
 int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
 			enum optin_outcome *outcome, char **err)
 {
@@ -761,44 +779,47 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 	if (found < 0)
 		return -1;
 	if (!found) {
+		/* A stranger's form can name an address it does not own: the name
+		 * is kept only for a new row, and no mail ever shows it before
+		 * the owner confirms. */
 		enum put_outcome po;
 		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0 ||
-		    update(st, "UPDATE subscribers SET confirm_due = ?2 WHERE email = ?1", "asking for a confirmation",
-			   err, email, now, 0, 0) < 0)
+		    update(st, "UPDATE subscribers SET confirm_due = ?2, asked_at = ?2 WHERE email = ?1",
+			   "asking for a confirmation", err, email, now, 0, 0) < 0)
 			return -1;
 		*outcome = OPTIN_NEW;
 		return 0;
 	}
 	enum sub_status was = old.status;
-	bool named = old.name != NULL;
 	subscriber_clear(&old);
-	if (was == SUB_ACTIVE) {
-		*outcome = OPTIN_ACTIVE;
-		return 0;
-	}
-	/* Owed a mail unless one went out less than RESEND seconds ago or one
-	 * is still waiting to go (a clock set back holds nothing up for
-	 * ever). Someone who left stays unsubscribed (or bouncing) until
-	 * the new link is followed: a stranger's request changes nothing
-	 * anyone could act on. The first request since leaving gets a new
-	 * nonce, so that links from before never work again. */
-	int n = update(st,
-		       "UPDATE subscribers SET confirm_due = ?2,"
-		       "  nonce = CASE WHEN status <> 'pending'"
-		       "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
-		       "    THEN lower(hex(randomblob(16))) ELSE nonce END"
-		       " WHERE email = ?1 AND confirm_due IS NULL"
-		       "   AND (confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2)",
-		       "asking for a confirmation", err, email, now, resend, 0);
-	if (n < 0)
-		return -1;
-	/* A name only fills a gap: a stranger's form must not rename anyone. */
-	if (n > 0 && name && !named) {
-		enum put_outcome po;
-		if (store_subscriber_put(st, email, name, was, false, now, &po, err) < 0)
-			return -1;
-	}
-	*outcome = n == 0 ? OPTIN_WAIT : was == SUB_PENDING ? OPTIN_RESENT : OPTIN_RETURNED;
+	long long due_before = due_of(st, email), due_after;
+	/* Every request writes (asked_at), whatever the address: the commit
+	 * then takes as long for a subscribed address as for a new one, and
+	 * the answer's timing tells nobody which it was. Owed a mail unless
+	 * active, or one went out less than RESEND seconds ago, or one is
+	 * still waiting to go (a clock set back holds nothing up for ever).
+	 * Someone who left stays unsubscribed (or bouncing) until the new
+	 * link is followed: a stranger's request changes nothing anyone could
+	 * act on. The first request since leaving gets a new nonce, so that
+	 * links from before never work again. */
+	if (due_before < -1 ||
+	    update(st,
+		   "UPDATE subscribers SET asked_at = ?2,"
+		   "  confirm_due = CASE WHEN status = 'active' OR confirm_due IS NOT NULL THEN confirm_due"
+		   "    WHEN confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2 THEN ?2"
+		   "    ELSE NULL END,"
+		   "  nonce = CASE WHEN status IN ('unsubscribed', 'bouncing') AND confirm_due IS NULL"
+		   "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
+		   "    THEN lower(hex(randomblob(16))) ELSE nonce END"
+		   " WHERE email = ?1",
+		   "asking for a confirmation", err, email, now, resend, 0) < 0 ||
+	    (due_after = due_of(st, email)) < -1)
+		return fail(st, err, "asking for a confirmation");
+	bool made_due = due_before == -1 && due_after != -1;
+	*outcome = was == SUB_ACTIVE ? OPTIN_ACTIVE
+		   : !made_due	      ? OPTIN_WAIT
+		   : was == SUB_PENDING ? OPTIN_RESENT
+					: OPTIN_RETURNED;
 	return 0;
 }
 
@@ -823,20 +844,25 @@ int store_optin_due(struct store *st, long long now, int limit, struct subscribe
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-int store_optin_claim(struct store *st, long long id, long long now, char **err)
+int store_optin_claim(struct store *st, const struct subscriber *sub, long long now, char **err)
 {
+	/* Only the row as it was read: if it left and came back meanwhile,
+	 * its nonce (and the link in a mail made from SUB) changed. */
 	return update(st,
 		      "UPDATE subscribers SET confirm_due = NULL, confirm_sent_at = ?3"
-		      " WHERE id = ?2 AND confirm_due IS NOT NULL AND status <> 'active' AND ?1 IS NULL",
-		      "claiming a confirmation", err, NULL, id, now, 0);
+		      " WHERE id = ?2 AND nonce = ?1 AND confirm_due IS NOT NULL AND status <> 'active'",
+		      "claiming a confirmation", err, sub->nonce, sub->id, now, 0);
 }
 
-int store_optin_retry(struct store *st, long long id, long long when, char **err)
+int store_optin_retry(struct store *st, long long id, long long claimed, long long when, char **err)
 {
+	/* Only a claim still standing: a status change since (someone who
+	 * unsubscribed meanwhile) cleared it, and must stay cleared. */
 	return update(st,
 		      "UPDATE subscribers SET confirm_due = ?3, confirm_sent_at = NULL"
-		      " WHERE id = ?2 AND status <> 'active' AND ?1 IS NULL",
-		      "deferring a confirmation", err, NULL, id, when, 0) < 0
+		      " WHERE id = ?2 AND ?1 IS NULL AND status <> 'active' AND confirm_due IS NULL"
+		      "   AND confirm_sent_at IS NOT NULL AND (?4 = 0 OR confirm_sent_at = ?4)",
+		      "deferring a confirmation", err, NULL, id, when, claimed) < 0
 		       ? -1
 		       : 0;
 }

@@ -38,8 +38,9 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 
 /* deliver_message: MSG (LEN bytes, CRLF) from FROM to RCPT alone, on a
  * connection of its own through the configured transport, outside the
- * journal. 0, 1 when the server deferred it (try later), or -1 when it
- * was refused; *ERR says why. */
+ * journal. 0; 1 when it should be tried later: deferred, or the server
+ * refused us (a certificate, a login, our sender); -1 when the server
+ * refused this recipient or this message. *ERR says why. */
 int deliver_message(const struct config *cfg, const char *from, const char *rcpt, const char *msg, size_t len,
 		    char **err);
 /* deliver_one: send R's message for RD alone, outside the journal (a

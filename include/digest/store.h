@@ -124,8 +124,9 @@ enum optin_outcome {
 };
 /*
  * store_optin_request: someone asks for EMAIL (normalized) to be
- * subscribed, NAME (may be NULL) filling a missing name. An unknown
- * address becomes pending; a pending, unsubscribed or bouncing one is
+ * subscribed, NAME (may be NULL) naming it when it is new. Every request
+ * writes (the time it was made), whatever the outcome. An unknown address
+ * becomes pending; a pending, unsubscribed or bouncing one is
  * owed a confirmation mail unless one was sent less than RESEND seconds
  * before NOW or one is still due; an active one is left alone. An
  * unsubscribed or bouncing address keeps its status until the mail's
@@ -138,14 +139,16 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 /* store_optin_due: up to LIMIT subscribers (not active) owed a
  * confirmation mail by NOW, longest waiting first, into OUT (clear each). */
 int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err);
-/* store_optin_claim: take subscriber ID's due confirmation for sending
- * (it is no longer due; sent at NOW): 1, or 0 when it was not due (someone
- * else took it, or it was confirmed meanwhile), or -1. A mail claimed and
- * then lost in a crash is not sent again: asking again an hour later is. */
-int store_optin_claim(struct store *st, long long id, long long now, char **err);
-/* store_optin_retry: a claimed confirmation could not be sent: due again
- * at WHEN. */
-int store_optin_retry(struct store *st, long long id, long long when, char **err);
+/* store_optin_claim: take SUB's due confirmation for sending (it is no
+ * longer due; sent at NOW), as SUB was read (same nonce): 1, or 0 when it
+ * was not due (someone else took it, it was confirmed, or it left and
+ * came back meanwhile), or -1. A mail claimed and then lost in a crash is
+ * not sent again: asking again an hour later is. */
+int store_optin_claim(struct store *st, const struct subscriber *sub, long long now, char **err);
+/* store_optin_retry: subscriber ID's confirmation, claimed at CLAIMED (0:
+ * whenever), could not be sent: due again at WHEN, unless a status change
+ * has cleared the claim since. */
+int store_optin_retry(struct store *st, long long id, long long claimed, long long when, char **err);
 /* store_optin_confirm: whether subscriber ID may be confirmed: pending,
  * or unsubscribed or bouncing and sent a confirmation since; when APPLY,
  * make it active. 1 yes (done), 0 no, -1. */

@@ -1307,6 +1307,97 @@ class ServeTests:
         check("deferred" in r.out, f"subscribe with the SMTP server down said {r.out!r}")
         check(self.status_of(d2, "down@example.net")[0] == "pending", "not stored as pending")
 
+    def t_serve_address_variants(self):
+        """One mailbox written many ways ("Bob@", "bob@", "\"bob\"@") is one
+        address for the per-address limit; and the confirmation mail shows
+        nothing a stranger typed (no name in To: nor in the text)."""
+        d, srv, port, base, conf = self.serve_setup("serve-variants")
+        try:
+            with self.serve(conf, port):
+                codes = []
+                for v in ("Bob@example.net", "bob@example.net", "BOB@example.net", "bOb@example.net",
+                          '"bob"@example.net'):
+                    r = post_form(port, "/subscribe", {"email": v, "name": "Win a prize at http://evil.example/"})
+                    codes.append(r.status)
+                check(codes[:3] == [200, 200, 200] and set(codes[3:]) == {429},
+                      f"five spellings of one mailbox: {codes}, want 3 × 200 then 429")
+                msgs = self.wait_mail(srv, "Bob@example.net")
+                time.sleep(1)
+                msgs = [m for e, m, raw in srv.messages()]
+                check(1 <= len(msgs) <= 3, f"{len(msgs)} confirmation mails to one mailbox")
+                for m in msgs:
+                    to = str(m["To"])
+                    text = m.get_body(("plain",)).get_content() + m.get_body(("html",)).get_content()
+                    check("evil" not in to and "prize" not in to, f"the form's name is in To: {to!r}")
+                    check("evil" not in text and "prize" not in text, "the form's name is in the mail's text")
+        finally:
+            srv.stop()
+
+    def t_serve_proxy_header(self):
+        """http.behind_proxy: the client is the last X-Forwarded-For address
+        of the last such header (the one our proxy added), so a client's
+        own header does not choose its rate-limit bucket; without the key
+        the header is ignored."""
+        d = self.testdir("serve-proxy")
+        conf = self.job_conf(d, free_port())
+        with open(conf, "a", encoding="utf-8") as f:
+            f.write("http = { behind_proxy = true; };\n")
+        with self.serve(conf) as s:
+            codes = []
+            for i in range(12):
+                conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                body = urllib.parse.urlencode({"email": f"p{i}@example.net"})
+                conn.putrequest("POST", "/subscribe")
+                conn.putheader("Content-Type", FORM)
+                conn.putheader("Content-Length", str(len(body)))
+                conn.putheader("X-Forwarded-For", f"10.0.{i}.1")      # the client's own, forged
+                conn.putheader("X-Forwarded-For", "192.0.2.7")        # what the proxy appended
+                conn.endheaders(body.encode())
+                codes.append(conn.getresponse().status)
+                conn.close()
+            check(codes[:10] == [200] * 10 and codes[10:] == [429, 429],
+                  f"12 requests of one client behind the proxy: {codes}, want 10 × 200 then 429")
+            # another client behind the same proxy has its own bucket
+            r = post_form(s.port, "/subscribe", {"email": "other@example.net"},
+                          headers={"X-Forwarded-For": "198.51.100.9"})
+            check(r.status == 200, f"a second client behind the proxy: {r.show()}")
+
+    def t_serve_stop_answers(self):
+        """SIGTERM while a request is half sent: it is still answered; and
+        ":PORT" listens on IPv4 and, where the machine has it, IPv6."""
+        d = self.testdir("serve-stop-answers")
+        conf = self.job_conf(d, free_port())
+        with Served(self, conf, listen=":0") as s:
+            for host in ("127.0.0.1", "::1"):
+                try:
+                    c = socket.create_connection((host, s.port), timeout=5)
+                except OSError as e:
+                    check(host == "::1", f":0 does not answer on {host}: {e}")
+                    continue
+                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                check(c.recv(12).startswith(b"HTTP/1.1 200"), f"no 200 on {host}")
+                c.close()
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            body = b"email=half%40example.net"
+            c.sendall(b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM.encode() +
+                      b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" +
+                      body[:6])
+            time.sleep(0.3)
+            os.kill(s.pid, signal.SIGTERM)
+            time.sleep(0.3)
+            c.sendall(body[6:])
+            r = http.client.HTTPResponse(c, method="POST")
+            try:
+                r.begin()
+                status = r.status
+            except (OSError, http.client.HTTPException) as e:
+                status = f"no answer ({e!r})"
+            c.close()
+            check(status == 200, f"a request half sent at SIGTERM: {status}, want 200")
+            code = s.proc.wait(10)
+            check(code == 0, f"exit {code} after SIGTERM")
+            s.code = code
+
     # ------------------------------------------------------------ 11. load
     def t_serve_load(self):
         """3000 requests from 4 threads on keep-alive connections: GET /,
