@@ -22,13 +22,6 @@
  * long the list is. */
 #define PAGE 256
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- the transport: SMTP or a Maildir, one connection each ---- */
 
 struct transport {
@@ -378,7 +371,7 @@ static void free_job(struct job *j)
  * latest; with the lock held (the wait releases it). */
 static void wait_once(struct pool *p, double until)
 {
-	double d = until - now_mono();
+	double d = until - mono_now();
 	if (d < 0)
 		d = 0;
 	struct timespec ts;
@@ -400,7 +393,7 @@ static struct job *take(struct pool *p, unsigned long long need)
 	for (;;) {
 		if (p->stop)
 			return NULL;
-		double now = now_mono(), wake = now + 0.25;
+		double now = mono_now(), wake = now + 0.25;
 		/* A due retry first: it has waited longest. */
 		for (struct job **q = &p->later; *q; q = &(*q)->next) {
 			if ((*q)->due <= now) {
@@ -423,8 +416,10 @@ static struct job *take(struct pool *p, unsigned long long need)
 			return j;
 		}
 		if (!p->later && p->busy == 0) {
-			/* Once more past the last id read: whoever subscribed
-			 * while we were sending gets this edition too. */
+			/* Once more past the last id read: whoever was added
+			 * while we were sending gets this edition too. (Someone
+			 * older who confirmed meanwhile waits for the next run,
+			 * such as cron's half-hourly one.) */
 			if (p->rescanned)
 				return NULL;
 			p->rescanned = true;
@@ -445,7 +440,7 @@ static struct job *take(struct pool *p, unsigned long long need)
  * lock held (the wait releases it). */
 static void wait_for(struct pool *p, double until)
 {
-	while (!p->stop && now_mono() < until)
+	while (!p->stop && mono_now() < until)
 		wait_once(p, until);
 }
 
@@ -462,7 +457,7 @@ static void pace(struct pool *p)
 	if (rate <= 0)
 		return;
 	pthread_mutex_lock(&p->mu);
-	double now = now_mono(), at = p->next_slot > now ? p->next_slot : now;
+	double now = mono_now(), at = p->next_slot > now ? p->next_slot : now;
 	p->next_slot = at + 1.0 / rate;
 	wait_for(p, at);
 	pthread_mutex_unlock(&p->mu);
@@ -534,7 +529,7 @@ static void *worker(void *arg)
 				if (p->stop)
 					break;
 				pthread_cond_broadcast(&p->cv);
-				wait_for(p, now_mono() + backoff(p, connect_failures));
+				wait_for(p, mono_now() + backoff(p, connect_failures));
 				continue;
 			}
 			connect_failures = 0;
@@ -593,7 +588,7 @@ static void *worker(void *arg)
 			need = journal(p, j, DELIVERY_DEFERRED, reply);
 			if (j->tries <= retries) {
 				requeue = true;
-				j->due = now_mono() + backoff(p, j->tries);
+				j->due = mono_now() + backoff(p, j->tries);
 			} else {
 				p->stats->deferred++;
 				log_debug("%s: deferred: %s", j->sub.email, reply);
@@ -660,7 +655,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	pthread_cond_init(&p.cv, &ca);
 	pthread_condattr_destroy(&ca);
 
-	double t0 = now_mono();
+	double t0 = mono_now();
 	int n = p.t.maildir ? 1 : cfg->delivery.smtp.connections;
 	if (dc.pending < n)
 		n = dc.pending > 0 ? (int)dc.pending : 1;
@@ -675,7 +670,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	}
 	/* The main thread shows progress while the workers run. */
 	while (p.alive > 0) {
-		wait_once(&p, now_mono() + 0.2);
+		wait_once(&p, mono_now() + 0.2);
 		if (progress)
 			fprintf(stderr, "\rsending: %lld of %lld sent, %lld failed", stats->sent, dc.pending,
 				stats->failed);
@@ -693,7 +688,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 		journal_wait(&p, p.open);
 	pthread_mutex_unlock(&p.mu);
 	log_debug("journal: %lld commits for %lld messages", p.commits, stats->messages);
-	stats->seconds = now_mono() - t0;
+	stats->seconds = mono_now() - t0;
 	stats->unreachable = p.unreachable;
 	stats->refused = p.refused;
 	stats->journal_failed = p.journal_failed;

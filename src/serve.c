@@ -91,13 +91,6 @@ struct request {
 	bool too_big, answered;
 };
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- answers ---- */
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *type, const char *body,
@@ -274,7 +267,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 	char who[64];
 	client_key(sv, c, who, sizeof who);
 	double retry = 0;
-	if (!ratelimit_take(sv->per_client, who, now_mono(), &retry)) {
+	if (!ratelimit_take(sv->per_client, who, mono_now(), &retry)) {
 		log_info("serve: %s: too many subscribe requests", who);
 		return page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	}
@@ -302,8 +295,8 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		a.name = clean;
 		a.detail = strcmp(sv->cfg->newsletter.locale, "ru") ? why : NULL;
 		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
-	} else if (!ratelimit_take(sv->per_address, fold_address(addr, folded, sizeof folded), now_mono(), &retry) ||
-		   !ratelimit_take(sv->all_mail, "*", now_mono(), &retry)) {
+	} else if (!ratelimit_take(sv->per_address, fold_address(addr, folded, sizeof folded), mono_now(), &retry) ||
+		   !ratelimit_take(sv->all_mail, "*", mono_now(), &retry)) {
 		log_info("serve: %s: too many subscribe requests for %s", who, addr);
 		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	} else {
@@ -378,7 +371,7 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 		/* Guessing links is hopeless (128-bit MACs), but costs a query
 		 * each: a client that keeps trying is slowed down. */
 		log_info("serve: %s: %s %s link", who, kind == PAGE_BAD_LINK ? "malformed" : "forged", purpose);
-		if (!ratelimit_take(sv->bad_links, who, now_mono(), &retry))
+		if (!ratelimit_take(sv->bad_links, who, mono_now(), &retry))
 			kind = PAGE_TOO_MANY;
 	}
 	if (kind != PAGE_COUNT) {

@@ -61,31 +61,10 @@ int sub_status_parse(const char *s, enum sub_status *out)
  */
 static size_t u8_next(const unsigned char *s, uint32_t *cp)
 {
-	unsigned char c = s[0];
-	uint32_t v, min;
 	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xE0) == 0xC0)
-		n = 2, v = c & 0x1F, min = 0x80;
-	else if ((c & 0xF0) == 0xE0)
-		n = 3, v = c & 0x0F, min = 0x800;
-	else if ((c & 0xF8) == 0xF0)
-		n = 4, v = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return n;
+	unsigned long v = utf8_decode(s, &n);
+	*cp = (uint32_t)v;
+	return v == 0xFFFD && n == 1 ? 0 : n; /* a real U+FFFD is three octets long */
 }
 
 /* Whitespace, ASCII and Unicode: what a copy from a web page or a

@@ -305,3 +305,10 @@ int hex_value(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

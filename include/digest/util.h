@@ -42,6 +42,8 @@ char *str_collapse_ws(char *s);
  * short) decodes as U+FFFD one byte long, so garbage neither stalls a scan
  * nor, since a NUL is never a continuation byte, lets it run past the end. */
 unsigned long utf8_decode(const unsigned char *s, size_t *len);
+/* mono_now: seconds on the monotonic clock. */
+double mono_now(void);
 /* hex_value: the value of the hex digit C, or -1. */
 int hex_value(int c);
 /* utf8_width: display columns of the UTF-8 string S (one per character;
