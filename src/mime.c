@@ -29,28 +29,23 @@ static void qp_line(struct buf *out, const char *s, size_t len, bool eol)
 	}
 	for (size_t i = start; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char enc[3];
-		size_t n;
 		bool last = i + 1 == len;
-		if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) {
-			enc[0] = (char)c;
-			n = 1;
-		} else {
-			enc[0] = '=';
-			enc[1] = hex[c >> 4];
-			enc[2] = hex[c & 15];
-			n = 3;
-		}
+		bool plain = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
 		/* A soft break ("=") must fit in the 76 octets; the last piece of
 		 * the line may use the column the "=" would have taken. */
 		size_t limit = last ? 76 : 75;
-		if (col + n > limit) {
-			buf_add(out, line, col);
-			buf_add(out, "=\r\n", 3);
+		if (col + (plain ? 1 : 3) > limit) {
+			memcpy(line + col, "=\r\n", 3);
+			buf_add(out, line, col + 3);
 			col = 0;
 		}
-		memcpy(line + col, enc, n);
-		col += n;
+		if (plain) {
+			line[col++] = (char)c;
+		} else {
+			line[col++] = '=';
+			line[col++] = hex[c >> 4];
+			line[col++] = hex[c & 15];
+		}
 	}
 	buf_add(out, line, col);
 	if (eol)
