@@ -739,7 +739,8 @@ int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscr
 }
 
 /* SQL with ?1 bound to the text T (NULL: SQL NULL) and ?2.. to the
- * integers A, B, C, stepped to its end: the rows it changed, or -1. */
+ * integers A, B, C (a statement may leave ?1 unused), stepped to its end:
+ * the rows it changed, or -1. */
 static int update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
 		  long long b, long long c)
 {
@@ -860,37 +861,36 @@ int store_optin_retry(struct store *st, long long id, long long claimed, long lo
 	 * unsubscribed meanwhile) cleared it, and must stay cleared. */
 	return update(st,
 		      "UPDATE subscribers SET confirm_due = ?3, confirm_sent_at = NULL"
-		      " WHERE id = ?2 AND ?1 IS NULL AND status <> 'active' AND confirm_due IS NULL"
+		      " WHERE id = ?2 AND status <> 'active' AND confirm_due IS NULL"
 		      "   AND confirm_sent_at IS NOT NULL AND (?4 = 0 OR confirm_sent_at = ?4)",
 		      "deferring a confirmation", err, NULL, id, when, claimed) < 0
 		       ? -1
 		       : 0;
 }
 
+/* Who may be confirmed: pending; or left, then sent a confirmation since
+ * (on or after the second they left). */
+#define CONFIRMABLE \
+	"(status = 'pending' OR (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))"
+
 int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err)
 {
-	/* Pending; or left, then asked for a confirmation that went out
-	 * since (on or after the second they left). */
-	static const char cond[] = " WHERE id = ?2 AND ?1 IS NULL AND (status = 'pending' OR"
-				   "  (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))";
-	if (!apply) {
-		sqlite3_stmt *s;
-		if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM subscribers WHERE id = ?1 AND (status = 'pending' OR"
-					       "  (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))",
-				       -1, &s, NULL) != SQLITE_OK)
-			return fail(st, err, "preparing the confirmation check");
-		sqlite3_bind_int64(s, 1, id);
-		int rc = sqlite3_step(s);
-		int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-		if (rc != SQLITE_ROW)
-			fail(st, err, "checking a confirmation");
-		sqlite3_finalize(s);
-		return n;
-	}
-	char sql[400];
-	snprintf(sql, sizeof sql,
-		 "UPDATE subscribers SET status = 'active', status_at = ?3, bounces = 0, confirm_due = NULL%s", cond);
-	return update(st, sql, "confirming a subscriber", err, NULL, id, now, 0);
+	if (apply)
+		return update(st,
+			      "UPDATE subscribers SET status = 'active', status_at = ?3, bounces = 0, confirm_due = NULL"
+			      " WHERE id = ?2 AND " CONFIRMABLE,
+			      "confirming a subscriber", err, NULL, id, now, 0);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM subscribers WHERE id = ?1 AND " CONFIRMABLE, -1, &s,
+			       NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the confirmation check");
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	if (rc != SQLITE_ROW)
+		fail(st, err, "checking a confirmation");
+	sqlite3_finalize(s);
+	return n;
 }
 
 int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
@@ -899,7 +899,7 @@ int store_subscriber_transition(struct store *st, long long id, unsigned from, e
 	char sql[320];
 	int o = snprintf(sql, sizeof sql,
 			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL%s"
-			 " WHERE id = ?2 AND ?1 IS NULL AND status <> '%s' AND status IN (''",
+			 " WHERE id = ?2 AND status <> '%s' AND status IN (''",
 			 status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "", status_names[to]);
 	for (int i = 0; i < 4; i++)
 		if (from & (1u << i))
