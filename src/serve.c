@@ -26,7 +26,6 @@
 #include "digest/page.h"
 #include "digest/render.h"
 #include "digest/serve.h"
-#include "digest/smtp.h"
 #include "digest/store.h"
 #include "digest/subscriber.h"
 #include "digest/token.h"
@@ -69,7 +68,6 @@ struct server {
 	struct ratelimit *all_mail; /* confirmation mails in all */
 
 	struct render *preview_r;
-	char preview_date[11];
 	time_t preview_at;
 	struct buf preview_html, preview_text;
 
@@ -445,7 +443,6 @@ static enum MHD_Result do_preview(struct server *sv, struct MHD_Connection *c, b
 		sv->preview_html.len = sv->preview_text.len = 0;
 		render_body(sv->preview_r, 1, &rd, &sv->preview_html);
 		render_body(sv->preview_r, 0, &rd, &sv->preview_text);
-		snprintf(sv->preview_date, sizeof sv->preview_date, "%s", e.date);
 		sv->preview_at = now;
 		job_edition_clear(&e);
 	}
