@@ -986,8 +986,14 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
                   "(MAIL, RCPT and DATA in one write) to a server that offers PIPELINING")
             j = {e: (state, att) for _, e, state, att in self.journal(d, s["edition"])}
             check(all(j.get(a, ("",))[0] == "failed" for a in bad), f"the 550 ones: {[j.get(a) for a in bad]}")
-            check(j["r2@example.net"] == ("sent", 2), f"r2 (451 to RCPT once): {j['r2@example.net']}, want sent "
-                  "after 2 attempts")
+            # r2's RCPT is deferred once; the first MAIL FROM the server sees
+            # is deferred once too, and that may be r2's first try as well
+            # (3 connections start at once): exactly two retries in all.
+            check(j["r2@example.net"][0] == "sent" and j["r2@example.net"][1] >= 2,
+                  f"r2 (451 to RCPT once): {j['r2@example.net']}, want sent after at least 2 attempts")
+            retries = sum(j[a][1] - 1 for a in good)
+            check(retries == 2, f"{retries} retries among the deliverable, want 2 (one 451 to MAIL FROM, "
+                  f"one to r2's RCPT TO): {sorted((a, n) for a, (_, n) in j.items() if n != 1)}")
             states = {st for st, _ in j.values()}
             check(states == {"sent", "failed"}, f"journal states after a complete run: {states}")
             lst = self.digest("subscribers", "list", conf=conf)
