@@ -482,6 +482,7 @@ static void set_defaults(struct config *cfg)
 	sm->port = 0; /* from security: 25, 587 or 465 */
 	sm->security = xstrdup("starttls");
 	sm->timeout = 30;
+	sm->data_timeout = 600; /* RFC 5321 4.5.3.2.6 */
 	sm->connections = 4;
 	sm->max_per_connection = 1000;
 	sm->rate_per_second = 0;
@@ -565,7 +566,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const sm_keys[] = {"host", "port", "security", "username", "password_file", "helo",
 					      "timeout", "connections", "max_per_connection", "rate_per_second",
 					      "retries", "max_bounces", "tls_verify", "retry_delay", "ca_file",
-					      "envelope_from", NULL};
+					      "envelope_from", "data_timeout", NULL};
 	const char *sp = "delivery.smtp";
 	check_unknown(ld, sg, sp, sm_keys);
 	get_str(ld, sg, sp, "host", &sm->host, 0);
@@ -576,6 +577,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_path(ld, sg, sp, "password_file", &sm->password_file);
 	get_str(ld, sg, sp, "helo", &sm->helo, 0);
 	get_int32(ld, sg, sp, "timeout", 1, 3600, &sm->timeout);
+	get_int32(ld, sg, sp, "data_timeout", 1, 3600, &sm->data_timeout);
 	get_int32(ld, sg, sp, "connections", 1, 64, &sm->connections);
 	get_int32(ld, sg, sp, "max_per_connection", 1, 1000000, &sm->max_per_connection);
 	get_int32(ld, sg, sp, "rate_per_second", 0, 1000000, &sm->rate_per_second);

@@ -1,5 +1,6 @@
-/* deliver: an edition to every active subscriber through the configured
- * transport, over parallel connections, with the journal in the store. */
+/* deliver: the worker pool that sends an edition to every active
+ * subscriber: parallel connections of the configured transport, retries
+ * with backoff, pacing; what was sent is the journal's business. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,153 +15,13 @@
 #include <unistd.h>
 
 #include "digest/deliver.h"
+#include "digest/journal.h"
 #include "digest/log.h"
-#include "digest/maildir.h"
-#include "digest/smtp.h"
+#include "digest/transport.h"
 
 /* Recipients read from the store at a time: memory stays flat however
  * long the list is. */
 #define PAGE 256
-
-/* ---- the transport: SMTP or a Maildir, one connection each ---- */
-
-struct transport {
-	const struct config *cfg;
-	struct smtp_opts opts;
-	char *password;
-	bool maildir;
-};
-
-struct conn {
-	struct transport *t;
-	struct smtp_conn *smtp;
-	int sent; /* messages on this connection */
-};
-
-static int read_password(const struct config *cfg, char **out, char **err)
-{
-	*out = NULL;
-	const struct smtp_config *sm = &cfg->delivery.smtp;
-	if (!sm->username || !*sm->username)
-		return 0;
-	const char *env = getenv("DIGEST_SMTP_PASSWORD");
-	if (!sm->password_file && env) {
-		*out = xstrdup(env);
-		return 0;
-	}
-	if (!sm->password_file)
-		return errf(err, "delivery.smtp.username is set but neither delivery.smtp.password_file nor "
-				 "$DIGEST_SMTP_PASSWORD gives a password");
-	FILE *f = fopen(sm->password_file, "re");
-	if (!f)
-		return errf(err, "delivery.smtp.password_file: %s: %s", sm->password_file, strerror(errno));
-	char line[1024] = "";
-	if (!fgets(line, sizeof line, f))
-		line[0] = '\0';
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	*out = xstrdup(line);
-	explicit_bzero(line, sizeof line);
-	return 0;
-}
-
-static int transport_init(struct transport *t, const struct config *cfg, char **err)
-{
-	memset(t, 0, sizeof *t);
-	t->cfg = cfg;
-	t->maildir = !strcmp(cfg->delivery.transport, "maildir");
-	if (t->maildir)
-		return 0;
-	const struct smtp_config *sm = &cfg->delivery.smtp;
-	if (read_password(cfg, &t->password, err) < 0)
-		return -1;
-	t->opts.host = sm->host;
-	t->opts.port = sm->port;
-	t->opts.security = !strcmp(sm->security, "tls")	   ? SMTP_SEC_TLS
-			   : !strcmp(sm->security, "starttls") ? SMTP_SEC_STARTTLS
-							       : SMTP_SEC_NONE;
-	t->opts.username = sm->username;
-	t->opts.password = t->password;
-	t->opts.helo = sm->helo;
-	t->opts.timeout = sm->timeout;
-	t->opts.tls_verify = sm->tls_verify;
-	t->opts.ca_file = sm->ca_file;
-	return 0;
-}
-
-static void transport_done(struct transport *t)
-{
-	if (t->password) {
-		explicit_bzero(t->password, strlen(t->password));
-		free(t->password);
-	}
-}
-
-static int conn_open(struct conn *c, char **err)
-{
-	c->sent = 0;
-	if (c->t->maildir)
-		return SMTP_OK;
-	return smtp_open(&c->t->opts, &c->smtp, err);
-}
-
-static void conn_close(struct conn *c)
-{
-	smtp_close(c->smtp);
-	c->smtp = NULL;
-}
-
-static bool conn_ready(const struct conn *c)
-{
-	if (c->t->maildir)
-		return true;
-	return c->smtp && smtp_usable(c->smtp) && c->sent < c->t->cfg->delivery.smtp.max_per_connection;
-}
-
-/* conn_begin: a message all but handed over (over SMTP: its envelope and
- * text, not the final dot; nothing for a Maildir): SMTP_OK when it only
- * waits for conn_finish. */
-static int conn_begin(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		      char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
-{
-	c->sent++;
-	*stage = SMTP_STAGE_MESSAGE;
-	if (c->t->maildir)
-		return SMTP_OK;
-	int rc = smtp_begin(c->smtp, from, rcpt, msg, len, reply);
-	*stage = smtp_last_stage(c->smtp);
-	return rc;
-}
-
-/* conn_finish: hand over the message conn_begin prepared (MSG, LEN: the
- * same as conn_begin's; a Maildir writes it now). */
-static int conn_finish(struct conn *c, const char *msg, size_t len, char reply[SMTP_REPLY_MAX],
-		       enum smtp_stage *stage)
-{
-	*stage = SMTP_STAGE_MESSAGE;
-	if (!c->t->maildir) {
-		int rc = smtp_finish(c->smtp, reply);
-		*stage = smtp_last_stage(c->smtp);
-		return rc;
-	}
-	char name[512], *err = NULL;
-	if (maildir_deliver(c->t->cfg->delivery.maildir, msg, len, name, &err) < 0) {
-		snprintf(reply, SMTP_REPLY_MAX, "%s", err);
-		free(err);
-		return SMTP_RETRY; /* a full disk is a reason to try again later */
-	}
-	snprintf(reply, SMTP_REPLY_MAX, "maildir new/%.200s", name);
-	return SMTP_OK;
-}
-
-static int conn_send(struct conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		     char reply[SMTP_REPLY_MAX], enum smtp_stage *stage)
-{
-	int rc = conn_begin(c, from, rcpt, msg, len, reply, stage);
-	return rc == SMTP_OK ? conn_finish(c, msg, len, reply, stage) : rc;
-}
-
-/* ---- the pool ---- */
 
 struct job {
 	struct subscriber sub;
@@ -169,34 +30,15 @@ struct job {
 	struct job *next;
 };
 
-/* A journal entry waiting for the commit that carries it. */
-struct mark {
-	long long sub, at;
-	enum delivery_state state;
-	bool bounce;    /* a failure that counts as a bounce */
-	bool has_reply; /* else the journal keeps the reply it has */
-	char reply[SMTP_REPLY_MAX];
-};
-
-struct marks {
-	struct mark *v;
-	size_t n, cap;
-};
-
 struct pool {
 	const struct config *cfg;
-	struct store *st;
 	const struct render *r;
-	const char *edition, *from;
-	struct transport t;
+	const char *from;
+	struct transport *t;
+	struct journal *jn;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;       /* jobs, retries coming due, workers ending, pacing */
-	pthread_cond_t durable;  /* a commit is over */
-	/* The store's connection, used by one thread at a time: the committer
-	 * holds this and not MU while it commits, so that the others can go on
-	 * queueing marks. Taken after MU, never the other way round. */
-	pthread_mutex_t db;
+	pthread_cond_t cv;  /* jobs, retries coming due, workers ending, pacing */
 	struct job *ready, *ready_tail;
 	struct job *later;  /* waiting for a retry, in no order */
 	long long after;    /* the last subscriber id read */
@@ -208,118 +50,32 @@ struct pool {
 	bool stop;          /* a fatal error: everyone stops */
 	char *fatal;
 	bool unreachable;
-	bool refused;        /* the server refused us for good: a certificate, a login, our sender */
-	bool journal_failed; /* the database failed */
+	enum tx_refusal refusal; /* the server refused us for good */
 	double next_slot;   /* rate limiting */
 	struct deliver_stats *stats;
-
-	/* Group commit: marks are queued, and whoever first needs them on
-	 * disk while no commit is running commits everything queued; the
-	 * others wait for that commit, or lead the next one. */
-	struct marks queued;          /* for commit number OPEN */
-	struct marks spare;           /* the committer's array, kept for reuse */
-	unsigned long long open;      /* the commit that will carry what is queued now */
-	unsigned long long done;      /* the last commit on disk */
-	bool committing;
-	long long commits;
 };
 
-/* The database failed (ERR, freed here): the run stops, and says why. */
-static int db_failed(struct pool *p, const char *what, char *err)
+/* The database failed: the run stops, and says why. Called with MU held. */
+static void db_failed(struct pool *p, const char *what, const char *err)
 {
 	if (!p->fatal)
-		p->fatal = xasprintf("%s: %s", what, err);
-	p->journal_failed = true;
-	free(err);
+		p->fatal = xasprintf("%s%s%s", what ? what : "", what ? ": " : "", err);
+	p->stats->journal_failed = true;
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
-	return -1;
 }
 
-/* Queue STATE for J (a failure as a bounce when BOUNCE) for the next
- * commit; returns that commit's number, to give journal_wait. Called with
- * the lock held. */
-static unsigned long long journal_mark(struct pool *p, const struct job *j, enum delivery_state state,
-				       const char *reply, bool bounce)
+/* settle: JC's marks made durable, without MU (held on entry and exit).
+ * 0, or -1 when the journal failed (the run stops). */
+static int settle(struct pool *p, struct journal_conn *jc)
 {
-	struct marks *q = &p->queued;
-	if (q->n == q->cap) {
-		q->cap = q->cap ? 2 * q->cap : 16;
-		q->v = xrealloc(q->v, q->cap * sizeof *q->v);
-	}
-	struct mark *m = &q->v[q->n++];
-	m->sub = j->sub.id;
-	m->at = (long long)time(NULL);
-	m->state = state;
-	m->bounce = bounce;
-	m->has_reply = reply != NULL;
-	if (reply)
-		snprintf(m->reply, sizeof m->reply, "%s", reply);
-	return p->open;
-}
-
-static unsigned long long journal(struct pool *p, const struct job *j, enum delivery_state state,
-				  const char *reply)
-{
-	return journal_mark(p, j, state, reply, false);
-}
-
-/* Commit everything queued, as commit number OPEN: one transaction, one
- * fsync, for the marks of every connection. The lock is released while
- * the store works. Called with the lock held, and no commit running. */
-static void journal_commit(struct pool *p)
-{
-	struct marks m = p->queued;
-	p->queued = p->spare;
-	p->spare = (struct marks){0};
-	unsigned long long number = p->open++;
-	p->committing = true;
 	pthread_mutex_unlock(&p->mu);
-
-	char *err = NULL;
-	int rc = 0;
-	const bool any = m.n > 0;
-	if (any) {
-		pthread_mutex_lock(&p->db);
-		rc = store_begin(p->st, &err);
-		if (rc == 0) {
-			for (size_t i = 0; i < m.n && rc == 0; i++)
-				rc = store_delivery_mark(p->st, p->edition, m.v[i].sub, m.v[i].state,
-							 m.v[i].has_reply ? m.v[i].reply : NULL, m.v[i].at,
-							 m.v[i].bounce ? p->cfg->delivery.smtp.max_bounces : 0, &err);
-			if (rc == 0)
-				rc = store_commit(p->st, &err);
-			if (rc < 0)
-				store_rollback(p->st);
-		}
-		pthread_mutex_unlock(&p->db);
-	}
-
+	int rc = journal_settle(p->jn, jc);
 	pthread_mutex_lock(&p->mu);
-	m.n = 0;
-	p->spare = m;
-	p->committing = false;
-	if (rc < 0)
-		db_failed(p, "journal", err);
-	else
-		p->done = number;
-	if (any)
-		p->commits++;
-	pthread_cond_broadcast(&p->durable);
-}
-
-/* Wait until commit NUMBER is on disk, leading a commit when none is
- * running. 0, or -1 when the journal failed (the run stops). Called with
- * the lock held (released meanwhile). */
-static int journal_wait(struct pool *p, unsigned long long number)
-{
-	while (p->done < number && !p->journal_failed) {
-		if (p->committing)
-			pthread_cond_wait(&p->durable, &p->mu);
-		else
-			journal_commit(p);
-	}
-	return p->journal_failed ? -1 : 0;
+	const char *why;
+	if (rc < 0 && journal_failed(p->jn, &why))
+		db_failed(p, NULL, why);
+	return rc;
 }
 
 static void push_ready(struct pool *p, struct job *j, bool front)
@@ -344,11 +100,9 @@ static void refill(struct pool *p)
 	struct subscriber subs[PAGE];
 	int n = 0;
 	char *err = NULL;
-	pthread_mutex_lock(&p->db);
-	int rc = store_recipients_next(p->st, p->edition, p->after, PAGE, subs, &n, &err);
-	pthread_mutex_unlock(&p->db);
-	if (rc < 0) {
+	if (journal_recipients(p->jn, p->after, PAGE, subs, &n, &err) < 0) {
 		db_failed(p, "reading recipients", err);
+		free(err);
 		return;
 	}
 	if (n < PAGE)
@@ -386,10 +140,11 @@ static void wait_once(struct pool *p, double until)
 }
 
 /* The next job for a worker, waiting as long as one may still come;
- * NULL when the run is over. Before waiting, the worker's own marks (up
- * to commit NEED) are made durable. Called with the lock held. */
-static struct job *take(struct pool *p, unsigned long long need)
+ * NULL when the run is over. Before waiting, the worker's own marks are
+ * made durable. Called with the lock held. */
+static struct job *take(struct pool *p, struct journal_conn *jc)
 {
+	bool settled = false;
 	for (;;) {
 		if (p->stop)
 			return NULL;
@@ -426,8 +181,9 @@ static struct job *take(struct pool *p, unsigned long long need)
 			p->exhausted = false;
 			continue;
 		}
-		if (p->done < need) { /* nothing of ours waits for a commit while we sleep */
-			journal_wait(p, need);
+		if (!settled) { /* nothing of ours waits for a commit while we sleep */
+			settled = true;
+			settle(p, jc);
 			continue;
 		}
 		p->idle++;
@@ -464,58 +220,48 @@ static void pace(struct pool *p)
 }
 
 /*
- * One connection's loop. A message's "in flight" is on disk before it is
- * handed over, and the outcome of a connection's message is on disk before
- * the connection hands over the next one: so a crash at any moment repeats
- * at most the message in flight on each connection. Both take one commit a
- * message: the next message's "in flight" goes with the last one's outcome.
- * "Handed over" is the final dot that ends the message's text: a server
- * drops a transaction that it has not seen end when the connection goes.
- * So the next message is rendered, and its envelope and text sent, while
- * that commit waits for company and is made, by whichever connection
- * first needs it:
- * a commit carries whatever all the connections queued meanwhile, and
- * four connections share an fsync rather than pay one each. No
- * transaction is held open across network I/O.
+ * One connection's loop: the journal's rule (journal.h) in the order of
+ * its calls. A message's "in flight" is queued before it is rendered, and
+ * made durable, with the connection's last outcome, while its envelope
+ * and text go out: the final dot that hands it over waits for
+ * journal_handover. Nothing of the connection's may wait on a connect, a
+ * pause or the end (journal_settle).
  */
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	struct conn c = {.t = &p->t};
+	struct transport_conn c = {.t = p->t};
+	struct journal_conn jc = {0};
 	struct buf msg = {0};
+	struct tx_result res;
 	int connect_failures = 0;
-	char reply[SMTP_REPLY_MAX];
 	const int retries = p->cfg->delivery.smtp.retries;
 	const bool paced = p->cfg->delivery.smtp.rate_per_second > 0;
-	unsigned long long need = 0; /* the commit that carries this connection's last mark */
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct job *j = take(p, need);
-		/* nothing of ours may wait on a connect, a pause or the end */
-		if ((!j || !conn_ready(&c) || paced) && journal_wait(p, need) < 0) {
-			if (j) {
-				free_job(j);
-				p->busy--;
-			}
-			break;
-		}
+		struct job *j = take(p, &jc);
 		if (!j)
 			break;
+		if ((!transport_ready(&c) || paced) && settle(p, &jc) < 0) {
+			free_job(j);
+			p->busy--;
+			break;
+		}
 		pthread_mutex_unlock(&p->mu);
 
-		if (!conn_ready(&c)) {
-			conn_close(&c);
+		if (!transport_ready(&c)) {
 			char *err = NULL;
-			int rc = conn_open(&c, &err);
-			if (rc != SMTP_OK) {
+			enum tx_refusal why;
+			int rc = transport_open(&c, &why, &err);
+			if (rc != TX_OK) {
 				pthread_mutex_lock(&p->mu);
 				push_ready(p, j, true); /* not its fault: no attempt counted */
 				p->busy--;
-				if (rc == SMTP_FAIL) {
+				if (rc == TX_FAIL) {
 					if (!p->fatal)
 						p->fatal = xstrdup(err);
-					p->refused = true;
+					p->refusal = why;
 					p->stop = true;
 				} else if (++connect_failures > retries) {
 					log_warn("%s", err);
@@ -536,62 +282,64 @@ static void *worker(void *arg)
 		}
 		pace(p);
 
-		pthread_mutex_lock(&p->mu);
-		need = journal(p, j, DELIVERY_INFLIGHT, NULL);
-		pthread_mutex_unlock(&p->mu);
+		journal_intend(p->jn, &jc, j->sub.id);
 		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
 		msg.len = 0;
 		render_message(p->r, &rd, &msg);
 		j->tries++;
-		enum smtp_stage stage;
-		int rc = conn_begin(&c, p->from, j->sub.email, msg.data, msg.len, reply, &stage);
-		if (rc == SMTP_OK) {
-			/* Nothing is delivered before the final dot: the commit
-			 * could run while the rest went. The dot goes once this
-			 * "in flight" and the last outcome are on disk. */
-			pthread_mutex_lock(&p->mu);
-			int jr = journal_wait(p, need);
-			pthread_mutex_unlock(&p->mu);
-			if (jr < 0) {
-				if (!c.t->maildir)
-					smtp_abandon(c.smtp);
+		int rc = transport_begin(&c, p->from, j->sub.email, msg.data, msg.len, &res);
+		if (rc == TX_OK) {
+			if (journal_handover(p->jn, &jc) < 0) {
+				transport_abandon(&c);
 				pthread_mutex_lock(&p->mu);
+				const char *why;
+				if (journal_failed(p->jn, &why))
+					db_failed(p, NULL, why);
 				free_job(j);
 				p->busy--;
 				break;
 			}
-			rc = conn_finish(&c, msg.data, msg.len, reply, &stage);
+			rc = transport_finish(&c, msg.data, msg.len, &res);
 		}
 
 		pthread_mutex_lock(&p->mu);
 		p->stats->messages++;
 		bool requeue = false;
-		if (rc == SMTP_OK) {
-			need = journal(p, j, DELIVERY_SENT, reply);
+		if (rc == TX_OK) {
+			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_SENT, res.reply, false);
 			p->stats->sent++;
-		} else if (rc == SMTP_FAIL && stage == SMTP_STAGE_SENDER) {
+		} else if (rc == TX_FAIL && res.about == TX_ABOUT_SENDER) {
 			/* The server refuses our sender: every message would fail
 			 * alike. Stop; this one stays to send, as nothing went. */
 			if (!p->fatal)
 				p->fatal = xasprintf("%s:%d: MAIL FROM:<%s> refused: %s", p->cfg->delivery.smtp.host,
-						     p->cfg->delivery.smtp.port, p->from, reply);
-			p->refused = true;
+						     p->cfg->delivery.smtp.port, p->from, res.reply);
+			p->refusal = TX_REFUSED_SERVER;
 			p->stop = true;
-			need = journal(p, j, DELIVERY_DEFERRED, reply);
-		} else if (rc == SMTP_FAIL) {
+			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
+		} else if (rc == TX_FAIL) {
 			/* Only a refused recipient is a bounce; a refused message
-			 * (content, size) fails this delivery without counting. */
-			need = journal_mark(p, j, DELIVERY_FAILED, reply, stage == SMTP_STAGE_RECIPIENT);
+			 * (content, size, an address this server cannot take)
+			 * fails this delivery without counting. */
+			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_FAILED, res.reply,
+					res.about == TX_ABOUT_RECIPIENT);
 			p->stats->failed++;
-			log_debug("%s: %s", j->sub.email, reply);
+			log_debug("%s: %s", j->sub.email, res.reply);
+		} else if (rc == TX_MAYBE) {
+			/* It may have been delivered: not again in this run. It
+			 * stays to send, and the next run sends it once more
+			 * (the one message per connection a crash may repeat). */
+			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
+			p->stats->deferred++;
+			log_warn("%s: %s", j->sub.email, res.reply);
 		} else {
-			need = journal(p, j, DELIVERY_DEFERRED, reply);
+			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
 			if (j->tries <= retries) {
 				requeue = true;
 				j->due = mono_now() + backoff(p, j->tries);
 			} else {
 				p->stats->deferred++;
-				log_debug("%s: deferred: %s", j->sub.email, reply);
+				log_debug("%s: deferred: %s", j->sub.email, res.reply);
 			}
 		}
 		p->busy--;
@@ -605,11 +353,11 @@ static void *worker(void *arg)
 		if (p->idle > 0 || p->stop)
 			pthread_cond_broadcast(&p->cv);
 	}
-	journal_wait(p, need);
+	settle(p, &jc);
 	p->alive--;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	conn_close(&c);
+	transport_close(&c);
 	buf_free(&msg);
 	return NULL;
 }
@@ -626,29 +374,34 @@ static void free_list(struct job *j)
 int deliver_edition(const struct config *cfg, struct store *st, const struct render *r, const char *edition,
 		    bool progress, struct deliver_stats *stats, char **err)
 {
-	memset(stats, 0, sizeof *stats);
-	struct pool p = {.cfg = cfg, .st = st, .r = r, .edition = edition, .stats = stats};
-	p.from = render_envelope_from(r);
-	if (transport_init(&p.t, cfg, err) < 0)
-		return -1;
-	struct delivery_counts dc;
-	if (store_delivery_counts(st, edition, &dc, err) < 0) {
-		transport_done(&p.t);
+	struct transport t;
+	if (transport_init(&t, cfg, err) < 0) {
+		memset(stats, 0, sizeof *stats);
 		return -1;
 	}
+	int rc = deliver_edition_with(cfg, &t, st, r, edition, progress, stats, err);
+	transport_done(&t);
+	return rc;
+}
+
+int deliver_edition_with(const struct config *cfg, struct transport *t, struct store *st, const struct render *r,
+			 const char *edition, bool progress, struct deliver_stats *stats, char **err)
+{
+	memset(stats, 0, sizeof *stats);
+	struct pool p = {.cfg = cfg, .r = r, .t = t, .stats = stats};
+	p.from = render_envelope_from(r);
+	struct delivery_counts dc;
+	if (store_delivery_counts(st, edition, &dc, err) < 0)
+		return -1;
 #ifdef M_TOP_PAD
 	/* glibc hands the top of a thread's heap back to the kernel past
 	 * 128 KB free, and SQLite's statements and commits allocate and free
-	 * tens of KB a message (60 KB a mark while the CHECK on
-	 * deliveries.state made a temporary b-tree, before schema 3): every
-	 * mark then paid its memory again in page faults. A megabyte kept at
-	 * the top of each heap stops that. */
+	 * tens of KB a message: every mark then paid its memory again in
+	 * page faults. A megabyte kept at the top of each heap stops that. */
 	mallopt(M_TOP_PAD, 1 << 20);
 #endif
+	p.jn = journal_new(st, edition, cfg->delivery.smtp.max_bounces);
 	pthread_mutex_init(&p.mu, NULL);
-	pthread_mutex_init(&p.db, NULL);
-	pthread_cond_init(&p.durable, NULL);
-	p.open = 1;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -656,7 +409,7 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 	pthread_condattr_destroy(&ca);
 
 	double t0 = mono_now();
-	int n = p.t.maildir ? 1 : cfg->delivery.smtp.connections;
+	int n = t->connections > 0 ? t->connections : 1;
 	if (dc.pending < n)
 		n = dc.pending > 0 ? (int)dc.pending : 1;
 	pthread_t *th = xcalloc((size_t)n, sizeof *th);
@@ -683,24 +436,16 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 		fprintf(stderr, "\r\033[K");
 	if (started == 0 && !p.fatal)
 		p.fatal = xstrdup("cannot start the sending threads");
-	pthread_mutex_lock(&p.mu);
-	if (p.queued.n > 0) /* every worker waited for its own marks: none should be left */
-		journal_wait(&p, p.open);
-	pthread_mutex_unlock(&p.mu);
-	log_debug("journal: %lld commits for %lld messages", p.commits, stats->messages);
+	log_debug("journal: %lld commits for %lld messages", journal_commits(p.jn), stats->messages);
+	journal_free(p.jn); /* every worker settled its own marks: none should be left */
 	stats->seconds = mono_now() - t0;
 	stats->unreachable = p.unreachable;
-	stats->refused = p.refused;
-	stats->journal_failed = p.journal_failed;
+	stats->refusal = p.refusal;
+	stats->refused = p.refusal != TX_REFUSED_NONE;
 	free_list(p.ready);
 	free_list(p.later);
-	free(p.queued.v);
-	free(p.spare.v);
-	pthread_cond_destroy(&p.durable);
 	pthread_cond_destroy(&p.cv);
-	pthread_mutex_destroy(&p.db);
 	pthread_mutex_destroy(&p.mu);
-	transport_done(&p.t);
 	if (p.fatal) {
 		errf(err, "%s", p.fatal);
 		free(p.fatal);
@@ -712,26 +457,9 @@ int deliver_edition(const struct config *cfg, struct store *st, const struct ren
 int deliver_message(const struct config *cfg, const char *from, const char *rcpt, const char *msg, size_t len,
 		    char **err)
 {
-	struct transport t;
-	if (transport_init(&t, cfg, err) < 0)
-		return -1;
-	struct conn c = {.t = &t};
-	char reply[SMTP_REPLY_MAX] = "";
-	/* Refused for good only when the refusal is about this recipient or
-	 * this message; a server refusing us (a certificate, a login, our
-	 * sender) is a matter for later, as it is for a run. */
-	bool ours = true;
-	int rc = conn_open(&c, err);
-	if (rc == SMTP_OK) {
-		enum smtp_stage stage;
-		rc = conn_send(&c, from, rcpt, msg, len, reply, &stage);
-		ours = stage == SMTP_STAGE_SENDER;
-		if (rc != SMTP_OK)
-			errf(err, "%s: %s", rcpt, reply);
-	}
-	conn_close(&c);
-	transport_done(&t);
-	return rc == SMTP_OK ? 0 : rc == SMTP_RETRY || ours ? 1 : -1;
+	enum tx_refusal why;
+	int rc = transport_send_one(cfg, from, rcpt, msg, len, &why, err);
+	return rc == TX_OK ? 0 : rc == TX_FAIL ? -1 : 1;
 }
 
 int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)

@@ -12,6 +12,7 @@
 
 #include "digest/log.h"
 #include "digest/maildir.h"
+#include "digest/transport.h"
 #include "digest/util.h"
 
 static atomic_ulong counter;
@@ -112,3 +113,58 @@ int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, ch
 		snprintf(name, 512, "%s", base);
 	return 0;
 }
+
+/* ---- the maildir transport (transport.h): one "connection", the
+ * directory; a message is handed over when it is renamed into new/ ---- */
+
+static int tx_init(const struct config *cfg, void **state, char **err)
+{
+	(void)err;
+	*state = xstrdup(cfg->delivery.maildir);
+	return 0;
+}
+
+static void tx_done(void *state) { free(state); }
+
+static int tx_open(void *state, void **conn, enum tx_refusal *why, char **err)
+{
+	(void)why;
+	(void)err;
+	*conn = state;
+	return TX_OK;
+}
+
+static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
+		    struct tx_result *res)
+{
+	(void)conn, (void)from, (void)rcpt, (void)msg, (void)len, (void)res;
+	return TX_OK;
+}
+
+static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *res)
+{
+	char name[512], *err = NULL;
+	if (maildir_deliver(conn, msg, len, name, &err) < 0) {
+		snprintf(res->reply, sizeof res->reply, "%s", err);
+		free(err);
+		return TX_RETRY; /* a full disk is a reason to try again later */
+	}
+	snprintf(res->reply, sizeof res->reply, "maildir new/%.200s", name);
+	return TX_OK;
+}
+
+static void tx_abandon(void *conn) { (void)conn; }
+static bool tx_usable(const void *conn) { return conn != NULL; }
+static void tx_close(void *conn) { (void)conn; }
+
+const struct transport_ops maildir_transport = {
+	.name = "maildir",
+	.init = tx_init,
+	.done = tx_done,
+	.open = tx_open,
+	.begin = tx_begin,
+	.finish = tx_finish,
+	.abandon = tx_abandon,
+	.usable = tx_usable,
+	.close = tx_close,
+};

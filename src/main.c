@@ -56,8 +56,9 @@ static const char usage_text[] =
 	"  -V, --version      the version\n"
 	"\n"
 	"exit codes (sysexits): 0 done, 64 usage, 65 bad input data, 69 every source\n"
-	"unavailable, 70 internal error, 73 database cannot be created, 75 temporary\n"
-	"failure (a later run resumes), 78 configuration or template error.\n";
+	"unavailable or the SMTP server's certificate refused, 70 internal error,\n"
+	"73 database cannot be created, 75 temporary failure (a later run resumes),\n"
+	"77 the SMTP login refused, 78 configuration or template error.\n";
 
 static const char collect_usage[] =
 	"usage: digest collect [--all] [--date YYYY-MM-DD]\n"
@@ -434,6 +435,27 @@ static void early_summary(const struct config *cfg, const char *date, bool dry)
 	summary(date, n, &dc, &ds, dry);
 }
 
+/* refusal_exit: the exit of a run the server refused. A login or a
+ * certificate will be refused again until someone mends it: not a
+ * temporary failure, so that cron's reruns do not knock on the server all
+ * day (77 as msmtp, 69). Anything else (our sender, a server without
+ * STARTTLS) the next run tries again. */
+static int refusal_exit(const struct deliver_stats *ds)
+{
+	switch (ds->refusal) {
+	case TX_REFUSED_LOGIN:
+		log_error("fix delivery.smtp.username and the password (delivery.smtp.password_file or "
+			  "$DIGEST_SMTP_PASSWORD), then run again");
+		return EX_NOPERM;
+	case TX_REFUSED_CERTIFICATE:
+		log_error("the server's certificate is not trusted for delivery.smtp.host: fix the server's "
+			  "certificate, or set delivery.smtp.ca_file to the CA that signed it, then run again");
+		return EX_UNAVAILABLE;
+	default:
+		return EX_TEMPFAIL;
+	}
+}
+
 static int cmd_run(struct config *cfg, const union opts *opts)
 {
 	const struct run_opts o = opts->run;
@@ -508,9 +530,7 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	}
 	if (deliver_edition(cfg, st, r, ed.date, want_progress(), &ds, &err) < 0) {
 		log_error("%s", err);
-		/* The server refusing us (a certificate, a login, our sender) is
-		 * for its admin to mend; the next run resumes. */
-		rc = ds.journal_failed ? EX_SOFTWARE : EX_TEMPFAIL;
+		rc = ds.journal_failed ? EX_SOFTWARE : refusal_exit(&ds);
 	}
 summary:
 	if (store_delivery_counts(st, date, &dc, &err) < 0) {

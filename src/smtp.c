@@ -1,4 +1,6 @@
-/* smtp: an SMTP client connection over libetpan, with certificates checked by GnuTLS. */
+/* smtp: an SMTP client connection: a bounded reply reader and a writer of
+ * its own over a non-blocking socket, TLS by GnuTLS with certificates
+ * checked. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -6,7 +8,6 @@
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <libetpan/libetpan.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,36 +18,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "digest/log.h"
 #include "digest/smtp.h"
+#include "digest/transport.h"
 #include "digest/util.h"
 
 #define DEFAULT_TIMEOUT 30
+#define DEFAULT_DATA_TIMEOUT 600 /* RFC 5321 4.5.3.2.6 */
 #define QUIT_WAIT 2            /* seconds: QUIT is a courtesy, not worth a long wait */
 #define MAX_CHAIN 16           /* certificates of the peer's chain looked at */
-#define MAX_REPLY_LINES 200    /* a longer reply is not SMTP */
-#define MAX_REPLY_BYTES 65536
-#define MAX_ADDRESS 254        /* RFC 5321's path limit, well under libetpan's 512-byte line */
-/* libetpan waits with select(): a descriptor at or above FD_SETSIZE would be
- * written past the end of an fd_set. Each stream also opens a pipe right
- * after the socket, hence the margin. */
-#define FD_MARGIN 64
+#define MAX_ADDRESS 254        /* RFC 5321's path limit */
+#define MAX_AUTH_LINE 12288    /* RFC 4954 4 */
 
 struct smtp_conn {
-	mailsmtp *s;
+	int fd;
+	gnutls_session_t tls; /* NULL: the connection is plain */
+	gnutls_certificate_credentials_t cred;
 	char *where; /* "smtp HOST:PORT", the start of every error message */
-	int timeout;
+	int timeout, data_timeout;
 	bool usable;
 	bool encrypted;
-	bool loopback; /* the peer's address is a loopback one */
+	bool loopback;   /* the peer's address is a loopback one */
 	bool pipelining; /* the server offers PIPELINING (RFC 2920) */
-	bool in_data;    /* between smtp_begin and smtp_finish: the server reads message text */
+	bool smtputf8;   /* ... SMTPUTF8 (RFC 6531) */
+	bool starttls;   /* ... STARTTLS */
+	bool auth_plain, auth_login;
+	bool in_data;          /* between smtp_begin and smtp_finish: the server reads message text */
 	enum smtp_stage stage; /* where the last smtp_send stopped */
+
+	/* The last reply: its code, or 0 when none came, and then WHY says
+	 * what became of it; its texts, one line each, '\n' after each. */
+	int code;
+	char why[96];
+	struct buf text;
+
+	/* Bytes read and not yet taken: IN[POS .. POS+LEN). Room for a whole
+	 * line of the longest kind allowed, with its CRLF. */
+	char in[2 * SMTP_LINE_MAX];
+	size_t pos, len;
+
 	struct buf data; /* the message as DATA carries it; its memory kept for the next */
 };
 
@@ -97,13 +111,21 @@ static bool clean_token(const char *s, size_t max, const char *bad)
 }
 
 /* envelope_ok: ADDR can go between the angle brackets of MAIL or RCPT as it
- * is. Any byte above 0x7F passes (SMTPUTF8 is the server's business). */
+ * is. Bytes above 0x7F are looked at by the caller (SMTPUTF8). */
 static bool envelope_ok(const char *addr, bool may_be_empty)
 {
 	if (!addr || (!*addr && !may_be_empty) || strlen(addr) > MAX_ADDRESS)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
 		if (*p < 0x20 || *p == 0x7F || *p == '<' || *p == '>')
+			return false;
+	return true;
+}
+
+static bool ascii(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p >= 0x80)
 			return false;
 	return true;
 }
@@ -136,18 +158,13 @@ static void reply_text(int code, const char *text, char out[SMTP_REPLY_MAX])
 }
 
 /* describe: the server's last reply, or what became of it when there was
- * none (libetpan says 0 for both a closed connection and a timeout: the
- * time the command took tells them apart). */
-static void describe(const struct smtp_conn *c, long long t0, char out[SMTP_REPLY_MAX])
+ * none. */
+static void describe(const struct smtp_conn *c, char out[SMTP_REPLY_MAX])
 {
-	if (c->s->response_code > 0) {
-		reply_text(c->s->response_code, c->s->response, out);
-		return;
-	}
-	if (now_ms() - t0 >= (long long)c->timeout * 1000 - 200)
-		snprintf(out, SMTP_REPLY_MAX, "timeout (no reply in %d s)", c->timeout);
+	if (c->code > 0)
+		reply_text(c->code, c->text.data, out);
 	else
-		snprintf(out, SMTP_REPLY_MAX, "connection lost");
+		snprintf(out, SMTP_REPLY_MAX, "%s", c->why[0] ? c->why : "connection lost");
 }
 
 /* classify: what a reply other than the one wanted means. 4xx: later; 5xx:
@@ -167,40 +184,221 @@ static int classify(struct smtp_conn *c, int code)
 	return SMTP_RETRY;
 }
 
-/* read_reply: one reply, of one or more lines, into the session the way
- * libetpan's own (private) reader leaves it: response_code (0 when the
- * reply is missing or not SMTP) and response (the texts, one per line).
- * Not through mailstream_read_line_remove_eol: at end of file it reads the
- * byte before its buffer. */
-static void read_reply(struct smtp_conn *c)
+/* ---- bytes in and out ----
+ *
+ * The socket is non-blocking: a read or write is tried first, and poll()
+ * waits, until a deadline, only when it would block. Every wait is for a
+ * deadline set by the caller for a whole step (a reply, a handshake), so
+ * a peer sending a byte now and then cannot stretch it.
+ */
+
+enum { IO_AGAIN = -1, IO_ERROR = -2 };
+
+/* io_recv: up to N bytes into B: their count, 0 at the end of the
+ * stream, IO_AGAIN (*WANT: the poll event to wait for) or IO_ERROR. */
+static ssize_t io_recv(struct smtp_conn *c, char *b, size_t n, short *want)
 {
-	mailsmtp *s = c->s;
-	int code = 0;
-	mmap_string_assign(s->response_buffer, "");
-	for (int lines = 0; lines < MAX_REPLY_LINES; lines++) {
-		char *line = mailstream_read_line(s->stream, s->line_buffer);
-		size_t len = line ? s->line_buffer->len : 0;
-		if (len == 0 || line[len - 1] != '\n') /* the connection ended mid-line */
-			break;
-		line[--len] = '\0';
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (!isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
-		    !isdigit((unsigned char)line[2]) || (line[3] && line[3] != ' ' && line[3] != '-') ||
-		    s->response_buffer->len + strlen(line) > MAX_REPLY_BYTES)
-			break;
-		mmap_string_append(s->response_buffer, line[3] ? line + 4 : "");
-		mmap_string_append_c(s->response_buffer, '\n');
-		if (line[3] != '-') {
-			code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-			break;
+	*want = POLLIN;
+	if (c->tls) {
+		ssize_t r = gnutls_record_recv(c->tls, b, n);
+		if (r >= 0)
+			return r;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			*want = gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
+			return IO_AGAIN;
 		}
+		return r == GNUTLS_E_PREMATURE_TERMINATION ? 0 : IO_ERROR;
 	}
-	s->response = s->response_buffer->str;
-	s->response_code = code;
+	ssize_t r = recv(c->fd, b, n, 0);
+	if (r >= 0)
+		return r;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_ERROR;
 }
 
-/* command: send one command line (FMT, CRLF added) and read the reply.
+/* io_send: some of the N bytes of B: their count, IO_AGAIN (*WANT) or
+ * IO_ERROR. After IO_AGAIN over TLS the same bytes must be offered again,
+ * as GnuTLS wants. */
+static ssize_t io_send(struct smtp_conn *c, const char *b, size_t n, short *want)
+{
+	*want = POLLOUT;
+	if (c->tls) {
+		ssize_t r = gnutls_record_send(c->tls, b, n);
+		if (r >= 0)
+			return r;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			*want = gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
+			return IO_AGAIN;
+		}
+		return IO_ERROR;
+	}
+	ssize_t r = send(c->fd, b, n, MSG_NOSIGNAL);
+	if (r >= 0)
+		return r;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_ERROR;
+}
+
+/* io_wait: wait for EVENTS on C's socket until DEADLINE (monotonic ms):
+ * 1 ready, 0 the deadline passed, -1 an error. */
+static int io_wait(const struct smtp_conn *c, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = {.fd = c->fd, .events = events};
+		int r = poll(&p, 1, left > 86400000 ? 86400000 : (int)left);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			continue; /* the loop looks at the clock again */
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* fill: more bytes into C->in, which has room for some: 1, or 0 at the
+ * end of the stream, -1 at DEADLINE, -2 on an error. */
+static int fill(struct smtp_conn *c, long long deadline)
+{
+	if (c->len == 0)
+		c->pos = 0;
+	else if (c->pos > 0) {
+		memmove(c->in, c->in + c->pos, c->len);
+		c->pos = 0;
+	}
+	for (;;) {
+		short want;
+		ssize_t r = io_recv(c, c->in + c->len, sizeof c->in - c->len, &want);
+		if (r > 0) {
+			c->len += (size_t)r;
+			return 1;
+		}
+		if (r == 0)
+			return 0;
+		if (r == IO_ERROR)
+			return -2;
+		int w = io_wait(c, want, deadline);
+		if (w <= 0)
+			return w == 0 ? -1 : -2;
+	}
+}
+
+/* write_all: LEN bytes of DATA. The whole write may take C->timeout
+ * seconds from its start or from its last progress, and no more than
+ * C->data_timeout in all: a server that stopped reading, or reads a byte
+ * now and then, cannot hold the connection. false (C->why says why) on a
+ * failure; the connection is then not usable. */
+static bool write_all(struct smtp_conn *c, const char *data, size_t len)
+{
+	const long long start = now_ms(), cap = start + (long long)c->data_timeout * 1000;
+	long long deadline = start + (long long)c->timeout * 1000;
+	size_t off = 0;
+	bool progress = false;
+	while (off < len) {
+		short want;
+		ssize_t r = io_send(c, data + off, len - off, &want);
+		if (r > 0) {
+			off += (size_t)r;
+			progress = true;
+			continue;
+		}
+		if (r == IO_ERROR) {
+			snprintf(c->why, sizeof c->why, "connection lost");
+			c->usable = false;
+			return false;
+		}
+		if (progress) {
+			long long t = now_ms() + (long long)c->timeout * 1000;
+			deadline = t < cap ? t : cap;
+			progress = false;
+		}
+		int w = io_wait(c, want, deadline);
+		if (w <= 0) {
+			if (w == 0)
+				snprintf(c->why, sizeof c->why, "timeout (the server read nothing in %d s)",
+					 c->timeout);
+			else
+				snprintf(c->why, sizeof c->why, "connection lost");
+			c->usable = false;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- replies ---- */
+
+/* lost: no reply, for the reason FMT says; the dialogue is over. */
+__attribute__((format(printf, 2, 3))) static void lost(struct smtp_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof c->why, fmt, ap);
+	va_end(ap);
+	c->code = 0;
+	c->usable = false;
+}
+
+/*
+ * read_reply: one reply, of one or more lines, into C->code and C->text,
+ * which must come whole within TIMEOUT seconds. The reader never holds
+ * more than one line of SMTP_LINE_MAX bytes (with its CRLF) and the texts
+ * of one reply (SMTP_REPLY_BYTES_MAX): a server that sends more, a line
+ * that is not "DDD", "DDD text" or "DDD-text", lines of one reply with
+ * different codes, or nothing in time, gets code 0, C->why says what
+ * happened, and the connection is not used again.
+ */
+static void read_reply(struct smtp_conn *c, int timeout)
+{
+	const long long deadline = now_ms() + (long long)timeout * 1000;
+	int code = 0;
+	c->code = 0;
+	c->why[0] = '\0';
+	c->text.len = 0;
+	if (c->text.data)
+		c->text.data[0] = '\0';
+	for (;;) {
+		char *nl = memchr(c->in + c->pos, '\n', c->len);
+		if (!nl) {
+			if (c->len > SMTP_LINE_MAX + 1)
+				return lost(c, "a reply line over %d bytes", SMTP_LINE_MAX);
+			int r = fill(c, deadline);
+			if (r == 0)
+				return lost(c, "connection lost");
+			if (r == -1)
+				return lost(c, "timeout (no reply in %d s)", timeout);
+			if (r < 0)
+				return lost(c, "connection lost");
+			continue;
+		}
+		char *line = c->in + c->pos;
+		size_t n = (size_t)(nl - line), took = n + 1;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > SMTP_LINE_MAX)
+			return lost(c, "a reply line over %d bytes", SMTP_LINE_MAX);
+		c->pos += took;
+		c->len -= took;
+		if (n < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+		    !isdigit((unsigned char)line[2]) || (n > 3 && line[3] != ' ' && line[3] != '-'))
+			return lost(c, "not an SMTP reply");
+		int this = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		if (code && this != code)
+			return lost(c, "not an SMTP reply (codes %03d and %03d in one reply)", code, this);
+		code = this;
+		if (c->text.len + (n > 4 ? n - 4 : 0) + 1 > SMTP_REPLY_BYTES_MAX)
+			return lost(c, "a reply over %d bytes", SMTP_REPLY_BYTES_MAX);
+		if (n > 4)
+			buf_add(&c->text, line + 4, n - 4);
+		buf_add(&c->text, "\n", 1);
+		if (n == 3 || line[3] == ' ') {
+			c->code = code;
+			return;
+		}
+	}
+}
+
+/* command: send one command line (FMT, CRLF added) and read its reply.
  * What goes in has been checked: the line cannot be cut or split. */
 __attribute__((format(printf, 2, 3))) static void command(struct smtp_conn *c, const char *fmt, ...)
 {
@@ -209,22 +407,20 @@ __attribute__((format(printf, 2, 3))) static void command(struct smtp_conn *c, c
 	va_start(ap, fmt);
 	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
 	va_end(ap);
-	c->s->response_code = 0;
+	c->code = 0;
+	snprintf(c->why, sizeof c->why, "command too long");
 	if (n < 0 || (size_t)n >= sizeof line - 2)
 		return;
 	memcpy(line + n, "\r\n", 3);
-	if (mailstream_write(c->s->stream, line, (size_t)n + 2) < 0 || mailstream_flush(c->s->stream) < 0)
-		return;
-	read_reply(c);
+	if (write_all(c, line, (size_t)n + 2))
+		read_reply(c, c->timeout);
 }
 
-/* The extensions of an EHLO reply that matter here, in the session's
- * flags, as libetpan's own EHLO would leave them. */
-static void parse_ehlo(mailsmtp *s)
+/* The extensions of an EHLO reply that matter here. */
+static void parse_ehlo(struct smtp_conn *c)
 {
-	s->esmtp = MAILSMTP_ESMTP;
-	s->auth = MAILSMTP_AUTH_CHECKED;
-	char *text = xstrdup(s->response);
+	c->pipelining = c->smtputf8 = c->starttls = c->auth_plain = c->auth_login = false;
+	char *text = xstrdup(c->text.data ? c->text.data : "");
 	char *save = NULL;
 	/* the first line is the server's name, not an extension */
 	for (char *line = strtok_r(text, "\n", &save); (line = strtok_r(NULL, "\n", &save));) {
@@ -233,48 +429,44 @@ static void parse_ehlo(mailsmtp *s)
 		if (!kw)
 			continue;
 		if (!strcasecmp(kw, "STARTTLS")) {
-			s->esmtp |= MAILSMTP_ESMTP_STARTTLS;
+			c->starttls = true;
 		} else if (!strcasecmp(kw, "PIPELINING")) {
-			s->esmtp |= MAILSMTP_ESMTP_PIPELINING;
+			c->pipelining = true;
+		} else if (!strcasecmp(kw, "SMTPUTF8")) {
+			c->smtputf8 = true;
 		} else if (!strcasecmp(kw, "AUTH")) {
 			for (char *m; (m = strtok_r(NULL, " =", &kw_save));) {
 				if (!strcasecmp(m, "PLAIN"))
-					s->auth |= MAILSMTP_AUTH_PLAIN;
+					c->auth_plain = true;
 				else if (!strcasecmp(m, "LOGIN"))
-					s->auth |= MAILSMTP_AUTH_LOGIN;
+					c->auth_login = true;
 			}
 		}
 	}
 	free(text);
 }
 
-/* hello: EHLO with our own NAME (libetpan's sends gethostname() and nothing
- * else), HELO when the server does not know EHLO. */
+/* hello: EHLO with NAME, HELO when the server does not know EHLO. */
 static int hello(struct smtp_conn *c, const char *name, char **err)
 {
 	char reply[SMTP_REPLY_MAX];
 	const char *verb = "EHLO";
-	long long t0 = now_ms();
 	command(c, "EHLO %s", name);
-	if (c->s->response_code == 250) {
-		parse_ehlo(c->s);
-		c->pipelining = c->s->esmtp & MAILSMTP_ESMTP_PIPELINING;
+	if (c->code == 250) {
+		parse_ehlo(c);
 		return SMTP_OK;
 	}
-	if (c->s->response_code >= 500 && c->s->response_code < 600) {
+	if (c->code >= 500 && c->code < 600) {
 		verb = "HELO";
-		t0 = now_ms();
 		command(c, "HELO %s", name);
-		if (c->s->response_code == 250) {
-			c->s->esmtp = 0;
-			c->pipelining = false;
-			c->s->auth = MAILSMTP_AUTH_NOT_CHECKED;
+		if (c->code == 250) {
+			c->pipelining = c->smtputf8 = c->starttls = c->auth_plain = c->auth_login = false;
 			return SMTP_OK;
 		}
 	}
-	describe(c, t0, reply);
+	describe(c, reply);
 	errf(err, "%s: %s: %s", c->where, verb, reply);
-	return classify(c, c->s->response_code);
+	return classify(c, c->code);
 }
 
 /* helo_name: the EHLO name in OUT: the configured one, else the host name. */
@@ -317,9 +509,9 @@ static int wait_connected(int fd, int timeout)
 	}
 }
 
-/* tcp_connect: a connected, blocking socket to the first address of
+/* tcp_connect: a connected, non-blocking socket to the first address of
  * O->host that answers within the timeout (each address has its own). */
-static int tcp_connect(struct smtp_conn *c, const struct smtp_opts *o, int *out, char **err)
+static int tcp_connect(struct smtp_conn *c, const struct smtp_opts *o, char **err)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
@@ -339,12 +531,6 @@ static int tcp_connect(struct smtp_conn *c, const struct smtp_opts *o, int *out,
 			e = errno;
 			continue;
 		}
-		if (fd >= FD_SETSIZE - FD_MARGIN) {
-			e = EMFILE;
-			close(fd);
-			fd = -1;
-			break;
-		}
 		e = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
 		if (e == EINPROGRESS)
 			e = wait_connected(fd, c->timeout);
@@ -360,21 +546,9 @@ static int tcp_connect(struct smtp_conn *c, const struct smtp_opts *o, int *out,
 			errf(err, "%s: connect: %s", c->where, strerror(e ? e : ECONNREFUSED));
 		goto out;
 	}
-	/* libetpan wants a blocking socket. Its writes wait for the socket to
-	 * become writable, then send() everything at once: SO_SNDTIMEO keeps a
-	 * large write to a server that stopped reading within the timeout. */
-	int flags = fcntl(fd, F_GETFL);
-	struct timeval tv = {.tv_sec = c->timeout};
-	int one = 1;
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-		errf(err, "%s: connect: %s", c->where, strerror(errno));
-		close(fd);
-		fd = -1;
-		goto out;
-	}
 	/* each command is one write then a read; without this the last
 	 * segment of a message can wait for a delayed ACK */
+	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
@@ -383,7 +557,7 @@ static int tcp_connect(struct smtp_conn *c, const struct smtp_opts *o, int *out,
 	    getnameinfo((struct sockaddr *)&peer, plen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST) == 0)
 		c->loopback = smtp_is_loopback(ip);
 	log_debug("%s: connected to %s", c->where, ip);
-	*out = fd;
+	c->fd = fd;
 	st = SMTP_OK;
 out:
 	if (res)
@@ -391,48 +565,29 @@ out:
 	return st;
 }
 
-/* set_sni: the server name for the TLS handshake (called by libetpan). */
-static void set_sni(struct mailstream_ssl_context *ctx, void *host)
+/* verify_peer: check the certificate chain the server sent against the
+ * system CAs (or O->ca_file), for O->host. */
+static int verify_peer(struct smtp_conn *c, const struct smtp_opts *o, const char *step, char **err)
 {
-	mailstream_ssl_set_server_name(ctx, host);
-}
-
-/* handshake_failed: why the TLS handshake started at T0 failed, as far as
- * one can tell (libetpan prints GnuTLS's reason on stderr, and returns NULL). */
-static int handshake_failed(const struct smtp_conn *c, const char *step, long long t0, char **err)
-{
-	if (now_ms() - t0 >= (long long)c->timeout * 1000 - 200)
-		errf(err, "%s: %s: handshake timeout (%d s)", c->where, step, c->timeout);
-	else
-		errf(err, "%s: %s: handshake failed", c->where, step);
-	return SMTP_RETRY;
-}
-
-/* verify_peer: check the certificate chain STREAM's server sent against the
- * system CAs (or O->ca_file), for O->host; libetpan checks nothing. */
-static int verify_peer(struct smtp_conn *c, const struct smtp_opts *o, mailstream *stream, const char *step,
-		       char **err)
-{
-	carray *chain = mailstream_get_certificate_chain(stream);
+	unsigned count = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(c->tls, &count);
 	gnutls_x509_crt_t crts[MAX_CHAIN];
 	unsigned n = 0, status = 0;
 	gnutls_x509_trust_list_t tl = NULL;
 	gnutls_datum_t text = {NULL, 0};
 	unsigned char ip[16];
 	int st = SMTP_FAIL, r;
-	if (!chain || carray_count(chain) == 0) {
+	if (!chain || count == 0) {
 		errf(err, "%s: %s: certificate: the server sent none", c->where, step);
 		goto out;
 	}
-	for (unsigned i = 0; i < carray_count(chain) && i < MAX_CHAIN; i++) {
-		MMAPString *der = carray_get(chain, i);
-		gnutls_datum_t d = {(unsigned char *)der->str, (unsigned)der->len};
+	for (unsigned i = 0; i < count && i < MAX_CHAIN; i++) {
 		if (gnutls_x509_crt_init(&crts[n]) < 0) {
 			errf(err, "%s: %s: certificate: out of memory", c->where, step);
 			goto out;
 		}
 		n++;
-		if ((r = gnutls_x509_crt_import(crts[n - 1], &d, GNUTLS_X509_FMT_DER)) < 0) {
+		if ((r = gnutls_x509_crt_import(crts[n - 1], &chain[i], GNUTLS_X509_FMT_DER)) < 0) {
 			errf(err, "%s: %s: certificate: %s", c->where, step, gnutls_strerror(r));
 			goto out;
 		}
@@ -480,98 +635,187 @@ out:
 		gnutls_x509_crt_deinit(crts[i]);
 	if (tl)
 		gnutls_x509_trust_list_deinit(tl, 1);
-	if (chain)
-		mailstream_certificate_chain_free(chain);
 	gnutls_free(text.data);
 	return st;
 }
 
-/* starttls: STARTTLS, the handshake on the same socket, the certificate
- * check, and EHLO again (RFC 3207 forgets what came before). */
-static int starttls(struct smtp_conn *c, const struct smtp_opts *o, const char *helo, char **err)
+/* tls_start: the TLS handshake on C's socket (SNI for a host name), within
+ * the timeout, then the certificate check unless !O->tls_verify. */
+static int tls_start(struct smtp_conn *c, const struct smtp_opts *o, const char *step, enum smtp_refusal *why,
+		     char **err)
 {
-	mailsmtp *s = c->s;
-	char reply[SMTP_REPLY_MAX];
 	unsigned char ip[16];
-	if (!(s->esmtp & MAILSMTP_ESMTP_STARTTLS)) {
-		errf(err, "%s: STARTTLS: the server does not offer it", c->where);
+	int r;
+	if ((r = gnutls_certificate_allocate_credentials(&c->cred)) < 0 ||
+	    (r = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0 ||
+	    (r = gnutls_set_default_priority(c->tls)) < 0 ||
+	    (r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred)) < 0 ||
+	    (!ip_literal(o->host, ip) &&
+	     (r = gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, o->host, strlen(o->host))) < 0)) {
+		errf(err, "%s: %s: %s", c->where, step, gnutls_strerror(r));
+		return SMTP_RETRY;
+	}
+	gnutls_transport_set_int(c->tls, c->fd);
+	const long long deadline = now_ms() + (long long)c->timeout * 1000;
+	while ((r = gnutls_handshake(c->tls)) < 0) {
+		if (gnutls_error_is_fatal(r)) {
+			errf(err, "%s: %s: handshake failed: %s", c->where, step, gnutls_strerror(r));
+			return SMTP_RETRY;
+		}
+		int w = io_wait(c, gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN, deadline);
+		if (w <= 0) {
+			if (w == 0)
+				errf(err, "%s: %s: handshake timeout (%d s)", c->where, step, c->timeout);
+			else
+				errf(err, "%s: %s: handshake failed: connection lost", c->where, step);
+			return SMTP_RETRY;
+		}
+	}
+	c->encrypted = true;
+	if (o->tls_verify && verify_peer(c, o, step, err) != SMTP_OK) {
+		if (why)
+			*why = SMTP_REFUSED_CERTIFICATE;
 		return SMTP_FAIL;
 	}
-	long long t0 = now_ms();
+	return SMTP_OK;
+}
+
+/* starttls: STARTTLS, the handshake on the same socket, the certificate
+ * check, and EHLO again (RFC 3207 forgets what came before). */
+static int starttls(struct smtp_conn *c, const struct smtp_opts *o, const char *helo, enum smtp_refusal *why,
+		    char **err)
+{
+	char reply[SMTP_REPLY_MAX];
+	if (!c->starttls) {
+		errf(err, "%s: STARTTLS: the server does not offer it (security = \"starttls\")", c->where);
+		return SMTP_FAIL;
+	}
 	command(c, "STARTTLS");
-	if (s->response_code != 220) {
-		describe(c, t0, reply);
+	if (c->code != 220) {
+		describe(c, reply);
 		errf(err, "%s: STARTTLS: %s", c->where, reply);
-		return classify(c, s->response_code);
+		return classify(c, c->code);
 	}
 	/* Bytes that came after the 220 were sent in the clear: read after the
 	 * handshake they would pass for the server's (CVE-2011-0411). */
-	if (s->stream->read_buffer_len) {
+	if (c->len) {
 		errf(err, "%s: STARTTLS: the server sent data before the TLS handshake", c->where);
 		return SMTP_FAIL;
 	}
-	mailstream_low *plain = mailstream_get_low(s->stream);
-	t0 = now_ms();
-	mailstream_low *tls = mailstream_low_tls_open_with_callback_timeout(
-		mailstream_low_get_fd(plain), c->timeout, ip_literal(o->host, ip) ? NULL : set_sni, (void *)o->host);
-	if (!tls)
-		return handshake_failed(c, "STARTTLS", t0, err);
-	mailstream_low_free(plain); /* the socket stays open: TLS runs on it now */
-	mailstream_set_low(s->stream, tls);
-	c->encrypted = true;
-	int st = o->tls_verify ? verify_peer(c, o, s->stream, "STARTTLS", err) : SMTP_OK;
+	int st = tls_start(c, o, "STARTTLS", why, err);
 	if (st == SMTP_OK)
 		st = hello(c, helo, err);
 	return st;
 }
 
-/* auth: AUTH PLAIN (or LOGIN) through libetpan's SASL. */
-static int auth(struct smtp_conn *c, const struct smtp_opts *o, char **err)
+/* b64: base64 of LEN bytes of S, malloc'd (NUL-terminated), or NULL. */
+static char *b64(const char *s, size_t len)
 {
-	mailsmtp *s = c->s;
+	gnutls_datum_t in = {(unsigned char *)s, (unsigned)len}, out = {NULL, 0};
+	if (gnutls_base64_encode2(&in, &out) < 0)
+		return NULL;
+	char *r = xstrndup((const char *)out.data, out.size);
+	explicit_bzero(out.data, out.size);
+	gnutls_free(out.data);
+	return r;
+}
+
+/* secret_line: send LINE (a command holding a secret) with CRLF, wipe
+ * what held it, and read the reply. */
+static void secret_line(struct smtp_conn *c, char *line)
+{
+	size_t n = strlen(line);
+	c->code = 0;
+	if (n + 2 > MAX_AUTH_LINE) {
+		snprintf(c->why, sizeof c->why, "the user name or password is too long");
+	} else {
+		char *l = xmalloc(n + 3);
+		memcpy(l, line, n);
+		memcpy(l + n, "\r\n", 3);
+		if (write_all(c, l, n + 2))
+			read_reply(c, c->timeout);
+		explicit_bzero(l, n + 2);
+		free(l);
+	}
+	explicit_bzero(line, n);
+	free(line);
+}
+
+/* auth: AUTH PLAIN (RFC 4616), or LOGIN when that is all the server
+ * offers. Never over a clear connection to a host that is not loopback. */
+static int auth(struct smtp_conn *c, const struct smtp_opts *o, enum smtp_refusal *why, char **err)
+{
 	char reply[SMTP_REPLY_MAX];
+	const char *user = o->username, *pass = o->password ? o->password : "";
 	if (!c->encrypted && !c->loopback) {
 		errf(err, "%s: AUTH: not sending the password over an unencrypted connection to a host that is "
 			  "not loopback (security = starttls or tls)",
 		     c->where);
 		return SMTP_FAIL;
 	}
-	const char *mech = s->auth & MAILSMTP_AUTH_PLAIN ? "PLAIN" : s->auth & MAILSMTP_AUTH_LOGIN ? "LOGIN" : NULL;
-	if (!mech) {
+	if (!c->auth_plain && !c->auth_login) {
 		errf(err, "%s: AUTH: the server offers neither PLAIN nor LOGIN", c->where);
 		return SMTP_FAIL;
 	}
-	long long t0 = now_ms();
-	s->response_code = -1; /* still -1 afterwards: SASL failed before anything was sent */
-	int r = mailesmtp_auth_sasl(s, mech, o->host, NULL, NULL, o->username, o->username,
-				    o->password ? o->password : "", NULL);
-	/* the encoded password went through the stream's write buffer */
-	explicit_bzero(s->stream->write_buffer, s->stream->buffer_max_size);
-	int code = s->response_code;
-	if (r == MAILSMTP_NO_ERROR && code >= 200 && code < 300)
+	const char *mech = c->auth_plain ? "PLAIN" : "LOGIN";
+	if (c->auth_plain) {
+		size_t ul = strlen(user), pl = strlen(pass);
+		char *raw = xmalloc(ul + pl + 2);
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[ul + 1] = '\0';
+		memcpy(raw + ul + 2, pass, pl);
+		char *enc = b64(raw, ul + pl + 2);
+		explicit_bzero(raw, ul + pl + 2);
+		free(raw);
+		if (!enc) {
+			errf(err, "%s: AUTH PLAIN: cannot encode the credentials", c->where);
+			return SMTP_FAIL;
+		}
+		char *line = xasprintf("AUTH PLAIN %s", enc);
+		explicit_bzero(enc, strlen(enc));
+		free(enc);
+		secret_line(c, line);
+	} else {
+		command(c, "AUTH LOGIN");
+		for (int step = 0; step < 2 && c->code == 334; step++) {
+			const char *v = step == 0 ? user : pass;
+			char *enc = b64(v, strlen(v));
+			if (!enc) {
+				errf(err, "%s: AUTH LOGIN: cannot encode the credentials", c->where);
+				c->usable = false;
+				return SMTP_FAIL;
+			}
+			secret_line(c, enc);
+		}
+	}
+	if (c->code == 235)
 		return SMTP_OK;
-	if (code == -1) {
-		errf(err, "%s: AUTH: SASL mechanism %s unavailable (is libsasl2-modules installed?)", c->where, mech);
+	describe(c, reply);
+	if (c->code >= 500 && c->code < 600) {
+		errf(err, "%s: AUTH %s: %s", c->where, mech, reply);
+		if (why)
+			*why = SMTP_REFUSED_LOGIN;
 		return SMTP_FAIL;
 	}
-	describe(c, t0, reply);
 	errf(err, "%s: AUTH %s: %s", c->where, mech, reply);
-	if (code >= 200 && code < 400) { /* SASL gave up halfway through an exchange */
+	if (c->code >= 200 && c->code < 400) { /* a step of the exchange we did not expect */
 		c->usable = false;
 		return SMTP_FAIL;
 	}
-	return classify(c, code);
+	return classify(c, c->code);
 }
 
-int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err)
+int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err)
 {
 	struct smtp_conn *c = xcalloc(1, sizeof *c);
-	mailstream *stream = NULL;
 	char helo[256], reply[SMTP_REPLY_MAX];
-	unsigned char ip[16];
-	int fd = -1, st = SMTP_FAIL;
+	int st = SMTP_FAIL;
+	enum smtp_refusal refusal = SMTP_REFUSED_NONE;
 	*out = NULL;
+	c->fd = -1;
 	c->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT;
+	c->data_timeout = o->data_timeout > 0 ? o->data_timeout : DEFAULT_DATA_TIMEOUT;
 	if (o->host && strchr(o->host, ':'))
 		c->where = xasprintf("smtp [%s]:%d", o->host, o->port);
 	else
@@ -584,61 +828,32 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err)
 		errf(err, "%s: EHLO: the name is not a host name", c->where);
 		goto fail;
 	}
-	c->s = mailsmtp_new(0, NULL);
-	if (!c->s) {
-		errf(err, "%s: out of memory", c->where);
-		st = SMTP_RETRY;
+	if ((st = tcp_connect(c, o, err)) != SMTP_OK)
 		goto fail;
-	}
-	if ((st = tcp_connect(c, o, &fd, err)) != SMTP_OK)
+	if (o->security == SMTP_SEC_TLS && (st = tls_start(c, o, "TLS", &refusal, err)) != SMTP_OK)
 		goto fail;
-	st = SMTP_RETRY;
-	/* timeouts on the stream itself: mailsmtp_set_timeout only reaches
-	 * the streams libetpan opens, and not the reads of a plain one */
-	long long t0 = now_ms();
-	if (o->security == SMTP_SEC_TLS) {
-		stream = mailstream_ssl_open_with_callback_timeout(fd, c->timeout, ip_literal(o->host, ip) ? NULL : set_sni,
-								   (void *)o->host);
-		if (!stream) {
-			st = handshake_failed(c, "TLS", t0, err);
-			goto fail;
-		}
-		c->encrypted = true;
-	} else {
-		stream = mailstream_socket_open_timeout(fd, c->timeout);
-		if (!stream) {
-			errf(err, "%s: out of memory", c->where);
-			goto fail;
-		}
-	}
-	fd = -1; /* the stream's now */
-	if (o->security == SMTP_SEC_TLS && o->tls_verify && (st = verify_peer(c, o, stream, "TLS", err)) != SMTP_OK)
-		goto fail;
-	/* the greeting, as mailsmtp_connect would read it but for its reader */
-	c->s->stream = stream;
-	stream = NULL; /* the session's now */
-	t0 = now_ms();
-	read_reply(c);
-	if (c->s->response_code != 220) {
-		describe(c, t0, reply);
+	read_reply(c, c->timeout);
+	if (c->code != 220) {
+		describe(c, reply);
 		errf(err, "%s: greeting: %s", c->where, reply);
-		st = classify(c, c->s->response_code);
+		st = classify(c, c->code);
 		goto fail;
 	}
 	if ((st = hello(c, helo, err)) != SMTP_OK)
 		goto fail;
-	if (o->security == SMTP_SEC_STARTTLS && (st = starttls(c, o, helo, err)) != SMTP_OK)
+	if (o->security == SMTP_SEC_STARTTLS && (st = starttls(c, o, helo, &refusal, err)) != SMTP_OK)
 		goto fail;
-	if (o->username && *o->username && (st = auth(c, o, err)) != SMTP_OK)
+	if (o->username && *o->username && (st = auth(c, o, &refusal, err)) != SMTP_OK)
 		goto fail;
 	c->usable = true;
 	*out = c;
+	if (why)
+		*why = SMTP_REFUSED_NONE;
 	return SMTP_OK;
 fail:
-	if (fd >= 0)
-		close(fd);
-	if (stream)
-		mailstream_close(stream);
+	if (why)
+		*why = st != SMTP_FAIL ? SMTP_REFUSED_NONE : refusal != SMTP_REFUSED_NONE ? refusal : SMTP_REFUSED_SERVER;
+	c->usable = false;
 	smtp_close(c);
 	return st;
 }
@@ -648,17 +863,17 @@ static void reset(struct smtp_conn *c)
 {
 	if (c->usable) {
 		command(c, "RSET");
-		if (c->s->response_code != 250)
+		if (c->code != 250)
 			c->usable = false;
 	}
 }
 
 /* refused: the status of a transaction that got another answer than the
  * one it wanted, described in REPLY; RSET when the connection can go on. */
-static int refused(struct smtp_conn *c, long long t0, char reply[SMTP_REPLY_MAX])
+static int refused(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 {
-	describe(c, t0, reply);
-	int st = classify(c, c->s->response_code);
+	describe(c, reply);
+	int st = classify(c, c->code);
 	reset(c);
 	return st;
 }
@@ -711,32 +926,35 @@ static void stuff(struct buf *out, const char *msg, size_t len)
 	out->len = (size_t)(o - out->data) + 5;
 }
 
-/* write_all: LEN bytes of DATA on C's stream, flushed; false on an error. */
-static bool write_all(struct smtp_conn *c, const char *data, size_t len)
+/* sync_lost: whether the server has sent more than the replies asked for
+ * (bytes already read that no command asked for): the two ends no longer
+ * agree on which reply answers which command, and the connection must not
+ * be used again. Checked where a transaction ends. */
+static bool sync_lost(struct smtp_conn *c)
 {
-	return mailstream_write(c->s->stream, data, len) == (ssize_t)len && mailstream_flush(c->s->stream) == 0;
+	if (c->len == 0)
+		return false;
+	c->usable = false;
+	return true;
 }
 
 /* envelope: MAIL FROM, RCPT TO and DATA one after the other, each waiting
  * for its reply. SMTP_OK when DATA got its 354. */
-static int envelope(struct smtp_conn *c, const char *from, const char *rcpt, char reply[SMTP_REPLY_MAX])
+static int envelope(struct smtp_conn *c, const char *from, const char *param, const char *rcpt,
+		    char reply[SMTP_REPLY_MAX])
 {
-	mailsmtp *s = c->s;
-	long long t0 = now_ms();
 	c->stage = SMTP_STAGE_SENDER;
-	command(c, "MAIL FROM:<%s>", from);
-	if (s->response_code / 100 != 2)
-		return refused(c, t0, reply);
-	t0 = now_ms();
+	command(c, "MAIL FROM:<%s>%s", from, param);
+	if (c->code / 100 != 2)
+		return refused(c, reply);
 	c->stage = SMTP_STAGE_RECIPIENT;
 	command(c, "RCPT TO:<%s>", rcpt);
-	if (s->response_code / 100 != 2)
-		return refused(c, t0, reply);
-	t0 = now_ms();
+	if (c->code / 100 != 2)
+		return refused(c, reply);
 	c->stage = SMTP_STAGE_MESSAGE;
 	command(c, "DATA");
-	if (s->response_code != 354)
-		return refused(c, t0, reply);
+	if (c->code != 354)
+		return refused(c, reply);
 	return SMTP_OK;
 }
 
@@ -751,29 +969,26 @@ static int envelope(struct smtp_conn *c, const char *from, const char *rcpt, cha
  * any refused transaction. MSG (LEN bytes) is stuffed into C->data while
  * the server reads the commands.
  */
-static int envelope_pipelined(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg,
-			      size_t len, char reply[SMTP_REPLY_MAX])
+static int envelope_pipelined(struct smtp_conn *c, const char *from, const char *param, const char *rcpt,
+			      const char *msg, size_t len, char reply[SMTP_REPLY_MAX])
 {
 	static const enum smtp_stage stages[3] = {SMTP_STAGE_SENDER, SMTP_STAGE_RECIPIENT, SMTP_STAGE_MESSAGE};
-	mailsmtp *s = c->s;
 	char group[2 * MAX_ADDRESS + 64];
-	int n = snprintf(group, sizeof group, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, rcpt);
-	long long t0 = now_ms();
+	int n = snprintf(group, sizeof group, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, param, rcpt);
 	c->stage = SMTP_STAGE_SENDER;
-	s->response_code = 0;
+	c->code = 0;
 	if (n < 0 || (size_t)n >= sizeof group || !write_all(c, group, (size_t)n))
-		return refused(c, t0, reply);
+		return refused(c, reply);
 	stuff(&c->data, msg, len);
 	int st = SMTP_OK;
 	for (int i = 0; i < 3; i++) {
-		t0 = now_ms();
-		read_reply(c);
-		int code = s->response_code;
+		read_reply(c, c->timeout);
+		int code = c->code;
 		bool wanted = i < 2 ? code / 100 == 2 : code == 354;
 		if (st == SMTP_OK) {
 			if (!wanted) {
 				c->stage = stages[i];
-				describe(c, t0, reply);
+				describe(c, reply);
 				st = classify(c, code);
 			}
 		} else if (code == 0 || code == 421) {
@@ -781,11 +996,10 @@ static int envelope_pipelined(struct smtp_conn *c, const char *from, const char 
 		} else if (i == 2 && code == 354) {
 			/* DATA accepted after a refused MAIL or RCPT: end the empty
 			 * message, whose refusal (or acceptance) changes nothing */
+			c->code = 0;
 			if (write_all(c, ".\r\n", 3))
-				read_reply(c);
-			else
-				s->response_code = 0;
-			if (s->response_code == 0 || s->response_code == 421)
+				read_reply(c, c->timeout);
+			if (c->code == 0 || c->code == 421)
 				c->usable = false;
 		}
 		if (!c->usable) /* no further reply to wait for */
@@ -815,18 +1029,19 @@ int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const ch
 		snprintf(reply, SMTP_REPLY_MAX, "invalid recipient address");
 		return SMTP_FAIL;
 	}
-	/* Without SMTPUTF8 (RFC 6531) an address must be ASCII. */
-	for (const unsigned char *p = (const unsigned char *)rcpt; *p; p++) {
-		if (*p >= 0x80) {
-			snprintf(reply, SMTP_REPLY_MAX, "non-ASCII address: not sent without SMTPUTF8");
-			return SMTP_FAIL;
-		}
-	}
+	/* Without SMTPUTF8 (RFC 6531) an address must be ASCII; that is
+	 * about this server, not the reader's mailbox: no bounce. */
+	const bool utf8 = !ascii(from) || !ascii(rcpt);
 	c->stage = SMTP_STAGE_MESSAGE;
+	if (utf8 && !c->smtputf8) {
+		snprintf(reply, SMTP_REPLY_MAX, "non-ASCII address: the server does not offer SMTPUTF8");
+		return SMTP_FAIL;
+	}
 	if (!msg && len) {
 		snprintf(reply, SMTP_REPLY_MAX, "no message");
 		return SMTP_FAIL;
 	}
+	const char *param = utf8 ? " SMTPUTF8" : "";
 	/* The data ends with CRLF "." CRLF whatever the message ends with:
 	 * without its own last line break the message arrives as it is,
 	 * rather than with an empty line added. */
@@ -836,20 +1051,24 @@ int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const ch
 		len--;
 	int st;
 	if (c->pipelining) {
-		st = envelope_pipelined(c, from, rcpt, msg ? msg : "", len, reply);
+		st = envelope_pipelined(c, from, param, rcpt, msg ? msg : "", len, reply);
 	} else {
-		st = envelope(c, from, rcpt, reply);
+		st = envelope(c, from, param, rcpt, reply);
 		if (st == SMTP_OK)
 			stuff(&c->data, msg ? msg : "", len);
 	}
 	if (st != SMTP_OK)
 		return st;
 	/* The text goes now: the server delivers nothing before the final
-	 * dot, which alone waits for smtp_finish. */
-	long long t0 = now_ms();
-	c->s->response_code = 0;
+	 * dot, which alone waits for smtp_finish. A reply the server sent
+	 * before the text is a reply to nothing. */
+	c->code = 0;
+	if (sync_lost(c)) {
+		snprintf(c->why, sizeof c->why, "a reply to no command");
+		return refused(c, reply);
+	}
 	if (!write_all(c, c->data.data, c->data.len - 3))
-		return refused(c, t0, reply);
+		return refused(c, reply);
 	c->in_data = true;
 	return SMTP_OK;
 }
@@ -861,16 +1080,30 @@ int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 		snprintf(reply, SMTP_REPLY_MAX, "no transaction to finish");
 		return SMTP_RETRY;
 	}
-	mailsmtp *s = c->s;
 	c->in_data = false;
 	c->stage = SMTP_STAGE_MESSAGE;
-	long long t0 = now_ms();
-	s->response_code = 0;
-	if (write_all(c, c->data.data + c->data.len - 3, 3)) /* ".\r\n" */
-		read_reply(c);
-	if (s->response_code / 100 != 2)
-		return refused(c, t0, reply);
-	reply_text(s->response_code, s->response, reply);
+	c->code = 0;
+	/* A reply before the dot answers nothing we sent: the server is not
+	 * reading what we think. Nothing is handed over. */
+	if (sync_lost(c)) {
+		snprintf(reply, SMTP_REPLY_MAX, "a reply to no command before the end of the message");
+		return SMTP_RETRY;
+	}
+	if (!write_all(c, c->data.data + c->data.len - 3, 3)) /* ".\r\n" */
+		return refused(c, reply);
+	/* From here the server may have the message: a reply that does not
+	 * come back is no proof that it was not delivered. */
+	read_reply(c, c->data_timeout);
+	if (c->code == 0) {
+		describe(c, reply);
+		size_t n = strlen(reply);
+		snprintf(reply + n, SMTP_REPLY_MAX - n, " after the final dot: may have been delivered");
+		return SMTP_MAYBE;
+	}
+	if (c->code / 100 != 2)
+		return refused(c, reply);
+	reply_text(c->code, c->text.data, reply);
+	sync_lost(c); /* delivered; but a second reply makes the connection unusable */
 	return SMTP_OK;
 }
 
@@ -882,9 +1115,8 @@ void smtp_abandon(struct smtp_conn *c)
 	 * connection before the final dot is the way to drop the message */
 	c->in_data = false;
 	c->usable = false;
-	if (c->s && c->s->stream) {
-		mailstream_close(c->s->stream);
-		c->s->stream = NULL;
+	if (c->fd >= 0) {
+		shutdown(c->fd, SHUT_RDWR);
 	}
 }
 
@@ -904,20 +1136,151 @@ void smtp_close(struct smtp_conn *c)
 	if (!c)
 		return;
 	smtp_abandon(c); /* no QUIT as message text */
-	if (c->s) {
-		if (c->s->stream) {
-			if (c->usable) {
-				mailstream_low_set_timeout(mailstream_get_low(c->s->stream),
-							   c->timeout < QUIT_WAIT ? c->timeout : QUIT_WAIT);
-				command(c, "QUIT");
-			}
-			/* closed here: mailsmtp_free would send QUIT (again) */
-			mailstream_close(c->s->stream);
-			c->s->stream = NULL;
-		}
-		mailsmtp_free(c->s);
+	if (c->fd >= 0 && c->usable) {
+		c->timeout = c->timeout < QUIT_WAIT ? c->timeout : QUIT_WAIT;
+		c->data_timeout = c->timeout;
+		command(c, "QUIT");
+		if (c->tls)
+			gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* non-blocking: at most one try */
 	}
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	if (c->cred)
+		gnutls_certificate_free_credentials(c->cred);
+	if (c->fd >= 0)
+		close(c->fd);
 	buf_free(&c->data);
+	buf_free(&c->text);
 	free(c->where);
 	free(c);
 }
+
+/* ---- the smtp transport (transport.h) ---- */
+
+struct smtp_state {
+	struct smtp_opts opts;
+	char *password;
+};
+
+/* read_password: the AUTH password from delivery.smtp.password_file, else
+ * $DIGEST_SMTP_PASSWORD; none without a user name. */
+static int read_password(const struct smtp_config *sm, char **out, char **err)
+{
+	*out = NULL;
+	if (!sm->username || !*sm->username)
+		return 0;
+	const char *env = getenv("DIGEST_SMTP_PASSWORD");
+	if (!sm->password_file && env) {
+		*out = xstrdup(env);
+		return 0;
+	}
+	if (!sm->password_file)
+		return errf(err, "delivery.smtp.username is set but neither delivery.smtp.password_file nor "
+				 "$DIGEST_SMTP_PASSWORD gives a password");
+	FILE *f = fopen(sm->password_file, "re");
+	if (!f)
+		return errf(err, "delivery.smtp.password_file: %s: %s", sm->password_file, strerror(errno));
+	char line[1024] = "";
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	*out = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}
+
+static int tx_init(const struct config *cfg, void **state, char **err)
+{
+	const struct smtp_config *sm = &cfg->delivery.smtp;
+	struct smtp_state *s = xcalloc(1, sizeof *s);
+	if (read_password(sm, &s->password, err) < 0) {
+		free(s);
+		return -1;
+	}
+	s->opts.host = sm->host;
+	s->opts.port = sm->port;
+	s->opts.security = !strcmp(sm->security, "tls")	     ? SMTP_SEC_TLS
+			   : !strcmp(sm->security, "starttls") ? SMTP_SEC_STARTTLS
+							       : SMTP_SEC_NONE;
+	s->opts.username = sm->username;
+	s->opts.password = s->password;
+	s->opts.helo = sm->helo;
+	s->opts.timeout = sm->timeout;
+	s->opts.data_timeout = sm->data_timeout;
+	s->opts.tls_verify = sm->tls_verify;
+	s->opts.ca_file = sm->ca_file;
+	*state = s;
+	return 0;
+}
+
+static void tx_done(void *state)
+{
+	struct smtp_state *s = state;
+	if (!s)
+		return;
+	if (s->password) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s);
+}
+
+static int tx_open(void *state, void **conn, enum tx_refusal *why, char **err)
+{
+	struct smtp_state *s = state;
+	enum smtp_refusal r = SMTP_REFUSED_NONE;
+	struct smtp_conn *c = NULL;
+	int st = smtp_open(&s->opts, &c, &r, err);
+	*conn = c;
+	*why = r == SMTP_REFUSED_LOGIN		? TX_REFUSED_LOGIN
+	       : r == SMTP_REFUSED_CERTIFICATE	? TX_REFUSED_CERTIFICATE
+	       : r == SMTP_REFUSED_SERVER	? TX_REFUSED_SERVER
+					: TX_REFUSED_NONE;
+	return st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : TX_RETRY;
+}
+
+static void tx_result(const struct smtp_conn *c, int st, const char *reply, struct tx_result *res)
+{
+	snprintf(res->reply, sizeof res->reply, "%s", reply);
+	enum smtp_stage stage = smtp_last_stage(c);
+	res->about = stage == SMTP_STAGE_SENDER	     ? TX_ABOUT_SENDER
+		     : stage == SMTP_STAGE_RECIPIENT ? TX_ABOUT_RECIPIENT
+						     : TX_ABOUT_MESSAGE;
+	res->status = st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : st == SMTP_MAYBE ? TX_MAYBE : TX_RETRY;
+}
+
+static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
+		    struct tx_result *res)
+{
+	char reply[SMTP_REPLY_MAX];
+	int st = smtp_begin(conn, from, rcpt, msg, len, reply);
+	tx_result(conn, st, reply, res);
+	return res->status;
+}
+
+static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *res)
+{
+	(void)msg;
+	(void)len;
+	char reply[SMTP_REPLY_MAX];
+	int st = smtp_finish(conn, reply);
+	tx_result(conn, st, reply, res);
+	return res->status;
+}
+
+static void tx_abandon(void *conn) { smtp_abandon(conn); }
+static bool tx_usable(const void *conn) { return smtp_usable(conn); }
+static void tx_close(void *conn) { smtp_close(conn); }
+
+const struct transport_ops smtp_transport = {
+	.name = "smtp",
+	.init = tx_init,
+	.done = tx_done,
+	.open = tx_open,
+	.begin = tx_begin,
+	.finish = tx_finish,
+	.abandon = tx_abandon,
+	.usable = tx_usable,
+	.close = tx_close,
+};

@@ -54,6 +54,7 @@ struct smtp_config {
 	char *security; /* none | starttls | tls */
 	char *username, *password_file, *helo;
 	int timeout, connections, max_per_connection, rate_per_second, retries, max_bounces;
+	int data_timeout;     /* seconds for the reply to the final dot */
 	bool tls_verify;
 	double retry_delay;   /* seconds before the first retry; doubled for each next */
 	char *ca_file;        /* PEM trust list instead of the system's, or NULL */

@@ -1,5 +1,6 @@
 /* deliver: an edition to every active subscriber through the configured
- * transport, over parallel connections, with the journal in the store. */
+ * transport (transport.h), over parallel connections, each delivery
+ * recorded by the journal (journal.h). */
 #ifndef DIGEST_DELIVER_H
 #define DIGEST_DELIVER_H
 
@@ -8,6 +9,7 @@
 #include "digest/config.h"
 #include "digest/render.h"
 #include "digest/store.h"
+#include "digest/transport.h"
 
 struct deliver_stats {
 	long long sent, failed, deferred; /* by this run */
@@ -15,6 +17,7 @@ struct deliver_stats {
 	double seconds;
 	bool unreachable;    /* no connection could be made (or kept) */
 	bool refused;        /* the server refused us for good: certificate, login, sender */
+	enum tx_refusal refusal; /* ... and how */
 	bool journal_failed; /* the database failed */
 };
 
@@ -35,6 +38,11 @@ struct deliver_stats {
  */
 int deliver_edition(const struct config *cfg, struct store *st, const struct render *r, const char *edition,
 		    bool progress, struct deliver_stats *stats, char **err);
+/* deliver_edition_with: the same through transport T (the unit tests'
+ * own), which stays the caller's. A message whose end went out without
+ * an answer (TX_MAYBE) is deferred and not tried again in this run. */
+int deliver_edition_with(const struct config *cfg, struct transport *t, struct store *st, const struct render *r,
+			 const char *edition, bool progress, struct deliver_stats *stats, char **err);
 
 /* deliver_message: MSG (LEN bytes, CRLF) from FROM to RCPT alone, on a
  * connection of its own through the configured transport, outside the

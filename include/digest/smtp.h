@@ -1,6 +1,7 @@
-/* smtp: one client connection to an SMTP server (libetpan), many messages
- * on it, with TLS certificates verified (GnuTLS) and every reply classified
- * by what the caller should do next. */
+/* smtp: one client connection to an SMTP server, many messages on it:
+ * replies read by a bounded reader of its own under a deadline per reply,
+ * TLS by GnuTLS with certificates verified, and every reply classified by
+ * what the caller should do next. */
 #ifndef DIGEST_SMTP_H
 #define DIGEST_SMTP_H
 
@@ -16,7 +17,9 @@ struct smtp_opts {
 	const char *username; /* NULL or "": no AUTH */
 	const char *password; /* not copied, never logged */
 	const char *helo;     /* EHLO name; NULL: the machine's host name */
-	int timeout;          /* seconds: connecting, and each read and write */
+	int timeout;          /* seconds: connecting, the TLS handshake, each whole reply,
+			       * and a write that makes no progress */
+	int data_timeout;     /* seconds for the reply to the final dot (0: 600, RFC 5321 4.5.3.2.6) */
 	bool tls_verify;      /* verify the certificate chain and host name */
 	const char *ca_file;  /* PEM trust list instead of the system CAs, or NULL */
 };
@@ -26,7 +29,23 @@ enum smtp_status {
 	SMTP_OK = 0,
 	SMTP_RETRY = 1, /* 4xx, timeout, refused or dropped connection: try again later */
 	SMTP_FAIL = 2,  /* 5xx, or a refused certificate or login: do not retry */
+	SMTP_MAYBE = 3, /* smtp_finish: the final dot went out, no reply came back
+			 * within data_timeout: the message may have been delivered */
 };
+
+/* Why smtp_open refused for good (its SMTP_FAIL), which says what the
+ * operator has to mend. */
+enum smtp_refusal {
+	SMTP_REFUSED_NONE,
+	SMTP_REFUSED_LOGIN,       /* AUTH answered 5xx: the user name or the password */
+	SMTP_REFUSED_CERTIFICATE, /* the server's certificate is not trusted for the host */
+	SMTP_REFUSED_SERVER,      /* anything else: no STARTTLS, no usable AUTH, a 5xx greeting */
+};
+
+/* What a server may send, at most: a longer reply line or reply drops the
+ * connection (SMTP_RETRY, the transaction deferred). */
+#define SMTP_LINE_MAX 4096
+#define SMTP_REPLY_BYTES_MAX 65536
 
 #define SMTP_REPLY_MAX 256
 
@@ -42,9 +61,10 @@ struct smtp_conn;
  * server and the step ("smtp 127.0.0.1:2525: STARTTLS: certificate: ...").
  * Its SMTP_FAIL is about the server or the configuration (certificate,
  * login, no STARTTLS, a 5xx greeting), never about a recipient: not a bounce.
- * Each address of the host gets O->timeout seconds to connect.
+ * Each address of the host gets O->timeout seconds to connect. *WHY (may
+ * be NULL) says, for SMTP_FAIL, what was refused.
  */
-int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
+int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err);
 
 /*
  * smtp_send: one transaction: MAIL FROM:<FROM>, RCPT TO:<RCPT>, DATA with
@@ -52,11 +72,18 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, char **err);
  * in one write when the server offers PIPELINING, and every reply is
  * still read and classified in order. REPLY receives the
  * server's last reply as one line ("250 2.0.0 Ok: queued", "451 4.3.0 ...",
- * or a description such as "connection lost" / "timeout"). After a
+ * or a description such as "connection lost" / "timeout (no reply in 30 s)").
+ * Each reply must come whole within O->timeout seconds (the one to the
+ * final dot within O->data_timeout), in lines of at most SMTP_LINE_MAX
+ * bytes and SMTP_REPLY_BYTES_MAX in all: else the connection is dropped
+ * and the status is SMTP_RETRY (SMTP_MAYBE after the final dot). After a
  * refused transaction the connection is reset (RSET) for the next one.
  * Returns SMTP_OK, SMTP_RETRY or SMTP_FAIL. An address longer than 254
  * bytes or with a control character, CR, LF, '<' or '>' is SMTP_FAIL
- * ("invalid recipient address") before anything is sent; FROM may be ""
+ * ("invalid recipient address") before anything is sent, and so is an
+ * address with a non-ASCII byte when the server does not offer SMTPUTF8
+ * (stage SMTP_STAGE_MESSAGE: not a bounce; with SMTPUTF8, MAIL FROM
+ * carries the SMTPUTF8 parameter); FROM may be ""
  * (the null sender). MSG's own last line break ends the message: the
  * server saves MSG byte for byte (one is added when it has none).
  */
@@ -108,9 +135,9 @@ bool smtp_is_loopback(const char *addr);
 /*
  * Threads: each connection belongs to one thread at a time; different
  * connections may be used at once from different threads without any
- * global initialisation. The program must ignore SIGPIPE (libetpan writes
- * with plain send()), and keep its descriptors below FD_SETSIZE (libetpan
- * waits with select(); smtp_open refuses a socket numbered near 1024).
+ * global initialisation. The program must ignore SIGPIPE (GnuTLS writes
+ * with plain send()). Waits use poll(), only when a read or write would
+ * block.
  */
 
 #endif

@@ -1,0 +1,210 @@
+/* journal: an edition's delivery marks, group-committed, and the
+ * exactly-once rule of journal.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "digest/journal.h"
+#include "digest/smtp.h"
+#include "digest/util.h"
+
+void (*journal_test_hook)(const char *point);
+
+/* A mark waiting for the commit that carries it. */
+struct mark {
+	long long sub, at;
+	enum delivery_state state;
+	bool bounce;    /* a failure that counts as a bounce */
+	bool has_reply; /* else the journal keeps the reply it has */
+	char reply[SMTP_REPLY_MAX];
+};
+
+struct marks {
+	struct mark *v;
+	size_t n, cap;
+};
+
+struct journal {
+	struct store *st;
+	const char *edition;
+	int max_bounces;
+
+	pthread_mutex_t mu;
+	pthread_cond_t durable; /* a commit is over */
+	/* The store's connection, used by one thread at a time: the committer
+	 * holds this and not MU while it commits, so that the others can go
+	 * on queueing marks. Taken without MU, or after it. */
+	pthread_mutex_t db;
+
+	struct marks queued;     /* for commit number OPEN */
+	struct marks spare;      /* the committer's array, kept for reuse */
+	unsigned long long open; /* the commit that will carry what is queued now */
+	unsigned long long done; /* the last commit on disk */
+	bool committing;
+	bool failed;
+	char *why;
+	long long commits;
+};
+
+struct journal *journal_new(struct store *st, const char *edition, int max_bounces)
+{
+	struct journal *j = xcalloc(1, sizeof *j);
+	j->st = st;
+	j->edition = edition;
+	j->max_bounces = max_bounces;
+	j->open = 1;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_mutex_init(&j->db, NULL);
+	pthread_cond_init(&j->durable, NULL);
+	return j;
+}
+
+/* queue: STATE for SUB, for the next commit, as JC's last mark. Called
+ * with MU held. */
+static void queue(struct journal *j, struct journal_conn *jc, long long sub, enum delivery_state state,
+		  const char *reply, bool bounce)
+{
+	struct marks *q = &j->queued;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 16;
+		q->v = xrealloc(q->v, q->cap * sizeof *q->v);
+	}
+	struct mark *m = &q->v[q->n++];
+	m->sub = sub;
+	m->at = (long long)time(NULL);
+	m->state = state;
+	m->bounce = bounce;
+	m->has_reply = reply != NULL;
+	if (reply)
+		snprintf(m->reply, sizeof m->reply, "%s", reply);
+	jc->need = j->open;
+}
+
+/* commit: everything queued, as commit number OPEN: one transaction, one
+ * fsync, for the marks of every connection. MU is released while the
+ * store works. Called with MU held and no commit running. */
+static void commit(struct journal *j)
+{
+	struct marks m = j->queued;
+	j->queued = j->spare;
+	j->spare = (struct marks){0};
+	unsigned long long number = j->open++;
+	j->committing = true;
+	pthread_mutex_unlock(&j->mu);
+
+	char *err = NULL;
+	int rc = 0;
+	const bool any = m.n > 0;
+	if (any) {
+		if (journal_test_hook)
+			journal_test_hook("commit");
+		pthread_mutex_lock(&j->db);
+		rc = store_begin(j->st, &err);
+		for (size_t i = 0; i < m.n && rc == 0; i++)
+			rc = store_delivery_mark(j->st, j->edition, m.v[i].sub, m.v[i].state,
+						 m.v[i].has_reply ? m.v[i].reply : NULL, m.v[i].at,
+						 m.v[i].bounce ? j->max_bounces : 0, &err);
+		if (rc == 0)
+			rc = store_commit(j->st, &err);
+		else
+			store_rollback(j->st);
+		pthread_mutex_unlock(&j->db);
+		if (rc == 0 && journal_test_hook)
+			journal_test_hook("committed");
+	}
+
+	pthread_mutex_lock(&j->mu);
+	m.n = 0;
+	j->spare = m;
+	j->committing = false;
+	if (rc < 0) {
+		if (!j->failed)
+			j->why = xasprintf("journal: %s", err);
+		j->failed = true;
+		free(err);
+	} else {
+		j->done = number;
+	}
+	if (any)
+		j->commits++;
+	pthread_cond_broadcast(&j->durable);
+}
+
+/* wait_durable: until commit NUMBER is on disk, leading a commit when none
+ * runs. Called with MU held (released meanwhile). */
+static int wait_durable(struct journal *j, unsigned long long number)
+{
+	while (j->done < number && !j->failed) {
+		if (j->committing)
+			pthread_cond_wait(&j->durable, &j->mu);
+		else
+			commit(j);
+	}
+	return j->failed ? -1 : 0;
+}
+
+void journal_intend(struct journal *j, struct journal_conn *jc, long long sub)
+{
+	pthread_mutex_lock(&j->mu);
+	queue(j, jc, sub, DELIVERY_INFLIGHT, NULL, false);
+	pthread_mutex_unlock(&j->mu);
+}
+
+void journal_outcome(struct journal *j, struct journal_conn *jc, long long sub, enum delivery_state state,
+		     const char *reply, bool bounce)
+{
+	pthread_mutex_lock(&j->mu);
+	queue(j, jc, sub, state, reply, bounce);
+	pthread_mutex_unlock(&j->mu);
+}
+
+int journal_settle(struct journal *j, struct journal_conn *jc)
+{
+	pthread_mutex_lock(&j->mu);
+	int rc = wait_durable(j, jc->need);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+/* A message handed over after its "in flight" and its connection's last
+ * outcome are durable: the rule of journal.h. */
+int journal_handover(struct journal *j, struct journal_conn *jc) { return journal_settle(j, jc); }
+
+int journal_recipients(struct journal *j, long long after, int limit, struct subscriber *out, int *n, char **err)
+{
+	pthread_mutex_lock(&j->db);
+	int rc = store_recipients_next(j->st, j->edition, after, limit, out, n, err);
+	pthread_mutex_unlock(&j->db);
+	return rc;
+}
+
+bool journal_failed(struct journal *j, const char **why)
+{
+	pthread_mutex_lock(&j->mu);
+	bool f = j->failed;
+	if (why)
+		*why = j->why;
+	pthread_mutex_unlock(&j->mu);
+	return f;
+}
+
+long long journal_commits(struct journal *j) { return j->commits; }
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	if (j->queued.n > 0)
+		wait_durable(j, j->open);
+	pthread_mutex_unlock(&j->mu);
+	free(j->queued.v);
+	free(j->spare.v);
+	free(j->why);
+	pthread_cond_destroy(&j->durable);
+	pthread_mutex_destroy(&j->db);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
