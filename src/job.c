@@ -32,6 +32,22 @@ int job_edition(const struct config *cfg, struct store *st, const char *date, ti
 		out->frozen = true;
 		return 0;
 	}
+	/* An edition dated before one already frozen: the clock was set back,
+	 * or an editor asked for an earlier day. It may be built, but never
+	 * with what a later edition carried (store_candidates). */
+	char latest[11];
+	int lr = freeze ? store_edition_latest(st, latest, err) : 0;
+	if (lr < 0)
+		return -1;
+	if (lr > 0 && strcmp(latest, out->date) > 0) {
+		if (date)
+			log_info("edition %s: earlier than the latest edition, %s; it leaves out every article an "
+				 "edition carried", out->date, latest);
+		else
+			log_warn("the clock says %s, before the latest edition, %s (was the clock set back?): "
+				 "edition %s leaves out every article an edition carried", out->date, latest,
+				 out->date);
+	}
 	if (fetch) {
 		struct collect_stats cs;
 		if (collect_run(cfg, st, now, from, progress, &cs, err) < 0)

@@ -57,8 +57,9 @@ static const char usage_text[] =
 	"\n"
 	"exit codes (sysexits): 0 done, 64 usage, 65 bad input data, 69 every source\n"
 	"unavailable or the SMTP server's certificate refused, 70 internal error,\n"
-	"73 database cannot be created, 75 temporary failure (a later run resumes),\n"
-	"77 the SMTP login refused, 78 configuration or template error.\n";
+	"73 database cannot be created, 75 temporary failure (a later run resumes;\n"
+	"also the database locked by another process), 77 the SMTP login refused,\n"
+	"78 configuration or template error.\n";
 
 static const char collect_usage[] =
 	"usage: digest collect [--all] [--date YYYY-MM-DD]\n"
@@ -201,6 +202,15 @@ union opts {
 	struct serve_opts serve;
 };
 
+/* The exit code of a store_open that returned RC: another process holding
+ * the database is a temporary failure, anything else means it cannot be
+ * created or used. */
+static int open_failed(int rc) { return rc == -2 ? EX_TEMPFAIL : EX_CANTCREAT; }
+
+/* The exit code of a failed store operation on ST: temporary when another
+ * process held the database past the wait, else internal. */
+static int db_failed(const struct store *st) { return store_busy(st) ? EX_TEMPFAIL : EX_SOFTWARE; }
+
 static int parse_collect(int argc, char **argv, union opts *o, int *code)
 {
 	static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
@@ -221,17 +231,18 @@ static int cmd_collect(struct config *cfg, const union opts *opts)
 	}
 	struct store *st = NULL;
 	char *err = NULL;
-	if (store_open(cfg->storage.database, &st, &err) < 0) {
+	int st_rc = store_open(cfg->storage.database, &st, &err);
+	if (st_rc < 0) {
 		log_error("%s", err);
 		free(err);
-		return EX_CANTCREAT;
+		return open_failed(st_rc);
 	}
 	struct collect_stats stats;
 	bool progress = isatty(STDERR_FILENO) && log_get_level() >= LOG_WARN;
 	int rc = EX_OK;
 	if (collect_run(cfg, st, now, from, progress, &stats, &err) < 0) {
 		log_error("%s", err);
-		rc = EX_SOFTWARE;
+		rc = db_failed(st);
 		goto out;
 	}
 	log_info("%d sources (%d failed), %d pages, %d article pages, %d articles", stats.sources,
@@ -245,7 +256,7 @@ static int cmd_collect(struct config *cfg, const union opts *opts)
 	size_t n = 0;
 	if (store_candidates(st, edition, from, to, &cands, &n, &err) < 0) {
 		log_error("%s", err);
-		rc = EX_SOFTWARE;
+		rc = db_failed(st);
 		goto out;
 	}
 	edition_rank(cands, n);
@@ -371,10 +382,11 @@ static bool want_progress(void)
 static int open_store(const struct config *cfg, struct store **st)
 {
 	char *err = NULL;
-	if (store_open(cfg->storage.database, st, &err) < 0) {
+	int rc = store_open(cfg->storage.database, st, &err);
+	if (rc < 0) {
 		log_error("%s", err);
 		free(err);
-		return EX_CANTCREAT;
+		return open_failed(rc);
 	}
 	return EX_OK;
 }
@@ -492,8 +504,14 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 			goto out;
 		}
 	}
-	if ((rc = open_store(cfg, &st)) != EX_OK)
+	if ((rc = open_store(cfg, &st)) != EX_OK) {
+		/* held by another process: the summary would wait for it again */
+		if (rc == EX_TEMPFAIL) {
+			summary(date, 0, &dc, &ds, o.dry_run);
+			goto out_quiet;
+		}
 		goto out;
+	}
 	int jr = job_edition(cfg, st, o.date, now, true, !o.dry_run, want_progress(), &ed, &err);
 	if (jr == -2) {
 		log_error("run: --date %s: expected a date YYYY-MM-DD, not after today", o.date);
@@ -502,7 +520,7 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	}
 	if (jr < 0) {
 		log_error("%s", err);
-		rc = EX_SOFTWARE;
+		rc = db_failed(st);
 		goto summary;
 	}
 	snprintf(date, sizeof date, "%s", ed.date);
@@ -530,12 +548,12 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 	}
 	if (deliver_edition(cfg, st, r, ed.date, want_progress(), &ds, &err) < 0) {
 		log_error("%s", err);
-		rc = ds.journal_failed ? EX_SOFTWARE : refusal_exit(&ds);
+		rc = ds.journal_failed ? (store_busy(st) ? EX_TEMPFAIL : EX_SOFTWARE) : refusal_exit(&ds);
 	}
 summary:
 	if (store_delivery_counts(st, date, &dc, &err) < 0) {
 		log_error("%s", err);
-		rc = rc ? rc : EX_SOFTWARE;
+		rc = rc ? rc : db_failed(st);
 		memset(&dc, 0, sizeof dc);
 	} else if (rc == EX_OK && dc.pending > 0 && !o.dry_run && (ed.n > 0 || cfg->digest.send_empty)) {
 		if (ds.unreachable)
@@ -658,7 +676,7 @@ static int cmd_preview(struct config *cfg, const union opts *opts)
 	}
 	if (jr < 0) {
 		log_error("%s", err);
-		rc = EX_SOFTWARE;
+		rc = db_failed(st);
 		goto out;
 	}
 	if (ed.n == 0)
@@ -724,7 +742,7 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 		free(err);
 		free(es);
 		store_close(st);
-		return EX_SOFTWARE;
+		return db_failed(st);
 	}
 	printf("%-10s  %-16s  %8s  %8s  %8s  %8s\n", "edition", "built", "articles", "sent", "deferred",
 	       "failed");
@@ -843,7 +861,7 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 		store_rollback(st);
 		log_error("%s", err);
 		free(err);
-		return EX_SOFTWARE;
+		return db_failed(st);
 	}
 	if (out == OPTIN_ACTIVE) {
 		printf("%s: active\n", addr);
@@ -862,7 +880,7 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	if (store_subscriber_get(st, addr, &sub, &err) != 1 ||
 	    optin_send_one(cfg, st, r, &sub, now, &os, &err) < 0) {
 		log_error("%s", err ? err : "subscriber vanished");
-		rc = EX_SOFTWARE;
+		rc = db_failed(st);
 	} else {
 		const char *st_name = sub_status_name(sub.status);
 		const char *then = sub.status == SUB_PENDING ? "" : " (subscribed again once confirmed)";
@@ -906,7 +924,7 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 		    store_commit(st, &err) < 0) {
 			log_error("%s", err);
 			store_rollback(st);
-			rc = EX_SOFTWARE;
+			rc = db_failed(st);
 		} else {
 			printf("%s: active\n", addr);
 		}
@@ -933,7 +951,7 @@ static int cmd_unsubscribe(struct config *cfg, const union opts *opts)
 		int r = store_subscriber_set_status(st, addr, SUB_UNSUBSCRIBED, (long long)time(NULL), &err);
 		if (r < 0) {
 			log_error("%s", err);
-			rc = EX_SOFTWARE;
+			rc = db_failed(st);
 		} else {
 			struct subscriber sub = {0};
 			int found = store_subscriber_get(st, addr, &sub, &err);
@@ -1032,7 +1050,7 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 		} else if (r != 0 || store_commit(st, &err) < 0) {
 			store_rollback(st);
 			log_error("%s: %s; nothing imported", o.file, err ? err : "import failed");
-			rc = EX_SOFTWARE;
+			rc = db_failed(st);
 		} else {
 			printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines\n",
 			       o.file, ic.added, ic.updated, ic.unchanged, ic.kept, bad);
@@ -1073,7 +1091,7 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 		}
 		if (werr)
 			log_error("%s: output error", o.output ? o.output : "stdout");
-		rc = r != 0 ? EX_SOFTWARE : werr ? EX_IOERR : EX_OK;
+		rc = r != 0 ? db_failed(st) : werr ? EX_IOERR : EX_OK;
 	}
 	free(err);
 	store_close(st);

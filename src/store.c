@@ -17,6 +17,8 @@ struct store {
 	sqlite3_stmt *upsert;
 	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
 	sqlite3_stmt *sub_get, *sub_insert, *sub_update; /* prepared once: imports run them per line */
+	char *path;
+	bool busy; /* a failure since open was another process holding the database */
 };
 
 /* Forward migrations: step I takes user_version I to I + 1. Never edit a
@@ -103,21 +105,60 @@ static const char *const migrations[] = {
 	"ALTER TABLE deliveries3 RENAME TO deliveries;",
 };
 
+/* How long a statement waits for a database another process holds
+ * (a long import, a backup) before it gives up: $DIGEST_BUSY_TIMEOUT
+ * seconds, else 30. */
+static int busy_ms(void)
+{
+	const char *e = getenv("DIGEST_BUSY_TIMEOUT");
+	char *end;
+	double s = e && *e ? strtod(e, &end) : -1;
+	if (!e || !*e || *end || s < 0 || s > 86400)
+		return 30000;
+	return (int)(s * 1000);
+}
+
+static bool busy_code(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* A failure of code RC: when another process held the database for
+ * longer than we wait, say so, with the path, and remember it. */
+static int failed(struct store *st, char **err, const char *what, int rc, const char *msg)
+{
+	if (st && st->db && busy_code(rc)) {
+		st->busy = true;
+		return errf(err, "%s: the database is busy: locked by another process for over %g s (%s)",
+			    st->path ? st->path : "database", busy_ms() / 1000.0, what);
+	}
+	return errf(err, "%s: %s", what, msg);
+}
+
 static int fail(struct store *st, char **err, const char *what)
 {
-	return errf(err, "%s: %s", what, st && st->db ? sqlite3_errmsg(st->db) : "no database");
+	if (!st || !st->db)
+		return errf(err, "%s: no database", what);
+	return failed(st, err, what, sqlite3_errcode(st->db), sqlite3_errmsg(st->db));
 }
 
 static int exec(struct store *st, const char *sql, char **err)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		errf(err, "database: %s", msg ? msg : sqlite3_errmsg(st->db));
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		const char *what = !strncmp(sql, "BEGIN", 5) ? "starting a write"
+				   : !strcmp(sql, "COMMIT")   ? "committing"
+							      : "database";
+		failed(st, err, what, rc, msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
 }
+
+bool store_busy(const struct store *st) { return st && st->busy; }
 
 int store_schema_version(struct store *st)
 {
@@ -192,23 +233,35 @@ int store_open(const char *path, struct store **out, char **err)
 	if (create_private(path, err) < 0)
 		return -1;
 	struct store *st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		errf(err, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 10000);
+	/* Wait for another process's transaction (an import, a backup)
+	 * rather than fail at once; every write begins IMMEDIATE, so the wait
+	 * applies to it. */
+	sqlite3_busy_timeout(st->db, busy_ms());
 	sqlite3_stmt *s = NULL;
-	int ok = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK &&
-		 sqlite3_step(s) == SQLITE_ROW &&
-		 !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	int ok = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
 	if (!ok) {
-		errf(err, "%s: cannot use it as a database (%s)", path, sqlite3_errmsg(st->db));
+		if (busy_code(rc) || busy_code(sqlite3_errcode(st->db)))
+			failed(st, err, "opening it", SQLITE_BUSY, "");
+		else
+			errf(err, "%s: cannot use it as a database (%s)", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	if (exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", err) < 0)
 		goto fail;
-	if (migrate(st, err) < 0) {
+	/* A current schema needs no write: reading it does not wait for a
+	 * writer, so `status` works during an import. */
+	if (store_schema_version(st) != STORE_SCHEMA_VERSION && migrate(st, err) < 0) {
+		if (st->busy)
+			goto fail;
 		char *m = xasprintf("%s: %s", path, *err);
 		free(*err);
 		*err = m;
@@ -216,9 +269,10 @@ int store_open(const char *path, struct store **out, char **err)
 	}
 	*out = st;
 	return 0;
-fail:
+fail:;
+	bool busy = st->busy;
 	store_close(st);
-	return -1;
+	return busy ? -2 : -1;
 }
 
 void store_close(struct store *st)
@@ -234,6 +288,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->sub_insert);
 	sqlite3_finalize(st->sub_update);
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
 }
 
@@ -369,8 +424,10 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 		"SELECT id, url, source, title, summary, image, published, views, comments, rating,"
 		"  first_seen, last_seen FROM articles a"
 		" WHERE coalesce(published, first_seen) BETWEEN ?1 AND ?2"
+		/* in no other edition, earlier or later: a clock set back
+		 * never brings back what a later edition carried */
 		"   AND NOT EXISTS (SELECT 1 FROM edition_articles e"
-		"                   WHERE e.article_id = a.id AND e.edition < ?3)";
+		"                   WHERE e.article_id = a.id AND e.edition <> ?3)";
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *s;
@@ -383,6 +440,22 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 }
 
 /* ---- editions ---- */
+
+int store_edition_latest(struct store *st, char date[11], char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT max(date) FROM editions", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the latest edition query");
+	int rc = sqlite3_step(s), found = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		snprintf(date, 11, "%s", (const char *)sqlite3_column_text(s, 0));
+		found = 1;
+	}
+	if (rc != SQLITE_ROW)
+		fail(st, err, "reading the latest edition");
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? found : -1;
+}
 
 int store_edition_load(struct store *st, const char *date, struct edition_rec *rec, struct article **out,
 		       size_t *n, char **err)

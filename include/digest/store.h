@@ -17,13 +17,24 @@ struct store;
 /*
  * store_open: open PATH, creating it (mode 0600, its directory 0700) and
  * migrating its schema forward as needed. Returns 0 and a handle to close
- * with store_close, or -1 with a one-line reason in *ERR (a database newer
- * than this program, a file that is no database, no permission).
+ * with store_close, -2 when another process held the database for longer
+ * than we wait (a temporary failure), or -1, each with a one-line reason
+ * in *ERR (a database newer than this program, a file that is no
+ * database, no permission).
+ *
+ * Every statement waits for a database another process holds (a long
+ * import, a backup): $DIGEST_BUSY_TIMEOUT seconds, default 30.
  */
 int store_open(const char *path, struct store **out, char **err);
 void store_close(struct store *st);
 
-/* store_begin / store_commit / store_rollback: one write transaction. */
+/* store_busy: whether a failure of ST since it was opened was another
+ * process holding the database past the wait: a temporary failure, for
+ * a later run. */
+bool store_busy(const struct store *st);
+
+/* store_begin / store_commit / store_rollback: one write transaction,
+ * begun IMMEDIATE so that a writer waits for another rather than fails. */
 int store_begin(struct store *st, char **err);
 int store_commit(struct store *st, char **err);
 void store_rollback(struct store *st);
@@ -38,8 +49,9 @@ int store_article_upsert(struct store *st, struct article *a, char **err);
 
 /*
  * store_candidates: the articles published (or, undated, first collected)
- * in [FROM, TO] that are in no edition dated before EDITION (YYYY-MM-DD),
- * unranked. *OUT is malloc'd; free with articles_free.
+ * in [FROM, TO] that are in no edition but EDITION (YYYY-MM-DD), earlier
+ * or later: what an edition carried is never sent again, even when the
+ * clock is set back. Unranked. *OUT is malloc'd; free with articles_free.
  */
 int store_candidates(struct store *st, const char *edition, long long from, long long to,
 		     struct article **out, size_t *n, char **err);
@@ -57,6 +69,10 @@ struct edition_rec {
  */
 int store_edition_load(struct store *st, const char *date, struct edition_rec *rec, struct article **out,
 		       size_t *n, char **err);
+
+/* store_edition_latest: the date of the latest frozen edition into DATE:
+ * 1, 0 when there is none, or -1 with *ERR. */
+int store_edition_latest(struct store *st, char date[11], char **err);
 
 /* store_edition_freeze: store edition DATE with the N articles of A (in
  * rank order) in one transaction. Fails when DATE already exists. */

@@ -1200,6 +1200,98 @@ static void test_migrate_2_to_3(void **state)
 	free(path);
 }
 
+/* What any edition carried is no candidate of another, earlier or later
+ * (a clock set back); an edition's own articles still are. */
+static void test_candidates_any_other_edition(void **state)
+{
+	(void)state;
+	char *path = db_path("later.db");
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	static const char *const urls[] = {"https://x/earlier", "https://x/later", "https://x/own", "https://x/free"};
+	struct article a[ARRAY_LEN(urls)];
+	assert_int_equal(store_begin(st, &err), 0);
+	for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
+		a[i] = art(urls[i], "t", 2000 + (long long)i, 1, 10, 1, 5000);
+		assert_int_equal(store_article_upsert(st, &a[i], &err), 0);
+	}
+	assert_int_equal(store_commit(st, &err), 0);
+	char latest[11] = "";
+	assert_int_equal(store_edition_latest(st, latest, &err), 0);
+	struct edition_rec rec = {1, 0, 1};
+	assert_int_equal(store_edition_freeze(st, "2026-01-01", &rec, &a[0], 1, &err), 0);
+	assert_int_equal(store_edition_freeze(st, "2026-01-03", &rec, &a[1], 1, &err), 0);
+	assert_int_equal(store_edition_freeze(st, "2026-01-02", &rec, &a[2], 1, &err), 0);
+	assert_int_equal(store_edition_latest(st, latest, &err), 1);
+	assert_string_equal(latest, "2026-01-03");
+	struct article *v;
+	size_t n;
+	assert_int_equal(store_candidates(st, "2026-01-02", 0, 10000, &v, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_non_null(find(v, n, "https://x/own"));
+	assert_non_null(find(v, n, "https://x/free"));
+	articles_free(v, n);
+	/* an edition not frozen yet, dated before the latest */
+	assert_int_equal(store_candidates(st, "2025-12-31", 0, 10000, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_non_null(find(v, n, "https://x/free"));
+	articles_free(v, n);
+	assert_null(err);
+	store_close(st);
+	free(path);
+}
+
+/* Another process holding the database: statements wait for it
+ * ($DIGEST_BUSY_TIMEOUT), and past the wait fail as busy (a temporary
+ * failure), naming the database; a reader is not kept out by a writer. */
+static void test_busy(void **state)
+{
+	(void)state;
+	setenv("DIGEST_BUSY_TIMEOUT", "0.3", 1);
+	char *path = db_path("busy.db");
+	struct store *st, *st2;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_false(store_busy(st));
+
+	sqlite3 *other;
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	/* opening a current schema does not need the write lock */
+	assert_int_equal(store_open(path, &st2, &err), 0);
+	char latest[11];
+	assert_int_equal(store_edition_latest(st2, latest, &err), 0);
+	store_close(st2);
+	assert_int_equal(store_begin(st, &err), -1);
+	assert_true(store_busy(st));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "busy"));
+	assert_null(strchr(err, '\n'));
+	free(err);
+	err = NULL;
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_begin(st, &err), 0);
+	assert_int_equal(store_commit(st, &err), 0);
+	store_close(st);
+
+	/* a holder that keeps readers out too: store_open says -2, busy */
+	assert_int_equal(sqlite3_exec(other, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
+					     "DELETE FROM articles WHERE 0;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_open(path, &st2, &err), -2);
+	assert_null(st2);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "busy"));
+	free(err);
+	err = NULL;
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(store_open(path, &st2, &err), 0);
+	store_close(st2);
+	unsetenv("DIGEST_BUSY_TIMEOUT");
+	free(path);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1233,6 +1325,8 @@ int main(void)
 		cmocka_unit_test(test_transition),
 		cmocka_unit_test(test_optin_stale_due),
 		cmocka_unit_test(test_migrate_2_to_3),
+		cmocka_unit_test(test_candidates_any_other_edition),
+		cmocka_unit_test(test_busy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
