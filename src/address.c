@@ -175,6 +175,10 @@ int address_key(const char *addr, char **key, char **err)
 	*key = NULL;
 	if (split(addr, &local, &dom, err) < 0)
 		return -1;
+	/* the spelling to send must fit, not only the shorter key: an address
+	 * has a key only when address_ascii_domain can spell it */
+	if (strlen(local) + 1 + strlen(dom) > ADDRESS_MAX)
+		return join(local, dom, key, err);
 	if (local[0] == '"') {
 		char *u = unquote_local(local, strlen(local));
 		if (u) {

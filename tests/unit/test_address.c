@@ -162,6 +162,26 @@ static void test_address_lengths(void **state)
 	assert_null(k);
 	assert_string_equal(err, "address: over 254 octets with its domain in A-label form");
 	free(err);
+	err = NULL;
+
+	/* a quoted local part the key unquotes: the spelling to send counts */
+	b.len = 0;
+	buf_adds(&b, "\"");
+	for (int i = 0; i < 62; i++)
+		buf_adds(&b, "q");
+	buf_adds(&b, "\"@");
+	for (int l = 0; l < 2; l++)
+		buf_adds(&b, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbж.");
+	for (int i = 0; i < 53; i++) /* 255 octets to send, 253 of key */
+		buf_adds(&b, "c");
+	buf_adds(&b, ".рф");
+	char *ascii = NULL;
+	assert_int_equal(address_ascii_domain(b.data, &ascii, NULL), -1);
+	assert_null(ascii);
+	assert_int_equal(address_key(b.data, &k, &err), -1);
+	assert_string_equal(err, "address: over 254 octets with its domain in A-label form");
+	free(k);
+	free(err);
 	buf_free(&b);
 }
 
