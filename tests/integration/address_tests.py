@@ -197,13 +197,13 @@ class AddressTests:
     def t_address_import_during_run(self):
         """A large import commits in batches: a run sending meanwhile is
         never locked out (exit 0 or 75, never 70 or "database is locked"),
-        another writer gets the database within a second at any time, and
+        another writer gets the database within 5 s at any time, and
         every imported subscriber is there afterwards."""
         d = self.testdir("addr-bigimport")
         n = 200000
-        with self.smtpd(d, "--delay", "20") as srv:
+        with self.smtpd(d, "--delay", "40") as srv:
             conf = self.job_conf(d, srv.port, smtp="connections = 2;")
-            self.add_subscribers(d, conf, n=60)
+            self.add_subscribers(d, conf, n=300)
             path = os.path.join(d, "big.csv")
             with open(path, "w", encoding="utf-8") as f:
                 f.write("email,name,status\n")
@@ -213,12 +213,13 @@ class AddressTests:
             t0 = time.monotonic()
             while srv.count() < 2 and run.poll() is None and time.monotonic() - t0 < 30:
                 time.sleep(0.02)
+            check(run.poll() is None, "test bug: the run ended before the import started")
             imp = self.popen_digest(conf, "subscribers", "import", path)
             worst, probes = 0.0, 0
             locked = None
             try:
                 while imp.poll() is None:
-                    con = sqlite3.connect(self.db(d), timeout=1.0, isolation_level=None)
+                    con = sqlite3.connect(self.db(d), timeout=5.0, isolation_level=None)
                     t1 = time.monotonic()
                     try:
                         con.execute("BEGIN IMMEDIATE")
@@ -235,10 +236,13 @@ class AddressTests:
             finally:
                 icode, ierr = self.finish(imp, "the import", timeout=300)
                 rcode, rerr = self.finish(run, "the run", timeout=120)
-            check(rcode in (0, 75) and "database is locked" not in rerr,
+            if self.opts.verbose:
+                print(f"    # {probes} probes, the longest wait {worst:.2f} s; {srv.count()} messages")
+            check(srv.count() > 2 and rcode in (0, 75) and "database is locked" not in rerr,
                   f"the run: exit {rcode}: {_short(rerr)}")
             check(icode == 0, f"the import: exit {icode}: {_short(ierr)}")
-            check(not locked, f"another writer was locked out during the import ({probes} probes): {locked}")
+            check(not locked, f"another writer was locked out during the import ({probes} probes, "
+                  f"the longest wait {worst:.1f} s): {locked}")
             con = sqlite3.connect(self.db(d))
             try:
                 got = con.execute("SELECT count(*) FROM subscribers WHERE email LIKE 'big%'").fetchone()[0]
