@@ -3,11 +3,11 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2
 
 # Debian packages that building and testing need.
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
+        libsqlite3-dev libidn2-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
         libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
         postfix
 

@@ -21,6 +21,7 @@
 #include "digest/render.h"
 #include "digest/store.h"
 #include "digest/serve.h"
+#include "digest/address.h"
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
@@ -889,6 +890,12 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 		} else if (os.deferred) {
 			printf("%s: %s; confirmation mail deferred (`digest serve` tries again)\n", addr, st_name);
 			rc = EX_TEMPFAIL;
+		} else if (os.failed && !address_local_ascii(sub.email)) {
+			/* refused by digest's own check, or the server's lack of
+			 * SMTPUTF8: not the recipient's fault, nor a refusal */
+			printf("%s: %s; confirmation mail not sent: a non-ASCII local part needs a server with "
+			       "SMTPUTF8\n", addr, st_name);
+			rc = EX_UNAVAILABLE;
 		} else if (os.failed) {
 			printf("%s: %s; confirmation mail refused by the server\n", addr, st_name);
 			rc = EX_UNAVAILABLE;
@@ -902,16 +909,33 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	return rc;
 }
 
+/* ADDR as subscribe and unsubscribe take it: checked (address_normalize)
+ * and with an identity (address_key: an IDN domain must be a valid IDNA
+ * name); malloc'd, or NULL after an error line naming CMD. */
+static char *command_address(const char *cmd, const char *addr)
+{
+	char *err = NULL, *key = NULL;
+	char *norm = address_normalize(addr, &err);
+	if (norm && address_key(norm, &key, &err) < 0) {
+		free(norm);
+		norm = NULL;
+	}
+	if (!norm) {
+		const char *why = err && !strncmp(err, "address: ", 9) ? err + 9 : err;
+		log_error("%s: %s: %s", cmd, addr, why ? why : "invalid address");
+	}
+	free(key);
+	free(err);
+	return norm;
+}
+
 static int cmd_subscribe(struct config *cfg, const union opts *opts)
 {
 	const struct sub_opts o = opts->sub;
 	char *err = NULL;
-	char *addr = address_normalize(o.addr, &err);
-	if (!addr) {
-		log_error("subscribe: %s: %s", o.addr, err);
-		free(err);
+	char *addr = command_address("subscribe", o.addr);
+	if (!addr)
 		return EX_DATAERR;
-	}
 	char *name = o.name ? name_clean(o.name) : NULL;
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
@@ -939,12 +963,9 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 static int cmd_unsubscribe(struct config *cfg, const union opts *opts)
 {
 	char *err = NULL;
-	char *addr = address_normalize(opts->sub.addr, &err);
-	if (!addr) {
-		log_error("unsubscribe: %s: %s", opts->sub.addr, err);
-		free(err);
+	char *addr = command_address("unsubscribe", opts->sub.addr);
+	if (!addr)
 		return EX_DATAERR;
-	}
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc == EX_OK) {
@@ -992,11 +1013,21 @@ static int list_row(void *ctx, const struct subscriber *s)
 	return ferror(l->f) ? -1 : 0;
 }
 
+/* An import commits every IMPORT_BATCH_ROWS rows or IMPORT_BATCH_SECONDS,
+ * whichever comes first: a run sending meanwhile waits for the database
+ * at most that long (its busy timeout is far longer), where one
+ * transaction for a million lines held it for half a minute. Each batch
+ * is whole: a failure loses the batch it happened in, never part of one. */
+#define IMPORT_BATCH_ROWS 1000
+#define IMPORT_BATCH_SECONDS 0.05
+
 struct import_ctx {
 	struct store *st;
 	bool resubscribe;
 	long long now;
 	unsigned long added, updated, unchanged, kept;
+	unsigned long batch, committed; /* rows in the open batch; rows committed */
+	double batch_start;
 	char *err;
 };
 
@@ -1012,6 +1043,23 @@ static int import_row(void *ctx, const struct sub_record *r)
 	case PUT_UPDATED: ic->updated++; break;
 	case PUT_UNCHANGED: ic->unchanged++; break;
 	case PUT_KEPT: ic->kept++; break;
+	}
+	if (++ic->batch >= IMPORT_BATCH_ROWS || mono_now() - ic->batch_start >= IMPORT_BATCH_SECONDS) {
+		if (store_commit(ic->st, &ic->err) < 0)
+			return -1;
+		ic->committed += ic->batch;
+		ic->batch = 0;
+		/* Others wait for the database by polling it (SQLite's busy
+		 * handler sleeps up to 100 ms between tries): a lock taken
+		 * again at once would starve them. A pause of 5 to 20 ms,
+		 * jittered so as never to beat in step with their polls, gives
+		 * each poll about one chance in five. */
+		long ms = 5 + (long)(mono_now() * 1e6) % 16;
+		struct timespec pause = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+		nanosleep(&pause, NULL);
+		if (store_begin(ic->st, &ic->err) < 0)
+			return -1;
+		ic->batch_start = mono_now();
 	}
 	return 0;
 }
@@ -1031,10 +1079,11 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			store_close(st);
 			return EX_NOINPUT;
 		}
-		struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL)};
+		struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL),
+					.batch_start = mono_now()};
 		unsigned long bad = 0;
-		/* One transaction: a failed import changes nothing, and 100 000
-		 * lines take one fsync. */
+		/* In batches (import_row): the lines before a failure stay
+		 * imported, and a rerun of the same file finds them unchanged. */
 		int r = store_begin(st, &err);
 		if (r == 0)
 			r = import_read(f, o.file, import_row, &ic, &bad, &err);
@@ -1049,7 +1098,11 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			rc = EX_DATAERR;
 		} else if (r != 0 || store_commit(st, &err) < 0) {
 			store_rollback(st);
-			log_error("%s: %s; nothing imported", o.file, err ? err : "import failed");
+			if (ic.committed)
+				log_error("%s: %s; the %lu lines before it were imported", o.file,
+					  err ? err : "import failed", ic.committed);
+			else
+				log_error("%s: %s; nothing imported", o.file, err ? err : "import failed");
 			rc = db_failed(st);
 		} else {
 			printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines\n",

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "digest/address.h"
 #include "digest/mime.h"
 #include "digest/textwrap.h"
 
@@ -635,11 +636,20 @@ void mime_skel_message(const struct mime_skel *k, const char *const *slots, stru
 		case P_STATIC:
 			buf_add(out, p->data, p->len);
 			break;
-		case P_TO:
+		case P_TO: {
+			/* An addr-spec is never RFC 2047-encoded: an IDN domain
+			 * goes in A-label form, as the envelope has it (a
+			 * non-ASCII local part stays UTF-8, RFC 6532). */
+			char *ascii = NULL;
+			const char *to = slots[SLOT_EMAIL];
+			if (to && !address_domain_ascii(to) && address_ascii_domain(to, &ascii, NULL) == 0)
+				to = ascii;
 			t.len = 0;
-			mime_mailbox(&t, slots[SLOT_NAME], slots[SLOT_EMAIL]);
+			mime_mailbox(&t, slots[SLOT_NAME], to);
 			mime_fold(out, "To", t.data);
+			free(ascii);
 			break;
+		}
 		case P_MSGID:
 			t.len = 0;
 			buf_addf(&t, "<%s@%s>", slots[SLOT_MESSAGE_ID], k->domain);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest/address.h"
 #include "digest/deliver.h"
 #include "digest/log.h"
 #include "digest/optin.h"
@@ -38,8 +39,13 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 	struct buf msg = {0};
 	char *why = NULL;
 	int rc = render_confirm(r, &rd, now, &msg, &why);
+	/* the envelope names an IDN domain in A-label form (SPEC "Addresses") */
+	char *rcpt = NULL;
+	if (!address_domain_ascii(s->email) && address_ascii_domain(s->email, &rcpt, NULL) < 0)
+		rcpt = NULL;
 	if (rc == 0)
-		rc = deliver_message(cfg, render_envelope_from(r), s->email, msg.data, msg.len, &why);
+		rc = deliver_message(cfg, render_envelope_from(r), rcpt ? rcpt : s->email, msg.data, msg.len, &why);
+	free(rcpt);
 	buf_free(&msg);
 	__atomic_store_n(&stats->current, 0, __ATOMIC_SEQ_CST);
 	if (rc == 0) {

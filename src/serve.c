@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest/address.h"
 #include "digest/http.h"
 #include "digest/job.h"
 #include "digest/log.h"
@@ -194,17 +195,6 @@ static void client_key(const struct server *sv, struct MHD_Connection *c, char *
 		addr_key((const struct sockaddr *)&s6, out, n);
 }
 
-/* ADDR as one mailbox, for the per-address limit: "Bob@x", "bob@x" and
- * "\"bob\"@x" are one, as most mail systems deliver them. */
-static const char *fold_address(const char *addr, char *out, size_t n)
-{
-	size_t o = 0;
-	for (const char *p = addr; *p && o + 1 < n; p++)
-		if (*p != '"' && *p != '\\')
-			out[o++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-	out[o] = '\0';
-	return out;
-}
 
 /* Whether the request's body is a URL-encoded form. */
 static bool is_urlencoded(struct MHD_Connection *c)
@@ -284,7 +274,18 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		return ok;
 	}
 	char *addr = address_normalize(email, &why);
-	char folded[ADDRESS_MAX + 1];
+	/* the mailbox's identity (SPEC "Addresses"), which the per-address
+	 * limit counts too: "Bob@x", "bob@x" and "\"bob\"@x" are one */
+	char *key = NULL;
+	if (addr && address_key(addr, &key, &why) < 0) {
+		char *bare = why && !strncmp(why, "address: ", 9) ? xstrdup(why + 9) : NULL;
+		if (bare) {
+			free(why);
+			why = bare;
+		}
+		free(addr);
+		addr = NULL;
+	}
 	char *clean = name ? name_clean(name) : NULL;
 	if (!addr) {
 		/* The form comes back with what was typed, the reason in English
@@ -293,7 +294,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		a.name = clean;
 		a.detail = strcmp(sv->cfg->newsletter.locale, "ru") ? why : NULL;
 		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
-	} else if (!ratelimit_take(sv->per_address, fold_address(addr, folded, sizeof folded), mono_now(), &retry) ||
+	} else if (!ratelimit_take(sv->per_address, key, mono_now(), &retry) ||
 		   !ratelimit_take(sv->all_mail, "*", mono_now(), &retry)) {
 		log_info("serve: %s: too many subscribe requests for %s", who, addr);
 		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
@@ -322,6 +323,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 	}
 	free(why);
 	free(addr);
+	free(key);
 	free(clean);
 	form_free(&f);
 	return ok;

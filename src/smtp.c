@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest/address.h"
 #include "digest/log.h"
 #include "digest/smtp.h"
 #include "digest/transport.h"
@@ -1250,11 +1251,21 @@ static void tx_result(const struct smtp_conn *c, int st, const char *reply, stru
 	res->status = st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : st == SMTP_MAYBE ? TX_MAYBE : TX_RETRY;
 }
 
+/* The envelope carries a domain in A-label form (SPEC "Addresses"): an
+ * IDN domain needs no SMTPUTF8, only a non-ASCII local part does. */
 static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
 		    struct tx_result *res)
 {
 	char reply[SMTP_REPLY_MAX];
-	int st = smtp_begin(conn, from, rcpt, msg, len, reply);
+	char *wire = NULL, *err = NULL;
+	if (!address_domain_ascii(rcpt) && address_ascii_domain(rcpt, &wire, &err) < 0) {
+		snprintf(res->reply, sizeof res->reply, "%s", err);
+		free(err);
+		res->about = TX_ABOUT_MESSAGE; /* not the mailbox's doing: no bounce */
+		return res->status = TX_FAIL;
+	}
+	int st = smtp_begin(conn, from, wire ? wire : rcpt, msg, len, reply);
+	free(wire);
 	tx_result(conn, st, reply, res);
 	return res->status;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest/address.h"
 #include "digest/store.h"
 #include "digest/util.h"
 
@@ -103,6 +104,70 @@ static const char *const migrations[] = {
 	"INSERT INTO deliveries3 SELECT edition, subscriber_id, state, attempts, reply, updated_at FROM deliveries;"
 	"DROP TABLE deliveries;"
 	"ALTER TABLE deliveries3 RENAME TO deliveries;",
+	/* 3 -> 4: one subscriber per mailbox (SPEC "Addresses"). Before this
+	 * SQL, migrate_keys has filled addr_key (IDNA needs C); the rows of
+	 * one mailbox then merge into the earliest created (the spelling first
+	 * given): the strongest choice the reader made (unsubscribed, then
+	 * bouncing, active, pending), the earliest created_at, every journal
+	 * row (one per edition: sent, then failed, deferred, in flight; the
+	 * attempts added up). The links in mails sent to a merged spelling
+	 * keep working through subscriber_aliases. */
+	"CREATE TEMP TABLE merge_map AS"
+	"  SELECT s.id AS old_id, k.keep_id AS keep_id FROM subscribers s JOIN"
+	"  (SELECT g.addr_key AS addr_key, (SELECT t.id FROM subscribers t WHERE t.addr_key = g.addr_key"
+	"     ORDER BY t.created_at, t.id LIMIT 1) AS keep_id"
+	"   FROM subscribers g GROUP BY g.addr_key HAVING count(*) > 1) k ON s.addr_key = k.addr_key"
+	"  WHERE s.id <> k.keep_id;"
+	"CREATE TEMP TABLE merge_best AS"
+	"  SELECT m.keep_id AS id,"
+	"    (SELECT t.id FROM subscribers t WHERE t.addr_key = s.addr_key ORDER BY"
+	"       CASE t.status WHEN 'unsubscribed' THEN 4 WHEN 'bouncing' THEN 3 WHEN 'active' THEN 2 ELSE 1 END DESC,"
+	"       t.status_at DESC, t.id LIMIT 1) AS best_id,"
+	"    (SELECT min(t.created_at) FROM subscribers t WHERE t.addr_key = s.addr_key) AS created_at,"
+	"    (SELECT max(t.bounces) FROM subscribers t WHERE t.addr_key = s.addr_key) AS bounces,"
+	"    (SELECT t.name FROM subscribers t WHERE t.addr_key = s.addr_key AND t.name IS NOT NULL"
+	"       ORDER BY t.created_at, t.id LIMIT 1) AS name"
+	"  FROM (SELECT DISTINCT keep_id FROM merge_map) m JOIN subscribers s ON s.id = m.keep_id;"
+	/* a status taken from another row drops what the kept row's own
+	 * confirmation stood for: no old link brings anyone back */
+	"UPDATE subscribers SET"
+	"  confirm_due = CASE WHEN status = (SELECT b.status FROM merge_best x JOIN subscribers b ON b.id = x.best_id"
+	"      WHERE x.id = subscribers.id) THEN confirm_due ELSE NULL END,"
+	"  confirm_sent_at = CASE WHEN status = (SELECT b.status FROM merge_best x JOIN subscribers b"
+	"      ON b.id = x.best_id WHERE x.id = subscribers.id) THEN confirm_sent_at ELSE NULL END,"
+	"  status_at = (SELECT b.status_at FROM merge_best x JOIN subscribers b ON b.id = x.best_id"
+	"      WHERE x.id = subscribers.id),"
+	"  status = (SELECT b.status FROM merge_best x JOIN subscribers b ON b.id = x.best_id"
+	"      WHERE x.id = subscribers.id),"
+	"  created_at = (SELECT x.created_at FROM merge_best x WHERE x.id = subscribers.id),"
+	"  bounces = (SELECT x.bounces FROM merge_best x WHERE x.id = subscribers.id),"
+	"  name = (SELECT x.name FROM merge_best x WHERE x.id = subscribers.id)"
+	" WHERE id IN (SELECT id FROM merge_best);"
+	"UPDATE subscribers SET confirm_due = NULL WHERE status = 'active' AND id IN (SELECT id FROM merge_best);"
+	"CREATE TEMP TABLE merge_deliveries AS"
+	"  SELECT d.edition AS edition, coalesce(m.keep_id, d.subscriber_id) AS sid, d.subscriber_id AS from_id,"
+	"    d.state AS state, d.attempts AS attempts, d.reply AS reply, d.updated_at AS updated_at,"
+	"    CASE d.state WHEN 'sent' THEN 4 WHEN 'failed' THEN 3 WHEN 'deferred' THEN 2 ELSE 1 END AS rank"
+	"  FROM deliveries d LEFT JOIN merge_map m ON m.old_id = d.subscriber_id"
+	"  WHERE d.subscriber_id IN (SELECT old_id FROM merge_map UNION SELECT keep_id FROM merge_map);"
+	"DELETE FROM deliveries"
+	"  WHERE subscriber_id IN (SELECT old_id FROM merge_map UNION SELECT keep_id FROM merge_map);"
+	"INSERT INTO deliveries (edition, subscriber_id, state, attempts, reply, updated_at)"
+	"  SELECT b.edition, b.sid, b.state,"
+	"    (SELECT sum(x.attempts) FROM merge_deliveries x WHERE x.edition = b.edition AND x.sid = b.sid),"
+	"    b.reply, b.updated_at FROM merge_deliveries b"
+	"  WHERE NOT EXISTS (SELECT 1 FROM merge_deliveries o WHERE o.edition = b.edition AND o.sid = b.sid AND"
+	"    (o.rank > b.rank OR (o.rank = b.rank AND (o.updated_at > b.updated_at OR"
+	"     (o.updated_at = b.updated_at AND o.from_id < b.from_id)))));"
+	"CREATE TABLE subscriber_aliases ("
+	"  nonce TEXT PRIMARY KEY," /* a merged row's nonce: its links' */
+	"  email TEXT NOT NULL,"    /* the spelling those links were made for */
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE) WITHOUT ROWID;"
+	"INSERT INTO subscriber_aliases SELECT s.nonce, s.email, m.keep_id"
+	"  FROM merge_map m JOIN subscribers s ON s.id = m.old_id;"
+	"DELETE FROM subscribers WHERE id IN (SELECT old_id FROM merge_map);"
+	"DROP TABLE merge_map; DROP TABLE merge_best; DROP TABLE merge_deliveries;"
+	"CREATE UNIQUE INDEX subscribers_key ON subscribers(addr_key);",
 };
 
 /* How long a statement waits for a database another process holds
@@ -134,6 +199,21 @@ static int failed(struct store *st, char **err, const char *what, int rc, const 
 			    st->path ? st->path : "database", busy_ms() / 1000.0, what);
 	}
 	return errf(err, "%s: %s", what, msg);
+}
+
+/* The identity key of EMAIL (address_key); for a spelling address_key
+ * refuses (a row an older digest stored, a caller's unchecked input), its
+ * ASCII letters lower-cased, so that it still names one row. Malloc'd. */
+static char *key_of(const char *email)
+{
+	char *key = NULL;
+	if (address_key(email, &key, NULL) == 0)
+		return key;
+	key = xstrdup(email ? email : "");
+	for (char *p = key; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	return key;
 }
 
 static int fail(struct store *st, char **err, const char *what)
@@ -172,6 +252,43 @@ int store_schema_version(struct store *st)
 	return v;
 }
 
+/* Step 3 -> 4, the part SQL cannot do: each subscriber's identity key
+ * (IDNA is libidn2's) in the new column addr_key. */
+static int migrate_keys(struct store *st, char **err)
+{
+	sqlite3_stmt *q = NULL, *u = NULL;
+	int rc = -1, step;
+	if (exec(st, "ALTER TABLE subscribers ADD COLUMN addr_key TEXT", err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, "SELECT id, email FROM subscribers", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET addr_key = ?2 WHERE id = ?1", -1, &u, NULL) !=
+		    SQLITE_OK) {
+		fail(st, err, "migrating to schema 4");
+		goto done;
+	}
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		char *key = key_of((const char *)sqlite3_column_text(q, 1));
+		sqlite3_bind_int64(u, 1, sqlite3_column_int64(q, 0));
+		sqlite3_bind_text(u, 2, key, -1, SQLITE_TRANSIENT);
+		free(key);
+		int r = sqlite3_step(u);
+		sqlite3_reset(u);
+		if (r != SQLITE_DONE) {
+			fail(st, err, "migrating to schema 4");
+			goto done;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		fail(st, err, "migrating to schema 4");
+		goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(q);
+	sqlite3_finalize(u);
+	return rc;
+}
+
 static int migrate(struct store *st, char **err)
 {
 	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
@@ -187,6 +304,8 @@ static int migrate(struct store *st, char **err)
 		goto rollback;
 	}
 	for (; v < STORE_SCHEMA_VERSION; v++) {
+		if (v == 3 && migrate_keys(st, err) < 0)
+			goto rollback;
 		if (exec(st, migrations[v], err) < 0)
 			goto rollback;
 		char pragma[40];
@@ -642,12 +761,13 @@ static sqlite3_stmt *cached(struct store *st, sqlite3_stmt **slot, const char *s
 	return *slot;
 }
 
-int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
+/* The subscriber whose identity key is KEY: 1, 0, -1. */
+static int get_by_key(struct store *st, const char *key, struct subscriber *out, char **err)
 {
-	sqlite3_stmt *s = cached(st, &st->sub_get, "SELECT " SUB_COLS " FROM subscribers WHERE email = ?1", err);
+	sqlite3_stmt *s = cached(st, &st->sub_get, "SELECT " SUB_COLS " FROM subscribers WHERE addr_key = ?1", err);
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		read_subscriber(s, out);
@@ -657,24 +777,39 @@ int store_subscriber_get(struct store *st, const char *email, struct subscriber 
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
+{
+	char *key = key_of(email);
+	int rc = get_by_key(st, key, out, err);
+	free(key);
+	return rc;
+}
+
 int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
 			 bool resubscribe, long long now, enum put_outcome *outcome, char **err)
 {
 	struct subscriber old;
-	int found = store_subscriber_get(st, email, &old, err);
-	if (found < 0)
+	char *key = key_of(email);
+	int found = get_by_key(st, key, &old, err);
+	if (found < 0) {
+		free(key);
 		return -1;
+	}
 	sqlite3_stmt *s = NULL;
 	*outcome = PUT_UNCHANGED;
 	if (!found) {
 		char nonce[33];
 		new_nonce(nonce);
 		s = cached(st, &st->sub_insert,
-			   "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+			   "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at, addr_key)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 			   err);
-		if (!s)
+		if (!s) {
+			free(key);
 			return -1;
+		}
+		sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
+		free(key);
 		sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
 		bind_text(s, 2, name);
 		sqlite3_bind_text(s, 3, status_names[status], -1, SQLITE_STATIC);
@@ -682,6 +817,7 @@ int store_subscriber_put(struct store *st, const char *email, const char *name, 
 		sqlite3_bind_int64(s, 5, now);
 		*outcome = PUT_ADDED;
 	} else {
+		free(key);
 		enum sub_status to = old.status;
 		/* Someone who left, or whose mail bounced, is never put back on the
 		 * list by a merge: only when the caller says so. */
@@ -731,10 +867,12 @@ int store_subscriber_set_status(struct store *st, const char *email, enum sub_st
 			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0,"
 			       "  confirm_due = NULL,"
 			       "  confirm_sent_at = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_sent_at END"
-			       " WHERE email = ?1 AND status <> ?2",
+			       " WHERE addr_key = ?1 AND status <> ?2",
 			       -1, &s, NULL) != SQLITE_OK)
 		return fail(st, err, "preparing the status update");
-	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+	char *key = key_of(email);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	free(key);
 	sqlite3_bind_text(s, 2, status_names[status], -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
 	int rc = sqlite3_step(s);
@@ -808,6 +946,23 @@ int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscr
 	else if (rc != SQLITE_DONE)
 		fail(st, err, "reading a subscriber");
 	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_ROW ? 1 : -1;
+	/* A row merged into another by the migration to schema 4: its links
+	 * name the subscriber it became, with the spelling and nonce they
+	 * were made for (so that their MAC still checks). */
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT s.id, a.email, s.name, s.status, a.nonce, s.bounces, s.created_at, s.status_at"
+			       " FROM subscriber_aliases a JOIN subscribers s ON s.id = a.subscriber_id WHERE a.nonce = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the subscriber query");
+	sqlite3_bind_text(s, 1, nonce, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_subscriber(s, out);
+	else if (rc != SQLITE_DONE)
+		fail(st, err, "reading a subscriber");
+	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -832,24 +987,37 @@ static int update(struct store *st, const char *sql, const char *what, char **er
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
-/* EMAIL's confirm_due: -1 when none, -2 when it cannot be read. */
-static long long due_of(struct store *st, const char *email)
+/* The confirm_due of the subscriber keyed KEY: -1 when none, -2 when it
+ * cannot be read. */
+static long long due_of(struct store *st, const char *key)
 {
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(confirm_due, -1) FROM subscribers WHERE email = ?1", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(confirm_due, -1) FROM subscribers WHERE addr_key = ?1", -1,
+			       &q, NULL) != SQLITE_OK)
 		return -2;
-	sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
 	long long v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
 	sqlite3_finalize(q);
 	return v;
 }
 
+static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
+			 long long resend, enum optin_outcome *outcome, char **err);
+
 int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
 			enum optin_outcome *outcome, char **err)
 {
+	char *key = key_of(email);
+	int rc = optin_request(st, email, key, name, now, resend, outcome, err);
+	free(key);
+	return rc;
+}
+
+static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
+			 long long resend, enum optin_outcome *outcome, char **err)
+{
 	struct subscriber old;
-	int found = store_subscriber_get(st, email, &old, err);
+	int found = get_by_key(st, key, &old, err);
 	if (found < 0)
 		return -1;
 	if (!found) {
@@ -858,15 +1026,15 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 		 * the owner confirms. */
 		enum put_outcome po;
 		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0 ||
-		    update(st, "UPDATE subscribers SET confirm_due = ?2, asked_at = ?2 WHERE email = ?1",
-			   "asking for a confirmation", err, email, now, 0, 0) < 0)
+		    update(st, "UPDATE subscribers SET confirm_due = ?2, asked_at = ?2 WHERE addr_key = ?1",
+			   "asking for a confirmation", err, key, now, 0, 0) < 0)
 			return -1;
 		*outcome = OPTIN_NEW;
 		return 0;
 	}
 	enum sub_status was = old.status;
 	subscriber_clear(&old);
-	long long due_before = due_of(st, email), due_after;
+	long long due_before = due_of(st, key), due_after;
 	/* Every request writes (asked_at), whatever the address: the commit
 	 * then takes as long for a subscribed address as for a new one, and
 	 * the answer's timing tells nobody which it was. Owed a mail unless
@@ -885,9 +1053,9 @@ int store_optin_request(struct store *st, const char *email, const char *name, l
 		   "  nonce = CASE WHEN status IN ('unsubscribed', 'bouncing') AND confirm_due IS NULL"
 		   "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
 		   "    THEN lower(hex(randomblob(16))) ELSE nonce END"
-		   " WHERE email = ?1",
-		   "asking for a confirmation", err, email, now, resend, 0) < 0 ||
-	    (due_after = due_of(st, email)) < -1)
+		   " WHERE addr_key = ?1",
+		   "asking for a confirmation", err, key, now, resend, 0) < 0 ||
+	    (due_after = due_of(st, key)) < -1)
 		return fail(st, err, "asking for a confirmation");
 	bool made_due = due_before == -1 && due_after != -1;
 	*outcome = was == SUB_ACTIVE ? OPTIN_ACTIVE

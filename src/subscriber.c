@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "digest/address.h"
 #include "digest/log.h"
 #include "digest/subscriber.h"
 #include "digest/util.h"
@@ -394,11 +395,13 @@ struct reader {
 /*
  * The next line of R in LINE (without its LF, nor the CR of a CRLF): 1, 0
  * at the end, -1 on a read error, -2 when it is over LINE_MAX_BYTES (then
- * the rest of it is not even read).
+ * the rest of it is read past without being kept, so that the next call
+ * returns the next line).
  */
 static int read_line(struct reader *r, struct buf *line)
 {
 	int got = 0;
+	bool over = false;
 
 	line->len = 0;
 	buf_add(line, "", 0);
@@ -420,15 +423,21 @@ static int read_line(struct reader *r, struct buf *line)
 		size_t avail = r->len - r->pos;
 		char *nl = memchr(p, '\n', avail);
 		size_t n = nl ? (size_t)(nl - p) : avail;
-		if (line->len + n > LINE_MAX_BYTES + 1) /* + 1: a CR to strip */
-			return -2;
-		buf_add(line, p, n);
+		if (over || line->len + n > LINE_MAX_BYTES + 1) { /* + 1: a CR to strip */
+			over = true;
+			line->len = 0;
+			line->data[0] = '\0';
+		} else {
+			buf_add(line, p, n);
+		}
 		r->pos += n + (nl != NULL);
 		if (nl)
 			break;
 	}
 	if (!got)
 		return 0;
+	if (over)
+		return -2;
 	if (line->len && line->data[line->len - 1] == '\r')
 		line->data[--line->len] = '\0';
 	return line->len > LINE_MAX_BYTES ? -2 : 1;
@@ -663,6 +672,18 @@ static int deliver(struct importer *im, int line, const char *email, const char 
 		return 0;
 	}
 	addr = address_normalize(email, &why);
+	char *key = NULL;
+	if (addr && address_key(addr, &key, &why) < 0) {
+		/* address_key's reasons start "address: " */
+		char *bare = why && !strncmp(why, "address: ", 9) ? xstrdup(why + 9) : NULL;
+		if (bare) {
+			free(why);
+			why = bare;
+		}
+		free(addr);
+		addr = NULL;
+	}
+	free(key);
 	if (!addr) {
 		char *v = shown(email);
 		bad_line(im, line, "invalid address \"%s\": %s", v, why);
@@ -783,19 +804,32 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 
 	errno = 0;
 
-	while ((got = read_line(&r, &line)) > 0) {
+	/* A line (or a record) over 64 KiB is one bad line: reported, skipped,
+	 * and the reading goes on with the next line. */
+	while ((got = read_line(&r, &line)) > 0 || got == -2) {
 		char *s = line.data;
 		size_t n = line.len;
 		if (lineno < INT_MAX)
 			lineno++;
+		if (got == -2) {
+			if (in_record) {
+				bad_line(&im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
+				in_record = 0;
+			} else {
+				bad_line(&im, lineno, "line over 64 KiB; skipped");
+			}
+			continue;
+		}
 		if (lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 			s += 3, n -= 3;
 		if (in_record) { /* a quoted CSV field goes on */
 			nul |= memchr(s, '\0', n) != NULL;
 			if (!csv_feed(&c, s, n)) {
 				if (c.data.len > LINE_MAX_BYTES) {
-					got = -3;
-					break;
+					/* a quote never closed: the lines it took are
+					 * lost, the next ones are records again */
+					bad_line(&im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
+					in_record = 0;
 				}
 				continue;
 			}
@@ -840,10 +874,6 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 	}
 	if (got == -1)
 		rc = errf(err, "%s: %s", im.path, errno ? strerror(errno) : "read error");
-	else if (got == -2)
-		rc = errf(err, "%s:%d: line over 64 KiB", im.path, lineno < INT_MAX ? lineno + 1 : lineno);
-	else if (got == -3)
-		rc = errf(err, "%s:%d: quoted field over 64 KiB (a quote not closed?)", im.path, start);
 	else if (in_record)
 		bad_line(&im, start, "unterminated quote");
 	if (bad)

@@ -12,7 +12,7 @@
 struct store;
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * store_open: open PATH, creating it (mode 0600, its directory 0700) and
@@ -99,6 +99,15 @@ struct subscriber {
 /* subscriber_clear: frees what SUB owns and zeroes it; NULL is fine. */
 void subscriber_clear(struct subscriber *sub);
 
+/*
+ * Subscribers are identified by their mailbox (SPEC "Addresses"): every
+ * function below that takes an EMAIL finds the row by address_key(EMAIL)
+ * (column addr_key, unique since schema 4), so "Bob@x", "bob@x" and
+ * "BOB@X" name one subscriber, and an IDN domain is one with its A-label
+ * form. The spelling first given is the one kept in `email` and mailed to.
+ * An EMAIL address_key refuses is looked up by its ASCII-lower-cased self.
+ */
+
 /* store_subscriber_get: 1 and *OUT filled, 0 when EMAIL is unknown, -1. */
 int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err);
 
@@ -128,7 +137,9 @@ int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, co
 int store_subscriber_counts(struct store *st, long long counts[4], char **err);
 
 /* store_subscriber_by_nonce: the subscriber whose nonce is NONCE: 1 and
- * *OUT filled, 0 when none, -1. */
+ * *OUT filled, 0 when none, -1. A nonce of a row the schema-4 migration
+ * merged into another names the row it became, *OUT's email and nonce
+ * being the merged row's (what its links were made for). */
 int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscriber *out, char **err);
 /* What a request to subscribe did. */
 enum optin_outcome {

@@ -50,8 +50,12 @@ struct sub_record {
  * `<addr>` or a bare address. CB gets each valid record (its strings live
  * until CB returns); a CB result other than 0 stops the reading and is
  * returned. Each bad line is reported on stderr as "PATH:LINE: reason"
- * and counted in *BAD. Returns 0, the CB's result, or -1 with *ERR when F
- * cannot be read (or a line is over 64 KiB).
+ * and counted in *BAD; so is a line over 64 KiB ("PATH:LINE: line over 64
+ * KiB; skipped") and a quoted CSV field that runs over 64 KiB (a quote
+ * never closed: the lines it took are skipped with it), and the reading
+ * goes on. An address is valid when address_normalize takes it and
+ * address_key can make its identity (an IDN domain must be a valid IDNA
+ * name). Returns 0, the CB's result, or -1 with *ERR when F cannot be read.
  */
 int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub_record *r), void *ctx,
 		unsigned long *bad, char **err);

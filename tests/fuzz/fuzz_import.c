@@ -1,5 +1,6 @@
 /* libFuzzer target: subscriber lists and addresses from arbitrary bytes. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,8 +56,9 @@ static void csv_roundtrip(const char *s, const char *cleaned)
 		want_name = cleaned;
 		name_seen = 0;
 		int rc = import_read(f, "fuzz", check_name, NULL, &bad, NULL);
-		/* only a name over 64 KiB may fail */
-		if (rc == 0 && (bad != 0 || name_seen != 1))
+		/* the record is read, or (when over 64 KiB) one bad line, skipped */
+		bool long_record = len > strlen("email,name\n") + 64 * 1024;
+		if (rc != 0 || !((bad == 0 && name_seen == 1) || (long_record && bad == 1 && name_seen == 0)))
 			abort();
 		fclose(f);
 	}

@@ -66,6 +66,7 @@ from job_tests import JobTests  # noqa: E402  (it uses Fail, Skip and check abov
 from serve_tests import ServeTests  # noqa: E402  (likewise)
 from smtp_tests import SmtpTests  # noqa: E402  (likewise)
 from store_tests import StoreTests  # noqa: E402  (likewise)
+from address_tests import AddressTests  # noqa: E402  (likewise)
 
 
 class Result:
@@ -98,7 +99,7 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite(JobTests, ServeTests, SmtpTests, StoreTests):
+class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -919,8 +920,8 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
 
     # ------------------------------------------------------------ runner
     def tests(self):
-        names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests) for n in vars(cls)
-                 if n.startswith("t_")]
+        names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests)
+                 for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
 

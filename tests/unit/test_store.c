@@ -1123,7 +1123,7 @@ static void test_migrate_2_to_3(void **state)
 	char *err = NULL;
 	if (store_open(path, &st, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	/* everyone is still there, as they were */
 	long long counts[4];
 	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
@@ -1176,19 +1176,19 @@ static void test_migrate_2_to_3(void **state)
 	store_close(st);
 	/* opened again: nothing to migrate, nothing lost */
 	assert_int_equal(store_open(path, &st, &err), 0);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
 	assert_int_equal(counts[SUB_PENDING], 1);
 	assert_int_equal(counts[SUB_ACTIVE], 1);
 	assert_int_equal(counts[SUB_UNSUBSCRIBED], 1); /* until the new link is followed */
 	store_close(st);
 
-	/* from schema 1 (articles, no subscribers) straight to 3 */
+	/* from schema 1 (articles, no subscribers) straight to the latest */
 	char *p1 = db_path("v1.db");
 	sql(p1, schema_v1);
 	sql(p1, "INSERT INTO articles (url, source, title, first_seen, last_seen) VALUES ('https://x/1', 's', 'T', 5, 5);");
 	assert_int_equal(store_open(p1, &st, &err), 0);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(store_candidates(st, "2026-01-02", 0, 10, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	articles_free(v, n);
@@ -1289,6 +1289,172 @@ static void test_busy(void **state)
 	assert_int_equal(store_open(path, &st2, &err), 0);
 	store_close(st2);
 	unsetenv("DIGEST_BUSY_TIMEOUT");
+/* One subscriber per mailbox (SPEC "Addresses"): every spelling of it
+ * finds the row, the first spelling is the one kept. */
+static void test_identity(void **state)
+{
+	(void)state;
+	char *path = db_path("identity.db");
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	static const struct {
+		const char *email;
+		enum put_outcome want;
+	} puts_[] = {
+		{"Bob@example.org", PUT_ADDED},
+		{"bob@example.org", PUT_UNCHANGED},
+		{"BOB@EXAMPLE.ORG", PUT_UNCHANGED},
+		{"\"bob\"@Example.org", PUT_UNCHANGED},
+		{"ivan@почта.рф", PUT_ADDED},
+		{"IVAN@xn--80a1acny.xn--p1ai", PUT_UNCHANGED},
+		{"Иван@ПОЧТА.РФ", PUT_ADDED},
+		{"иван@xn--80a1acny.xn--p1ai", PUT_UNCHANGED},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(puts_); i++) {
+		enum put_outcome out;
+		assert_int_equal(store_subscriber_put(st, puts_[i].email, NULL, SUB_ACTIVE, false, 100, &out, &err), 0);
+		if (out != puts_[i].want)
+			fail_msg("%s: outcome %d, want %d", puts_[i].email, out, puts_[i].want);
+	}
+	long long counts[4];
+	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
+	assert_int_equal(counts[SUB_ACTIVE], 3);
+	static const struct {
+		const char *ask, *kept;
+	} gets[] = {
+		{"BOB@example.org", "Bob@example.org"},
+		{"bob@EXAMPLE.org", "Bob@example.org"},
+		{"ivan@XN--80A1ACNY.XN--P1AI", "ivan@почта.рф"},
+		{"ИВАН@почта.рф", "Иван@ПОЧТА.РФ"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(gets); i++) {
+		struct subscriber sub;
+		if (store_subscriber_get(st, gets[i].ask, &sub, &err) != 1)
+			fail_msg("%s: not found", gets[i].ask);
+		assert_string_equal(sub.email, gets[i].kept);
+		subscriber_clear(&sub);
+	}
+	/* unsubscribing one spelling stops the mailbox */
+	assert_int_equal(store_subscriber_set_status(st, "BOB@EXAMPLE.ORG", SUB_UNSUBSCRIBED, 200, &err), 1);
+	struct subscriber sub;
+	assert_int_equal(store_subscriber_get(st, "Bob@example.org", &sub, &err), 1);
+	assert_int_equal(sub.status, SUB_UNSUBSCRIBED);
+	subscriber_clear(&sub);
+	/* nor does a request in another spelling make a second row */
+	enum optin_outcome oo;
+	assert_int_equal(store_optin_request(st, "bOB@example.org", NULL, 300, 3600, &oo, &err), 0);
+	assert_int_equal(oo, OPTIN_RETURNED);
+	assert_int_equal(store_optin_request(st, "new@Example.org", NULL, 300, 3600, &oo, &err), 0);
+	assert_int_equal(oo, OPTIN_NEW);
+	assert_int_equal(store_optin_request(st, "NEW@example.org", NULL, 301, 3600, &oo, &err), 0);
+	assert_int_equal(oo, OPTIN_WAIT);
+	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
+	assert_int_equal(counts[SUB_ACTIVE] + counts[SUB_PENDING] + counts[SUB_UNSUBSCRIBED], 4);
+	store_close(st);
+	assert_null(err);
+	free(path);
+}
+
+/* Schema 3 to 4: the rows of one mailbox merge (the strongest status, the
+ * earliest creation, one journal row per edition, old links still work). */
+static void test_migrate_3_to_4(void **state)
+{
+	(void)state;
+	char *path = db_path("v3.db");
+	struct store *st;
+	char *err = NULL;
+	/* a schema-3 database: the latest schema without what 4 adds */
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	sql(path, "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
+		  "ALTER TABLE subscribers DROP COLUMN addr_key; PRAGMA user_version = 3;"
+		  "INSERT INTO editions VALUES ('2026-01-01', 10, 0, 10), ('2026-01-02', 20, 10, 20),"
+		  "  ('2026-01-03', 30, 20, 30);"
+		  "INSERT INTO subscribers (id, email, name, status, nonce, bounces, created_at, status_at,"
+		  "  confirm_sent_at, confirm_due) VALUES"
+		  "  (1, 'Bob@x.org', NULL, 'active', '" NONCE_OLD "', 0, 50, 50, NULL, NULL),"
+		  "  (2, 'bob@x.org', 'Bob', 'pending', '" NONCE_PEND "', 0, 10, 10, 10, 99),"
+		  "  (3, 'BOB@x.org', NULL, 'unsubscribed', 'cccccccccccccccccccccccccccccccc', 0, 60, 70, NULL, NULL),"
+		  "  (4, 'carol@x.org', NULL, 'active', 'dddddddddddddddddddddddddddddddd', 2, 5, 5, NULL, NULL),"
+		  "  (5, 'Carol@x.org', NULL, 'bouncing', 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 3, 6, 6, NULL, NULL),"
+		  "  (6, 'solo@x.org', NULL, 'pending', 'ffffffffffffffffffffffffffffffff', 0, 7, 7, 7, 8);"
+		  "INSERT INTO deliveries VALUES"
+		  "  ('2026-01-01', 1, 'sent', 1, '250 a', 11), ('2026-01-01', 3, 'failed', 2, '550 b', 12),"
+		  "  ('2026-01-02', 1, 'inflight', 1, NULL, 21), ('2026-01-02', 3, 'deferred', 3, '451 c', 22),"
+		  "  ('2026-01-03', 3, 'failed', 1, '550 d', 31),"
+		  "  ('2026-01-01', 4, 'deferred', 1, '421 e', 13), ('2026-01-01', 5, 'failed', 1, '550 f', 14);");
+	if (store_open(path, &st, &err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(store_schema_version(st), 4);
+	struct subscriber sub;
+	/* Bob: the earliest row (2) kept with its spelling; unsubscribed beats
+	 * active beats pending */
+	assert_int_equal(store_subscriber_get(st, "BOB@X.ORG", &sub, &err), 1);
+	assert_int_equal(sub.id, 2);
+	assert_string_equal(sub.email, "bob@x.org");
+	assert_string_equal(sub.name, "Bob");
+	assert_int_equal(sub.status, SUB_UNSUBSCRIBED);
+	assert_int_equal(sub.status_at, 70);
+	assert_int_equal(sub.created_at, 10);
+	subscriber_clear(&sub);
+	/* carol: bouncing beats active */
+	assert_int_equal(store_subscriber_get(st, "carol@x.org", &sub, &err), 1);
+	assert_int_equal(sub.id, 4);
+	assert_int_equal(sub.status, SUB_BOUNCING);
+	assert_int_equal(sub.bounces, 3);
+	subscriber_clear(&sub);
+	long long counts[4];
+	assert_int_equal(store_subscriber_counts(st, counts, &err), 0);
+	assert_int_equal(counts[SUB_UNSUBSCRIBED] + counts[SUB_BOUNCING] + counts[SUB_PENDING] + counts[SUB_ACTIVE], 3);
+	/* nobody merged is owed a confirmation: bob's pending mail was for a
+	 * status the merge overruled; solo's stays */
+	struct subscriber due[4];
+	int k;
+	assert_int_equal(store_optin_due(st, 1000, 4, due, &k, &err), 0);
+	assert_int_equal(k, 1);
+	assert_string_equal(due[0].email, "solo@x.org");
+	subscriber_clear(&due[0]);
+	/* the journal: one row per edition, the best state, attempts added */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	static const struct {
+		const char *edition;
+		int sid;
+		const char *state;
+		int attempts;
+	} want[] = {
+		{"2026-01-01", 2, "sent", 3},  {"2026-01-02", 2, "deferred", 4}, {"2026-01-03", 2, "failed", 1},
+		{"2026-01-01", 4, "failed", 2},
+	};
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT edition, subscriber_id, state, attempts FROM deliveries"
+						" ORDER BY subscriber_id, edition", -1, &q, NULL), SQLITE_OK);
+	size_t rows = 0;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		assert_true(rows < ARRAY_LEN(want));
+		size_t w = rows < 3 ? rows : 3;
+		assert_string_equal((const char *)sqlite3_column_text(q, 0), want[w].edition);
+		assert_int_equal(sqlite3_column_int(q, 1), want[w].sid);
+		assert_string_equal((const char *)sqlite3_column_text(q, 2), want[w].state);
+		assert_int_equal(sqlite3_column_int(q, 3), want[w].attempts);
+		rows++;
+	}
+	assert_int_equal(rows, ARRAY_LEN(want));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	/* a merged row's links name the kept subscriber, in their spelling */
+	assert_int_equal(store_subscriber_by_nonce(st, NONCE_OLD, &sub, &err), 1);
+	assert_int_equal(sub.id, 2);
+	assert_string_equal(sub.email, "Bob@x.org");
+	assert_string_equal(sub.nonce, NONCE_OLD);
+	assert_int_equal(sub.status, SUB_UNSUBSCRIBED);
+	subscriber_clear(&sub);
+	assert_int_equal(store_subscriber_by_nonce(st, NONCE_PEND, &sub, &err), 1);
+	assert_int_equal(sub.id, 2);
+	subscriber_clear(&sub);
+	store_close(st);
+	assert_null(err);
 	free(path);
 }
 
@@ -1327,6 +1493,8 @@ int main(void)
 		cmocka_unit_test(test_migrate_2_to_3),
 		cmocka_unit_test(test_candidates_any_other_edition),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_migrate_3_to_4),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

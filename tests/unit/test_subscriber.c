@@ -554,7 +554,8 @@ static void test_import_stop(void **state)
 static void test_import_long_lines(void **state)
 {
 	(void)state;
-	/* exactly 64 KiB is accepted (and is a bad address), one more is an error */
+	/* exactly 64 KiB is accepted (and is a bad address), one more is a bad
+	 * line reported and skipped: the rest of the file is still read */
 	size_t n = 64 * 1024;
 	char *text = xmalloc(n + 100);
 	strcpy(text, "a@example.com\n");
@@ -570,22 +571,67 @@ static void test_import_long_lines(void **state)
 	memset(text + off, 'x', n + 1);
 	strcpy(text + off + n + 1, "\nb@example.com\n");
 	r = import_str(text);
-	assert_int_equal(r.rc, -1);
-	assert_string_equal(r.err, "list.csv:2: line over 64 KiB");
-	assert_int_equal(r.n, 1);
+	assert_int_equal(r.rc, 0);
+	assert_null(r.err);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.bad, 1);
+	assert_string_equal(r.records, "a@example.com|-|-|1\nb@example.com|-|-|3\n");
+	assert_string_equal(r.diag, "digest: list.csv:2: line over 64 KiB; skipped\n");
 	run_free(&r);
 
-	/* a quote never closed in a long file: an error, not the whole file in memory */
+	/* far over, and the line the file ends with */
+	char *huge = xmalloc(3 * n + 100);
+	strcpy(huge, "email\nfirst@example.com\n");
+	off = strlen(huge);
+	memset(huge + off, 'y', 3 * n);
+	strcpy(huge + off + 3 * n, "\nlast@example.com\n");
+	r = import_str(huge);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.bad, 1);
+	assert_non_null(strstr(r.diag, "list.csv:3: line over 64 KiB; skipped"));
+	run_free(&r);
+	huge[off + 3 * n] = '\0';
+	r = import_str(huge);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.bad, 1);
+	run_free(&r);
+	free(huge);
+
+	/* a quote never closed in a long file: not the whole file in memory;
+	 * that record is bad, and the lines after it are read again as records */
 	struct buf b = {0};
 	buf_adds(&b, "email,name\na@example.com,\"open\n");
 	for (int i = 0; i < 20000; i++)
 		buf_adds(&b, "b@example.com,B\n");
+	buf_adds(&b, "c@example.com,C\n");
 	r = import_mem(b.data, b.len, 0);
-	assert_int_equal(r.rc, -1);
-	assert_string_equal(r.err, "list.csv:2: quoted field over 64 KiB (a quote not closed?)");
+	assert_int_equal(r.rc, 0);
+	assert_null(r.err);
+	assert_int_equal(r.bad, 1);
+	assert_non_null(strstr(r.diag, "list.csv:2: quoted field over 64 KiB (a quote not closed?); skipped"));
+	assert_non_null(strstr(r.records, "\nc@example.com|C|-|"));
+	assert_true(r.n > 1);
 	run_free(&r);
 	buf_free(&b);
 	free(text);
+}
+
+/* IDN domains: taken in either form, spelling kept; a domain that is no
+ * IDNA name is a bad line. */
+static void test_import_idn(void **state)
+{
+	(void)state;
+	struct run r = import_str("Иван <иван@почта.рф>\nivan@xn--80a1acny.xn--p1ai\nbad@xn--zz.com\n"
+				  "worse@ab--cd.рф\n");
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "иван@почта.рф|Иван|-|1\nivan@xn--80a1acny.xn--p1ai|-|-|2\n");
+	assert_int_equal(r.bad, 2);
+	assert_string_equal(r.diag,
+			    "digest: list.csv:3: invalid address \"bad@xn--zz.com\": the domain is not a valid IDNA name\n"
+			    "digest: list.csv:4: invalid address \"worse@ab--cd.рф\": the domain is not a valid IDNA name\n");
+	run_free(&r);
 }
 
 static void test_import_many(void **state)
@@ -745,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_import_table),
 		cmocka_unit_test(test_import_stop),
 		cmocka_unit_test(test_import_long_lines),
+		cmocka_unit_test(test_import_idn),
 		cmocka_unit_test(test_import_many),
 		cmocka_unit_test(test_import_garbage),
 		cmocka_unit_test(test_csv_roundtrip),
