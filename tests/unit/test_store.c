@@ -1289,6 +1289,9 @@ static void test_busy(void **state)
 	assert_int_equal(store_open(path, &st2, &err), 0);
 	store_close(st2);
 	unsetenv("DIGEST_BUSY_TIMEOUT");
+	free(path);
+}
+
 /* One subscriber per mailbox (SPEC "Addresses"): every spelling of it
  * finds the row, the first spelling is the one kept. */
 static void test_identity(void **state)
