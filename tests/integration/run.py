@@ -64,6 +64,7 @@ def check(cond, msg):
 sys.dont_write_bytecode = True  # no __pycache__/ in the tree
 from job_tests import JobTests  # noqa: E402  (it uses Fail, Skip and check above)
 from serve_tests import ServeTests  # noqa: E402  (likewise)
+from fetch_tests import FetchTests  # noqa: E402  (likewise)
 
 
 class Result:
@@ -96,7 +97,7 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite(JobTests, ServeTests):
+class Suite(JobTests, ServeTests, FetchTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -917,7 +918,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
 
     # ------------------------------------------------------------ runner
     def tests(self):
-        names = [n for cls in (Suite, JobTests, ServeTests) for n in vars(cls) if n.startswith("t_")]
+        names = [n for cls in (Suite, JobTests, ServeTests, FetchTests) for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
 
