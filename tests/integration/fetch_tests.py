@@ -183,3 +183,28 @@ sources = ( {{ name = "intranet"; url = "{root}/list.html"; item = "//li"; publi
         want = [("Kept 1", "INTRANET-SECRET-1", 100), ("Kept 2", "INTRANET-SECRET-2", 200),
                 ("Kept 3 INTRANET-NEXT-PAGE", "INTRANET-SECRET-3", 300)]
         check(got == want, f"stored {got}, want {want}")
+
+    def t_utm_escaped_one_article(self):
+        """Two items whose links differ only by a utm_ tag written with an
+        escape (utm%5Fsource, %75tm_medium) are one article: the tag is
+        dropped after the escapes of unreserved characters are decoded."""
+        root = os.path.join(self.www, "utm-escaped")
+        os.makedirs(root, exist_ok=True)
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        links = ["/utm-escaped/story.html?id=7", "/utm-escaped/story.html?utm%5Fsource=tg&id=7",
+                 "/utm-escaped/story.html?%75tm_medium=mail&%69d=7#top"]
+        items = "".join(f"<li><a href='{href}'>Story seen {i + 1}</a>"
+                        f"<time>{(now - dt.timedelta(minutes=5 + i)).isoformat()}</time></li>"
+                        for i, href in enumerate(links))
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write(f"<html><body><ul>{items}</ul></body></html>")
+        d = self.testdir("utm-escaped")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "utm"; url = "{self.root}utm-escaped/index.html"; item = "//li"; published = "time"; }} );
+""")
+        r = self.collect(conf, "--all")
+        check(r.titles() == ["Story seen 1"], f"one story, one article: titles {r.titles()}")
+        rows = self.stored(d)
+        want = f"{self.root}utm-escaped/story.html?id=7"
+        check([row[0] for row in rows] == [want], f"stored URLs {[row[0] for row in rows]}, want [{want}]")
