@@ -99,7 +99,7 @@ int fetch_ip_is_private(const char *ip)
 }
 
 /* Refuse transfer T at IP (a numeric address): remember where, and the
- * URL it was about to request, for its error. */
+ * URL it was about to request (a redirect's target, maybe), for its error. */
 static void refuse(struct transfer *t, const char *ip)
 {
 	char *url = NULL;
@@ -304,10 +304,16 @@ static void unlink_active(struct fetcher *f, struct transfer *t)
 static void describe_error(struct transfer *t, CURLcode code, char *out, size_t outlen)
 {
 	const struct fetcher *f = t->f;
-	if (t->refused_ip[0])
-		snprintf(out, outlen, "refused: %s is at %s, a private or loopback address, where a link found "
-				      "on a page may not lead (fetch.private_addresses)",
-			 t->refused_url, t->refused_ip);
+	/* the caller names t->url; a redirect's target is named here, last,
+	 * as a long URL may be cut */
+	if (t->refused_ip[0] && strcmp(t->refused_url, t->url))
+		snprintf(out, outlen, "refused: %s is a private or loopback address, where a link found on a "
+				      "page may not lead (fetch.private_addresses): the redirect to %s",
+			 t->refused_ip, t->refused_url);
+	else if (t->refused_ip[0])
+		snprintf(out, outlen, "refused: %s is a private or loopback address, where a link found on a "
+				      "page may not lead (fetch.private_addresses)",
+			 t->refused_ip);
 	else if (t->too_big || code == CURLE_FILESIZE_EXCEEDED)
 		snprintf(out, outlen, "body over the %lld-byte cap", f->o.max_body);
 	else if (code == CURLE_OPERATION_TIMEDOUT)
