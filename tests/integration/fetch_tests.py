@@ -8,8 +8,7 @@ so a test sees exactly which pages reached the server, and that libcurl
 did reuse a connection.
 
 A mixin of run.py's Suite: it uses the Suite's helpers (conf(), collect(),
-testdir()) and run.py imports this file once its Fail, Skip and check()
-are defined.
+testdir()) and run.py imports this file once its check() is defined.
 """
 
 import datetime as dt
@@ -22,9 +21,9 @@ from zoneinfo import ZoneInfo
 import __main__
 
 if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a script
-    from __main__ import Fail, Skip, check  # noqa: F401
+    from __main__ import check
 else:  # run.py imported as the module `run`
-    from run import Fail, Skip, check  # noqa: F401
+    from run import check
 
 
 def short(s, n=400):
