@@ -417,5 +417,11 @@ done:
 		free(out);
 		out = canon;
 	}
+	/* decoding can make what CURLU refuses: "file:///%75:" a drive
+	 * letter, "file:///u:"; what is stored must read back */
+	if (out && !parses(out)) {
+		free(out);
+		out = NULL;
+	}
 	return out;
 }

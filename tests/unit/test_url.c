@@ -298,6 +298,9 @@ static void test_normalize(void **state)
 		/* ...and this one, once its dot segments are gone, as a
 		 * drive letter it refuses on input */
 		{"file:/]/../e:/]#/", NULL},
+		/* ...or once an escape is decoded */
+		{"file:///%75:", NULL},
+		{"file:///%75%3A/x", "file:///u%3A/x"},
 		/* refused */
 		{"ftp://e.org/a", NULL},
 		{"/news/1", NULL},
