@@ -33,7 +33,10 @@ struct transfer {
 	void *arg;
 	struct buf body;
 	int too_big;
-	int refused_private; /* a connection to a private address was refused */
+	/* the private address a FETCH_PUBLIC_ONLY transfer was refused, with
+	 * the URL it was about to request there; empty while none was */
+	char refused_ip[INET6_ADDRSTRLEN];
+	char *refused_url;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -95,24 +98,69 @@ int fetch_ip_is_private(const char *ip)
 	return -1;
 }
 
-/* Every connection a transfer opens passes here, redirects' too: those of
- * FETCH_PUBLIC_ONLY transfers may not reach a private address. */
+/* Refuse transfer T at IP (a numeric address): remember where, and the
+ * URL it was about to request (a redirect's target, maybe), for its error. */
+static void refuse(struct transfer *t, const char *ip)
+{
+	char *url = NULL;
+	snprintf(t->refused_ip, sizeof t->refused_ip, "%s", ip && *ip ? ip : "(unknown)");
+	if (t->easy)
+		curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+	free(t->refused_url);
+	t->refused_url = xstrdup(url ? url : t->url);
+}
+
+/* A FETCH_PUBLIC_ONLY transfer may not reach a private address. Two checks
+ * enforce it. This one, on every socket a transfer opens (redirects' too),
+ * keeps it from even connecting; but a transfer that reuses a connection
+ * kept alive by an earlier one opens none, so pre_request below is the one
+ * that holds for every request. */
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	struct transfer *t = arg;
 	(void)purpose;
 	if (t->flags & FETCH_PUBLIC_ONLY) {
 		int priv = 1; /* an address family we do not know is not let through */
-		if (addr->family == AF_INET)
-			priv = private_v4((const unsigned char *)&((struct sockaddr_in *)(void *)&addr->addr)->sin_addr);
-		else if (addr->family == AF_INET6)
-			priv = private_v6(((struct sockaddr_in6 *)(void *)&addr->addr)->sin6_addr.s6_addr);
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (addr->family == AF_INET) {
+			const struct in_addr *a = &((struct sockaddr_in *)(void *)&addr->addr)->sin_addr;
+			priv = private_v4((const unsigned char *)a);
+			inet_ntop(AF_INET, a, ip, sizeof ip);
+		} else if (addr->family == AF_INET6) {
+			const struct in6_addr *a = &((struct sockaddr_in6 *)(void *)&addr->addr)->sin6_addr;
+			priv = private_v6(a->s6_addr);
+			inet_ntop(AF_INET6, a, ip, sizeof ip);
+		}
 		if (priv) {
-			t->refused_private = 1;
+			refuse(t, ip);
 			return CURL_SOCKET_BAD;
 		}
 	}
 	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* Called by libcurl right before each request is sent, redirects' too, on a
+ * new connection or a reused one, with the address it is connected to: the
+ * rule of open_socket, for every request. Only a file: transfer has no
+ * address; any other without one is refused. */
+static int pre_request(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct transfer *t = arg;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (!(t->flags & FETCH_PUBLIC_ONLY))
+		return CURL_PREREQFUNC_OK;
+	if (!primary_ip || !*primary_ip) {
+		char *scheme = NULL;
+		curl_easy_getinfo(t->easy, CURLINFO_SCHEME, &scheme);
+		if (scheme && !strcasecmp(scheme, "file"))
+			return CURL_PREREQFUNC_OK;
+	} else if (fetch_ip_is_private(primary_ip) == 0) {
+		return CURL_PREREQFUNC_OK;
+	}
+	refuse(t, primary_ip);
+	return CURL_PREREQFUNC_ABORT;
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -150,6 +198,7 @@ static void transfer_free(struct transfer *t)
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	free(t->url);
+	free(t->refused_url);
 	buf_free(&t->body);
 	free(t);
 }
@@ -180,6 +229,8 @@ static CURL *make_easy(struct fetcher *f, struct transfer *t)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, pre_request);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -253,9 +304,16 @@ static void unlink_active(struct fetcher *f, struct transfer *t)
 static void describe_error(struct transfer *t, CURLcode code, char *out, size_t outlen)
 {
 	const struct fetcher *f = t->f;
-	if (t->refused_private)
-		snprintf(out, outlen, "refused: a link found on a page may not lead to a private or loopback "
-				      "address (fetch.private_addresses)");
+	/* the caller names t->url; a redirect's target is named here, last,
+	 * as a long URL may be cut */
+	if (t->refused_ip[0] && strcmp(t->refused_url, t->url))
+		snprintf(out, outlen, "refused: %s is a private or loopback address, where a link found on a "
+				      "page may not lead (fetch.private_addresses): the redirect to %s",
+			 t->refused_ip, t->refused_url);
+	else if (t->refused_ip[0])
+		snprintf(out, outlen, "refused: %s is a private or loopback address, where a link found on a "
+				      "page may not lead (fetch.private_addresses)",
+			 t->refused_ip);
 	else if (t->too_big || code == CURLE_FILESIZE_EXCEEDED)
 		snprintf(out, outlen, "body over the %lld-byte cap", f->o.max_body);
 	else if (code == CURLE_OPERATION_TIMEDOUT)

@@ -58,7 +58,9 @@ static enum scheme scheme_of(CURLU *u)
  * libcurl 7.88 keeps the root path of "file:///" as a null pointer: the URL
  * then prints as "file://(nil)" and relative references fail against it.
  * Storing "/" explicitly fixes both. Only the root is stored back, since
- * setting a path lower-cases its percent escapes.
+ * setting a path lower-cases its percent escapes. It also takes "file:)c"
+ * and "file:./c" with a relative path, printed "file://)c", which it then
+ * refuses: a file URL's path must be absolute, or the URL is refused.
  */
 static bool fix_file_root(CURLU *u)
 {
@@ -68,12 +70,14 @@ static bool fix_file_root(CURLU *u)
 		return false;
 	if (strcmp(path, "/") == 0 || path[0] == '\0')
 		ok = curl_url_set(u, CURLUPART_PATH, "/", 0) == CURLUE_OK;
+	else if (path[0] != '/')
+		ok = false;
 	curl_free(path);
 	return ok;
 }
 
-/* A handle holding URL, or NULL when CURLU refuses it. */
-static CURLU *parse(const char *url)
+/* A handle holding URL as CURLU reads it once, or NULL when it refuses it. */
+static CURLU *parse_once(const char *url)
 {
 	CURLU *u = curl_url();
 	if (!u)
@@ -86,15 +90,53 @@ static CURLU *parse(const char *url)
 	return u;
 }
 
-/* The whole URL as a malloc'd string (CURLU's strings belong to curl_free). */
+/*
+ * A handle holding URL, or NULL when CURLU refuses it. CURLU 7.88 does not
+ * print back what it reads in one go: the host "3%333" prints as "333",
+ * which it reads as the address 0.0.1.77. So URL is read, printed and read
+ * again, and the handle holds a URL that prints back as itself; one that
+ * is refused the second time ("file:/]/../e:/" prints as a drive letter,
+ * "file:///e:/") is refused.
+ */
+static CURLU *parse(const char *url)
+{
+	char *s = NULL;
+	CURLU *u = parse_once(url);
+	if (!u)
+		return NULL;
+	CURLUcode rc = curl_url_get(u, CURLUPART_URL, &s, 0);
+	curl_url_cleanup(u);
+	if (rc != CURLUE_OK)
+		return NULL;
+	u = parse_once(s);
+	curl_free(s);
+	return u;
+}
+
+/* Whether CURLU takes URL back. */
+static bool parses(const char *url)
+{
+	CURLU *u = curl_url();
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK;
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/*
+ * The whole URL as a malloc'd string (CURLU's strings belong to curl_free),
+ * or NULL when CURLU would not take it back: CURLU 7.88 makes "file:/]/../e:/"
+ * into "file:///e:/", a drive letter it refuses as input. What this returns
+ * can be stored, fetched and normalized again.
+ */
 static char *to_string(CURLU *u, enum scheme sc, unsigned flags)
 {
-	char *s = NULL, *out;
+	char *s = NULL, *out = NULL;
 	if (sc == SCHEME_FILE && !fix_file_root(u))
 		return NULL;
 	if (curl_url_get(u, CURLUPART_URL, &s, flags) != CURLUE_OK)
 		return NULL;
-	out = strdup(s);
+	if (parses(s))
+		out = strdup(s);
 	curl_free(s);
 	return out;
 }
@@ -160,15 +202,86 @@ done:
 	return out;
 }
 
-/* Whether the query parameter P (LEN bytes) is a utm_* tracking tag. */
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
+}
+
+/* Whether C may stand unescaped in a path or query (RFC 3986 pchar, "/"
+ * and "?"): everything else is written %XX. */
+static bool plain(unsigned char c)
+{
+	return unreserved(c) || (c && strchr("!$&'()*+,;=:@/?", c));
+}
+
+/* Append byte C to OUT at *N: as it is when KEEP says so, else as %XX. */
+static void put_byte(char *out, size_t *n, unsigned char c, bool keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (keep) {
+		out[(*n)++] = (char)c;
+	} else {
+		out[(*n)++] = '%';
+		out[(*n)++] = hex[c >> 4];
+		out[(*n)++] = hex[c & 15];
+	}
+}
+
+/*
+ * One spelling for every percent-encoding of the same URL (RFC 3986 6.2.2):
+ * S from byte START on, where escapes of unreserved characters are decoded,
+ * other escapes get upper-case hex, and raw bytes that need one (non-ASCII,
+ * space, a stray "%") get one; the bytes before START are copied as they
+ * are. Its output is its own fixed point: a decoded byte is unreserved, so
+ * written raw it stays raw; an escape written stays that escape. Returns a
+ * new malloc'd string, or NULL on out-of-memory.
+ */
+static char *canon_from(const char *s, size_t start)
+{
+	size_t len = strlen(s);
+	char *out = malloc(start + 3 * (len - start) + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, s, start);
+	size_t n = start;
+	for (const unsigned char *p = (const unsigned char *)s + start; *p; p++) {
+		int hi = *p == '%' ? hex_value(p[1]) : -1, lo = hi >= 0 ? hex_value(p[2]) : -1;
+		if (hi >= 0 && lo >= 0) {
+			unsigned char c = (unsigned char)(hi * 16 + lo);
+			/* "%2E" stays: decoded, it could form a dot segment that a
+			 * second normalization would remove */
+			put_byte(out, &n, c, unreserved(c) && c != '.');
+			p += 2;
+		} else {
+			put_byte(out, &n, *p, plain(*p));
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* canon_from after the authority: a link written raw, lower- or upper-case
+ * then merges. The host is left as it is (an IDN stays readable). */
+static char *canon_escapes(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	size_t start = auth ? (size_t)(auth - url) + 3 : 0;
+	start += strcspn(url + start, "/?");
+	return canon_from(url, start);
+}
+
+/* Whether the query parameter P (LEN bytes, its escapes of unreserved
+ * characters already decoded) is a utm_* tracking tag, in any case. */
 static bool is_utm(const char *p, size_t len)
 {
 	return len >= 4 && strncasecmp(p, "utm_", 4) == 0;
 }
 
 /*
- * QUERY without utm_* parameters and empty ones ("a&&b"), the rest kept
- * byte for byte and in order, in a malloc'd string; "" when nothing is left.
+ * QUERY (canonical escapes: see canon_from) without utm_* parameters and
+ * empty ones ("a&&b"), the rest kept byte for byte and in order, in a
+ * malloc'd string; "" when nothing is left.
  */
 static char *filter_query(const char *query)
 {
@@ -229,8 +342,14 @@ static bool take_query(CURLU *u, char **kept)
 		return true;
 	if (rc != CURLUE_OK)
 		return false;
-	*kept = filter_query(q);
+	/* decoded first: "utm%5Fsource" is utm_source, and filtering after
+	 * decoding is what keeps normalizing idempotent */
+	char *canon = canon_from(q, 0);
 	curl_free(q);
+	if (!canon)
+		return false;
+	*kept = filter_query(canon);
+	free(canon);
 	if (!*kept)
 		return false;
 	if (!**kept) {
@@ -240,67 +359,6 @@ static bool take_query(CURLU *u, char **kept)
 	return curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK;
 }
 
-
-static bool unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
-}
-
-/* Whether C may stand unescaped in a path or query (RFC 3986 pchar, "/"
- * and "?"): everything else is written %XX. */
-static bool plain(unsigned char c)
-{
-	return unreserved(c) || (c && strchr("!$&'()*+,;=:@/?", c));
-}
-
-/* Append byte C to OUT at *N: as it is when KEEP says so, else as %XX. */
-static void put_byte(char *out, size_t *n, unsigned char c, bool keep)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	if (keep) {
-		out[(*n)++] = (char)c;
-	} else {
-		out[(*n)++] = '%';
-		out[(*n)++] = hex[c >> 4];
-		out[(*n)++] = hex[c & 15];
-	}
-}
-
-/*
- * One spelling for every percent-encoding of the same URL (RFC 3986 6.2.2):
- * after the authority, escapes of unreserved characters are decoded, other
- * escapes get upper-case hex, and raw bytes that need one (non-ASCII, space,
- * a stray "%") get one. A link written raw, lower- or upper-case then
- * merges. The host is left as it is (an IDN stays readable). Returns a new
- * malloc'd string, or NULL on out-of-memory.
- */
-static char *canon_escapes(const char *url)
-{
-	const char *auth = strstr(url, "://");
-	size_t start = auth ? (size_t)(auth - url) + 3 : 0;
-	start += strcspn(url + start, "/?");
-	size_t len = strlen(url);
-	char *out = malloc(start + 3 * (len - start) + 1);
-	if (!out)
-		return NULL;
-	memcpy(out, url, start);
-	size_t n = start;
-	for (const unsigned char *p = (const unsigned char *)url + start; *p; p++) {
-		int hi = *p == '%' ? hex_value(p[1]) : -1, lo = hi >= 0 ? hex_value(p[2]) : -1;
-		if (hi >= 0 && lo >= 0) {
-			unsigned char c = (unsigned char)(hi * 16 + lo);
-			/* "%2E" stays: decoded, it could form a dot segment that a
-			 * second normalization would remove */
-			put_byte(out, &n, c, unreserved(c) && c != '.');
-			p += 2;
-		} else {
-			put_byte(out, &n, *p, plain(*p));
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
 
 char *url_from_path(const char *path)
 {
@@ -358,6 +416,12 @@ done:
 		char *canon = canon_escapes(out);
 		free(out);
 		out = canon;
+	}
+	/* decoding can make what CURLU refuses: "file:///%75:" a drive
+	 * letter, "file:///u:"; what is stored must read back */
+	if (out && !parses(out)) {
+		free(out);
+		out = NULL;
 	}
 	return out;
 }

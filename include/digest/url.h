@@ -13,11 +13,16 @@ char *url_resolve(const char *base, const char *ref);
 /*
  * url_normalize: the form under which an article is stored and merged:
  * scheme and host lower-cased, default port dropped, empty path made "/",
- * fragment dropped, utm_* query parameters dropped (others kept in order),
- * an empty query dropped, and percent-encoding made canonical after the
- * host: escapes of unreserved characters decoded, other escapes in upper
- * case, raw non-ASCII bytes and spaces escaped. Returns a malloc'd string the caller frees, or
- * NULL when URL is not an absolute http, https or file URL.
+ * fragment dropped, percent-encoding made canonical after the host (escapes
+ * of unreserved characters decoded, except "%2E"; other escapes in upper
+ * case; raw non-ASCII bytes, spaces and stray "%" escaped), then utm_*
+ * query parameters dropped, names compared in any case once decoded
+ * ("utm%5Fsource", "%55TM_x"; an escaped "&" or "=" is data), others kept
+ * in order, and an empty query dropped. Idempotent:
+ * url_normalize(url_normalize(u)) equals url_normalize(u) for every U
+ * (tests/fuzz/fuzz_url.c checks it). Returns a malloc'd string the caller
+ * frees, or NULL when URL is not an absolute http, https or file URL, or
+ * is one libcurl would not read back in its printed form.
  */
 char *url_normalize(const char *url);
 
