@@ -60,6 +60,46 @@ struct article_ctx {
 	int src;
 };
 
+/* The fragment of LINK ("" when none). */
+static const char *fragment_of(const char *link)
+{
+	const char *h = strchr(link, '#');
+	return h ? h + 1 : "";
+}
+
+/* The URLs under which the items of one page are stored: url_normalize's
+ * (no fragment, no utm_*), except that items of the page whose URLs are
+ * one and differ by two or more distinct non-empty fragments (the entries
+ * of a live blog, a feed of anchors on one page) keep their fragment and
+ * stay distinct; an item without a fragment, or the only one with it,
+ * merges as before. An element is NULL where the link is not a URL
+ * digest stores. Malloc'd, like each element. */
+static char **page_urls(const struct page_result *pr)
+{
+	char **urls = xcalloc(pr->nitems ? pr->nitems : 1, sizeof *urls);
+	for (size_t i = 0; i < pr->nitems; i++)
+		urls[i] = url_normalize(pr->items[i].link);
+	for (size_t i = 0; i < pr->nitems; i++) {
+		const char *fi = fragment_of(pr->items[i].link);
+		if (!urls[i] || !*fi || strchr(urls[i], '#'))
+			continue;
+		int distinct = 0;
+		for (size_t j = 0; j < pr->nitems && !distinct; j++) {
+			const char *fj = fragment_of(pr->items[j].link);
+			/* compared with the plain URL: a kept fragment is after '#' */
+			distinct = j != i && urls[j] && *fj && strcmp(fi, fj) &&
+				   !strncmp(urls[i], urls[j], strcspn(urls[j], "#")) &&
+				   strlen(urls[i]) == strcspn(urls[j], "#");
+		}
+		if (distinct) {
+			char *u = xasprintf("%s#%s", urls[i], fi);
+			free(urls[i]);
+			urls[i] = u;
+		}
+	}
+	return urls;
+}
+
 static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg);
 static void on_article(struct fetcher *f, const struct fetch_result *r, void *arg);
 
@@ -250,10 +290,12 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 				 (mode == PRIVATE_AUTO && (!r->primary_ip || fetch_ip_is_private(r->primary_ip) != 0));
 	}
 	size_t fresh = 0; /* items that may still be in the window */
+	char **urls = page_urls(&pr);
 	for (size_t i = 0; i < pr.nitems; i++) {
 		struct raw_item *it = &pr.items[i];
 		fresh += !too_old(run, src, &it->f);
-		char *url = url_normalize(it->link);
+		char *url = urls[i];
+		urls[i] = NULL;
 		if (!url)
 			continue;
 		grow_index(run);
@@ -290,6 +332,7 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 			 src->name, r->url);
 	else if (pr.next && c->page < src->max_pages && !page_seen(run, c->src, pr.next))
 		queue_page(f, run, c->src, c->page + 1, pr.next, found_flags(run, c->src));
+	free(urls);
 	page_result_free(&pr);
 out:
 	free(charset);

@@ -322,14 +322,24 @@ static void feed_defaults(struct source *src)
 			      NULL,
 			      "(atom:summary | atom:content)[1]",
 			      "(media:thumbnail/@url | atom:link[@rel = 'enclosure'][starts-with(@type, 'image')]/@href)[1]"};
-	const char **d = src->type == SOURCE_RSS ? rss : atom;
-	if (!src->item)
+	const char **d = src->type == SOURCE_ATOM ? atom : rss;
+	/* The strings are what a reader of the configuration sees; the bits
+	 * let extract_list read RSS 0.9x-2.0, RSS 1.0 and Atom 0.3/1.0 alike,
+	 * by the root element, wherever digest.conf sets no selector. */
+	if (!src->item) {
 		src->item = xstrdup(d[0]);
-	if (!src->link)
+		src->defaults |= SOURCE_DEFAULT_ITEM;
+	}
+	if (!src->link) {
 		src->link = xstrdup(d[1]);
+		src->defaults |= SOURCE_DEFAULT_LINK;
+	}
 	for (int i = 0; i < FIELD_COUNT; i++)
-		if (!src->list.v[i] && d[2 + i])
-			src->list.v[i] = xstrdup(d[2 + i]);
+		if (!src->list.v[i]) {
+			src->defaults |= SOURCE_DEFAULT_FIELD(i);
+			if (d[2 + i])
+				src->list.v[i] = xstrdup(d[2 + i]);
+		}
 }
 
 static void load_source(struct loader *ld, const config_setting_t *s, int index, struct source *src)
@@ -354,9 +364,12 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	check_unknown(ld, s, prefix, known);
 
 	char *type = NULL;
-	static const char *const types[] = {"html", "rss", "atom", NULL};
+	static const char *const types[] = {"html", "rss", "atom", "feed", NULL};
 	get_choice(ld, s, prefix, "type", types, &type);
-	src->type = !type || !strcmp(type, "html") ? SOURCE_HTML : !strcmp(type, "rss") ? SOURCE_RSS : SOURCE_ATOM;
+	src->type = !type || !strcmp(type, "html") ? SOURCE_HTML
+		    : !strcmp(type, "rss")		 ? SOURCE_RSS
+		    : !strcmp(type, "atom")		 ? SOURCE_ATOM
+						 : SOURCE_FEED;
 	free(type);
 
 	char *url = NULL;

@@ -30,7 +30,110 @@ static const char *const namespaces[][2] = {
 	{"media", "http://search.yahoo.com/mrss/"},
 	{"rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"},
 	{"rss1", "http://purl.org/rss/1.0/"},
+	{"rss090", "http://my.netscape.com/rdf/simple/0.9/"},
+	{"atom03", "http://purl.org/atom/ns#"},
+	{"dcterms", "http://purl.org/dc/terms/"},
+	{"thr", "http://purl.org/syndication/thread/1.0"},
 };
+
+/* The built-in selectors of a feed, one set per format, chosen by the root
+ * element. Each field lists alternatives in order of preference: the first
+ * that gives a non-blank value wins, whatever the order of the elements in
+ * the item (an Atom entry's published before its updated, a description
+ * before content:encoded). NULL ends a list. */
+#define ALTS 6
+struct feed_format {
+	const char *name; /* for messages */
+	const char *item;
+	const char *link[ALTS];
+	const char *field[FIELD_COUNT][ALTS];
+};
+
+/* A guid is the link when it is a permalink (the default) and a URL. */
+#define PERMALINK_GUID "guid[not(@isPermaLink) or @isPermaLink = 'true'][starts-with(normalize-space(.), 'http')]"
+
+static const struct feed_format rss2_format = {
+	"RSS 0.9x-2.0",
+	"//item",
+	{"link", PERMALINK_GUID, "atom:link[not(@rel) or @rel = 'alternate']/@href", NULL},
+	{
+		[FIELD_TITLE] = {"title", "dc:title", NULL},
+		[FIELD_PUBLISHED] = {"pubDate", "dc:date", "dcterms:issued", "dcterms:created", "dcterms:modified",
+				     NULL},
+		[FIELD_COMMENTS] = {"slash:comments", "thr:total", NULL},
+		[FIELD_SUMMARY] = {"description", "content:encoded", "dc:description", "dcterms:abstract", NULL},
+		[FIELD_IMAGE] = {"enclosure[starts-with(@type, 'image')]/@url", "media:content/@url",
+				 "media:thumbnail/@url", "media:group/media:content/@url", NULL},
+	},
+};
+
+static const struct feed_format rdf_format = {
+	"RSS 1.0 / 0.90 (RDF)",
+	"//rss1:item | //rss090:item",
+	{"rss1:link | rss090:link", "@rdf:about[starts-with(normalize-space(.), 'http')]", NULL},
+	{
+		[FIELD_TITLE] = {"rss1:title | rss090:title", "dc:title", NULL},
+		[FIELD_PUBLISHED] = {"dc:date", "dcterms:issued", "dcterms:created", "dcterms:modified", NULL},
+		[FIELD_COMMENTS] = {"slash:comments", NULL},
+		[FIELD_SUMMARY] = {"rss1:description | rss090:description", "content:encoded", "dc:description",
+				   "dcterms:abstract", NULL},
+		[FIELD_IMAGE] = {"media:content/@url", "media:thumbnail/@url", NULL},
+	},
+};
+
+static const struct feed_format atom_format = {
+	"Atom 1.0",
+	"//atom:entry",
+	{"atom:link[not(@rel) or @rel = 'alternate'][not(@type) or contains(@type, 'html')]/@href",
+	 "atom:link[not(@rel) or @rel = 'alternate']/@href", "atom:id[starts-with(normalize-space(.), 'http')]",
+	 NULL},
+	{
+		[FIELD_TITLE] = {"atom:title", "dc:title", NULL},
+		[FIELD_PUBLISHED] = {"atom:published", "dcterms:issued", "dcterms:created", "atom:updated",
+				     "dc:date", NULL},
+		[FIELD_COMMENTS] = {"slash:comments", "thr:total", NULL},
+		[FIELD_SUMMARY] = {"atom:summary", "atom:content", NULL},
+		[FIELD_IMAGE] = {"media:thumbnail/@url",
+				 "atom:link[@rel = 'enclosure'][starts-with(@type, 'image')]/@href",
+				 "media:content/@url", NULL},
+	},
+};
+
+static const struct feed_format atom03_format = {
+	"Atom 0.3",
+	"//atom03:entry",
+	{"atom03:link[not(@rel) or @rel = 'alternate'][not(@type) or contains(@type, 'html')]/@href",
+	 "atom03:link[not(@rel) or @rel = 'alternate']/@href", "atom03:id[starts-with(normalize-space(.), 'http')]",
+	 NULL},
+	{
+		[FIELD_TITLE] = {"atom03:title", "dc:title", NULL},
+		[FIELD_PUBLISHED] = {"atom03:issued", "atom03:created", "dcterms:issued", "atom03:modified",
+				     "dc:date", NULL},
+		[FIELD_COMMENTS] = {"slash:comments", NULL},
+		[FIELD_SUMMARY] = {"atom03:summary", "atom03:content", NULL},
+		[FIELD_IMAGE] = {"media:thumbnail/@url", "media:content/@url", NULL},
+	},
+};
+
+/* The format of a feed by its root element: RSS 2.0 and 0.9x <rss>, RSS
+ * 1.0 and 0.90 <rdf:RDF>, Atom <feed> in either namespace; NULL when the
+ * root is none of these. */
+static const struct feed_format *feed_format_of(xmlNodePtr root)
+{
+	if (!root || root->type != XML_ELEMENT_NODE)
+		return NULL;
+	const char *ns = root->ns && root->ns->href ? (const char *)root->ns->href : "";
+	const char *name = (const char *)root->name;
+	if (!strcmp(name, "rss") && !*ns)
+		return &rss2_format;
+	if (!strcmp(name, "RDF") && !strcmp(ns, namespaces[5][1]))
+		return &rdf_format;
+	if (!strcmp(name, "feed") && !strcmp(ns, namespaces[0][1]))
+		return &atom_format;
+	if (!strcmp(name, "feed") && !strcmp(ns, "http://purl.org/atom/ns#"))
+		return &atom03_format;
+	return NULL;
+}
 
 static void silent(void *ctx, const char *msg, ...)
 {
@@ -143,6 +246,59 @@ static char *sniff_charset(const char *body, size_t len)
 	return res;
 }
 
+/* BODY with every reference to a named HTML entity that XML does not
+ * predefine ("&aacute;", "&nbsp;") made a character reference ("&#225;"),
+ * outside CDATA sections and comments, so that a feed written as if XML
+ * knew HTML's entities parses, with or without the RSS 0.91 DOCTYPE (whose
+ * external DTD is never read). Each reference grows at most from 4 to 10
+ * bytes. Malloc'd with its length in *OUTLEN, or NULL when there is none
+ * to change or the body is not in an ASCII-compatible encoding. */
+static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
+{
+	if (len >= 2 && (memchr(body, '\0', len < 4 ? len : 4) || !memcmp(body, "\xFE\xFF", 2) ||
+			 !memcmp(body, "\xFF\xFE", 2)))
+		return NULL; /* UTF-16 or UTF-32 */
+	struct buf b = {0};
+	size_t done = 0; /* bytes of BODY already in B */
+	for (size_t i = 0; i < len; i++) {
+		if (body[i] == '<' && len - i >= 9 && !memcmp(body + i, "<![CDATA[", 9)) {
+			const char *e = memmem(body + i, len - i, "]]>", 3);
+			i = e ? (size_t)(e - body) + 2 : len;
+			continue;
+		}
+		if (body[i] == '<' && len - i >= 4 && !memcmp(body + i, "<!--", 4)) {
+			const char *e = memmem(body + i + 4, len - i - 4, "-->", 3);
+			i = e ? (size_t)(e - body) + 2 : len;
+			continue;
+		}
+		if (body[i] != '&')
+			continue;
+		size_t n = 0;
+		while (i + 1 + n < len && n < 32 && isalnum((unsigned char)body[i + 1 + n]))
+			n++;
+		if (n == 0 || i + 1 + n >= len || body[i + 1 + n] != ';')
+			continue;
+		char name[33];
+		memcpy(name, body + i + 1, n);
+		name[n] = '\0';
+		if (!strcmp(name, "amp") || !strcmp(name, "lt") || !strcmp(name, "gt") || !strcmp(name, "quot") ||
+		    !strcmp(name, "apos"))
+			continue;
+		const htmlEntityDesc *d = htmlEntityLookup((const xmlChar *)name);
+		if (!d)
+			continue;
+		buf_add(&b, body + done, i - done);
+		buf_addf(&b, "&#%u;", d->value);
+		done = i + 1 + n + 1;
+		i = done - 1;
+	}
+	if (!b.data)
+		return NULL;
+	buf_add(&b, body + done, len - done);
+	*outlen = b.len;
+	return b.data;
+}
+
 static int is_feed(const struct source *src) { return src->type != SOURCE_HTML; }
 
 static const char *xml_error_text(void)
@@ -167,9 +323,16 @@ static xmlDocPtr parse_doc(int feed, const char *url, const char *body, size_t l
 	xmlDocPtr doc;
 	if (feed) {
 		int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+		size_t fixed_len = 0;
+		char *fixed = html_entities_as_refs(body, len, &fixed_len);
+		if (fixed && fixed_len <= (size_t)INT32_MAX) {
+			body = fixed;
+			len = fixed_len;
+		}
 		doc = xmlReadMemory(body, (int)len, url, charset, opts);
 		if (!doc && charset) /* an unknown charset name: let the XML declaration decide */
 			doc = xmlReadMemory(body, (int)len, url, NULL, opts);
+		free(fixed);
 		if (!doc) {
 			const xmlError *e = xmlGetLastError();
 			char *msg = xstrdup(xml_error_text());
@@ -258,30 +421,147 @@ static char *eval_string(xmlXPathContextPtr ctx, xmlNodePtr node, const char *ex
 	return v;
 }
 
-/* Fill the NULL fields of F from SELS evaluated at NODE. A feed's summary
- * is HTML in text; an image URL is made absolute. */
+static void collect_text(xmlNodePtr n, struct buf *b, int depth);
+
+/* Whether text from a feed reads as HTML: an entity or character
+ * reference, or a tag ("a < b" is not one). */
+static int looks_like_html(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (*p == '&' || (*p == '<' && (isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!')))
+			return 1;
+	return 0;
+}
+
+/* How a feed's text element is to be read, by its type (Atom 1.0: text,
+ * html, xhtml or a MIME type; Atom 0.3: a MIME type and mode="escaped"). */
+enum text_form { FORM_GUESS, FORM_TEXT, FORM_HTML, FORM_XHTML };
+
+static enum text_form text_form_of(xmlNodePtr n)
+{
+	if (!n || n->type != XML_ELEMENT_NODE)
+		return FORM_GUESS;
+	enum text_form f = FORM_GUESS;
+	xmlChar *type = xmlGetNoNsProp(n, (const xmlChar *)"type");
+	xmlChar *mode = xmlGetNoNsProp(n, (const xmlChar *)"mode");
+	if (type) {
+		const char *t = (const char *)type;
+		if (strcasestr(t, "xhtml"))
+			f = FORM_XHTML;
+		else if (strcasestr(t, "html"))
+			f = FORM_HTML;
+		else if (!strcasecmp(t, "text") || !strcasecmp(t, "text/plain"))
+			f = FORM_TEXT;
+	} else if (n->ns && n->ns->href && !xmlStrcmp(n->ns->href, (const xmlChar *)namespaces[0][1])) {
+		f = FORM_TEXT; /* Atom 1.0: text unless it says otherwise */
+	}
+	if (mode && !xmlStrcmp(mode, (const xmlChar *)"escaped"))
+		f = FORM_HTML;
+	else if (mode && !xmlStrcmp(mode, (const xmlChar *)"xml") && f == FORM_HTML)
+		f = FORM_XHTML;
+	xmlFree(type);
+	xmlFree(mode);
+	return f;
+}
+
+/* The text of a feed's title or summary as a feed reader shows it: HTML
+ * (escaped, or Atom type="html") turned into text with every entity
+ * decoded, XHTML content's tags dropped, plain text kept as it is; then
+ * whitespace collapsed. N is the node selected (may be NULL), RAW its
+ * string value. Malloc'd, at most FIELD_MAX bytes. */
+static char *feed_text(xmlNodePtr n, const char *raw, int summary)
+{
+	enum text_form f = text_form_of(n);
+	if (f == FORM_GUESS)
+		f = summary || looks_like_html(raw) ? FORM_HTML : FORM_TEXT;
+	char *v;
+	if (f == FORM_XHTML) {
+		struct buf b = {0};
+		buf_adds(&b, "");
+		collect_text(n->children, &b, 0);
+		v = b.data;
+	} else if (f == FORM_HTML) {
+		v = extract_text(raw);
+	} else {
+		v = xstrdup(raw);
+	}
+	str_collapse_ws(v);
+	cap_field(v, FIELD_MAX);
+	return v;
+}
+
+/* The value of field I selected by EXPR at NODE, as stored: whitespace
+ * collapsed, a feed's title and summary decoded (feed_text), an HTML
+ * page's summary made text, an image URL absolute; NULL when EXPR is unset
+ * or gives nothing but blanks. */
+static char *field_value(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr, int i, int feed,
+			 const char *base)
+{
+	if (!expr)
+		return NULL;
+	ctx->node = node;
+	xmlXPathObjectPtr r = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	if (!r)
+		return NULL;
+	xmlChar *s = NULL;
+	xmlNodePtr first = NULL;
+	if (r->type == XPATH_NODESET) {
+		if (r->nodesetval && r->nodesetval->nodeNr > 0) {
+			first = r->nodesetval->nodeTab[0];
+			s = xmlXPathCastNodeToString(first);
+		}
+	} else {
+		s = xmlXPathCastToString(r);
+	}
+	char *v = NULL;
+	if (s) {
+		v = xstrdup((const char *)s);
+		xmlFree(s);
+		int text = i == FIELD_TITLE || i == FIELD_SUMMARY;
+		cap_field(v, text ? HTML_FIELD_MAX : FIELD_MAX);
+		if (feed && text) {
+			char *t = feed_text(first, v, i == FIELD_SUMMARY);
+			free(v);
+			v = t;
+		} else if (i == FIELD_SUMMARY && strchr(v, '<')) {
+			char *t = extract_text(v);
+			free(v);
+			v = t;
+		} else {
+			str_collapse_ws(v);
+			cap_field(v, FIELD_MAX);
+		}
+	}
+	xmlXPathFreeObject(r);
+	if (v && !*v) {
+		free(v);
+		v = NULL;
+	}
+	if (v && i == FIELD_IMAGE) {
+		char *abs = url_resolve(base, v);
+		free(v);
+		v = abs;
+	}
+	return v;
+}
+
+/* Fill the NULL fields of F from SELS evaluated at NODE; where FMT is set
+ * and SOURCE_DEFAULT_FIELD(i) is in DEFAULTS, from FMT's alternatives
+ * instead. */
 static void fill_fields(xmlXPathContextPtr ctx, xmlNodePtr node, const struct fields *sels, int feed,
-			const char *base, struct raw_fields *f)
+			const char *base, const struct feed_format *fmt, unsigned defaults,
+			struct raw_fields *f)
 {
 	for (int i = 0; i < FIELD_COUNT; i++) {
 		char **slot = &f->v[i];
 		if (*slot)
 			continue;
-		int html = i == FIELD_SUMMARY;
-		char *v = eval_string(ctx, node, sels->v[i], html ? HTML_FIELD_MAX : FIELD_MAX);
-		if (v && html && (feed || strchr(v, '<'))) {
-			char *t = extract_text(v);
-			free(v);
-			v = *t ? t : (free(t), NULL);
-		} else if (v && html) {
-			cap_field(v, FIELD_MAX);
+		if (fmt && (defaults & SOURCE_DEFAULT_FIELD(i))) {
+			for (int a = 0; a < ALTS && fmt->field[i][a] && !*slot; a++)
+				*slot = field_value(ctx, node, fmt->field[i][a], i, feed, base);
+		} else {
+			*slot = field_value(ctx, node, sels->v[i], i, feed, base);
 		}
-		if (v && i == FIELD_IMAGE) {
-			char *abs = url_resolve(base, v);
-			free(v);
-			v = abs;
-		}
-		*slot = v;
 	}
 }
 
@@ -317,28 +597,44 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		goto out;
 	}
 	base = doc_base(ctx, doc, url, feed);
-	ctx->node = xmlDocGetRootElement(doc);
-	items = xmlXPathEvalExpression((const xmlChar *)src->item, ctx);
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	/* Where digest.conf left a feed's selectors to us, the root element
+	 * says which format's to use; unknown roots keep the configured
+	 * strings (the RSS or Atom ones). */
+	unsigned defaults = feed ? src->defaults : 0;
+	const struct feed_format *fmt = defaults ? feed_format_of(root) : NULL;
+	const char *item_sel = fmt && (defaults & SOURCE_DEFAULT_ITEM) ? fmt->item : src->item;
+	ctx->node = root;
+	items = xmlXPathEvalExpression((const xmlChar *)item_sel, ctx);
 	if (!items || items->type != XPATH_NODESET) {
-		errf(err, "item selector %s does not select nodes", src->item);
+		errf(err, "item selector %s does not select nodes", item_sel);
 		goto out;
 	}
 	int n = items->nodesetval ? items->nodesetval->nodeNr : 0;
 	if (n == 0) {
-		errf(err, "item selector %s matched nothing", src->item);
+		const char *ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
+		errf(err, "item selector %s matched nothing (%s; root element <%s>%s%s%s)", item_sel,
+		     fmt ? fmt->name : feed ? "not a known feed format" : "HTML", root ? (const char *)root->name : "",
+		     ns ? " in namespace " : "", ns ? ns : "", "");
 		goto out;
 	}
 	out->items = xcalloc((size_t)n, sizeof *out->items);
 	for (int i = 0; i < n; i++) {
 		xmlNodePtr node = items->nodesetval->nodeTab[i];
-		char *href = eval_string(ctx, node, src->link, FIELD_MAX);
+		char *href = NULL;
+		if (fmt && (defaults & SOURCE_DEFAULT_LINK)) {
+			for (int a = 0; a < ALTS && fmt->link[a] && !href; a++)
+				href = eval_string(ctx, node, fmt->link[a], FIELD_MAX);
+		} else {
+			href = eval_string(ctx, node, src->link, FIELD_MAX);
+		}
 		char *abs = href ? url_resolve(base, href) : NULL;
 		free(href);
 		if (!abs)
 			continue;
 		struct raw_item *it = &out->items[out->nitems++];
 		it->link = abs;
-		fill_fields(ctx, node, &src->list, feed, base, &it->f);
+		fill_fields(ctx, node, &src->list, feed, base, fmt, defaults, &it->f);
 	}
 	if (src->next) {
 		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next, FIELD_MAX);
@@ -370,7 +666,7 @@ int extract_article(const struct source *src, const char *url, const char *body,
 		return errf(err, "out of memory for XPath");
 	}
 	char *base = doc_base(ctx, doc, url, 0);
-	fill_fields(ctx, xmlDocGetRootElement(doc), &src->article, 0, base, f);
+	fill_fields(ctx, xmlDocGetRootElement(doc), &src->article, 0, base, NULL, 0, f);
 	free(base);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);

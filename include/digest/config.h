@@ -5,7 +5,16 @@
 
 #include <stdbool.h>
 
-enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM };
+/* SOURCE_FEED: RSS or Atom, whichever the document's root element says
+ * (rss and atom read either too: their default selectors are chosen by the
+ * root element; see extract_list). */
+enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM, SOURCE_FEED };
+
+/* Bits of source.defaults: which selectors are the built-in ones of a feed,
+ * filled in by config_load rather than written in digest.conf. */
+#define SOURCE_DEFAULT_ITEM 1u
+#define SOURCE_DEFAULT_LINK 2u
+#define SOURCE_DEFAULT_FIELD(i) (4u << (i))
 
 /* Where links found on pages may lead (fetch.private_addresses). */
 enum private_mode {
@@ -46,6 +55,7 @@ struct source {
 	int max_follow;        /* article pages opened per run, at most */
 	struct fields article; /* on the article page */
 	char *date_format;     /* strptime format tried first, or NULL */
+	unsigned defaults;     /* SOURCE_DEFAULT_* bits: selectors digest.conf left to the feed reader */
 };
 
 struct smtp_config {

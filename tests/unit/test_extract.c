@@ -13,6 +13,7 @@
 #include "digest/config.h"
 #include "digest/extract.h"
 #include "digest/log.h"
+#include "digest/parse.h"
 #include "digest/util.h"
 
 static const char list_html[] =
@@ -224,10 +225,124 @@ static void test_feeds(void **state)
 	assert_int_equal(r.nitems, 2);
 	assert_string_equal(r.items[0].link, "https://a.example/e/1");
 	assert_string_equal(r.items[0].f.title, "Entry one");
-	assert_string_equal(r.items[0].f.published, "2026-11-21T10:00:00Z");
+	assert_string_equal(r.items[0].f.published, "2026-11-21T09:00:00+03:00"); /* published wins over an earlier updated */
 	assert_string_equal(r.items[0].f.summary, "Sum");
 	assert_string_equal(r.items[1].link, "https://a.example/e/2");
 	page_result_free(&r);
+	config_free(cfg);
+}
+
+static char *read_fixture(const char *name, size_t *len)
+{
+	char *path = xasprintf("tests/fixtures/feeds/%s", name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	free(path);
+	struct buf b = {0};
+	char chunk[4096];
+	size_t n;
+	buf_adds(&b, "");
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	*len = b.len;
+	return b.data;
+}
+
+/* tests/fixtures/feeds/: one small feed per format and per way of writing
+ * a field. With type = "feed" and no selectors, the first item's title,
+ * link, date (as written, and the instant it reads as) and summary. */
+static void test_feed_corpus(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/digest-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	static const char conf[] = "sources = ( { name = \"f\"; type = \"feed\"; url = \"http://127.0.0.1/f\"; },\n"
+				   "            { name = \"r\"; type = \"rss\"; url = \"http://127.0.0.1/r\"; },\n"
+				   "            { name = \"a\"; type = \"atom\"; url = \"http://127.0.0.1/a\"; } );\n";
+	assert_true(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
+	close(fd);
+	struct config *cfg = NULL;
+	assert_int_equal(config_load(path, &cfg), 0);
+	unlink(path);
+	assert_int_equal(cfg->sources[0].type, SOURCE_FEED);
+	static const struct {
+		const char *file, *title, *link, *published;
+		long long when; /* the instant PUBLISHED reads as, UTC */
+		const char *summary;
+	} cases[] = {
+		{"rss091-doctype.xml", "Café & crème", "http://f.example/cafe", NULL, 0, "Le café crème — toujours."},
+		{"rss092.xml", "Plain 0.92 item", "http://f.example/092", NULL, 0, "A lead"},
+		{"rss20.xml", "An RSS 2.0 item", "https://f.example/2020/03/item", "Mon, 16 Mar 2020 03:55:00 +0000",
+		 1584330900, "Two lines of lead."},
+		{"rss20-guid.xml", "Only a guid", "https://f.example/p/guid", "Tue, 17 Mar 2020 08:00:00 GMT", 1584432000,
+		 "Lead."},
+		{"rss20-guid-not-permalink.xml", "Link wins", "https://f.example/p/link", "Tue, 17 Mar 2020 09:00:00 GMT",
+		 1584435600, "Lead."},
+		{"rss20-content-encoded.xml", "Full text only", "https://f.example/full", "Wed, 18 Mar 2020 10:00:00 +0100",
+		 1584522000, "The whole post. Second paragraph."},
+		{"rss20-escaped-title.xml", "Don\u2019t panic \u2013 Q&A now", "https://f.example/q",
+		 "Thu, 19 Mar 2020 11:00:00 +0000", 1584615600, "x \u2014 y"},
+		{"rss20-cdata-title.xml", "Tom & Jerry\u2019s <em>day</em>", "https://f.example/tj",
+		 "Thu, 19 Mar 2020 12:00:00 +0000", 1584619200, "Cats & mice"},
+		{"rss20-dcterms.xml", "Dated by dcterms", "https://f.example/dct", "2020-03-20T08:30:00Z", 1584693000, "Lead."},
+		{"rss20-dc-date.xml", "Dated by dc:date", "https://f.example/dc", "2020-03-20T09:30:00+01:00", 1584693000,
+		 "Lead."},
+		{"rss20-entities.xml", "José María — «rápido»…", "https://f.example/es", "Fri, 20 Mar 2020 10:00:00 +0000",
+		 1584698400, "Müller & Söhne"},
+		{"rss090.xml", "An RSS 0.90 item", "http://f.example/090", NULL, 0, NULL},
+		{"rss10.xml", "An RSS 1.0 item", "http://f.example/10", "2020-03-22T07:15:00+03:00", 1584850500,
+		 "RDF & Dublin Core"},
+		{"rss10-about.xml", "Linked by rdf:about", "http://f.example/about", "2020-03-22", -1, "Full"},
+		{"atom10.xml", "Don\u2019t panic \u2013 Q&A", "https://f.example/q/", "2020-03-16T03:55:00Z", 1584330900,
+		 "The \u2026 summary"},
+		{"atom10-xhtml.xml", "XHTML title & more", "https://f.example/x", "2020-03-23T12:00:00+01:00", 1584961200,
+		 "First second <tag>"},
+		{"atom10-text.xml", "Plain <b> is literal", "https://f.example/rel/t", "2020-03-24T12:00:00Z", 1585051200,
+		 "1 < 2 && 3 > 2"},
+		{"atom03.xml", "An Atom 0.3 entry", "http://f.example/03", "2020-03-25T08:00:00Z", 1585123200,
+		 "Escaped & content"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t len;
+		char *body = read_fixture(cases[i].file, &len);
+		/* type = "feed", and rss or atom alike whatever the document is */
+		for (int s = 0; s < 3; s++) {
+			struct page_result r;
+			char *err = NULL;
+			int rc = extract_list(&cfg->sources[s], "https://f.example/feed", body, len, NULL, &r, &err);
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].file, err);
+			assert_true(r.nitems >= 1);
+			const struct raw_item *it = &r.items[0];
+			if (strcmp(it->f.title ? it->f.title : "(null)", cases[i].title))
+				fail_msg("%s: title \"%s\"", cases[i].file, it->f.title);
+			assert_string_equal(it->link, cases[i].link);
+#define CHECK_FIELD(name)                                                                              \
+	if (cases[i].name == NULL ? it->f.name != NULL : !it->f.name || strcmp(it->f.name, cases[i].name)) \
+		fail_msg("%s: " #name " \"%s\", want \"%s\"", cases[i].file, it->f.name, cases[i].name);
+			CHECK_FIELD(published)
+			CHECK_FIELD(summary)
+#undef CHECK_FIELD
+			time_t t;
+			if (cases[i].when > 0) {
+				assert_int_equal(parse_date(it->f.published, NULL, 1700000000, &t), 0);
+				assert_int_equal((long long)t, cases[i].when);
+			}
+			page_result_free(&r);
+		}
+		free(body);
+	}
+	/* a feed that is neither: the message names the root and namespace */
+	static const char other[] = "<?xml version='1.0'?><opml xmlns='urn:x'><body/></opml>";
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&cfg->sources[0], "https://f.example/o", other, strlen(other), NULL, &r, &err), -1);
+	assert_non_null(strstr(err, "matched nothing"));
+	assert_non_null(strstr(err, "<opml> in namespace urn:x"));
+	free(err);
 	config_free(cfg);
 }
 
@@ -381,7 +496,7 @@ int main(void)
 		cmocka_unit_test(test_charsets),   cmocka_unit_test(test_content_type_charset),
 		cmocka_unit_test(test_feeds),      cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
-		cmocka_unit_test(test_content_types),
+		cmocka_unit_test(test_content_types), cmocka_unit_test(test_feed_corpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
