@@ -1,0 +1,52 @@
+"""Integration tests of feeds read with the built-in selectors: a feed of
+any format with type = "feed", and the entries of one page that differ by
+their fragments kept apart while other variants of a URL merge.
+
+A mixin of run.py's Suite: it uses the Suite's helpers (conf(), collect(),
+testdir(), stored(), www and root) and run.py imports this file once its
+check() is defined."""
+
+import datetime as dt
+import os
+
+import __main__
+
+if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a script
+    from __main__ import Fail, Skip, check  # noqa: F401
+else:  # run.py imported as the module `run`
+    from run import Fail, Skip, check  # noqa: F401
+
+
+class FeedsTests:
+    def t_feed_rdf_fragments(self):
+        """An RSS 1.0 (RDF) feed under type = "feed": three entries of one
+        live page (#e1, #e2, #e3) are three articles; a story listed twice,
+        once with a utm_ tag and once with #top, is one."""
+        root = os.path.join(self.www, "feeds-rdf")
+        os.makedirs(root, exist_ok=True)
+        now = dt.datetime.now(dt.timezone.utc)
+        items = [("/feeds-rdf/live.html#e1", "Live entry one"), ("/feeds-rdf/live.html#e2", "Live entry two"),
+                 ("/feeds-rdf/live.html#e3", "Live entry three"),
+                 ("/feeds-rdf/story.html?utm_source=rss", "Story &amp;amp; more"),
+                 ("/feeds-rdf/story.html#top", "Story again")]
+        body = "".join(
+            f'<item rdf:about="{self.root}{href[1:]}"><title>{title}</title>'
+            f'<dc:date>{(now - dt.timedelta(minutes=10 + i)).strftime("%Y-%m-%dT%H:%M:%SZ")}</dc:date>'
+            f"<description>Lead {i}</description></item>"
+            for i, (href, title) in enumerate(items))
+        with open(os.path.join(root, "index.rdf"), "w", encoding="utf-8") as f:
+            f.write('<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                    'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                    f'<channel rdf:about="{self.root}feeds-rdf/"><title>c</title></channel>{body}</rdf:RDF>')
+        d = self.testdir("feeds-rdf")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "rdf"; type = "feed"; url = "{self.root}feeds-rdf/index.rdf"; }} );
+""")
+        self.collect(conf, "--all")
+        urls = sorted(row[0] for row in self.stored(d))
+        want = sorted([f"{self.root}feeds-rdf/live.html#e1", f"{self.root}feeds-rdf/live.html#e2",
+                       f"{self.root}feeds-rdf/live.html#e3", f"{self.root}feeds-rdf/story.html"])
+        check(urls == want, f"stored URLs {urls}, want {want}")
+        titles = sorted(row[1] for row in self.stored(d))
+        check("Story & more" in titles, f"escaped title not decoded: {titles}")
