@@ -196,7 +196,7 @@ static void grow_index(struct run *run)
 static int too_old(const struct run *run, const struct source *src, const struct raw_fields *f)
 {
 	time_t t;
-	return f->published && parse_date(f->published, src->date_format, run->now, &t) == 0 &&
+	return f->published && parse_date_order(f->published, src->date_format, src->date_order, run->now, &t) == 0 &&
 	       t < run->skip_before;
 }
 
@@ -298,6 +298,16 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		urls[i] = NULL;
 		if (!url)
 			continue;
+		/* A listing date that does not read is missing, so that the
+		 * article page (follow) may give one. */
+		time_t t;
+		if (it->f.published &&
+		    parse_date_order(it->f.published, src->date_format, src->date_order, run->now, &t) < 0) {
+			log_info("source %s: %s: unreadable date \"%s\" on the listing", src->name, it->link,
+				 it->f.published);
+			free(it->f.published);
+			it->f.published = NULL;
+		}
 		grow_index(run);
 		size_t *slot = slot_of(run, url);
 		if (*slot) {
@@ -357,7 +367,7 @@ static int to_article(const struct run *run, struct found *fd, struct article *a
 	a->image = fd->f.image;
 	a->first_seen = a->last_seen = run->now;
 	time_t t;
-	a->published_known = fd->f.published && parse_date(fd->f.published, dsrc->date_format, run->now, &t) == 0;
+	a->published_known = fd->f.published && parse_date_order(fd->f.published, dsrc->date_format, dsrc->date_order, run->now, &t) == 0;
 	a->published = a->published_known ? t : run->now;
 	/* a site's clock a little ahead must not keep its newest article out
 	 * of the window that ends now */

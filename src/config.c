@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "digest/config.h"
+#include "digest/parse.h"
 #include "digest/extract.h"
 #include "digest/http.h"
 #include "digest/log.h"
@@ -346,7 +347,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 {
 	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
 					    "title", "published", "views", "comments", "rating", "summary",
-					    "image", "follow", "max_follow", "article", "date_format", NULL};
+					    "image", "follow", "max_follow", "article", "date_format", "date_order", NULL};
 	char *prefix = xasprintf("sources.[%d]", index);
 	src->max_pages = 1;
 	if (!config_setting_is_group(s)) {
@@ -392,6 +393,11 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	src->max_follow = 300;
 	get_int32(ld, s, prefix, "max_follow", 0, 100000, &src->max_follow);
 	get_str(ld, s, prefix, "date_format", &src->date_format, 0);
+	char *order = NULL;
+	static const char *const orders[] = {"dmy", "mdy", NULL};
+	get_choice(ld, s, prefix, "date_order", orders, &order);
+	src->date_order = order && !strcmp(order, "mdy") ? PARSE_MDY : PARSE_DMY;
+	free(order);
 
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
 	if (art) {

@@ -45,6 +45,14 @@ static uint32_t lower_cp(uint32_t cp)
 		return cp + 0x20;
 	if (cp >= 0x0400 && cp <= 0x040F)
 		return cp + 0x50;
+	/* Latin-1 and Latin Extended-A capitals ("März", "Únor", "Říjen"):
+	 * two UTF-8 bytes in, two out. */
+	if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+		return cp + 0x20;
+	if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && cp % 2 == 0)
+		return cp + 1;
+	if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && cp % 2 == 1)
+		return cp + 1;
 	return cp;
 }
 
@@ -342,6 +350,44 @@ static const struct name months[] = {
 	{ "окт", 10 },      { "november", 11 }, { "nov", 11 },     { "ноябрь", 11 },  { "ноября", 11 },
 	{ "ноя", 11 },      { "нояб", 11 },     { "december", 12 }, { "dec", 12 },    { "декабрь", 12 },
 	{ "декабря", 12 },  { "дек", 12 },
+	/* de, fr, es, it, pt, nl, pl, cs, uk and ca: names, genitives, abbreviations */
+	{ "januar", 1 }, { "jänner", 1 }, { "janvier", 1 }, { "janv", 1 }, { "enero", 1 }, { "ene", 1 },
+	{ "gennaio", 1 }, { "gen", 1 }, { "janeiro", 1 }, { "januari", 1 }, { "stycznia", 1 },
+	{ "styczeń", 1 }, { "styczen", 1 }, { "sty", 1 }, { "leden", 1 }, { "ledna", 1 }, { "led", 1 },
+	{ "січня", 1 }, { "січень", 1 }, { "січ", 1 }, { "gener", 1 }, { "februar", 2 }, { "février", 2 },
+	{ "fevrier", 2 }, { "févr", 2 }, { "fevr", 2 }, { "febrero", 2 }, { "febbraio", 2 },
+	{ "fevereiro", 2 }, { "fev", 2 }, { "februari", 2 }, { "lutego", 2 }, { "luty", 2 }, { "lut", 2 },
+	{ "únor", 2 }, { "února", 2 }, { "úno", 2 }, { "лютого", 2 }, { "лютий", 2 }, { "лют", 2 },
+	{ "febrer", 2 }, { "märz", 3 }, { "maerz", 3 }, { "mär", 3 }, { "mrz", 3 }, { "mars", 3 },
+	{ "marzo", 3 }, { "março", 3 }, { "marco", 3 }, { "maart", 3 }, { "mrt", 3 }, { "marca", 3 },
+	{ "marzec", 3 }, { "březen", 3 }, { "března", 3 }, { "bře", 3 }, { "березня", 3 },
+	{ "березень", 3 }, { "бер", 3 }, { "març", 3 }, { "avril", 4 }, { "avr", 4 }, { "abril", 4 },
+	{ "abr", 4 }, { "aprile", 4 }, { "kwietnia", 4 }, { "kwiecień", 4 }, { "kwiecien", 4 },
+	{ "kwi", 4 }, { "duben", 4 }, { "dubna", 4 }, { "dub", 4 }, { "квітня", 4 }, { "квітень", 4 },
+	{ "квіт", 4 }, { "mai", 5 }, { "mayo", 5 }, { "maggio", 5 }, { "mag", 5 }, { "maio", 5 },
+	{ "mei", 5 }, { "maja", 5 }, { "maj", 5 }, { "květen", 5 }, { "května", 5 }, { "kvě", 5 },
+	{ "травня", 5 }, { "травень", 5 }, { "трав", 5 }, { "maig", 5 }, { "juin", 6 }, { "junio", 6 },
+	{ "giugno", 6 }, { "giu", 6 }, { "junho", 6 }, { "juni", 6 }, { "czerwca", 6 }, { "czerwiec", 6 },
+	{ "cze", 6 }, { "červen", 6 }, { "června", 6 }, { "čvn", 6 }, { "червня", 6 }, { "червень", 6 },
+	{ "черв", 6 }, { "juny", 6 }, { "juli", 7 }, { "juillet", 7 }, { "juil", 7 }, { "julio", 7 },
+	{ "luglio", 7 }, { "lug", 7 }, { "julho", 7 }, { "lipca", 7 }, { "lipiec", 7 }, { "lip", 7 },
+	{ "červenec", 7 }, { "července", 7 }, { "čvc", 7 }, { "липня", 7 }, { "липень", 7 }, { "лип", 7 },
+	{ "juliol", 7 }, { "août", 8 }, { "aout", 8 }, { "agosto", 8 }, { "ago", 8 }, { "augustus", 8 },
+	{ "sierpnia", 8 }, { "sierpień", 8 }, { "sierpien", 8 }, { "sie", 8 }, { "srpen", 8 },
+	{ "srpna", 8 }, { "srp", 8 }, { "серпня", 8 }, { "серпень", 8 }, { "серп", 8 }, { "agost", 8 },
+	{ "septembre", 9 }, { "septiembre", 9 }, { "setiembre", 9 }, { "settembre", 9 }, { "set", 9 },
+	{ "setembro", 9 }, { "września", 9 }, { "wrzesień", 9 }, { "wrzesien", 9 }, { "wrz", 9 },
+	{ "září", 9 }, { "zář", 9 }, { "вересня", 9 }, { "вересень", 9 }, { "вер", 9 }, { "oktober", 10 },
+	{ "okt", 10 }, { "octobre", 10 }, { "octubre", 10 }, { "ottobre", 10 }, { "ott", 10 },
+	{ "outubro", 10 }, { "out", 10 }, { "października", 10 }, { "październik", 10 }, { "paz", 10 },
+	{ "paź", 10 }, { "říjen", 10 }, { "října", 10 }, { "říj", 10 }, { "жовтня", 10 },
+	{ "жовтень", 10 }, { "жовт", 10 }, { "novembre", 11 }, { "noviembre", 11 }, { "novembro", 11 },
+	{ "listopada", 11 }, { "listopad", 11 }, { "lis", 11 }, { "listopadu", 11 }, { "листопада", 11 },
+	{ "листопад", 11 }, { "лист", 11 }, { "dezember", 12 }, { "dez", 12 }, { "décembre", 12 },
+	{ "decembre", 12 }, { "déc", 12 }, { "diciembre", 12 }, { "dic", 12 }, { "dicembre", 12 },
+	{ "dezembro", 12 }, { "grudnia", 12 }, { "grudzień", 12 }, { "grudzien", 12 }, { "gru", 12 },
+	{ "prosinec", 12 }, { "prosince", 12 }, { "pro", 12 }, { "грудня", 12 }, { "грудень", 12 },
+	{ "груд", 12 }, { "desembre", 12 }, { "setembre", 9 },
 };
 
 static const struct name weekdays[] = {
@@ -352,19 +398,63 @@ static const struct name weekdays[] = {
 	{ "вт", 2 },          { "среда", 3 },   { "ср", 3 },       { "четверг", 4 }, { "чт", 4 },
 	{ "пятница", 5 },     { "пт", 5 },      { "суббота", 6 },  { "сб", 6 },      { "воскресенье", 7 },
 	{ "вс", 7 },
+	/* de, fr, es, it, pt, pl, cs, uk, nl */
+	{ "montag", 1 }, { "mo", 1 }, { "lundi", 1 }, { "lun", 1 }, { "lunes", 1 }, { "lunedì", 1 },
+	{ "lunedi", 1 }, { "segunda-feira", 1 }, { "segunda", 1 }, { "seg", 1 }, { "poniedziałek", 1 },
+	{ "poniedzialek", 1 }, { "pon", 1 }, { "pondělí", 1 }, { "po", 1 }, { "понеділок", 1 },
+	{ "maandag", 1 }, { "ma", 1 }, { "dienstag", 2 }, { "di", 2 }, { "mardi", 2 },
+	{ "martes", 2 }, { "martedì", 2 }, { "martedi", 2 }, { "terça-feira", 2 }, { "terca-feira", 2 },
+	{ "terça", 2 }, { "ter", 2 }, { "wtorek", 2 }, { "wt", 2 }, { "úterý", 2 }, { "út", 2 },
+	{ "вівторок", 2 }, { "dinsdag", 2 }, { "mittwoch", 3 }, { "mi", 3 }, { "mercredi", 3 },
+	{ "mer", 3 }, { "miércoles", 3 }, { "miercoles", 3 }, { "mié", 3 }, { "mercoledì", 3 },
+	{ "mercoledi", 3 }, { "quarta-feira", 3 }, { "quarta", 3 }, { "qua", 3 }, { "środa", 3 },
+	{ "sroda", 3 }, { "śr", 3 }, { "středa", 3 }, { "st", 3 }, { "середа", 3 }, { "woensdag", 3 },
+	{ "wo", 3 }, { "donnerstag", 4 }, { "do", 4 }, { "jeudi", 4 }, { "jeu", 4 }, { "jueves", 4 },
+	{ "jue", 4 }, { "giovedì", 4 }, { "giovedi", 4 }, { "quinta-feira", 4 }, { "quinta", 4 },
+	{ "qui", 4 }, { "czwartek", 4 }, { "czw", 4 }, { "čtvrtek", 4 }, { "čt", 4 }, { "четвер", 4 },
+	{ "donderdag", 4 }, { "freitag", 5 }, { "fr", 5 }, { "vendredi", 5 }, { "ven", 5 },
+	{ "viernes", 5 }, { "vie", 5 }, { "venerdì", 5 }, { "venerdi", 5 }, { "sexta-feira", 5 },
+	{ "sexta", 5 }, { "sex", 5 }, { "piątek", 5 }, { "piatek", 5 }, { "pt", 5 }, { "pátek", 5 },
+	{ "pá", 5 }, { "п'ятниця", 5 }, { "п’ятниця", 5 }, { "vrijdag", 5 }, { "vr", 5 },
+	{ "samstag", 6 }, { "sonnabend", 6 }, { "sa", 6 }, { "samedi", 6 }, { "sam", 6 }, { "sábado", 6 },
+	{ "sabado", 6 }, { "sáb", 6 }, { "sab", 6 }, { "sabato", 6 }, { "sobota", 6 }, { "sob", 6 },
+	{ "so", 6 }, { "субота", 6 }, { "zaterdag", 6 }, { "za", 6 }, { "sonntag", 7 }, { "dimanche", 7 },
+	{ "dim", 7 }, { "domingo", 7 }, { "dom", 7 }, { "domenica", 7 }, { "niedziela", 7 },
+	{ "niedz", 7 }, { "nd", 7 }, { "neděle", 7 }, { "ne", 7 }, { "неділя", 7 }, { "нд", 7 },
+	{ "zondag", 7 }, { "zo", 7 },
 };
 
 static const struct name relatives[] = {
 	{ "сегодня", 0 }, { "today", 0 }, { "вчера", -1 }, { "yesterday", -1 }, { "позавчера", -2 },
 };
 
-/* Offsets in seconds east of UTC. "МСК" is how Russian sites mark Moscow time. */
+/*
+ * Zone abbreviations a news site prints, as offsets in seconds east of UTC.
+ * An abbreviation names one offset here even where the world uses it for
+ * several: IST is India (+05:30, not Irish or Israel time), BST British
+ * summer time (+01:00), CST US Central (-06:00, not China), AST Atlantic
+ * (-04:00), EAT East Africa (+03:00). "МСК" is how Russian sites mark
+ * Moscow time. README.md lists this table.
+ */
+#define H 3600
 static const struct name zones[] = {
-	{ "z", 0 },           { "ut", 0 },          { "utc", 0 },         { "gmt", 0 },
-	{ "msk", 3 * 3600 },  { "мск", 3 * 3600 },  { "est", -5 * 3600 }, { "edt", -4 * 3600 },
-	{ "cst", -6 * 3600 }, { "cdt", -5 * 3600 }, { "mst", -7 * 3600 }, { "mdt", -6 * 3600 },
-	{ "pst", -8 * 3600 }, { "pdt", -7 * 3600 },
+	{ "z", 0 },          { "ut", 0 },          { "utc", 0 },         { "gmt", 0 },         { "wet", 0 },
+	{ "west", 1 * H },   { "bst", 1 * H },     { "cet", 1 * H },     { "met", 1 * H },     { "mez", 1 * H },
+	{ "wat", 1 * H },    { "cest", 2 * H },    { "mest", 2 * H },    { "mesz", 2 * H },    { "eet", 2 * H },
+	{ "sast", 2 * H },   { "cat", 2 * H },     { "eest", 3 * H },    { "msk", 3 * H },     { "мск", 3 * H },
+	{ "eat", 3 * H },    { "trt", 3 * H },     { "irst", 3 * H + 1800 }, { "gst", 4 * H }, { "samt", 4 * H },
+	{ "pkt", 5 * H },    { "yekt", 5 * H },    { "ist", 5 * H + 1800 }, { "npt", 5 * H + 2700 },
+	{ "omst", 6 * H },   { "ict", 7 * H },     { "wib", 7 * H },     { "krat", 7 * H },    { "hkt", 8 * H },
+	{ "sgt", 8 * H },    { "pht", 8 * H },     { "awst", 8 * H },    { "irkt", 8 * H },    { "jst", 9 * H },
+	{ "kst", 9 * H },    { "yakt", 9 * H },    { "acst", 9 * H + 1800 }, { "aest", 10 * H },
+	{ "vlat", 10 * H },  { "acdt", 10 * H + 1800 }, { "aedt", 11 * H }, { "magt", 11 * H },
+	{ "nzst", 12 * H },  { "pett", 12 * H },   { "nzdt", 13 * H },   { "ndt", -2 * H - 1800 },
+	{ "adt", -3 * H },   { "brt", -3 * H },    { "art", -3 * H },    { "nst", -3 * H - 1800 },
+	{ "ast", -4 * H },   { "edt", -4 * H },    { "est", -5 * H },    { "cdt", -5 * H },    { "cst", -6 * H },
+	{ "mdt", -6 * H },   { "mst", -7 * H },    { "pdt", -7 * H },    { "pst", -8 * H },    { "akdt", -8 * H },
+	{ "akst", -9 * H },  { "hdt", -9 * H },    { "hst", -10 * H },
 };
+#undef H
 
 /*
  * Copy S into BUF: every Unicode space becomes one ASCII space, runs
@@ -392,8 +482,9 @@ static int normalize(const char *s, char *buf, size_t size, int lower)
 		pending = 0;
 		if (lower && cp < 0x80) {
 			buf[o++] = (char)lower_cp(cp);
-		} else if (lower && cp >= 0x0400 && cp <= 0x042F) {
-			/* Folding stays inside U+0430..U+045F: two bytes in, two out. */
+		} else if (lower && ((cp >= 0x0400 && cp <= 0x042F) || (cp >= 0xC0 && cp <= 0x17F))) {
+			/* Folding stays inside U+00E0..U+017F and U+0430..U+045F:
+			 * two bytes in, two out. */
 			cp = lower_cp(cp);
 			buf[o++] = (char)(0xC0 | (cp >> 6));
 			buf[o++] = (char)(0x80 | (cp & 0x3F));
@@ -490,7 +581,8 @@ static void eat_year_word(const char **pp)
 	const char *p = *pp;
 	if (*p == ' ')
 		p++;
-	if (eat_word(&p, "года") || eat_word(&p, "год") || eat_word(&p, "г")) {
+	if (eat_word(&p, "года") || eat_word(&p, "год") || eat_word(&p, "г") || eat_word(&p, "року") ||
+	    eat_word(&p, "р") || eat_word(&p, "roku") || eat_word(&p, "r")) {
 		if (*p == '.')
 			p++;
 		*pp = p;
@@ -516,7 +608,11 @@ static int eat_sep(const char **pp)
 		} else if (eat(&p, "\xe2\x80\x94") || eat(&p, "\xe2\x80\x93") || eat(&p, "\xc2\xb7") ||
 			   eat(&p, "\xe2\x80\xa2")) {
 			any = 1;
-		} else if (!any || !(eat_word(&p, "в") || eat_word(&p, "at"))) {
+		} else if (!any || !(eat_word(&p, "в") || eat_word(&p, "at") || eat_word(&p, "um") ||
+				     eat_word(&p, "à") || eat_word(&p, "às") || eat_word(&p, "as") ||
+				     eat_word(&p, "a las") || eat_word(&p, "alle") || eat_word(&p, "ore") ||
+				     eat_word(&p, "om") || eat_word(&p, "o") || eat_word(&p, "v") ||
+				     eat_word(&p, "о") || eat_word(&p, "de"))) {
 			break;
 		}
 	}
@@ -526,13 +622,46 @@ static int eat_sep(const char **pp)
 	return 1;
 }
 
-/* H:MM or HH:MM[:SS[.frac]], with an optional 12-hour am/pm. */
-static int eat_time(const char **pp, struct dt *d)
+/* A word that may follow a time: "14:30 Uhr", "14:30 ч.", "14:30 h". */
+static void eat_time_word(const char **pp)
+{
+	const char *p = *pp;
+	if (*p == ' ')
+		p++;
+	if (eat_word(&p, "uhr") || eat_word(&p, "ч") || eat_word(&p, "h") || eat_word(&p, "hrs") ||
+	    eat_word(&p, "час") || eat_word(&p, "godz")) {
+		if (*p == '.')
+			p++;
+		*pp = p;
+	}
+}
+
+/* H:MM or HH:MM[:SS[.frac]], with an optional 12-hour am/pm; HHhMM and
+ * HHh ("14h49", "14h"); with BASIC also ISO 8601's HHMM[SS] ("035500"). */
+static int eat_time(const char **pp, struct dt *d, int basic)
 {
 	const char *p = *pp, *q;
 	int h, m, s = 0, pm = -1;
+	size_t n = digit_run((const unsigned char *)p);
 
-	if (!eat_num(&p, 1, 2, &h) || *p != ':')
+	if (basic && (n == 4 || n == 6)) {
+		int v;
+		eat_num(&p, n, n, &v);
+		h = n == 4 ? v / 100 : v / 10000;
+		m = n == 4 ? v % 100 : v / 100 % 100;
+		s = n == 4 ? 0 : v % 100;
+		goto check;
+	}
+	if (!eat_num(&p, 1, 2, &h))
+		return 0;
+	if (*p == 'h' && !is_digit((unsigned char)p[1])) {
+		p++;
+		m = 0;
+		if (!at_boundary(p))
+			return 0;
+		goto check;
+	}
+	if (*p != ':' && *p != 'h')
 		return 0;
 	p++;
 	if (!eat_num(&p, 2, 2, &m))
@@ -558,8 +687,10 @@ static int eat_time(const char **pp, struct dt *d)
 		h = h % 12 + (pm ? 12 : 0);
 		p = q;
 	}
+check:
 	if (h > 23 || m > 59 || s > 60)
 		return 0;
+	eat_time_word(&p);
 	d->hour = h, d->min = m, d->sec = s;
 	*pp = p;
 	return 1;
@@ -631,7 +762,7 @@ static int eat_zone(const char **pp, struct dt *d)
 }
 
 /* The date part of any form; *ISO when it was YYYY-MM-DD (so 'T' may follow). */
-static int eat_date(const char **pp, struct dt *d, int *iso)
+static int eat_date(const char **pp, struct dt *d, int *iso, int order)
 {
 	const char *p = *pp, *q;
 	size_t n, yl;
@@ -662,6 +793,16 @@ static int eat_date(const char **pp, struct dt *d, int *iso)
 		goto done;
 	}
 	n = digit_run((const unsigned char *)p);
+	if (n == 8 && p[8] == 't') { /* ISO 8601 basic: "20200316T035500Z" */
+		int v;
+		eat_num(&p, 8, 8, &v);
+		d->year = v / 10000;
+		d->mon = v / 100 % 100;
+		d->day = v % 100;
+		d->has_year = d->has_date = 1;
+		*iso = 1;
+		goto done;
+	}
 	if (n == 4 && (p[4] == '-' || p[4] == '/' || p[4] == '.')) {
 		char sep = p[4];
 		eat_num(&p, 4, 4, &d->year);
@@ -699,10 +840,37 @@ static int eat_date(const char **pp, struct dt *d, int *iso)
 		}
 		goto done;
 	}
+	if ((p[n] == '/' || p[n] == '-') && is_digit((unsigned char)p[n + 1])) {
+		/* D/M/YYYY or M/D/YYYY (and with '-'): a part above 12 is the
+		 * day; otherwise ORDER says */
+		char sep = p[n];
+		int a, b;
+		eat_num(&p, 1, 2, &a);
+		p++;
+		if (!eat_num(&p, 1, 2, &b) || *p != sep)
+			return 0;
+		p++;
+		yl = eat_num(&p, 2, 4, &y);
+		if (yl == 2)
+			y = full_year(y);
+		else if (yl != 4)
+			return 0;
+		int mdy = a <= 12 && (b > 12 || order == PARSE_MDY);
+		d->day = mdy ? b : a;
+		d->mon = mdy ? a : b;
+		d->year = y;
+		d->has_year = d->has_date = 1;
+		goto done;
+	}
 	eat_num(&p, 1, 2, &d->day);
 	eat_ordinal(&p);
+	if (*p == '.') /* "19. Oktober 2019" */
+		p++;
 	if (*p == ' ')
 		p++;
+	q = p;
+	if (eat_word(&q, "de") && *q == ' ') /* "17 de marzo de 2020" */
+		p = q + 1;
 	if (!eat_name(&p, months, COUNT(months), &d->mon))
 		return 0;
 	d->has_date = 1;
@@ -711,9 +879,11 @@ static int eat_date(const char **pp, struct dt *d, int *iso)
 		q++;
 	if (*q == ' ')
 		q++;
+	if (eat_word(&q, "de") && *q == ' ')
+		q++;
 	/* Two digits are a year only when they are not the hour: "7 января 10:00". */
 	yl = eat_num(&q, 2, 4, &y);
-	if (yl == 4 || (yl == 2 && *q != ':' && *q != '.')) {
+	if (yl == 4 || (yl == 2 && *q != ':' && *q != '.' && *q != 'h')) {
 		d->year = yl == 2 ? full_year(y) : y;
 		d->has_year = 1;
 		p = q;
@@ -827,37 +997,94 @@ static int finalize(const struct dt *d, time_t now, time_t *out)
 	return -1;
 }
 
-static int parse_builtin(const char *s, time_t now, time_t *out)
+/* Units of "N ... ago" / "N ... назад", in seconds. */
+static const struct name ago_units[] = {
+	{ "seconds", 1 },    { "second", 1 },    { "secs", 1 },      { "sec", 1 },       { "s", 1 },
+	{ "секунд", 1 },     { "секунды", 1 },   { "секунду", 1 },   { "сек", 1 },
+	{ "minutes", 60 },   { "minute", 60 },   { "mins", 60 },     { "min", 60 },      { "m", 60 },
+	{ "минут", 60 },     { "минуты", 60 },   { "минуту", 60 },   { "мин", 60 },
+	{ "hours", 3600 },   { "hour", 3600 },   { "hrs", 3600 },    { "hr", 3600 },     { "h", 3600 },
+	{ "часов", 3600 },   { "часа", 3600 },   { "час", 3600 },    { "ч", 3600 },
+	{ "days", 86400 },   { "day", 86400 },   { "d", 86400 },     { "дней", 86400 },  { "дня", 86400 },
+	{ "день", 86400 },   { "weeks", 604800 }, { "week", 604800 }, { "недель", 604800 },
+	{ "недели", 604800 }, { "неделю", 604800 }, { "неделя", 604800 },
+};
+
+/*
+ * "35 минут назад", "2 часа назад", "39 mins ago", "3 hours ago", "an hour
+ * ago", "час назад" (no number: one), "только что", "just now": NOW less
+ * that many units, to the second. 0 with *OUT, or -1 when S is none.
+ */
+static int parse_ago(const char *s, time_t now, time_t *out)
+{
+	const char *p = s;
+	int n = 1, unit;
+
+	if (eat_word(&p, "только что") || eat_word(&p, "just now")) {
+		*out = now;
+		return *p ? -1 : 0;
+	}
+	/* without a number, only a singular: "an hour ago", "час назад" */
+	static const struct name singular[] = {
+		{ "секунду", 1 }, { "минуту", 60 }, { "час", 3600 }, { "день", 86400 }, { "неделю", 604800 },
+	};
+	if (is_digit((unsigned char)*p)) {
+		if (!eat_num(&p, 1, 4, &n))
+			return -1;
+		if (*p == ' ')
+			p++;
+		if (!eat_name(&p, ago_units, COUNT(ago_units), &unit))
+			return -1;
+	} else if (eat_word(&p, "an") || eat_word(&p, "a") || eat_word(&p, "one")) {
+		if (*p++ != ' ' || !eat_name(&p, ago_units, COUNT(ago_units), &unit))
+			return -1;
+	} else if (!eat_name(&p, singular, COUNT(singular), &unit)) {
+		return -1;
+	}
+	if (*p == ' ')
+		p++;
+	if (!eat_word(&p, "ago") && !eat_word(&p, "назад"))
+		return -1;
+	if (*p)
+		return -1;
+	*out = now - (time_t)n * unit;
+	return 0;
+}
+
+static int parse_builtin(const char *s, int order, time_t now, time_t *out)
 {
 	struct dt d;
 	const char *p = s;
 	size_t n;
 	int iso;
 
+	if (parse_ago(s, now, out) == 0)
+		return 0;
 	memset(&d, 0, sizeof d);
 	eat_weekday(&p);
 	n = digit_run((const unsigned char *)p);
-	if (n >= 1 && n <= 2 && p[n] == ':') {
+	if (n >= 1 && n <= 2 && (p[n] == ':' || (p[n] == 'h' && (is_digit((unsigned char)p[n + 1]) || at_boundary(p + n + 1))))) {
 		/* "10:15, 21 ноября 2026" or a bare "HH:MM" */
-		if (!eat_time(&p, &d))
+		if (!eat_time(&p, &d, 0))
 			return -1;
 		eat_zone(&p, &d);
 		if (*p) {
 			if (!eat_sep(&p))
 				return -1;
 			eat_weekday(&p);
-			if (!eat_date(&p, &d, &iso))
+			if (!eat_date(&p, &d, &iso, order))
 				return -1;
 		}
 	} else {
-		if (!eat_date(&p, &d, &iso))
+		if (!eat_date(&p, &d, &iso, order))
 			return -1;
 		if (*p) {
+			int basic = 0;
 			if (iso && *p == 't')
-				p++;
+				p++, basic = 1;
 			else if (!eat_sep(&p))
 				return -1;
-			if (!eat_time(&p, &d))
+			if (!eat_time(&p, &d, basic))
 				return -1;
 			eat_zone(&p, &d);
 		} else if (d.loose_dm) {
@@ -929,7 +1156,7 @@ static int is_separator_word(const char *p)
  * which merely starts like a date ("21.11.2026 24:00", "32 Nov 2026")
  * still fails instead of yielding a wrong time.
  */
-static int parse_embedded(const char *low, time_t now, time_t *out)
+static int parse_embedded(const char *low, int order, time_t now, time_t *out)
 {
 	char sub[DATE_MAX];
 	size_t len = strlen(low), starts[32], ends[32], ns = 0, ne = 0;
@@ -954,7 +1181,7 @@ static int parse_embedded(const char *low, time_t now, time_t *out)
 				continue;
 			memcpy(sub, low + starts[a], ends[b] - starts[a]);
 			sub[ends[b] - starts[a]] = '\0';
-			if (parse_builtin(sub, now, out) == 0)
+			if (parse_builtin(sub, order, now, out) == 0)
 				return 0;
 		}
 	}
@@ -966,6 +1193,11 @@ static int parse_embedded(const char *low, time_t now, time_t *out)
  * date looked for among its words (a dateline with a label or a counter).
  */
 int parse_date(const char *s, const char *fmt, time_t now, time_t *out)
+{
+	return parse_date_order(s, fmt, PARSE_DMY, now, out);
+}
+
+int parse_date_order(const char *s, const char *fmt, int order, time_t now, time_t *out)
 {
 	char raw[DATE_MAX], low[DATE_MAX];
 	/* Keeps the offset arithmetic on NOW far from overflow. */
@@ -979,7 +1211,7 @@ int parse_date(const char *s, const char *fmt, time_t now, time_t *out)
 		return 0;
 	if (normalize(s, low, sizeof low, 1) < 0)
 		return -1;
-	if (parse_builtin(low, now, out) == 0)
+	if (parse_builtin(low, order, now, out) == 0)
 		return 0;
-	return parse_embedded(low, now, out);
+	return parse_embedded(low, order, now, out);
 }

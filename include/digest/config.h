@@ -55,6 +55,7 @@ struct source {
 	int max_follow;        /* article pages opened per run, at most */
 	struct fields article; /* on the article page */
 	char *date_format;     /* strptime format tried first, or NULL */
+	int date_order;        /* PARSE_DMY or PARSE_MDY (date_order = "dmy" | "mdy") */
 	unsigned defaults;     /* SOURCE_DEFAULT_* bits: selectors digest.conf left to the feed reader */
 };
 

@@ -44,4 +44,20 @@ int parse_number(const char *s, double *out);
  */
 int parse_date(const char *s, const char *fmt, time_t now, time_t *out);
 
+/* The order of a numeric date's day and month ("03/04/2020"): a part
+ * above 12 is the day whatever the order. */
+enum { PARSE_DMY = 0, PARSE_MDY = 1 };
+
+/*
+ * parse_date_order: parse_date, with ORDER (PARSE_DMY or PARSE_MDY) for
+ * D/M/Y dates written with "/" or "-". Also read, by both: "N минут/часов/
+ * дней назад", "N mins/hours/days ago" (to the second before NOW);
+ * month and weekday names of en, ru, de, fr, es, it, pt, nl, pl, cs, uk
+ * and ca with their genitives and abbreviations ("19. Oktober 2019",
+ * "martes 17 de marzo de 2020", "17 березня 2020 р."); "14h49"; ISO 8601
+ * basic "20200316T035500Z"; a trailing "Uhr", "ч." or "г."; the zone
+ * abbreviations of the table in src/parse.c (README.md lists them).
+ */
+int parse_date_order(const char *s, const char *fmt, int order, time_t now, time_t *out);
+
 #endif
