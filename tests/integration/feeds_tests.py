@@ -8,6 +8,8 @@ check() is defined."""
 
 import datetime as dt
 import os
+import sqlite3
+import time
 
 import __main__
 
@@ -50,3 +52,37 @@ sources = ( {{ name = "rdf"; type = "feed"; url = "{self.root}feeds-rdf/index.rd
         check(urls == want, f"stored URLs {urls}, want {want}")
         titles = sorted(row[1] for row in self.stored(d))
         check("Story & more" in titles, f"escaped title not decoded: {titles}")
+
+    def t_unreadable_listing_date_followed(self):
+        """A listing date that does not read ("когда-то") counts as missing:
+        with follow, the article page's date is the article's; a relative
+        listing date ("35 минут назад") is read as that long before now."""
+        root = os.path.join(self.www, "feeds-follow")
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write("<html><body><ul>"
+                    "<li><a href='a1.html'>First story</a><span class='d'>когда-то</span></li>"
+                    "<li><a href='a2.html'>Second story</a><span class='d'>35 минут назад</span></li>"
+                    "</ul></body></html>")
+        for name in ("a1", "a2"):
+            with open(os.path.join(root, f"{name}.html"), "w", encoding="utf-8") as f:
+                f.write("<html><body><h1>x</h1><time datetime='2020-03-16T03:55:00Z'>x</time></body></html>")
+        d = self.testdir("feeds-follow")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "follow"; url = "{self.root}feeds-follow/index.html"; item = "//li";
+               published = "span[@class='d']"; follow = true;
+               article = {{ published = "//time/@datetime"; }}; }} );
+""")
+        before = int(time.time())
+        self.collect(conf, "--all")
+        con = sqlite3.connect(os.path.join(d, "var", "digest.db"))
+        try:
+            rows = dict(con.execute("SELECT title, published FROM articles").fetchall())
+        finally:
+            con.close()
+        check(rows.get("First story") == 1584330900,
+              f"unreadable listing date not filled from the article page: {rows}")
+        got = rows.get("Second story")
+        want = before - 35 * 60
+        check(got is not None and abs(got - want) <= 120, f"35 минут назад stored as {got}, want about {want}")
