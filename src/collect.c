@@ -29,6 +29,7 @@ struct src_state {
 	bool private_ok;   /* links on its pages may reach private addresses */
 	int followed;      /* article pages queued */
 	bool cap_reported;
+	unsigned missed_reported; /* PAGE_MISSED_* bits already warned about */
 };
 
 struct run {
@@ -98,6 +99,31 @@ static char **page_urls(const struct page_result *pr)
 		}
 	}
 	return urls;
+}
+
+/* Warn, once per source and run, of each selector that gave nothing in any
+ * item of a page: the link (items dropped), the title (articles
+ * dropped), the date, views and comments (ranking without them). The
+ * summary and image are often absent and stay silent. */
+static void report_missed(struct run *run, int s, const struct page_result *pr, const char *url)
+{
+	const struct source *src = &run->cfg->sources[s];
+	struct src_state *st = &run->srcs[s];
+	unsigned fresh = pr->missed & ~st->missed_reported;
+	if (fresh & PAGE_MISSED_LINK)
+		log_warn("source %s: %s: the link selector %s gave no link in any of the items (items skipped)",
+			 src->name, url, src->defaults & SOURCE_DEFAULT_LINK ? "(the feed's default)" : src->link);
+	static const int loud[] = {FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS};
+	for (size_t k = 0; k < sizeof loud / sizeof loud[0]; k++) {
+		int i = loud[k];
+		if (!(fresh & PAGE_MISSED_FIELD(i)))
+			continue;
+		int dflt = (src->defaults & SOURCE_DEFAULT_FIELD(i)) != 0;
+		log_warn("source %s: %s: the %s selector %s selected nothing in any item%s", src->name, url,
+			 field_names[i], dflt || !src->list.v[i] ? "(the feed's default)" : src->list.v[i],
+			 i == FIELD_TITLE ? " (articles without a title are skipped)" : "");
+	}
+	st->missed_reported |= pr->missed;
 }
 
 static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg);
@@ -289,6 +315,7 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		st->private_ok = mode == PRIVATE_ALLOW ||
 				 (mode == PRIVATE_AUTO && (!r->primary_ip || fetch_ip_is_private(r->primary_ip) != 0));
 	}
+	report_missed(run, c->src, &pr, r->url);
 	size_t fresh = 0; /* items that may still be in the window */
 	char **urls = page_urls(&pr);
 	for (size_t i = 0; i < pr.nitems; i++) {

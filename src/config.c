@@ -413,13 +413,14 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	} else {
 		if (!src->item && !config_setting_get_member(s, "item"))
 			problem(ld, s, prefix, "an html source needs an item selector");
-		/* Without selectors, an item's first link is the article and its
-		 * text the title (unless the article page is to give the title). */
+		/* Without selectors, an item's first link is the article and the
+		 * first link with text the title (unless the article page is to
+		 * give the title). */
 		static const char first_link[] = "(descendant-or-self::a[@href])[1]";
 		if (!src->link && !config_setting_get_member(s, "link"))
 			src->link = xasprintf("%s/@href", first_link);
 		if (!src->list.title && !src->article.title && !config_setting_get_member(s, "title"))
-			src->list.title = xstrdup(first_link);
+			src->list.title = xstrdup("(descendant-or-self::a[@href][normalize-space()])[1]");
 	}
 	/* Setting `next` asks for pagination: read up to 10 pages unless told. */
 	if (src->next && !config_setting_get_member(s, "max_pages"))

@@ -636,6 +636,17 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		it->link = abs;
 		fill_fields(ctx, node, &src->list, feed, base, fmt, defaults, &it->f);
 	}
+	/* a selector is reported as missing only when no item gave it */
+	if (out->nitems == 0)
+		out->missed |= PAGE_MISSED_LINK;
+	for (int i = 0; i < FIELD_COUNT && out->nitems > 0; i++) {
+		int set = src->list.v[i] || (fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0]);
+		size_t got = 0;
+		for (size_t k = 0; k < out->nitems; k++)
+			got += out->items[k].f.v[i] != NULL;
+		if (set && got == 0)
+			out->missed |= PAGE_MISSED_FIELD(i);
+	}
 	if (src->next) {
 		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next, FIELD_MAX);
 		if (next) {

@@ -26,7 +26,13 @@ struct page_result {
 	struct raw_item *items;
 	size_t nitems;
 	char *next; /* absolute URL of the next page, or NULL */
+	/* Selectors that gave nothing in any item of the page (none when the
+	 * page has no item): PAGE_MISSED_LINK when no item had a usable link,
+	 * PAGE_MISSED_FIELD(i) for each set field selector of the list. */
+	unsigned missed;
 };
+#define PAGE_MISSED_LINK 1u
+#define PAGE_MISSED_FIELD(i) (2u << (i))
 
 /* extract_init / extract_cleanup: once per process (silences libxml2's
  * own error printing). */

@@ -86,3 +86,30 @@ sources = ( {{ name = "follow"; url = "{self.root}feeds-follow/index.html"; item
         got = rows.get("Second story")
         want = before - 35 * 60
         check(got is not None and abs(got - want) <= 120, f"35 минут назад stored as {got}, want about {want}")
+
+    def t_selector_miss_warned_once(self):
+        """A selector that selects nothing in any item says so without -v,
+        once per source and run however many pages miss it; the default
+        title is the first link with text (an image link comes first)."""
+        root = os.path.join(self.www, "feeds-miss")
+        os.makedirs(root, exist_ok=True)
+        now = dt.datetime.now(dt.timezone.utc)
+        for page, nxt in ((1, "<a rel='next' href='p2.html'>next</a>"), (2, "")):
+            items = "".join(
+                f"<li><a href='s{page}{i}.html'><img src='i.png'></a> <a href='s{page}{i}.html'>Story {page}{i}</a>"
+                f"<time>{(now - dt.timedelta(minutes=5 + i)).isoformat()}</time></li>" for i in range(3))
+            with open(os.path.join(root, "index.html" if page == 1 else "p2.html"), "w", encoding="utf-8") as f:
+                f.write(f"<html><body><ul>{items}</ul>{nxt}</body></html>")
+        d = self.testdir("feeds-miss")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "miss"; url = "{self.root}feeds-miss/index.html"; item = "//li"; published = "time";
+               views = "span[@class='views']"; next = "//a[@rel='next']/@href"; }} );
+""")
+        r = self.collect(conf, "--all")
+        lines = [ln for ln in r.err.splitlines() if "span[@class='views']" in ln]
+        check(len(lines) == 1, f"want one warning naming the views selector, got {lines}; stderr: {r.err}")
+        check("miss" in lines[0] and "views" in lines[0], f"warning does not name source and field: {lines}")
+        got = sorted(r.titles())
+        want = sorted(f"Story {p}{i}" for p in (1, 2) for i in range(3))
+        check(got == want, f"titles {got}, want {want} (the first link with text)")

@@ -130,7 +130,8 @@ static void test_source_defaults(void **state)
 	assert_int_equal(cfg->nsources, 4);
 	const struct source *s = cfg->sources;
 	assert_string_equal(s[0].link, "(descendant-or-self::a[@href])[1]/@href");
-	assert_string_equal(s[0].list.title, "(descendant-or-self::a[@href])[1]");
+	/* the first link with text: an image link first in the item has none */
+	assert_string_equal(s[0].list.title, "(descendant-or-self::a[@href][normalize-space()])[1]");
 	assert_int_equal(s[0].max_pages, 10);
 	assert_false(s[0].follow);
 	assert_null(s[1].list.title); /* the article page gives it */
