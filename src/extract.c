@@ -1,6 +1,8 @@
 /* extract: articles out of HTML pages, RSS and Atom feeds (libxml2, XPath). */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +13,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include <uchardet.h>
 
 #include "digest/extract.h"
 #include "digest/url.h"
@@ -299,6 +302,184 @@ static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
 	return b.data;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Charsets of pages and feeds that declare none                       */
+
+/* UTF-16 or UTF-32 by a byte-order mark, or by the NULs around the first
+ * character when there is none (a page starts with ASCII: "<", a space);
+ * *SKIP gets the length of the mark. NULL for anything else. */
+static const char *wide_charset(const char *body, size_t len, size_t *skip)
+{
+	const unsigned char *u = (const unsigned char *)body;
+	*skip = 0;
+	if (len >= 4 && !memcmp(u, "\x00\x00\xFE\xFF", 4))
+		return *skip = 4, "UTF-32BE";
+	if (len >= 4 && !memcmp(u, "\xFF\xFE\x00\x00", 4))
+		return *skip = 4, "UTF-32LE";
+	if (len >= 2 && !memcmp(u, "\xFE\xFF", 2))
+		return *skip = 2, "UTF-16BE";
+	if (len >= 2 && !memcmp(u, "\xFF\xFE", 2))
+		return *skip = 2, "UTF-16LE";
+	if (len >= 4 && !u[0] && !u[1] && !u[2] && u[3] && u[3] < 0x80)
+		return "UTF-32BE";
+	if (len >= 4 && u[0] && u[0] < 0x80 && !u[1] && !u[2] && !u[3])
+		return "UTF-32LE";
+	if (len >= 4 && !u[0] && u[1] && u[1] < 0x80 && !u[2] && u[3] && u[3] < 0x80)
+		return "UTF-16BE";
+	if (len >= 4 && u[0] && u[0] < 0x80 && !u[1] && u[2] && u[2] < 0x80 && !u[3])
+		return "UTF-16LE";
+	return NULL;
+}
+
+/* BODY converted from CHARSET to UTF-8 with iconv; NULL when it cannot be
+ * (an unknown name; a sequence that does not decode is replaced). */
+static char *to_utf8(const char *body, size_t len, const char *charset, size_t *outlen)
+{
+	iconv_t cd = iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1)
+		return NULL;
+	size_t cap = len * 2 + 16, n = 0;
+	char *out = xmalloc(cap);
+	char *in = (char *)body;
+	size_t left = len;
+	while (left > 0) {
+		if (cap - n < 16) {
+			cap *= 2;
+			out = xrealloc(out, cap);
+		}
+		char *o = out + n;
+		size_t room = cap - n - 1;
+		size_t r = iconv(cd, &in, &left, &o, &room);
+		n = (size_t)(o - out);
+		if (r == (size_t)-1) {
+			if (errno == E2BIG)
+				continue;
+			/* a bad or cut sequence: U+FFFD for one byte, and on */
+			if (cap - n < 8) {
+				cap *= 2;
+				out = xrealloc(out, cap);
+			}
+			memcpy(out + n, "\xEF\xBF\xBD", 3);
+			n += 3;
+			in++;
+			left--;
+		}
+	}
+	iconv_close(cd);
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
+/* Counts of well-formed multi-byte UTF-8 sequences and of bytes that are
+ * not part of one, in BODY. */
+static void utf8_census(const char *body, size_t len, size_t *good, size_t *bad)
+{
+	const unsigned char *u = (const unsigned char *)body;
+	*good = *bad = 0;
+	for (size_t i = 0; i < len;) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = u[i] >= 0xC2 && u[i] <= 0xDF ? 2 : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
+			   : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4 : 0;
+		size_t k = 1;
+		while (n && k < n && i + k < len && (u[i + k] & 0xC0) == 0x80)
+			k++;
+		if (n && k == n) {
+			(*good)++;
+			i += n;
+		} else {
+			(*bad)++;
+			i++;
+		}
+	}
+}
+
+/* BODY, UTF-8 with some windows-1252 bytes (a quote pasted from a word
+ * processor), with each byte that is not part of a UTF-8 sequence read as
+ * windows-1252. Malloc'd, its length in *OUTLEN. */
+static char *repair_utf8(const char *body, size_t len, size_t *outlen)
+{
+	/* windows-1252's 0x80..0x9F; the five it leaves undefined as Latin-1 */
+	static const uint16_t c1[32] = {0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+					0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D,   0x017D, 0x8F,
+					0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+					0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
+	const unsigned char *u = (const unsigned char *)body;
+	struct buf b = {0};
+	buf_adds(&b, "");
+	for (size_t i = 0; i < len;) {
+		size_t n = u[i] < 0x80 ? 1 : u[i] >= 0xC2 && u[i] <= 0xDF ? 2 : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
+			   : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4 : 0;
+		size_t k = 1;
+		while (n > 1 && k < n && i + k < len && (u[i + k] & 0xC0) == 0x80)
+			k++;
+		if (n && k == n) {
+			buf_add(&b, body + i, n);
+			i += n;
+			continue;
+		}
+		unsigned cp = u[i] >= 0xA0 ? u[i] : c1[u[i] - 0x80];
+		char enc[4];
+		if (cp < 0x800) {
+			enc[0] = (char)(0xC0 | (cp >> 6));
+			enc[1] = (char)(0x80 | (cp & 0x3F));
+			buf_add(&b, enc, 2);
+		} else {
+			enc[0] = (char)(0xE0 | (cp >> 12));
+			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			enc[2] = (char)(0x80 | (cp & 0x3F));
+			buf_add(&b, enc, 3);
+		}
+		i++;
+	}
+	*outlen = b.len;
+	return b.data;
+}
+
+/*
+ * The charset of a page or feed that declares none: UTF-8 when it reads as
+ * UTF-8 (with a few windows-1252 bytes at most: then *REPAIR is set), else
+ * what uchardet makes of it; NULL for plain ASCII or when uchardet cannot
+ * tell. Only run on pages without a declaration.
+ */
+static char *detect_charset(const char *body, size_t len, int *repair)
+{
+	size_t good, bad;
+	*repair = 0;
+	utf8_census(body, len, &good, &bad);
+	if (bad == 0)
+		return good ? xstrdup("UTF-8") : NULL;
+	if (good > 0 && bad <= good) {
+		*repair = 1;
+		return xstrdup("UTF-8");
+	}
+	uchardet_t ud = uchardet_new();
+	if (!ud)
+		return NULL;
+	char *res = NULL;
+	if (uchardet_handle_data(ud, body, len) == 0) {
+		uchardet_data_end(ud);
+		const char *cs = uchardet_get_charset(ud);
+		if (cs && *cs && strcasecmp(cs, "ASCII"))
+			res = xstrdup(cs);
+	}
+	uchardet_delete(ud);
+	return res;
+}
+
+/* Whether a feed's XML declaration names its encoding. */
+static int xml_declares_encoding(const char *body, size_t len)
+{
+	size_t lim = len < 256 ? len : 256;
+	const char *end = memmem(body, lim, "?>", 2);
+	const char *decl = memmem(body, lim, "<?xml", 5);
+	return decl && end && memmem(decl, (size_t)(end - decl), "encoding", 8) != NULL;
+}
+
 static int is_feed(const struct source *src) { return src->type != SOURCE_HTML; }
 
 static const char *xml_error_text(void)
@@ -308,6 +489,43 @@ static const char *xml_error_text(void)
 }
 
 /* Parse BODY as HTML (recovering) or XML (strict); NULL with *ERR set. */
+static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size_t len, const char *charset,
+			       int xml_opts, char **err);
+
+/* The encoding a feed's XML declaration names, malloc'd, or NULL. */
+static char *xml_encoding(const char *body, size_t len)
+{
+	if (!xml_declares_encoding(body, len))
+		return NULL;
+	size_t lim = len < 256 ? len : 256;
+	char *head = xstrndup(body, lim);
+	char *p = strstr(head, "encoding");
+	char *res = NULL;
+	if (p) {
+		p += 8;
+		while (*p == ' ' || *p == '=' || *p == '"' || *p == '\'')
+			p++;
+		size_t n = 0;
+		while (p[n] && (isalnum((unsigned char)p[n]) || strchr("-_.:", p[n])))
+			n++;
+		if (n && n < 40)
+			res = xstrndup(p, n);
+	}
+	free(head);
+	return res;
+}
+
+static int is_utf8_name(const char *cs) { return cs && (!strcasecmp(cs, "utf-8") || !strcasecmp(cs, "utf8")); }
+
+/*
+ * Parse BODY as HTML (recovering) or XML (strict); NULL with *ERR set.
+ * The charset: CHARSET (the HTTP header's) if set; else UTF-16 or UTF-32
+ * by a byte-order mark or the NULs of the first character (converted to
+ * UTF-8 first); else the page's own declaration (<meta>, the XML
+ * declaration); else, for a page that declares none, detect_charset. A
+ * page in UTF-8 by any of these with bytes that are not UTF-8 has them
+ * read as windows-1252 (repair_utf8).
+ */
 static xmlDocPtr parse_doc(int feed, const char *url, const char *body, size_t len, const char *charset,
 			   char **err)
 {
@@ -319,10 +537,54 @@ static xmlDocPtr parse_doc(int feed, const char *url, const char *body, size_t l
 		errf(err, "page too large to parse");
 		return NULL;
 	}
+	char *owned = NULL, *found = NULL;
+	size_t owned_len = 0, skip = 0;
+	int xml_opts = 0;
+	const char *enc = charset;
+	const char *wide = charset ? NULL : wide_charset(body, len, &skip);
+	if (wide) {
+		owned = to_utf8(body + skip, len - skip, wide, &owned_len);
+		if (owned) {
+			enc = "UTF-8";
+			xml_opts = XML_PARSE_IGNORE_ENC; /* its declaration says UTF-16 */
+		}
+	} else if (!charset) {
+		found = feed ? xml_encoding(body, len) : sniff_charset(body, len);
+		if (!found && !(feed && xml_declares_encoding(body, len))) {
+			int repair;
+			found = detect_charset(body, len, &repair);
+			/* iconv knows every name uchardet gives; libxml2 not all */
+			if (found && !is_utf8_name(found) && (owned = to_utf8(body, len, found, &owned_len)))
+				xml_opts = XML_PARSE_IGNORE_ENC;
+		}
+		enc = found;
+	}
+	if (!owned && (is_utf8_name(enc) || (feed && !enc))) {
+		size_t good, bad;
+		utf8_census(body, len, &good, &bad);
+		if (bad > 0 && bad <= good + 16)
+			owned = repair_utf8(body, len, &owned_len);
+		if (owned && enc && !charset)
+			xml_opts = XML_PARSE_IGNORE_ENC;
+	}
+	if (owned && owned_len <= (size_t)INT32_MAX) {
+		body = owned;
+		len = owned_len;
+		enc = "UTF-8";
+	}
+	xmlDocPtr doc = parse_decoded(feed, url, body, len, enc, xml_opts, err);
+	free(owned);
+	free(found);
+	return doc;
+}
+
+static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size_t len, const char *charset,
+			       int xml_opts, char **err)
+{
 	xmlResetLastError();
 	xmlDocPtr doc;
 	if (feed) {
-		int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+		int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | xml_opts;
 		size_t fixed_len = 0;
 		char *fixed = html_entities_as_refs(body, len, &fixed_len);
 		if (fixed && fixed_len <= (size_t)INT32_MAX) {
@@ -353,12 +615,9 @@ static xmlDocPtr parse_doc(int feed, const char *url, const char *body, size_t l
 		}
 	} else {
 		int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
-		char *sniffed = charset ? NULL : sniff_charset(body, len);
-		const char *enc = charset ? charset : sniffed;
-		doc = htmlReadMemory(body, (int)len, url, enc, opts);
-		if (!doc && enc)
+		doc = htmlReadMemory(body, (int)len, url, charset, opts);
+		if (!doc && charset)
 			doc = htmlReadMemory(body, (int)len, url, NULL, opts);
-		free(sniffed);
 		if (!doc || !xmlDocGetRootElement(doc)) {
 			xmlFreeDoc(doc);
 			errf(err, "not an HTML page");

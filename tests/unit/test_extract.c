@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <iconv.h>
 
 #include "digest/config.h"
 #include "digest/extract.h"
@@ -346,6 +347,150 @@ static void test_feed_corpus(void **state)
 	config_free(cfg);
 }
 
+static char *read_file_at(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	struct buf b = {0};
+	char chunk[4096];
+	size_t n;
+	buf_adds(&b, "");
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	*len = b.len;
+	return b.data;
+}
+
+/* Whether the listing page at PATH gives the title and summary of
+ * tests/fixtures/charsets/NAME.txt. */
+static int charset_page_right(const char *path, const char *name)
+{
+	size_t len, tlen;
+	char *body = read_file_at(path, &len);
+	char *tpath = xasprintf("tests/fixtures/charsets/%s.txt", name);
+	char *want = read_file_at(tpath, &tlen);
+	free(tpath);
+	char *nl = strchr(want, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	char *want_summary = nl + 1;
+	want_summary[strcspn(want_summary, "\n")] = '\0';
+	struct source s = html_source();
+	struct page_result r;
+	char *err = NULL;
+	int ok = extract_list(&s, "https://c.example/", body, len, NULL, &r, &err) == 0 && r.nitems == 1 &&
+		 r.items[0].f.title && !strcmp(r.items[0].f.title, want) && r.items[0].f.summary &&
+		 !strcmp(r.items[0].f.summary, want_summary);
+	if (err)
+		free(err);
+	else
+		page_result_free(&r);
+	free(body);
+	free(want);
+	return ok;
+}
+
+/* tests/fixtures/charsets/: sixteen legacy charsets, each page once with
+ * a <meta> declaration (all must be right) and once without (detected
+ * with uchardet: at least 12 of 16 right; the test prints which fail). */
+static void test_charset_corpus(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"windows-1251", "koi8-r",       "iso-8859-5",   "windows-1252",
+					    "iso-8859-2",   "windows-1250", "iso-8859-7",   "windows-1253",
+					    "windows-1255", "windows-1256", "shift_jis",    "euc-jp",
+					    "gb18030",      "big5",         "euc-kr",       "tis-620"};
+	int right = 0;
+	struct buf failed = {0};
+	buf_adds(&failed, "");
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		char *declared = xasprintf("tests/fixtures/charsets/%s-declared.html", names[i]);
+		char *bare = xasprintf("tests/fixtures/charsets/%s.html", names[i]);
+		if (!charset_page_right(declared, names[i]))
+			fail_msg("%s declared: wrong text", names[i]);
+		if (charset_page_right(bare, names[i]))
+			right++;
+		else
+			buf_addf(&failed, " %s", names[i]);
+		free(declared);
+		free(bare);
+	}
+	print_message("undeclared charsets right: %d of %zu; wrong:%s\n", right, ARRAY_LEN(names),
+		      failed.len ? failed.data : " none");
+	buf_free(&failed);
+	assert_true(right >= 12);
+}
+
+/* UTF-16 and UTF-32, with and without a byte-order mark, as pages and as
+ * feeds; windows-1252 bytes inside UTF-8 read as windows-1252. */
+static void test_wide_and_mixed(void **state)
+{
+	(void)state;
+	static const char title[] = "Zürich – “Новости” 日本";
+	static const char *const wide[] = {"UTF-16LE", "UTF-16BE", "UTF-32LE", "UTF-32BE"};
+	struct config *cfg = load_feed_config();
+	for (size_t w = 0; w < ARRAY_LEN(wide); w++) {
+		for (int bom = 0; bom < 2; bom++) {
+			for (int feed = 0; feed < 2; feed++) {
+				char *text = feed ? xasprintf("<?xml version='1.0' encoding='%s'?><rss version='2.0'>"
+							      "<channel><item><title>%s</title><link>/n/1</link>"
+							      "</item></channel></rss>",
+							      strncmp(wide[w], "UTF-16", 6) ? "UTF-32" : "UTF-16", title)
+						  : xasprintf("<html><body><div class='news-item'><a class='title' "
+							      "href='/n/1'>%s</a></div></body></html>",
+							      title);
+				iconv_t cd = iconv_open(wide[w], "UTF-8");
+				assert_true(cd != (iconv_t)-1);
+				size_t inleft = strlen(text), cap = inleft * 4 + 8, outleft = cap;
+				char *out = malloc(cap), *o = out, *in = text;
+				if (bom) { /* U+FEFF first */
+					char fe[] = "\xEF\xBB\xBF", *fp = fe;
+					size_t fl = 3;
+					assert_true(iconv(cd, &fp, &fl, &o, &outleft) != (size_t)-1);
+				}
+				assert_true(iconv(cd, &in, &inleft, &o, &outleft) != (size_t)-1);
+				iconv_close(cd);
+				struct source hs = html_source();
+				const struct source *s = feed ? &cfg->sources[0] : &hs;
+				struct page_result r;
+				char *err = NULL;
+				int rc = extract_list(s, "https://w.example/", out, (size_t)(o - out), NULL, &r, &err);
+				if (rc != 0)
+					fail_msg("%s bom=%d feed=%d: %s", wide[w], bom, feed, err);
+				assert_int_equal(r.nitems, 1);
+				if (strcmp(r.items[0].f.title, title))
+					fail_msg("%s bom=%d feed=%d: title \"%s\"", wide[w], bom, feed, r.items[0].f.title);
+				page_result_free(&r);
+				free(out);
+				free(text);
+			}
+		}
+	}
+	/* windows-1252 quotes and a euro sign inside a UTF-8 page and feed */
+	static const char mixed_html[] = "<html><head><meta charset='utf-8'></head><body><div class='news-item'>"
+					 "<a class='title' href='/m'>\x93" "Caf\xc3\xa9\x94 costs 5\x80 \x96 d\xe9j\xe0 vu</a>"
+					 "</div></body></html>";
+	static const char mixed_feed[] = "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><item>"
+					 "<title>\x93" "Caf\xc3\xa9\x94 costs 5\x80 \x96 d\xe9j\xe0 vu</title><link>/m</link>"
+					 "</item></channel></rss>";
+	static const char want[] = "“Café” costs 5€ – déjà vu";
+	for (int feed = 0; feed < 2; feed++) {
+		struct source hs = html_source();
+		const struct source *s = feed ? &cfg->sources[0] : &hs;
+		const char *body = feed ? mixed_feed : mixed_html;
+		struct page_result r;
+		char *err = NULL;
+		int rc = extract_list(s, "https://m.example/", body, strlen(body), NULL, &r, &err);
+		if (rc != 0)
+			fail_msg("mixed feed=%d: %s", feed, err);
+		assert_string_equal(r.items[0].f.title, want);
+		page_result_free(&r);
+	}
+	config_free(cfg);
+}
+
 static void test_garbage(void **state)
 {
 	(void)state;
@@ -497,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_feeds),      cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_content_types), cmocka_unit_test(test_feed_corpus),
+		cmocka_unit_test(test_charset_corpus), cmocka_unit_test(test_wide_and_mixed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
