@@ -30,6 +30,7 @@ struct src_state {
 	int followed;      /* article pages queued */
 	bool cap_reported;
 	unsigned missed_reported; /* PAGE_MISSED_* bits already warned about */
+	bool undated_reported;    /* an article with no date anywhere */
 };
 
 struct run {
@@ -418,6 +419,13 @@ static int store_all(struct run *run, struct store *st, char **err)
 		struct article a;
 		if (to_article(run, &run->items[i], &a) < 0)
 			continue;
+		struct src_state *ss = &run->srcs[run->items[i].src];
+		if (!a.published_known && !ss->undated_reported) {
+			log_warn("source %s: %s: no date on the listing or the article page; counted as "
+				 "published when first seen (and so for other undated articles of the source)",
+				 run->cfg->sources[run->items[i].src].name, a.url);
+			ss->undated_reported = true;
+		}
 		if (store_article_upsert(st, &a, err) < 0) {
 			store_rollback(st);
 			return -1;

@@ -113,3 +113,21 @@ sources = ( {{ name = "miss"; url = "{self.root}feeds-miss/index.html"; item = "
         got = sorted(r.titles())
         want = sorted(f"Story {p}{i}" for p in (1, 2) for i in range(3))
         check(got == want, f"titles {got}, want {want} (the first link with text)")
+
+    def t_undated_articles_warned_once(self):
+        """Articles with no date on the listing or the article page count as
+        published when first seen, and one warning names the source."""
+        root = os.path.join(self.www, "feeds-undated")
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write("<html><body><ul>" + "".join(f"<li><a href='u{i}.html'>Undated {i}</a></li>" for i in range(3))
+                    + "</ul></body></html>")
+        d = self.testdir("feeds-undated")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "undated"; url = "{self.root}feeds-undated/index.html"; item = "//li"; }} );
+""")
+        r = self.collect(conf, "--all")
+        lines = [ln for ln in r.err.splitlines() if "no date" in ln]
+        check(len(lines) == 1 and "undated" in lines[0], f"want one warning naming the source, got {lines}")
+        check(sorted(r.titles()) == ["Undated 0", "Undated 1", "Undated 2"], f"titles {r.titles()}")
