@@ -41,7 +41,8 @@ void extract_cleanup(void);
 
 /*
  * extract_xpath_check: 0 when EXPR compiles as an XPath 1.0 expression
- * (with the registered prefixes atom, dc, content, slash, media, rdf),
+ * (with the registered prefixes atom, atom03, dc, dcterms, content, slash,
+ * thr, media, rdf, rss1, rss090),
  * else -1 and a malloc'd reason in *ERR.
  */
 int extract_xpath_check(const char *expr, char **err);
