@@ -32,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse_number(s, &d);
 	parse_date(s, fmt, (time_t)1795000000, &t);
 	parse_date(s + (size ? 1 : 0), NULL, (time_t)1795000000, &t);
+	parse_date_order(s + (size ? 1 : 0), NULL, size && (data[0] & 0x80) ? PARSE_MDY : PARSE_DMY,
+			 (time_t)1795000000, &t);
 	free(s);
 	return 0;
 }
