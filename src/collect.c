@@ -69,6 +69,18 @@ static const char *fragment_of(const char *link)
 	return h ? h + 1 : "";
 }
 
+struct url_frag {
+	const char *url, *frag;
+	size_t i;
+};
+
+static int by_url_frag(const void *a, const void *b)
+{
+	const struct url_frag *x = a, *y = b;
+	int c = strcmp(x->url, y->url);
+	return c ? c : strcmp(x->frag, y->frag);
+}
+
 /* The URLs under which the items of one page are stored: url_normalize's
  * (no fragment, no utm_*), except that items of the page whose URLs are
  * one and differ by two or more distinct non-empty fragments (the entries
@@ -78,27 +90,36 @@ static const char *fragment_of(const char *link)
  * digest stores. Malloc'd, like each element. */
 static char **page_urls(const struct page_result *pr)
 {
-	char **urls = xcalloc(pr->nitems ? pr->nitems : 1, sizeof *urls);
-	for (size_t i = 0; i < pr->nitems; i++)
+	size_t n = pr->nitems;
+	char **urls = xcalloc(n ? n : 1, sizeof *urls);
+	struct url_frag *uf = xcalloc(n ? n : 1, sizeof *uf);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
 		urls[i] = url_normalize(pr->items[i].link);
-	for (size_t i = 0; i < pr->nitems; i++) {
-		const char *fi = fragment_of(pr->items[i].link);
-		if (!urls[i] || !*fi || strchr(urls[i], '#'))
-			continue;
-		int distinct = 0;
-		for (size_t j = 0; j < pr->nitems && !distinct; j++) {
-			const char *fj = fragment_of(pr->items[j].link);
-			/* compared with the plain URL: a kept fragment is after '#' */
-			distinct = j != i && urls[j] && *fj && strcmp(fi, fj) &&
-				   !strncmp(urls[i], urls[j], strcspn(urls[j], "#")) &&
-				   strlen(urls[i]) == strcspn(urls[j], "#");
-		}
-		if (distinct) {
-			char *u = xasprintf("%s#%s", urls[i], fi);
-			free(urls[i]);
-			urls[i] = u;
-		}
+		if (urls[i])
+			uf[m++] = (struct url_frag){urls[i], fragment_of(pr->items[i].link), i};
 	}
+	/* sorted by URL then fragment: a run of one URL, its fragments in
+	 * order (the empty one first) */
+	qsort(uf, m, sizeof *uf, by_url_frag);
+	size_t keep = 0; /* items whose fragment is kept: appended below */
+	for (size_t a = 0; a < m;) {
+		size_t b = a + 1, distinct = *uf[a].frag != '\0';
+		for (; b < m && !strcmp(uf[b].url, uf[a].url); b++)
+			distinct += *uf[b].frag && strcmp(uf[b].frag, uf[b - 1].frag);
+		if (distinct >= 2)
+			for (size_t k = a; k < b; k++)
+				if (*uf[k].frag)
+					uf[keep++] = uf[k]; /* keep <= k: nothing unread is overwritten */
+		a = b;
+	}
+	for (size_t k = 0; k < keep; k++) {
+		size_t i = uf[k].i;
+		char *u = xasprintf("%s#%s", urls[i], uf[k].frag);
+		free(urls[i]);
+		urls[i] = u;
+	}
+	free(uf);
 	return urls;
 }
 
