@@ -22,6 +22,7 @@
 #include "digest/store.h"
 #include "digest/serve.h"
 #include "digest/address.h"
+#include "digest/archive.h"
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
@@ -48,6 +49,7 @@ static const char usage_text[] =
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config    load and validate the configuration and templates\n"
+	"  archive -o DIR  write the archive of sent editions as static files\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
@@ -93,7 +95,12 @@ static int command_opts(int argc, char **argv, const struct option *longopts, co
 	opterr = 0;
 	int c;
 	/* "-": arguments that are not options come as c == 1, in order. */
-	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+	/* -o FILE is --output FILE wherever there is one (SPEC "Command line") */
+	const char *shorts = "-h";
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (lo->val == 'o' && !strcmp(lo->name, "output"))
+			shorts = "-ho:";
+	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage, stdout);
 			*code = EX_OK;
@@ -195,12 +202,17 @@ struct serve_opts {
 	const char *listen;
 };
 
+struct archive_opts {
+	const char *output;
+};
+
 union opts {
 	struct collect_opts collect;
 	struct run_opts run;
 	struct preview_opts preview;
 	struct sub_opts sub;
 	struct serve_opts serve;
+	struct archive_opts archive;
 };
 
 /* The exit code of a store_open that returned RC: another process holding
@@ -1197,6 +1209,71 @@ static int cmd_serve(struct config *cfg, const union opts *opts)
 	return serve_run(cfg, opts->serve.listen);
 }
 
+static const char archive_usage[] =
+	"usage: digest archive -o DIR\n"
+	"\n"
+	"Write the archive of sent editions as static files, the pages and feed\n"
+	"that `digest serve` answers under /archive, with links under\n"
+	"newsletter.base_url: DIR/index.html (the latest 30 editions),\n"
+	"DIR/page/N/index.html (older ones), DIR/YYYY-MM-DD/index.html (one\n"
+	"edition) and DIR/archive.atom (the feed). Only files whose content changed\n"
+	"are written, each through a temporary file renamed into place.\n"
+	"  -o, --output DIR  where (created as needed)\n";
+
+static int archive_take(int c, const char *arg, void *ctx)
+{
+	struct archive_opts *o = ctx;
+	if (c != 'o')
+		return -1;
+	o->output = arg;
+	return 0;
+}
+
+static int parse_archive(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, archive_usage, archive_take, &o->archive, code) < 0)
+		return -1;
+	if (!o->archive.output || !*o->archive.output) {
+		log_error("archive: -o DIR is required");
+		fputs(archive_usage, stderr);
+		*code = EX_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_archive(struct config *cfg, const union opts *opts)
+{
+	struct archive *ar = NULL;
+	char *err = NULL;
+	if (archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		return EX_CONFIG;
+	}
+	struct store *st = NULL;
+	int rc = open_store(cfg, &st);
+	if (rc != EX_OK) {
+		archive_free(ar);
+		return rc;
+	}
+	struct archive_export_stats es;
+	if (archive_export(ar, st, opts->archive.output, &es, &err) < 0) {
+		log_error("archive: %s", err);
+		free(err);
+		rc = store_busy(st) ? EX_TEMPFAIL : EX_CANTCREAT;
+	} else {
+		log_info("archive: %lld editions, %lld index pages: %lld files written, %lld unchanged", es.editions,
+			 es.pages, es.written, es.unchanged);
+	}
+	archive_free(ar);
+	store_close(st);
+	return rc;
+}
+
 struct command {
 	const char *name;
 	int (*parse)(int argc, char **argv, union opts *o, int *code);
@@ -1213,6 +1290,7 @@ static const struct command commands[] = {
 	{"unsubscribe", parse_unsubscribe, cmd_unsubscribe},
 	{"subscribers", parse_subscribers, cmd_subscribers},
 	{"serve", parse_serve, cmd_serve},
+	{"archive", parse_archive, cmd_archive},
 };
 
 
