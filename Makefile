@@ -11,6 +11,11 @@ DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev 
         libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
         postfix
 
+# Debian packages that only the tests use (a feed parser for the archive's
+# feed, an HTTP load generator for its bench): `make test` installs the
+# missing ones, never `make deps`. Tests skip, saying why, without them.
+TEST_DEPS := python3-feedparser wrk
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
 # needs libdpkg-perl.
@@ -39,7 +44,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test unit integration sample demo valgrind fuzz bench clean
+.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -91,6 +96,7 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libdigest.a
 
 # Every unit and integration test, sanitized; ends with "N passed, M failed".
 test: build/asan/digest $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory test-deps || echo "test-deps: not installed; the tests that need them skip"
 	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
@@ -152,6 +158,16 @@ deps:
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing && \
 	if [ -n "$$postfix" ] && pgrep -x master >/dev/null; then \
 		echo "deps: stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+
+# TEST_DEPS, the way `deps` installs DEPS.
+test-deps:
+	@missing=$$(for p in $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "test-deps: installing$$missing" | tr '\n' ' '; echo; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
 # The benchmark (tests/bench/README.md): sending against Postfix's smtp-sink,
 # collecting, personalizing. Not part of `make test`; takes a few minutes.

@@ -341,6 +341,19 @@ static void edition_html(struct archive *ar, const char *root, const char *date,
 	tv_free(ctx);
 }
 
+/* "1 story", "2 stories"; in Russian the three plural forms. */
+static const char *count_word(const struct archive *ar, long long n)
+{
+	if (ar->w != &words_ru)
+		return n == 1 ? "story" : "stories";
+	long long d = n % 10, dd = n % 100;
+	if (d == 1 && dd != 11)
+		return "материал";
+	if (d >= 2 && d <= 4 && (dd < 12 || dd > 14))
+		return "материала";
+	return "материалов";
+}
+
 static void index_html(struct archive *ar, const char *root, const struct archive_rec *e, size_t n, int page,
 		       int pages, struct buf *out)
 {
@@ -365,6 +378,7 @@ static void index_html(struct archive *ar, const char *root, const struct archiv
 		free(url);
 		snprintf(buf, sizeof buf, "%lld", e[i].articles);
 		tv_set_str(o, "count", buf);
+		tv_set_str(o, "count_word", count_word(ar, e[i].articles));
 		tv_append(list, o);
 	}
 	tv_set(ctx, "editions", list);
