@@ -44,7 +44,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench clean
+.PHONY: all deps test-deps test unit bench-archive integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -185,6 +185,11 @@ build/bench/rusage: tests/bench/rusage.c
 
 bench: digest build/bench/personalize build/bench/rusage
 	$(Q)/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
+
+# The archive's: req/s of /archive/DATE over keep-alive, RSS after 20,000
+# requests (tests/bench/README.md). Not part of `make test`.
+bench-archive: digest
+	$(Q)/usr/bin/python3 tests/bench/bench_archive.py
 
 clean:
 	rm -rf build digest
