@@ -1173,6 +1173,8 @@ static const char serve_usage[] =
 	"  GET  /unsubscribe?t=   a page with a button; POST (or RFC 8058 one-click)\n"
 	"                         unsubscribes\n"
 	"  GET  /preview, /preview.txt   today's edition for a sample reader\n"
+	"  GET  /archive[?page=N], /archive/YYYY-MM-DD, /archive.atom\n"
+	"                         the sent editions, one edition, their Atom feed\n"
 	"Paths are answered bare and under newsletter.base_url's path. Owed\n"
 	"confirmation mails are sent from here. SIGTERM or SIGINT stops it.\n";
 
