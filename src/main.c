@@ -323,6 +323,16 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	}
 	free(err);
 	err = NULL;
+	/* the archive's templates (its own loading of the digest's reported
+	 * above already) */
+	struct archive *ar = NULL;
+	if (!bad && archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		bad++;
+	}
+	archive_free(ar);
+	free(err);
+	err = NULL;
 	if (page_load(cfg, &pg, &err) < 0) {
 		log_error("%s", err);
 		bad++;

@@ -485,6 +485,42 @@ class ArchiveTests:
         want = {"index.html", "page/2/index.html", "archive.atom", "2026-01-01/index.html"}
         check(changed == want, f"rewritten: {sorted(changed)}, want {sorted(want)}")
 
+    # ------------------------------------------------------------ templates
+    def t_archive_templates(self):
+        """edition.html and archive.html from a templates directory override
+        the built-in ones (what they print is served); one with a syntax
+        error is reported as FILE:LINE:COL by check-config and by serve,
+        both exiting 78, and by archive -o (78) before a file is written."""
+        d, conf0, port0, base0, info = self.archive_fixture()
+        tdir = os.path.join(d, "my-templates")
+        shutil.rmtree(tdir, ignore_errors=True)
+        shutil.copytree(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                     "templates"), tdir)
+        with open(os.path.join(tdir, "archive.html"), "a", encoding="utf-8") as f:
+            f.write("<!-- MY-ARCHIVE {{newsletter.name}} -->\n")
+        with open(conf0, encoding="utf-8") as f:
+            text = f.read()
+        text = re.sub(r'templates = \{ dir = "[^"]*"; \};', f'templates = {{ dir = "{tdir}"; }};', text)
+        check(tdir in text, "test bug: no templates line in the config")
+        conf = os.path.join(d, "custom.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        with self.serve(conf, port0, name="serve-custom"):
+            r = request(port0, "GET", "/archive")
+            check(r.status == 200 and f"<!-- MY-ARCHIVE {NAME} -->" in r.text, f"the custom archive.html is not "
+                  f"served: {r.show()}")
+        with open(os.path.join(tdir, "edition.html"), "a", encoding="utf-8") as f:
+            f.write("\n{{#articles}}unclosed\n")
+        r = self.digest("check-config", conf=conf)
+        check(r.code == 78 and re.search(r"edition\.html:\d+:\d+", r.err), f"check-config: exit {r.code}, "
+              f"want 78 naming edition.html:LINE:COL: {short(r.err)}")
+        out = os.path.join(d, "static-custom")
+        r = self.digest("archive", "-o", out, conf=conf)
+        check(r.code == 78 and "edition.html" in r.err, f"archive -o: exit {r.code}: {short(r.err)}")
+        check(not os.path.exists(out), "archive -o wrote files with a broken template")
+        r = self.digest("serve", "--listen", "127.0.0.1:0", conf=conf)
+        check(r.code == 78 and "edition.html" in r.err, f"serve: exit {r.code}: {short(r.err)}")
+
     # ------------------------------------------------------------ a real browser
     def t_archive_browser(self):
         """Chromium at 1280 and 375 px: the index, a click on each edition's
