@@ -487,6 +487,8 @@ static enum MHD_Result do_archive(struct server *sv, struct MHD_Connection *c, c
 				      : MHD_create_response_from_buffer(d->len, d->body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
+	/* libmicrohttpd 0.9.75 gives a 304 "Content-Length: 0" of its own,
+	 * and a second one when we set it: clients ignore it on a 304. */
 	if (!same)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, d->type);
 	secure(r, csp_archive);
