@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "digest/archive.h"
+#include "digest/render.h"
 #include "digest/store.h"
 #include "digest/util.h"
 
@@ -394,6 +395,58 @@ static void test_pages(void **state)
 	config_free(cfg);
 }
 
+/* Every message's "view in browser" link is its edition's page, in the
+ * text part and the HTML part, whatever base_url ends with. */
+static void test_view_in_browser(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *base, *want;
+	} cases[] = {
+		{"https://news.example.org", "https://news.example.org/archive/2026-11-23"},
+		{"https://news.example.org/", "https://news.example.org/archive/2026-11-23"},
+		{"https://x.org/digest/", "https://x.org/digest/archive/2026-11-23"},
+		{"http://127.0.0.1:8080/d", "http://127.0.0.1:8080/d/archive/2026-11-23"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *path = xasprintf("%s/view.conf", dir);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f, "newsletter = { name = \"N\"; timezone = \"UTC\"; base_url = \"%s\"; from = \"n@example.org\"; };\n",
+			cases[i].base);
+		assert_int_equal(fclose(f), 0);
+		struct config *cfg = NULL;
+		fflush(stderr);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		close(null);
+		int rc = config_load(path, &cfg);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		assert_int_equal(rc, 0);
+		struct render *r = NULL;
+		char *err = NULL;
+		if (render_load(cfg, false, &r, &err) < 0)
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(render_edition(r, "2026-11-23", NULL, 0, 1700000000, &err), 0);
+		struct reader rd;
+		render_sample_reader(r, NULL, &rd);
+		for (int html = 0; html < 2; html++) {
+			struct buf b = {0};
+			render_body(r, html, &rd, &b);
+			char *want = html ? xasprintf("href=\"%s\"", cases[i].want) : xasprintf(": %s\n", cases[i].want);
+			if (!strstr(b.data, want))
+				fail_msg("case %zu (%s): no %s in %s", i, html ? "html" : "text", want, b.data);
+			free(want);
+			buf_free(&b);
+		}
+		render_free(r);
+		config_free(cfg);
+		free(path);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -418,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_pages),
+		cmocka_unit_test(test_view_in_browser),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
