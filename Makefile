@@ -193,9 +193,10 @@ build/bench/rusage: tests/bench/rusage.c
 bench: test-deps
 	$(Q)$(MAKE) --no-print-directory digest build/bench/personalize build/bench/rusage
 	$(Q)/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
+	$(Q)/usr/bin/python3 tests/bench/bench_archive.py
 
-# The archive's: req/s of /archive/DATE over keep-alive, RSS after 20,000
-# requests (tests/bench/README.md). Not part of `make test`.
+# The archive's alone (also the end of `make bench`): req/s of /archive/DATE
+# over keep-alive, RSS after 20,000 requests (tests/bench/README.md).
 bench-archive: test-deps
 	$(Q)$(MAKE) --no-print-directory digest
 	$(Q)/usr/bin/python3 tests/bench/bench_archive.py
