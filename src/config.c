@@ -437,6 +437,78 @@ static void load_sources(struct loader *ld, const config_setting_t *root)
 	}
 }
 
+/* dkim = { domain; keys = ( { selector; key_file; }, ... ); }: a domain
+ * and at least one key, or no block at all. The keys themselves are read
+ * by dkim_load (dkim.c), which names this file and line when one is bad. */
+static void load_dkim(struct loader *ld, const config_setting_t *root)
+{
+	struct config *cfg = ld->cfg;
+	const config_setting_t *g = get_group(ld, root, "", "dkim");
+	if (!g)
+		return;
+	cfg->dkim.line = line_of(g);
+	static const char *const keys[] = {"domain", "keys", NULL};
+	check_unknown(ld, g, "dkim", keys);
+	get_str(ld, g, "dkim", "domain", &cfg->dkim.domain, 0);
+	if (!cfg->dkim.domain && !config_setting_get_member(g, "domain"))
+		problem(ld, g, "dkim.domain", "a dkim block needs the domain that signs (d=)");
+	if (cfg->dkim.domain) {
+		for (const char *c = cfg->dkim.domain; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') {
+				problem(ld, config_setting_get_member(g, "domain"), "dkim.domain",
+					"\"%s\" is not a domain name in ASCII (give an IDN in A-label form)",
+					cfg->dkim.domain);
+				break;
+			}
+	}
+	const config_setting_t *list = config_setting_get_member(g, "keys");
+	if (!list) {
+		problem(ld, g, "dkim.keys", "a dkim block needs at least one key");
+		return;
+	}
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		problem(ld, list, "dkim.keys", "expected a list ( { selector; key_file; }, ... ), got %s",
+			type_name(config_setting_type(list)));
+		return;
+	}
+	int n = config_setting_length(list);
+	if (n == 0)
+		problem(ld, list, "dkim.keys", "a dkim block needs at least one key");
+	cfg->dkim.keys = xcalloc((size_t)n + 1, sizeof *cfg->dkim.keys);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(list, (unsigned)i);
+		char *prefix = xasprintf("dkim.keys.[%d]", i);
+		struct dkim_key_config *kc = &cfg->dkim.keys[cfg->dkim.nkeys++];
+		kc->line = line_of(k);
+		if (!config_setting_is_group(k)) {
+			problem(ld, k, prefix, "expected a group { selector; key_file; }, got %s",
+				type_name(config_setting_type(k)));
+			free(prefix);
+			continue;
+		}
+		static const char *const kk[] = {"selector", "key_file", NULL};
+		check_unknown(ld, k, prefix, kk);
+		get_str(ld, k, prefix, "selector", &kc->selector, 0);
+		get_path(ld, k, prefix, "key_file", &kc->key_file);
+		if (!kc->selector && !config_setting_get_member(k, "selector"))
+			problem(ld, k, prefix, "a key needs a selector");
+		if (!kc->key_file && !config_setting_get_member(k, "key_file"))
+			problem(ld, k, prefix, "a key needs a key_file");
+		if (kc->selector)
+			for (const char *c = kc->selector; *c; c++)
+				if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.' && *c != '_') {
+					problem(ld, config_setting_get_member(k, "selector"), prefix,
+						"selector \"%s\" is not a DNS label", kc->selector);
+					break;
+				}
+		for (int j = 0; j < i; j++)
+			if (kc->selector && cfg->dkim.keys[j].selector &&
+			    !strcmp(kc->selector, cfg->dkim.keys[j].selector))
+				problem(ld, k, prefix, "two keys have the selector \"%s\"", kc->selector);
+		free(prefix);
+	}
+}
+
 static int zone_exists(const char *tz)
 {
 	if (!strcmp(tz, "UTC") || !strcmp(tz, "GMT"))
@@ -506,7 +578,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 {
 	struct config *cfg = ld->cfg;
 	static const char *const top[] = {"newsletter", "digest", "sources", "templates", "delivery",
-					  "storage", "http", "fetch", NULL};
+					  "storage", "http", "fetch", "dkim", NULL};
 	check_unknown(ld, root, "", top);
 
 	const config_setting_t *g = get_group(ld, root, "", "newsletter");
@@ -629,6 +701,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 					     : !strcmp(mode, "deny")  ? PRIVATE_DENY
 								      : PRIVATE_AUTO;
 	free(mode);
+
+	load_dkim(ld, root);
 }
 
 int config_load(const char *path, struct config **out)
@@ -709,6 +783,12 @@ void config_free(struct config *cfg)
 	free(cfg->storage.database);
 	free(cfg->http.listen);
 	free(cfg->fetch.user_agent);
+	for (int i = 0; i < cfg->dkim.nkeys; i++) {
+		free(cfg->dkim.keys[i].selector);
+		free(cfg->dkim.keys[i].key_file);
+	}
+	free(cfg->dkim.keys);
+	free(cfg->dkim.domain);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

@@ -13,6 +13,7 @@
 #include "digest/collect.h"
 #include "digest/config.h"
 #include "digest/deliver.h"
+#include "digest/dkim.h"
 #include "digest/edition.h"
 #include "digest/extract.h"
 #include "digest/fetch.h"
@@ -48,6 +49,8 @@ static const char usage_text[] =
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config    load and validate the configuration and templates\n"
+	"  dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"                  write a new DKIM key (0600) and print its DNS TXT record\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
@@ -705,9 +708,11 @@ static int cmd_preview(struct config *cfg, const union opts *opts)
 		goto out;
 	}
 	const char *f = o.format ? o.format : "html";
-	if (!strcmp(f, "eml"))
-		render_message(r, &rd, &out);
-	else
+	if (!strcmp(f, "eml") && render_message(r, &rd, &out) < 0) {
+		subscriber_clear(&sub);
+		rc = EX_SOFTWARE;
+		goto out;
+	} else if (strcmp(f, "eml"))
 		render_body(r, !strcmp(f, "html"), &rd, &out);
 	subscriber_clear(&sub);
 	rc = write_output(o.output, out.data ? out.data : "", out.len);
@@ -1215,6 +1220,77 @@ static const struct command commands[] = {
 	{"serve", parse_serve, cmd_serve},
 };
 
+static const char keygen_usage[] =
+	"usage: digest dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"\n"
+	"Write a new DKIM private key in PEM to FILE (default SELECTOR.pem), created\n"
+	"0600 and never over an existing file: RSA 2048-bit (rsa-sha256, the default)\n"
+	"or Ed25519 (ed25519-sha256, RFC 8463). Print the DNS TXT record to publish\n"
+	"at SELECTOR._domainkey.DOMAIN, and the digest.conf lines that use the key.\n";
+
+/* dkim-keygen needs no configuration: it runs before digest.conf is read. */
+static int cmd_dkim_keygen(int argc, char **argv)
+{
+	static const struct option lo[] = {{"type", required_argument, NULL, 't'},
+					   {"output", required_argument, NULL, 'o'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *type = "rsa", *out = NULL;
+	int c;
+	optind = 0; /* GNU getopt starts over (main's own parse used "+") */
+	while ((c = getopt_long(argc, argv, "t:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			type = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			fputs(keygen_usage, stdout);
+			return EX_OK;
+		default:
+			log_error("dkim-keygen: unknown option %s", argv[optind - 1]);
+			fputs(keygen_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(keygen_usage, stderr);
+		return EX_USAGE;
+	}
+	const char *sel = argv[optind];
+	for (const char *p = sel; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') && *p != '-' &&
+		    *p != '_') {
+			log_error("dkim-keygen: \"%s\" is not a selector (letters, digits, - and _)", sel);
+			return EX_USAGE;
+		}
+	if (strcmp(type, "rsa") && strcmp(type, "ed25519")) {
+		log_error("dkim-keygen: --type %s: rsa or ed25519", type);
+		return EX_USAGE;
+	}
+	char *path = out ? xstrdup(out) : xasprintf("%s.pem", sel);
+	char *record = NULL, *err = NULL;
+	if (dkim_keygen(type, path, &record, &err) < 0) {
+		log_error("dkim-keygen: %s", err);
+		free(err);
+		free(path);
+		return EX_CANTCREAT;
+	}
+	/* a TXT string holds at most 255 octets: an RSA key takes two */
+	printf("%s._domainkey\tIN\tTXT\t(", sel);
+	for (size_t i = 0, n = strlen(record); i < n; i += 250)
+		printf(" \"%.250s\"", record + i);
+	printf(" )\n");
+	fprintf(stderr,
+		"Key written to %s (0600). Publish the record above at %s._domainkey.YOUR-DOMAIN, then add\n"
+		"  dkim = { domain = \"YOUR-DOMAIN\"; keys = ( { selector = \"%s\"; key_file = \"%s\"; } ); };\n",
+		path, sel, sel, path);
+	free(record);
+	free(path);
+	return EX_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -1258,6 +1334,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	const char *name = argv[optind];
+	if (!strcmp(name, "dkim-keygen"))
+		return cmd_dkim_keygen(argc - optind, argv + optind);
 	const struct command *cmd = NULL;
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (!strcmp(name, commands[i].name))

@@ -61,6 +61,13 @@ struct smtp_config {
 	char *envelope_from;  /* MAIL FROM (where bounces go), or NULL: newsletter.from's address */
 };
 
+/* One DKIM signing key: dkim.keys.[i]. */
+struct dkim_key_config {
+	char *selector;
+	char *key_file; /* resolved against the configuration's directory */
+	int line;       /* where digest.conf sets it */
+};
+
 struct config {
 	char *path; /* as given */
 	char *dir;  /* its directory: relative paths are resolved against it */
@@ -94,6 +101,12 @@ struct config {
 		 * client is the last X-Forwarded-For address */
 		bool behind_proxy;
 	} http;
+	struct {
+		char *domain;                /* d=; NULL: no dkim block, nothing is signed */
+		struct dkim_key_config *keys; /* one DKIM-Signature each */
+		int nkeys;
+		int line;                    /* where the dkim block starts */
+	} dkim;
 	struct {
 		int timeout, connect_timeout; /* seconds */
 		int deadline;                 /* seconds for all fetching of a run */
