@@ -192,7 +192,7 @@ int dkim_add_key(struct dkim *d, const char *selector, const char *pem, size_t l
 	int alg = gnutls_privkey_get_pk_algorithm(k, &bits);
 	if (alg != GNUTLS_PK_RSA && alg != GNUTLS_PK_EDDSA_ED25519) {
 		gnutls_privkey_deinit(k);
-		return errf(err, "%s: a %s key: DKIM signs with RSA (rsa-sha256) or Ed25519 (ed25519-sha256)", where,
+		return errf(err, "%s: an %s key: DKIM signs with RSA (rsa-sha256) or Ed25519 (ed25519-sha256)", where,
 			    gnutls_pk_get_name((gnutls_pk_algorithm_t)alg) ? gnutls_pk_get_name((gnutls_pk_algorithm_t)alg)
 									    : "unknown");
 	}
