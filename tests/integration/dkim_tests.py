@@ -1,0 +1,325 @@
+"""Integration tests of DKIM signing: keys made by `digest dkim-keygen`,
+digest and confirmation mails delivered to a Maildir and over SMTP
+(tests/integration/smtpd.py), each signature verified by two verifiers
+that share no code with digest: dkimpy (Debian python3-dkim, its DNS
+lookup replaced by the test's records) and OpenDKIM (opendkim-testmsg,
+whose resolver is pointed, in a network namespace of its own, at
+tests/integration/dnsd.py serving the test's records). A mixin of run.py's
+Suite, with JobTests' helpers."""
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+
+import __main__
+
+if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a script
+    from __main__ import DIGEST, HERE, Fail, Skip, check
+else:  # run.py imported as the module `run`
+    from run import DIGEST, HERE, Fail, Skip, check
+
+DNSD = os.path.join(HERE, "dnsd.py")
+DOMAIN = "example.org"   # newsletter.from's domain in portal.conf.in
+# the SPEC's list ("DKIM"), From twice; Reply-To only when the message has one
+SIGNED = ["from", "from", "to", "subject", "date", "message-id", "mime-version", "content-type", "list-id",
+          "list-unsubscribe", "list-unsubscribe-post"]
+FIELD = re.compile(rb"[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n")
+
+
+def short(s, n=400):
+    s = " | ".join(ln for ln in s.splitlines() if ln.strip())
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def crlf(raw):
+    """RAW with CRLF line ends (a Maildir file has LF)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def split_sigs(raw):
+    """(the DKIM-Signature fields, the other fields, the body) of RAW (CRLF)."""
+    head, body = raw.split(b"\r\n\r\n", 1)
+    fields = FIELD.findall(head + b"\r\n")
+    sigs = [f for f in fields if f.lower().startswith(b"dkim-signature:")]
+    rest = [f for f in fields if not f.lower().startswith(b"dkim-signature:")]
+    return sigs, rest, body
+
+
+def tags(sig):
+    """The tags of one DKIM-Signature field, unfolded."""
+    v = re.sub(rb"\s+", b"", sig.split(b":", 1)[1]).decode()
+    return dict(t.split("=", 1) for t in v.split(";") if t)
+
+
+class DkimTests:
+    # ------------------------------------------------------------ helpers
+    def need_dkimpy(self):
+        try:
+            import dkim  # noqa: F401
+        except ImportError:
+            raise Skip("dkimpy is missing (Debian python3-dkim; `make test` installs it)")
+
+    def opendkim_ok(self):
+        """Whether opendkim-testmsg can be run with our records: it and a
+        network namespace of our own (root, unshare) are needed."""
+        if not hasattr(self, "_opendkim"):
+            self._opendkim = None
+            if not shutil.which("opendkim-testmsg"):
+                self._opendkim = "opendkim-testmsg is missing (Debian opendkim-tools; `make test` installs it)"
+            elif not shutil.which("unshare") or os.geteuid() != 0:
+                self._opendkim = "a private network namespace (unshare, as root) is needed to point " \
+                                 "OpenDKIM's resolver at the test's DNS server"
+            else:
+                p = subprocess.run(["unshare", "-mn", "true"], capture_output=True)
+                if p.returncode != 0:
+                    self._opendkim = f"unshare -mn is refused here: {p.stderr.decode(errors='replace').strip()}"
+        return self._opendkim
+
+    def dkim_keys(self, d):
+        """An RSA and an Ed25519 key made by `digest dkim-keygen` in D:
+        {selector: (key file, TXT record)}; checks the files' mode and that
+        an existing key is never overwritten."""
+        keys = {}
+        for sel, typ in (("rsa2026", "rsa"), ("ed2026", "ed25519")):
+            path = os.path.join(d, f"{sel}.pem")
+            r = self.digest("dkim-keygen", sel, "--type", typ, "-o", path)
+            check(r.code == 0, f"dkim-keygen {sel} --type {typ}: exit {r.code}: {short(r.err)}")
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            check(mode == 0o600, f"dkim-keygen wrote {path} with mode {mode:o}, want 600")
+            m = re.match(rf"^{sel}\._domainkey\s+IN\s+TXT\s+\((.*)\)\s*$", r.out.strip())
+            check(m, f"dkim-keygen printed no TXT record for {sel}: {r.out!r}")
+            record = "".join(re.findall(r'"([^"]*)"', m.group(1)))
+            check(record.startswith(f"v=DKIM1; k={typ}; p="), f"TXT record {record!r}")
+            keys[sel] = (path, record)
+            with open(path, "rb") as f:
+                before = f.read()
+            r = self.digest("dkim-keygen", sel, "--type", typ, "-o", path)
+            check(r.code != 0 and "never overwritten" in r.err, f"dkim-keygen over an existing key: exit "
+                  f"{r.code}: {short(r.err)}")
+            with open(path, "rb") as f:
+                check(f.read() == before, "dkim-keygen changed an existing key file")
+        return keys
+
+    def dkim_block(self, keys):
+        ks = ", ".join(f'{{ selector = "{s}"; key_file = "{p}"; }}' for s, (p, _) in keys.items())
+        return f'dkim = {{ domain = "{DOMAIN}"; keys = ( {ks} ); }};'
+
+    def dkim_conf(self, d, keys, **kw):
+        block = self.dkim_block(keys)
+        extra = list(kw.pop("subs_extra", ()))
+        extra.append(('storage = { database = "var/digest.db"; };',
+                      'storage = { database = "var/digest.db"; };\n' + block))
+        return self.job_conf(d, subs_extra=extra, **kw)
+
+    def records(self, keys):
+        return {f"{s}._domainkey.{DOMAIN}": rec for s, (_, rec) in keys.items()}
+
+    def verify_dkimpy(self, raw, keys, who):
+        """Every signature of RAW verifies with dkimpy; returns the selectors."""
+        import dkim
+        recs = {k.encode(): v.encode() for k, v in self.records(keys).items()}
+
+        def dnsfunc(name, timeout=5):
+            return recs.get(name.rstrip(b".").lower(), b"")
+
+        sigs, _, _ = split_sigs(raw)
+        check(len(sigs) == len(keys), f"{who}: {len(sigs)} DKIM-Signature fields, want {len(keys)}")
+        seen = []
+        for i in range(len(sigs)):
+            d = dkim.DKIM(raw)
+            try:
+                ok = d.verify(idx=i, dnsfunc=dnsfunc)
+            except dkim.DKIMException as e:
+                raise Fail(f"{who}: dkimpy: signature {i}: {e}")
+            check(ok, f"{who}: dkimpy: signature {i} ({tags(sigs[i]).get('s')}) does not verify")
+            seen.append(tags(sigs[i])["s"])
+        return seen
+
+    def opendkim(self, d, msgs, keys):
+        """opendkim-testmsg on each message of MSGS (name, bytes) with the
+        test's records: {name: (exit code, what it said)}."""
+        work = os.path.join(d, "opendkim")
+        os.makedirs(work, exist_ok=True)
+        with open(os.path.join(work, "records.json"), "w") as f:
+            json.dump(self.records(keys), f)
+        names = []
+        for name, raw in msgs:
+            with open(os.path.join(work, name + ".eml"), "wb") as f:
+                f.write(raw)
+            names.append(name)
+        with open(os.path.join(work, "resolv.conf"), "w") as f:
+            f.write("nameserver 127.0.0.1\n")
+        # In a namespace of its own: a loopback nothing else uses, and a
+        # resolv.conf that names dnsd.py (the machine's stays untouched).
+        script = f"""
+set -u
+cd '{work}'
+ip link set lo up || exit 90
+mount --bind '{work}/resolv.conf' /etc/resolv.conf || exit 91
+/usr/bin/python3 '{DNSD}' records.json --ready ready 2>dnsd.err &
+dns=$!
+i=0; while [ ! -e ready ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+for m in {' '.join(names)}; do
+  opendkim-testmsg < "$m.eml" > "$m.out" 2>&1; echo $? > "$m.rc"
+done
+kill $dns
+"""
+        p = subprocess.run(["unshare", "-mn", "sh", "-c", script], capture_output=True, timeout=60)
+        check(p.returncode == 0, f"opendkim: the namespace script failed (exit {p.returncode}): "
+              f"{short(p.stderr.decode(errors='replace'))}")
+        res = {}
+        for name in names:
+            with open(os.path.join(work, name + ".rc")) as f:
+                rc = int(f.read().strip() or "-1")
+            with open(os.path.join(work, name + ".out"), errors="replace") as f:
+                res[name] = (rc, f.read().strip())
+        return res
+
+    def verify_all(self, d, raws, keys, tampered=True):
+        """Each message of RAWS (name, bytes as delivered) carries one
+        signature per key, signs the SPEC's header list, and verifies with
+        dkimpy and, each signature alone, with OpenDKIM; a tampered copy
+        fails both."""
+        import dkim
+        odk = []
+        for name, raw in raws:
+            raw = crlf(raw)
+            sigs, rest, body = split_sigs(raw)
+            for s in sigs:
+                t = tags(s)
+                want = list(SIGNED)
+                if any(f.lower().startswith(b"reply-to:") for f in rest):
+                    want.insert(6, "reply-to")
+                if not any(f.lower().startswith(b"list-id:") for f in rest):   # a confirmation mail
+                    want = [h for h in want if not h.startswith("list-")]
+                check(t.get("h", "").split(":") == want, f"{name}: h={t.get('h')}, want {':'.join(want)}")
+                check(t.get("c") == "relaxed/relaxed" and t.get("d") == DOMAIN,
+                      f"{name}: c={t.get('c')} d={t.get('d')}")
+                check(t.get("a") == ("ed25519-sha256" if t.get("s", "").startswith("ed") else "rsa-sha256"),
+                      f"{name}: a={t.get('a')} for s={t.get('s')}")
+            seen = self.verify_dkimpy(raw, keys, name)
+            check(sorted(seen) == sorted(keys), f"{name}: signed by {seen}, want {sorted(keys)}")
+            if tampered:
+                bad = raw.replace(b"\r\nSubject: ", b"\r\nSubject: Re: ", 1)
+                check(bad != raw, "test bug: no Subject to change")
+                for i in range(len(sigs)):
+                    check(not dkim.DKIM(bad).verify(idx=i, dnsfunc=lambda n, timeout=5: self.records(keys).get(
+                        n.rstrip(b".").decode().lower(), "").encode()),
+                        f"{name}: dkimpy accepts signature {i} of a message whose Subject changed")
+            # OpenDKIM checks each signature alone: the other is taken out
+            # (DKIM-Signature is not signed), so one verifier's pass is
+            # never the other key's.
+            for i, s in enumerate(sigs):
+                sel = tags(s)["s"]
+                odk.append((f"{name}-{sel}", s + b"".join(rest) + b"\r\n" + body))
+                if tampered:
+                    bad_body = body.replace(b"=", b"=3D", 1) if b"=" in body else body + b"x\r\n"
+                    odk.append((f"{name}-{sel}-badbody", s + b"".join(rest) + b"\r\n" + bad_body))
+        why = self.opendkim_ok()
+        if why:
+            return why
+        res = self.opendkim(d, odk, keys)
+        for n, (rc, said) in res.items():
+            if n.endswith("-badbody"):
+                check(rc != 0, f"OpenDKIM accepts {n} (a changed body): {said!r}")
+            else:
+                check(rc == 0 and not said, f"OpenDKIM: {n}: exit {rc}: {said!r}")
+        return None
+
+    def confirmation_mail(self, d, conf, addr):
+        r = self.digest("subscribe", addr, conf=conf)
+        check(r.code == 0, f"subscribe {addr}: exit {r.code}: {short(r.err)}")
+
+    # ------------------------------------------------------------ tests
+    def t_dkim_maildir(self):
+        """Digest and confirmation mails in a Maildir, signed with an RSA and
+        an Ed25519 key, verified by dkimpy and OpenDKIM."""
+        self.need_dkimpy()
+        d = self.testdir("dkim-maildir")
+        keys = self.dkim_keys(d)
+        conf = self.dkim_conf(d, keys, transport="maildir", newsletter='reply_to = "editors@example.org";')
+        r = self.digest("check-config", conf=conf)
+        check(r.code == 0, f"check-config with a dkim block: exit {r.code}: {short(r.err)}")
+        self.add_subscribers(d, conf, n=3)
+        self.run_job(conf)
+        self.confirmation_mail(d, conf, "new.reader@example.net")
+        new = os.path.join(d, "var", "outbox", "new")
+        raws = []
+        for fn in sorted(os.listdir(new)):
+            with open(os.path.join(new, fn), "rb") as f:
+                raws.append((f"m{len(raws)}", f.read()))
+        check(len(raws) == 4, f"{len(raws)} messages in the Maildir, want 3 digests and a confirmation mail")
+        confirm = [n for n, raw in raws if b"List-Id:" not in raw]
+        check(len(confirm) == 1, f"{len(confirm)} confirmation mails among the messages")
+        why = self.verify_all(d, raws, keys)
+        if why:
+            raise Skip(f"dkimpy verified all; OpenDKIM not run: {why}")
+
+    def t_dkim_smtp(self):
+        """The same over SMTP: what smtpd.py received verifies, each key type
+        alone too (a config with one key gets one signature)."""
+        self.need_dkimpy()
+        d = self.testdir("dkim-smtp")
+        keys = self.dkim_keys(d)
+        whys = []
+        for label, ks in (("both", keys), ("rsa", {"rsa2026": keys["rsa2026"]}),
+                          ("ed", {"ed2026": keys["ed2026"]})):
+            sub = os.path.join(d, label)
+            os.makedirs(sub)
+            with self.smtpd(sub) as srv:
+                conf = self.dkim_conf(sub, ks, port=srv.port)
+                self.add_subscribers(sub, conf, n=2)
+                self.run_job(conf)
+                self.confirmation_mail(sub, conf, "new.reader@example.net")
+                deadline = time.monotonic() + 10
+                while srv.count() < 3 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                got = [(f"{label}{i}", raw) for i, (_, _, raw) in enumerate(srv.messages())]
+            check(len(got) == 3, f"{label}: smtpd.py received {len(got)} messages, want 3")
+            why = self.verify_all(sub, got, ks, tampered=label == "both")
+            if why:
+                whys.append(why)
+        if whys:
+            raise Skip(f"dkimpy verified all; OpenDKIM not run: {whys[0]}")
+
+    def t_dkim_bad_keys(self):
+        """A key file digest cannot use stops check-config and the run with
+        one line naming digest.conf's line and the file; nothing is sent."""
+        d = self.testdir("dkim-bad")
+        good = os.path.join(d, "good.pem")
+        r = self.digest("dkim-keygen", "good", "--type", "ed25519", "-o", good)
+        check(r.code == 0, f"dkim-keygen: {short(r.err)}")
+        garbage = os.path.join(d, "garbage.pem")
+        with open(garbage, "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+        unreadable = os.path.join(d, "unreadable.pem")
+        shutil.copy(good, unreadable)
+        os.chmod(unreadable, 0)
+        cases = [("missing", os.path.join(d, "nonexistent.pem"), "cannot read the DKIM key"),
+                 ("garbage", garbage, "not a usable PEM private key"),
+                 ("public", None, "not a PEM private key")]
+        if os.geteuid() != 0:   # root reads a file of mode 000
+            cases.append(("unreadable", unreadable, "cannot read the DKIM key"))
+        pub = os.path.join(d, "public.txt")
+        with open(pub, "w") as f:
+            f.write("v=DKIM1; k=ed25519; p=fUuUNDKCLlJAi38ISOjFZaSGmmlUL1osRLVZSky2PVM=\n")
+        for label, path, want in cases:
+            path = path or pub
+            sub = os.path.join(d, label)
+            os.makedirs(sub)
+            conf = self.dkim_conf(sub, {"good": (good, ""), "bad": (path, "")}, transport="maildir")
+            self.add_subscribers(sub, conf, n=1)
+            for cmd in (["check-config"], ["run"]):
+                r = self.digest(*cmd, conf=conf)
+                check(r.code == 78, f"{label}: {cmd[0]}: exit {r.code}, want 78: {short(r.err)}")
+                lines = [ln for ln in r.err_lines if path in ln]
+                check(len(lines) == 1 and want in lines[0] and re.search(r"digest\.conf:\d+: dkim\.keys\.\[1\]",
+                                                                         lines[0]),
+                      f"{label}: {cmd[0]}: want one line 'digest.conf:LINE: dkim.keys.[1].key_file: {path}: "
+                      f"{want}', got: {short(r.err)}")
+            new = os.path.join(sub, "var", "outbox", "new")
+            check(not os.path.isdir(new) or not os.listdir(new), f"{label}: a message went out")
