@@ -11,6 +11,10 @@ DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev 
         libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
         postfix
 
+# Debian packages only the tests use (independent DKIM verifiers, a spam
+# filter): `make test` installs the missing ones, `make deps` does not.
+TEST_DEPS := python3-dkim opendkim-tools spamassassin
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
 # needs libdpkg-perl.
@@ -39,7 +43,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test unit integration sample demo valgrind fuzz bench clean
+.PHONY: all deps test test-deps unit integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -90,8 +94,21 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libdigest.a
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Every unit and integration test, sanitized; ends with "N passed, M failed".
-test: build/asan/digest $(UNIT_BINS)
+test: build/asan/digest $(UNIT_BINS) test-deps
 	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
+
+# TEST_DEPS that are missing, installed (no MTA among them: an installed
+# one is never replaced). Tests whose tool is still missing skip, saying so.
+test-deps:
+	@missing=$$(for p in $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "test-deps: installing$$missing" | tr '\n' ' '; echo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
+			>/dev/null || echo "test-deps: could not install$$missing: the tests that need them skip"; \
+	fi
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
