@@ -437,6 +437,13 @@ static void load_sources(struct loader *ld, const config_setting_t *root)
 	}
 }
 
+/* The line of GROUP's member NAME, 0 when it is not there. */
+static int member_line(const config_setting_t *group, const char *name)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	return s ? line_of(s) : 0;
+}
+
 /* dkim = { domain; keys = ( { selector; key_file; }, ... ); }: a domain
  * and at least one key, or no block at all. The keys themselves are read
  * by dkim_load (dkim.c), which names this file and line when one is bad. */
@@ -450,6 +457,7 @@ static void load_dkim(struct loader *ld, const config_setting_t *root)
 	static const char *const keys[] = {"domain", "keys", NULL};
 	check_unknown(ld, g, "dkim", keys);
 	get_str(ld, g, "dkim", "domain", &cfg->dkim.domain, 0);
+	cfg->at.dkim_domain = member_line(g, "domain");
 	if (!cfg->dkim.domain && !config_setting_get_member(g, "domain"))
 		problem(ld, g, "dkim.domain", "a dkim block needs the domain that signs (d=)");
 	if (cfg->dkim.domain) {
@@ -583,13 +591,17 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 
 	const config_setting_t *g = get_group(ld, root, "", "newsletter");
 	static const char *const nl_keys[] = {"name", "from", "reply_to", "base_url", "list_id", "subject",
-					      "timezone", "locale", "secret_file", NULL};
+					      "timezone", "locale", "secret_file", "feedback_id", NULL};
 	check_unknown(ld, g, "newsletter", nl_keys);
 	get_str(ld, g, "newsletter", "name", &cfg->newsletter.name, 0);
 	get_str(ld, g, "newsletter", "from", &cfg->newsletter.from, 0);
 	get_str(ld, g, "newsletter", "reply_to", &cfg->newsletter.reply_to, 0);
 	get_str(ld, g, "newsletter", "base_url", &cfg->newsletter.base_url, 0);
 	get_str(ld, g, "newsletter", "list_id", &cfg->newsletter.list_id, 0);
+	cfg->at.from = member_line(g, "from");
+	cfg->at.base_url = member_line(g, "base_url");
+	cfg->at.list_id = member_line(g, "list_id");
+	cfg->at.secret_file = member_line(g, "secret_file");
 	get_str(ld, g, "newsletter", "subject", &cfg->newsletter.subject, 0);
 	if (g && config_setting_get_member(g, "subject"))
 		cfg->newsletter.subject_line = (int)config_setting_source_line(config_setting_get_member(g, "subject"));
@@ -597,6 +609,15 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const locales[] = {"en", "ru", NULL};
 	get_choice(ld, g, "newsletter", "locale", locales, &cfg->newsletter.locale);
 	get_path(ld, g, "newsletter", "secret_file", &cfg->newsletter.secret_file);
+	get_str(ld, g, "newsletter", "feedback_id", &cfg->newsletter.feedback_id, 1);
+	if (cfg->newsletter.feedback_id)
+		for (const char *c = cfg->newsletter.feedback_id; *c; c++)
+			if (*c <= ' ' || *c >= 0x7f || *c == ':') {
+				problem(ld, config_setting_get_member(g, "feedback_id"), "newsletter.feedback_id",
+					"\"%s\": printable ASCII without spaces or colons (Gmail's sender id)",
+					cfg->newsletter.feedback_id);
+				break;
+			}
 	if (!zone_exists(cfg->newsletter.timezone))
 		problem(ld, g ? config_setting_get_member(g, "timezone") : NULL, "newsletter.timezone",
 			"unknown time zone \"%s\" (expected a name like Europe/Moscow)",
@@ -625,6 +646,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const tp_keys[] = {"dir", NULL};
 	check_unknown(ld, g, "templates", tp_keys);
 	get_path(ld, g, "templates", "dir", &cfg->templates.dir);
+	cfg->at.templates_dir = member_line(g, "dir");
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
@@ -648,6 +670,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_str(ld, sg, sp, "username", &sm->username, 0);
 	get_path(ld, sg, sp, "password_file", &sm->password_file);
 	get_str(ld, sg, sp, "helo", &sm->helo, 0);
+	cfg->at.password_file = member_line(sg, "password_file");
+	cfg->at.helo = member_line(sg, "helo");
 	get_int32(ld, sg, sp, "timeout", 1, 3600, &sm->timeout);
 	get_int32(ld, sg, sp, "data_timeout", 1, 3600, &sm->data_timeout);
 	get_int32(ld, sg, sp, "connections", 1, 64, &sm->connections);
@@ -770,6 +794,7 @@ void config_free(struct config *cfg)
 	free(cfg->newsletter.timezone);
 	free(cfg->newsletter.locale);
 	free(cfg->newsletter.secret_file);
+	free(cfg->newsletter.feedback_id);
 	free(cfg->templates.dir);
 	free(cfg->delivery.transport);
 	free(cfg->delivery.maildir);

@@ -20,9 +20,8 @@
 #include "digest/log.h"
 
 const char *const dkim_signed_headers[] = {
-	"from",     "from",         "to",      "subject",          "date",
-	"message-id", "reply-to",   "mime-version", "content-type", "list-id",
-	"list-unsubscribe", "list-unsubscribe-post", NULL,
+	"from", "from", "to", "subject", "date", "message-id", "reply-to", "mime-version", "content-type",
+	"list-id", "list-unsubscribe", "list-unsubscribe-post", "feedback-id", NULL,
 };
 
 /* A key is used by one thread at a time (GnuTLS objects are not shared

@@ -26,6 +26,7 @@
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
+#include "digest/preflight.h"
 #include "digest/http.h"
 #include "digest/util.h"
 #include "digest/version.h"
@@ -48,7 +49,9 @@ static const char usage_text[] =
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
-	"  check-config    load and validate the configuration and templates\n"
+	"  check-config [--connect]\n"
+	"                  validate the configuration and templates; warn about what\n"
+	"                  makes real mail unusable; --connect: try the SMTP server\n"
 	"  dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
 	"                  write a new DKIM key (0600) and print its DNS TXT record\n"
 	"\n"
@@ -74,10 +77,17 @@ static const char collect_usage[] =
 	"  --date D  the edition of day D (default today, newsletter time zone)\n";
 
 static const char check_usage[] =
-	"usage: digest check-config\n"
+	"usage: digest check-config [--connect]\n"
 	"\n"
 	"Load and validate digest.conf; print every problem as FILE:LINE: key: problem.\n"
-	"Exits 0 when the configuration is usable, 78 when it is not.\n";
+	"With transport smtp, also warn about settings that make real mail unusable\n"
+	"(base_url not https or on this machine, a localhost From, a helo that is no\n"
+	"fully qualified name, no DKIM or a DKIM domain not aligned with From).\n"
+	"  --connect  also open the SMTP connection as a run would (TLS verified, AUTH)\n"
+	"             and say what the server offers; nothing is sent\n"
+	"Exits 0 when the configuration is usable, 78 when it is not; with --connect\n"
+	"75 when the server cannot be reached, 77 a refused login, 69 a refused\n"
+	"certificate.\n";
 
 static const char *config_path(const char *opt)
 {
@@ -198,7 +208,12 @@ struct serve_opts {
 	const char *listen;
 };
 
+struct check_opts {
+	bool connect;
+};
+
 union opts {
+	struct check_opts check;
 	struct collect_opts collect;
 	struct run_opts run;
 	struct preview_opts preview;
@@ -294,15 +309,25 @@ static int no_opts(int argc, char **argv, const char *usage, int *code)
 	return command_opts(argc, argv, longopts, usage, no_take, NULL, code);
 }
 
+static int check_take(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 'C')
+		return -1;
+	((struct check_opts *)ctx)->connect = true;
+	return 0;
+}
+
 static int parse_check_config(int argc, char **argv, union opts *o, int *code)
 {
-	(void)o;
-	return no_opts(argc, argv, check_usage, code);
+	static const struct option longopts[] = {{"connect", no_argument, NULL, 'C'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	return command_opts(argc, argv, longopts, check_usage, check_take, &o->check, code);
 }
 
 static int cmd_check_config(struct config *cfg, const union opts *o)
 {
-	(void)o;
 	struct render *r = NULL;
 	struct pages *pg = NULL;
 	char *err = NULL;
@@ -321,9 +346,24 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	render_free(r);
 	page_free(pg);
 	free(err);
+	err = NULL;
+	int warnings = 0;
+	bad += preflight_check(cfg, &warnings);
 	if (bad)
 		return EX_CONFIG;
-	printf("%s: ok (%d source%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s");
+	if (o->check.connect) {
+		char *report = NULL;
+		int why = 0;
+		if (preflight_connect(cfg, &report, &why, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			return why == 1 ? EX_NOPERM : why == 2 ? EX_UNAVAILABLE : why == 3 ? EX_CONFIG : EX_TEMPFAIL;
+		}
+		printf("%s\n", report);
+		free(report);
+	}
+	printf("%s: ok (%d source%s%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s",
+	       warnings ? warnings == 1 ? ", 1 warning" : ", warnings above" : "");
 	return EX_OK;
 }
 

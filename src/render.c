@@ -412,6 +412,11 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 	tmpl_render(r->t_html, ctx, &r->html);
 	tv_free(ctx);
 	const struct config *cfg = r->cfg;
+	/* Feedback-ID: campaign (the edition), mail type, sender */
+	char fb[160] = "";
+	if (!cfg->newsletter.feedback_id || *cfg->newsletter.feedback_id)
+		snprintf(fb, sizeof fb, "%.4s%.2s%.2s:digest:%s", date, date + 5, date + 8,
+			 cfg->newsletter.feedback_id ? cfg->newsletter.feedback_id : r->domain);
 	struct mime_input in = {
 		.from_name = r->from_name,
 		.from_addr = r->from_addr,
@@ -420,6 +425,7 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 		.list_id = cfg->newsletter.list_id,
 		.unsubscribe_mailto = r->from_addr,
 		.domain = r->domain,
+		.feedback_id = fb,
 		.date = now,
 		.subject = &r->subject,
 		.text = &r->text,
@@ -558,11 +564,16 @@ int render_confirm(struct render *r, const struct reader *rd, time_t now, struct
 	tmpl_render(r->c_text, ctx, &text);
 	tmpl_render(r->c_html, ctx, &html);
 	tv_free(ctx);
+	char fb[160] = "";
+	if (!r->cfg->newsletter.feedback_id || *r->cfg->newsletter.feedback_id)
+		snprintf(fb, sizeof fb, "confirm:optin:%s",
+			 r->cfg->newsletter.feedback_id ? r->cfg->newsletter.feedback_id : r->domain);
 	struct mime_input in = {
 		.from_name = r->from_name,
 		.from_addr = r->from_addr,
 		.reply_to = r->reply_to,
 		.domain = r->domain,
+		.feedback_id = fb,
 		.date = now,
 		.subject = &subject,
 		.text = &text,

@@ -68,12 +68,22 @@ struct dkim_key_config {
 	int line;       /* where digest.conf sets it */
 };
 
+/* Where digest.conf sets a key (its line; 0: not set), for check-config's
+ * warnings. */
+struct config_lines {
+	int from, base_url, list_id, secret_file, templates_dir, password_file, helo, dkim_domain;
+};
+
 struct config {
 	char *path; /* as given */
+	struct config_lines at;
 	char *dir;  /* its directory: relative paths are resolved against it */
 	struct {
 		char *name, *from, *reply_to, *base_url, *list_id, *subject;
 		char *timezone, *locale, *secret_file;
+		/* Feedback-ID's sender id (Gmail's feedback loop); NULL: the
+		 * From domain; "": no Feedback-ID */
+		char *feedback_id;
 		int subject_line; /* where digest.conf sets the subject (0: the default) */
 	} newsletter;
 	struct {

@@ -23,10 +23,11 @@ else:  # run.py imported as the module `run`
     from run import DIGEST, HERE, Fail, Skip, check
 
 DNSD = os.path.join(HERE, "dnsd.py")
+REPO_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "templates")
 DOMAIN = "example.org"   # newsletter.from's domain in portal.conf.in
 # the SPEC's list ("DKIM"), From twice; Reply-To only when the message has one
 SIGNED = ["from", "from", "to", "subject", "date", "message-id", "mime-version", "content-type", "list-id",
-          "list-unsubscribe", "list-unsubscribe-post"]
+          "list-unsubscribe", "list-unsubscribe-post", "feedback-id"]
 FIELD = re.compile(rb"[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n")
 
 
@@ -323,3 +324,132 @@ kill $dns
                       f"{want}', got: {short(r.err)}")
             new = os.path.join(sub, "var", "outbox", "new")
             check(not os.path.isdir(new) or not os.listdir(new), f"{label}: a message went out")
+
+    # ------------------------------------------------------------ deliverability
+    def spamassassin(self, d, msgs):
+        """`spamassassin -L -t` (local tests only) on each (label, bytes) of
+        MSGS, at once: {label: (score, [(points, rule)])}; prints each."""
+        if not shutil.which("spamassassin"):
+            raise Skip("spamassassin is missing (Debian spamassassin; `make test` installs it)")
+        home = os.path.join(d, "sa-home")   # its user_prefs, not root's
+        os.makedirs(home, exist_ok=True)
+        env = dict(os.environ, HOME=home)
+        procs = {label: subprocess.Popen(["spamassassin", "-L", "-t"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                 for label, _ in msgs}
+        res = {}
+        for label, raw in msgs:
+            try:
+                out, _ = procs[label].communicate(raw, timeout=120)
+            except subprocess.TimeoutExpired:
+                procs[label].kill()
+                raise Fail(f"spamassassin on the {label} still running after 120 s")
+            text = out.decode("utf-8", "replace")
+            m = re.search(r"Content analysis details:\s+\((-?[\d.]+) points", text)
+            check(m, f"spamassassin said no score for the {label}: {short(text[-600:])}")
+            rules = re.findall(r"^\s*(-?\d+\.\d+)\s+([A-Z0-9_]+)\s", text[m.end():], re.M)
+            res[label] = (float(m.group(1)), [(float(p), r) for p, r in rules])
+            shown = " ".join(f"{r} {p:+.1f}" for p, r in res[label][1])
+            print(f"# spamassassin -L -t: {label}: {res[label][0]:.1f} points: {shown}", flush=True)
+        return res
+
+    def maildir_messages(self, d):
+        new = os.path.join(d, "var", "outbox", "new")
+        out = []
+        for fn in sorted(os.listdir(new)):
+            with open(os.path.join(new, fn), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def t_dkim_spamassassin(self):
+        """SpamAssassin's local rules on the default digest in English (the
+        `other` site) and in Russian (the portal) and on the confirmation
+        mail: at most 0.0, 1.0 and 0.0 points."""
+        ru, en = self.testdir("sa-ru"), self.testdir("sa-en")
+        conf_ru = self.job_conf(ru, transport="maildir")
+        self.add_subscribers(ru, conf_ru, n=1)
+        self.run_job(conf_ru)
+        digest_ru = self.maildir_messages(ru)
+        self.confirmation_mail(ru, conf_ru, "new.reader@example.net")
+        confirm = [m for m in self.maildir_messages(ru) if m not in digest_ru]
+        conf_en = self.conf(en, template="other", base=self.other["base"])
+        self.add_subscribers(en, conf_en, n=1)
+        self.run_job(conf_en)
+        digest_en = self.maildir_messages(en)
+        check(len(digest_ru) == 1 and len(digest_en) == 1 and len(confirm) == 1,
+              f"messages: {len(digest_ru)} Russian, {len(digest_en)} English, {len(confirm)} confirmation")
+        for raw in digest_ru + digest_en + confirm:
+            head = crlf(raw).split(b"\r\n\r\n", 1)[0]
+            check(re.search(rb"\r\nFeedback-ID: [^\r\n]+:(digest|optin):example\.(org|com)\r\n", head + b"\r\n"),
+                  f"no Feedback-ID ...:digest|optin:SENDER in {head[:600]!r}")
+        res = self.spamassassin(ru, [("English digest", crlf(digest_en[0])), ("Russian digest", crlf(digest_ru[0])),
+                                     ("confirmation mail", crlf(confirm[0]))])
+        for label, limit in (("English digest", 0.0), ("Russian digest", 1.0), ("confirmation mail", 0.0)):
+            score, rules = res[label]
+            check(score <= limit, f"{label}: {score} points, want at most {limit}: {rules}")
+        for label, (_, rules) in res.items():
+            bad = [r for _, r in rules if r in ("HTML_FONT_LOW_CONTRAST", "FONT_INVIS_MSGID", "HTML_FONT_TINY")]
+            check(not bad, f"{label}: {bad}: the hidden preheader looks like hidden text")
+
+    def t_dkim_contrast_and_preheader(self):
+        """The default templates: the preheader hidden by display alone (no
+        1 px or background-coloured text), every text colour on white at
+        4.5:1 or more (WCAG AA), the footer's included."""
+        def lum(hexc):
+            c = [int(hexc[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+            c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+            return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+        def contrast(a, b):
+            la, lb = sorted((lum(a), lum(b)), reverse=True)
+            return (la + 0.05) / (lb + 0.05)
+
+        for name in ("digest.html", "confirm.html"):
+            with open(os.path.join(REPO_TEMPLATES, name), encoding="utf-8") as f:
+                doc = f.read()
+            check("font-size:1px" not in doc.replace(" ", "") and "opacity:0" not in doc.replace(" ", ""),
+                  f"{name}: 1 px or transparent text")
+            hidden = re.findall(r'<div style="([^"]*display:none[^"]*)"', doc)
+            for st in hidden:
+                check("color" not in st, f"{name}: hidden text with a colour of its own: {st}")
+            # text colours on the white card (the button's white text is on #1f3a5f)
+            for m in re.finditer(r"(?<![-\w])color:\s*#([0-9a-fA-F]{6})", doc):
+                col = m.group(1).lower()
+                bg = "1f3a5f" if col == "ffffff" else "ffffff"
+                ratio = contrast(col, bg)
+                check(ratio >= 4.5, f"{name}: color #{col} on #{bg}: {ratio:.2f}:1, want 4.5:1 or more")
+
+    def t_dkim_confirm_responsive(self):
+        """The confirmation mail's HTML at 375 px in headless Chromium: no
+        horizontal scrolling, the button and the link inside the screen;
+        a screenshot in the test output."""
+        import cdp  # noqa: PLC0415  (only this test needs it)
+        import email
+        import email.policy
+        if not cdp.find_chromium():
+            raise Skip("no chromium (Debian package chromium)")
+        d = self.testdir("confirm-375")
+        conf = self.job_conf(d, transport="maildir")
+        self.confirmation_mail(d, conf, "a.rather.long.address.of.a.reader@subdomain.example.net")
+        raws = self.maildir_messages(d)
+        check(len(raws) == 1, f"{len(raws)} messages, want the confirmation mail")
+        msg = email.message_from_bytes(raws[0], policy=email.policy.default)
+        html = msg.get_body(("html",)).get_content()
+        os.makedirs(os.path.join(self.www, "confirm-375"), exist_ok=True)
+        with open(os.path.join(self.www, "confirm-375", "confirm.html"), "w", encoding="utf-8") as f:
+            f.write(html)
+        shot = os.path.join(d, "confirm-375.png")
+        with cdp.Browser(d, width=375, height=700) as b:
+            page = b.new_page()
+            st = page.navigate(self.root + "confirm-375/confirm.html")
+            check(st == 200, f"the browser got {st}")
+            sw = page.eval("document.documentElement.scrollWidth")
+            check(sw <= 375, f"the page is {sw} px wide at 375 px: it scrolls sideways")
+            for sel in ("a[href*='confirm']", "td.pad"):
+                right = page.eval(f"Math.max(...[...document.querySelectorAll({json.dumps(sel)})]"
+                                  ".map(e => e.getBoundingClientRect().right))")
+                check(right <= 375, f"{sel} reaches {right} px, past the 375 px screen")
+            page.screenshot(shot)
+        ok, why = cdp.check_png(shot)
+        check(ok, f"screenshot {why}")
+        print(f"# screenshot {shot}", flush=True)

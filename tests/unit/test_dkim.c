@@ -286,13 +286,13 @@ static void test_signature_fields(void **state)
 	free(sig);
 	dkim_free(d);
 
-	/* a Reply-To is signed where the list puts it */
+	/* a Reply-To and a Feedback-ID are signed where the list puts them */
 	d = signer(false, true);
-	char *msg = xasprintf("Reply-To: <editors@example.org>\r\n%s", MSG);
+	char *msg = xasprintf("Reply-To: <editors@example.org>\r\nFeedback-ID: 20261124:digest:example.org\r\n%s", MSG);
 	sig = sign(d, msg);
 	char *h = tag(sig, "h");
 	assert_string_equal(h, "from:from:to:subject:date:message-id:reply-to:mime-version:content-type:list-id:"
-			       "list-unsubscribe:list-unsubscribe-post");
+			       "list-unsubscribe:list-unsubscribe-post:feedback-id");
 	free(h);
 	free(sig);
 	free(msg);
