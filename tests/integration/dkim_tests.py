@@ -453,3 +453,97 @@ kill $dns
         ok, why = cdp.check_png(shot)
         check(ok, f"screenshot {why}")
         print(f"# screenshot {shot}", flush=True)
+
+    # ------------------------------------------------------------ check-config before the first send
+    def t_check_config_production(self):
+        """With transport smtp, check-config warns (exit 0, FILE:LINE) about
+        an http/loopback/example base_url, a localhost From and list_id, a
+        helo that is no FQDN, a DKIM domain not aligned with From; it fails
+        (78, FILE:LINE) on an unreadable password_file, a secret_file that
+        cannot be created, an unreadable templates directory."""
+        d = self.testdir("check-prod")
+        key = os.path.join(d, "k.pem")
+        r = self.digest("dkim-keygen", "k", "--type", "ed25519", "-o", key)
+        check(r.code == 0, f"dkim-keygen: {short(r.err)}")
+        text = f"""newsletter = {{
+  from = "Daily <digest@localhost>";
+  base_url = "http://127.0.0.1:8080/digest";
+  list_id = "daily.localhost";
+}};
+delivery = {{ transport = "smtp";
+  smtp = {{ host = "127.0.0.1"; port = 2525; security = "none";
+           helo = "mailhost"; }};
+}};
+dkim = {{ domain = "other.example.net"; keys = ( {{ selector = "k"; key_file = "{key}"; }} ); }};
+"""
+        conf = self.conf(d, text=text)
+        r = self.digest("check-config", conf=conf)
+        check(r.code == 0, f"check-config: exit {r.code}, want 0 (warnings only): {short(r.err)}")
+        want = [(3, "newsletter.base_url", "is not https"), (3, "newsletter.base_url", "points at this machine"),
+                (2, "newsletter.from", "localhost"), (4, "newsletter.list_id", "localhost"),
+                (8, "delivery.smtp.helo", "not a fully qualified"), (10, "dkim.domain", "not aligned")]
+        for line, key_, what in want:
+            hit = [ln for ln in r.err_lines if f"digest.conf:{line}: {key_}:" in ln and what in ln
+                   and "warning" in ln]
+            check(hit, f"no warning 'digest.conf:{line}: {key_}: ...{what}...': {short(r.err, 1200)}")
+        # a production-like config: no warning at all
+        good = text.replace('"Daily <digest@localhost>"', '"Daily <digest@news.example.org>"') \
+            .replace('"http://127.0.0.1:8080/digest"', '"https://news.vpk-daily.ru/digest"') \
+            .replace('"daily.localhost"', '"daily.news.example.org"').replace('"mailhost"', '"mail.example.org"') \
+            .replace('"other.example.net"', '"example.org"')
+        conf = self.conf(d, text=good)
+        r = self.digest("check-config", conf=conf)
+        check(r.code == 0 and not [ln for ln in r.err_lines if "warning" in ln and "sources" not in ln],
+              f"check-config on a production-like config: exit {r.code}: {short(r.err)}")
+        # an example.* base_url is a warning too, and so is no dkim block
+        conf = self.conf(d, text=good.replace("https://news.vpk-daily.ru", "https://news.example.com")
+                         .split("dkim = ")[0])
+        r = self.digest("check-config", conf=conf)
+        check(r.code == 0 and "reserved example domain" in r.err and "no dkim block" in r.err,
+              f"check-config: example.com base_url, no dkim: {short(r.err)}")
+        # errors: 78, naming the line
+        with open(os.path.join(d, "a-file"), "w") as f:   # no directory can be made under a file, even by root
+            f.write("x\n")
+        errors = [
+            ("password", good.replace('helo = "mail.example.org";',
+                                      'helo = "mail.example.org";\n username = "u"; password_file = "nope.txt";'),
+             "digest.conf:9: delivery.smtp.password_file:", "nope.txt"),
+            ("secret", good.replace('list_id = "daily.news.example.org";',
+                                    'list_id = "daily.news.example.org";\n  secret_file = "a-file/var/secret";'),
+             "digest.conf:5: newsletter.secret_file:", "cannot be created"),
+            ("templates", good + 'templates = { dir = "no-such-dir"; };\n', "no-such-dir", ""),
+            ("key", good.replace(key, os.path.join(d, "missing.pem")), "dkim.keys.[0].key_file:",
+             "cannot read the DKIM key"),
+        ]
+        for label, t, where, what in errors:
+            conf = self.conf(d, text=t)
+            r = self.digest("check-config", conf=conf)
+            check(r.code == 78, f"{label}: check-config: exit {r.code}, want 78: {short(r.err)}")
+            check([ln for ln in r.err_lines if where in ln and what in ln],
+                  f"{label}: no line naming '{where}' ... '{what}': {short(r.err)}")
+
+    def t_check_config_connect(self):
+        """check-config --connect: connects, says what the server offers, logs
+        in, sends nothing; a refused login exits 77, no server 75."""
+        d = self.testdir("check-connect")
+        user, pw = "digestuser", "S3cr3t-pa55"
+        with open(os.path.join(d, "pw"), "w") as f:
+            f.write(pw + "\n")
+        with self.smtpd(d, "--auth", f"{user}:{pw}") as srv:
+            conf = self.job_conf(d, srv.port, smtp=f'username = "{user}"; password_file = "pw";')
+            self.add_subscribers(d, conf, n=1)
+            r = self.digest("check-config", "--connect", conf=conf)
+            check(r.code == 0, f"check-config --connect: exit {r.code}: {short(r.err)}")
+            line = [ln for ln in r.out.splitlines() if "connected" in ln]
+            check(line and f"127.0.0.1:{srv.port}" in line[0] and "login accepted" in line[0]
+                  and "unencrypted" in line[0] and "nothing sent" in line[0],
+                  f"check-config --connect said: {r.out!r}")
+            check(pw not in r.out + r.err, "the password was shown")
+            with open(os.path.join(d, "pw"), "w") as f:
+                f.write("wrong\n")
+            r = self.digest("check-config", "--connect", conf=conf)
+            check(r.code == 77, f"check-config --connect with a wrong password: exit {r.code}, want 77: "
+                  f"{short(r.err)}")
+            check(srv.count() == 0, f"check-config --connect delivered {srv.count()} messages")
+        r = self.digest("check-config", "--connect", conf=conf)
+        check(r.code == 75, f"check-config --connect with no server: exit {r.code}, want 75: {short(r.err)}")
