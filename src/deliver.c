@@ -297,7 +297,8 @@ static void *worker(void *arg)
 			break;
 		}
 		j->tries++;
-		int rc = transport_begin(&c, p->from, j->sub.email, msg.data, msg.len, &res);
+		/* render_message writes what DATA carries (render.h) */
+		int rc = transport_begin(&c, p->from, j->sub.email, msg.data, msg.len, TX_CANONICAL, &res);
 		if (rc == TX_OK) {
 			if (journal_handover(p->jn, &jc) < 0) {
 				transport_abandon(&c);

@@ -212,6 +212,50 @@ static void test_loopback(void **state)
 
 /* Several messages on one connection, each saved exactly as sent: dots at
  * the start of lines, a lone dot, a 998-byte line, no line break at the end. */
+/* A canonical message (CRLF only, no line that begins with a dot) goes
+ * from the caller's memory without stuffing, over a plain connection and
+ * a pipelined one, and arrives byte for byte: a large one too, which the
+ * socket takes in several writes. */
+static void test_canonical(void **state)
+{
+	(void)state;
+	struct buf big = {0};
+	buf_adds(&big, "From: a@example.org\r\nSubject: big\r\n\r\n");
+	for (int i = 0; i < 40000; i++)
+		buf_adds(&big, i % 9 ? "abcdefgh=2E" : "abcdefgh=2E\r\n");
+	buf_adds(&big, "\r\nend\r\n");
+	const struct {
+		const char *rcpt, *msg;
+	} cases[] = {
+		{"c1@example.org", "Subject: canonical\r\n\r\nline=2E\r\n=2Enot stuffed\r\n"},
+		{"c2@example.org", big.data},
+	};
+	const int servers_used[] = {PLAIN, PIPE};
+	for (size_t s = 0; s < ARRAY_LEN(servers_used); s++) {
+		struct smtp_opts o = opts(servers_used[s]);
+		struct smtp_conn *c = NULL;
+		char *err = NULL, reply[SMTP_REPLY_MAX];
+		assert_int_equal(smtp_open(&o, &c, NULL, &err), SMTP_OK);
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			const char *m = cases[i].msg;
+			assert_int_equal(smtp_begin_flags(c, "digest@example.org", cases[i].rcpt, m, strlen(m),
+							  SMTP_CANONICAL, reply),
+					 SMTP_OK);
+			assert_int_equal(smtp_finish(c, reply), SMTP_OK);
+		}
+		smtp_close(c);
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			size_t len = 0;
+			char *got = saved(servers_used[s], cases[i].rcpt, &len, NULL);
+			assert_non_null(got);
+			if (len != strlen(cases[i].msg) || memcmp(got, cases[i].msg, len))
+				fail_msg("%s: saved %zu bytes, want %zu", cases[i].rcpt, len, strlen(cases[i].msg));
+			free(got);
+		}
+	}
+	buf_free(&big);
+}
+
 static void test_plain_many(void **state)
 {
 	(void)state;
@@ -888,6 +932,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_plain_many),
+		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_pipelined_many),
 		cmocka_unit_test(test_pipelined_refused),
 		cmocka_unit_test(test_pipelined_data_without_rcpt),
