@@ -547,3 +547,143 @@ dkim = {{ domain = "other.example.net"; keys = ( {{ selector = "k"; key_file = "
             check(srv.count() == 0, f"check-config --connect delivered {srv.count()} messages")
         r = self.digest("check-config", "--connect", conf=conf)
         check(r.code == 75, f"check-config --connect with no server: exit {r.code}, want 75: {short(r.err)}")
+
+    # ------------------------------------------------------------ a real relay
+    def postfix(self, d, port, relay_port):
+        """A Postfix of its own (its own configuration, queue and log under
+        D, which the postfix user must be able to enter; nothing of the
+        machine's touched) listening on
+        127.0.0.1:PORT and relaying everything to 127.0.0.1:RELAY_PORT; its
+        master process (run with -d, in the foreground) is returned."""
+        master = "/usr/lib/postfix/sbin/master"
+        if not os.access(master, os.X_OK):
+            raise Skip("no Postfix (/usr/lib/postfix/sbin/master; Debian postfix, `make deps`)")
+        if os.geteuid() != 0:
+            raise Skip("a Postfix of the test's own needs root")
+        import grp
+        import pwd
+        try:
+            pf_uid, pd_gid = pwd.getpwnam("postfix").pw_uid, grp.getgrnam("postdrop").gr_gid
+        except KeyError:
+            raise Skip("no postfix user or postdrop group")
+        top = d
+        conf, queue, data = (os.path.join(top, x) for x in ("conf", "queue", "data"))
+        for x in (conf, queue, data, os.path.join(queue, "pid")):
+            os.makedirs(x)
+        for x in ("incoming", "active", "deferred", "defer", "bounce", "flush", "hold", "corrupt", "trace",
+                  "saved", "private", "public", "maildrop"):
+            p = os.path.join(queue, x)
+            os.makedirs(p)
+            os.chown(p, pf_uid, pd_gid if x in ("public", "maildrop") else -1)
+            os.chmod(p, {"public": 0o710, "maildrop": 0o730}.get(x, 0o700))
+        os.chown(data, pf_uid, -1)
+        for x in (top, queue):
+            os.chmod(x, 0o755)   # the postfix user walks down to its queue
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.digest.test
+mydomain = digest.test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:{relay_port}
+alias_maps =
+alias_database =
+maillog_file = {top}/maillog
+maillog_file_prefixes = {top}
+smtp_dns_support_level = disabled
+disable_dns_lookups = yes
+smtpd_peername_lookup = no
+smtp_tls_security_level = none
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+biff = no
+""")
+        services = ["pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup",
+                    "qmgr unix n - n 300 1 qmgr", "rewrite unix - - n - - trivial-rewrite",
+                    "bounce unix - - n - 0 bounce", "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce",
+                    "verify unix - - n - 1 verify", "flush unix n - n 1000? 0 flush",
+                    "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp", "relay unix - - n - - smtp",
+                    "showq unix n - n - - showq", "error unix - - n - - error", "retry unix - - n - - error",
+                    "discard unix - - n - - discard", "anvil unix - - n - 1 anvil",
+                    "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd"]
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write(f"127.0.0.1:{port} inet n - n - - smtpd\n" + "\n".join(services) + "\n")
+        err = open(os.path.join(top, "master.stderr"), "wb")
+        p = subprocess.Popen([master, "-d", "-c", conf], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                             start_new_session=True)
+        err.close()
+        deadline = time.monotonic() + 10
+        import socket
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                log = os.path.join(top, "maillog")
+                said = open(log, errors="replace").read() if os.path.exists(log) else ""
+                raise Fail(f"Postfix's master exited {p.returncode}: {short(said)}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return p
+            except OSError:
+                time.sleep(0.05)
+        self.stop_postfix(p)
+        raise Fail(f"Postfix does not listen on 127.0.0.1:{port}")
+
+    @staticmethod
+    def stop_postfix(p):
+        if p.poll() is None:
+            p.terminate()   # master -d: SIGTERM stops it and its children
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+                p.wait()
+
+    def t_dkim_through_postfix(self):
+        """A relay that rewrites nothing breaks nothing: digest and
+        confirmation mails sent through a real Postfix (which adds its
+        Received field) to smtpd.py still verify with dkimpy and OpenDKIM."""
+        self.need_dkimpy()
+        from job_tests import free_port  # noqa: PLC0415
+        d = self.testdir("dkim-postfix")
+        keys = self.dkim_keys(d)
+        import tempfile  # noqa: PLC0415
+        # outside the suite's directory, which only root may enter
+        pfdir = tempfile.mkdtemp(prefix="digest-postfix-")
+        with self.smtpd(d) as srv:
+            port = free_port()
+            try:
+                pf = self.postfix(pfdir, port, srv.port)
+            except BaseException:
+                shutil.rmtree(pfdir, ignore_errors=True)
+                raise
+            try:
+                conf = self.dkim_conf(d, keys, port=port)
+                self.add_subscribers(d, conf, n=2)
+                self.run_job(conf)
+                self.confirmation_mail(d, conf, "new.reader@example.net")
+                deadline = time.monotonic() + 20
+                while srv.count() < 3 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            finally:
+                self.stop_postfix(pf)
+                shutil.rmtree(pfdir, ignore_errors=True)
+            got = [(f"pf{i}", raw) for i, (_, _, raw) in enumerate(srv.messages())]
+        check(len(got) == 3, f"smtpd.py received {len(got)} messages through Postfix, want 3")
+        for name, raw in got:
+            check(raw.startswith(b"Received: from ") and b"relay.digest.test (Postfix)" in raw[:400],
+                  f"{name}: not relayed by the test's Postfix: {raw[:200]!r}")
+        why = self.verify_all(d, got, keys, tampered=False)
+        if why:
+            raise Skip(f"dkimpy verified all; OpenDKIM not run: {why}")
