@@ -5,6 +5,7 @@
  * body is empty or ends in CRLF, has no bare LF, and no blank before a
  * CRLF; dkim_sign over any bytes either fails with a message or succeeds
  * (no crash, no read past the end). */
+#define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
