@@ -5,15 +5,20 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2
 
-# Debian packages that building and testing need.
+# Debian packages that building and running need (`make deps`).
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libidn2-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
-        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
-        postfix
+        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev
 
-# Debian packages only the tests use (independent DKIM verifiers, a spam
-# filter): `make test` installs the missing ones, `make deps` does not.
-TEST_DEPS := python3-dkim opendkim-tools spamassassin
+# What only the tests and the benchmark need, installed by `make test` and
+# `make bench` themselves, never by `make deps`: a browser and an MTA have
+# no business on a server that only runs digest. Postfix (for its
+# smtp-sink and smtp-source, and as a relay in tests) only where no other
+# MTA is installed: one is never replaced; the tests that need it skip.
+TEST_DEPS := python3 libcmocka-dev valgrind faketime openssl libclang-rt-dev python3-aiosmtpd chromium
+TEST_MTA  := postfix
+# The DKIM and spam tests: two verifiers that share no code with digest
+# (dkimpy, OpenDKIM) and SpamAssassin's local rules; none is an MTA.
+TEST_DEPS += python3-dkim opendkim-tools spamassassin
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
@@ -43,7 +48,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test test-deps bench-dkim unit integration sample demo valgrind fuzz bench clean
+.PHONY: all deps test-deps test bench-dkim unit integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -94,21 +99,10 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libdigest.a
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Every unit and integration test, sanitized; ends with "N passed, M failed".
-test: build/asan/digest $(UNIT_BINS) test-deps
+# The test tools first (test-deps), then the build.
+test: test-deps
+	$(Q)$(MAKE) --no-print-directory build/asan/digest $(UNIT_BINS)
 	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
-
-# TEST_DEPS that are missing, installed (no MTA among them: an installed
-# one is never replaced). Tests whose tool is still missing skip, saying so.
-test-deps:
-	@missing=$$(for p in $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		echo "test-deps: installing$$missing" | tr '\n' ' '; echo; \
-		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
-			>/dev/null || echo "test-deps: could not install$$missing: the tests that need them skip"; \
-	fi
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
@@ -156,19 +150,33 @@ fuzz: $(FUZZ_TARGETS)
 			{ echo "fuzz: inputs that failed are in build/fuzz/"; exit 1; }; \
 	done
 
-deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+# install_missing: the packages of $(1) that are not installed (apt-get,
+# with sudo unless root), saying $(2); Postfix preseeded "No configuration"
+# and its daemon stopped: only its programs are wanted.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "$(2): all installed"; exit 0; fi; \
 	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	echo "deps: installing$$missing" | tr '\n' ' '; echo; \
+	echo "$(2): installing$$missing" | tr '\n' ' '; echo; \
 	postfix=; case " $$(echo $$missing) " in *" postfix "*) postfix=1; \
 		echo "postfix postfix/main_mailer_type select No configuration" | \
 			$$sudo debconf-set-selections;; esac; \
 	$$sudo apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing && \
 	if [ -n "$$postfix" ] && pgrep -x master >/dev/null; then \
-		echo "deps: stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+		echo "$(2): stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+endef
+
+# The MTA for the tests, only when none is installed: one that is, is kept.
+TEST_MTA_WANTED = $(shell dpkg-query -W -f='$${Status}\n' postfix 2>/dev/null | \
+	grep -q '^install ok installed' || [ -e /usr/sbin/sendmail ] || echo $(TEST_MTA))
+
+deps:
+	$(call install_missing,$(DEPS),deps)
+
+test-deps:
+	$(call install_missing,$(TEST_DEPS) $(TEST_MTA_WANTED),test-deps)
 
 # The benchmark (tests/bench/README.md): sending against Postfix's smtp-sink,
 # collecting, personalizing. Not part of `make test`; takes a few minutes.
@@ -186,7 +194,8 @@ build/bench/dkim_sign: tests/bench/dkim_sign.c $(filter-out build/rel/src/main.o
 
 # DKIM's cost (tests/bench/README.md): no DKIM, Ed25519 and RSA-2048 side
 # by side, and one signature alone. Also run by `make bench`.
-bench-dkim: digest build/bench/personalize build/bench/rusage build/bench/dkim_sign
+bench-dkim: test-deps
+	$(Q)$(MAKE) --no-print-directory digest build/bench/personalize build/bench/rusage build/bench/dkim_sign
 	$(Q)/usr/bin/python3 tests/bench/bench_dkim.py $(BENCH_ARGS)
 
 build/bench/rusage: tests/bench/rusage.c
@@ -194,7 +203,8 @@ build/bench/rusage: tests/bench/rusage.c
 	@echo "  LD      $@"
 	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-bench: digest build/bench/personalize build/bench/rusage build/bench/dkim_sign
+bench: test-deps
+	$(Q)$(MAKE) --no-print-directory digest build/bench/personalize build/bench/rusage build/bench/dkim_sign
 	$(Q)/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 	$(Q)/usr/bin/python3 tests/bench/bench_dkim.py $(BENCH_ARGS)
 

@@ -221,7 +221,7 @@ def machine_info():
 def require_tools():
     for path, hint in [(DIGEST, "run `make digest`"), (PERSONALIZE, "run `make build/bench/personalize`"),
                        (RUSAGE, "run `make build/bench/rusage`"),
-                       (SMTP_SINK, "install postfix: `make deps`"), (SMTP_SOURCE, "install postfix: `make deps`")]:
+                       (SMTP_SINK, "install postfix: `make test-deps`"), (SMTP_SOURCE, "install postfix: `make test-deps`")]:
         if not os.access(path, os.X_OK):
             raise BenchError(f"{path} is missing: {hint}")
     if not shutil.which("curl"):
