@@ -124,6 +124,12 @@ static void test_canon_body(void **state)
 		{"abc=\r\ndef\r\n", "abc=\r\ndef\r\n"},
 		/* LF line ends (a Maildir copy) are read as CRLF */
 		{"a \nb\n\n", "a\r\nb\r\n"},
+		/* clean lines around rewritten ones, empty lines between */
+		{"ok\r\n\r\nx  y\r\n\r\nok\r\n", "ok\r\n\r\nx y\r\n\r\nok\r\n"},
+		{"ok\r\n \r\n\r\nok\r\n\t\r\n", "ok\r\n\r\n\r\nok\r\n"},
+		{"a\nb\r\nc\r\n", "a\r\nb\r\nc\r\n"},
+		{"a\r\nb", "a\r\nb\r\n"},
+		{"a\rb\r\n", "a\rb\r\n"},
 		/* RFC 8463 A.2's body */
 		{"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n",
 		 "Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n"},
@@ -134,6 +140,12 @@ static void test_canon_body(void **state)
 		if (strcmp(out.data ? out.data : "", rows[i].want))
 			fail_msg("row %zu: got \"%s\", want \"%s\"", i, out.data ? out.data : "", rows[i].want);
 		buf_free(&out);
+		/* the body hash (made without a copy) is the canonical body's */
+		char h1[45], h2[45];
+		dkim_body_hash(rows[i].in, strlen(rows[i].in), h1);
+		dkim_body_hash(rows[i].want, strlen(rows[i].want), h2);
+		if (strcmp(h1, h2))
+			fail_msg("row %zu: bh=%s, the canonical body's %s", i, h1, h2);
 	}
 }
 
