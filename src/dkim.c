@@ -75,27 +75,31 @@ void dkim_canon_header(struct buf *out, const char *f, size_t len)
 	/* the name lowercased, without blanks before the colon */
 	while (nl > 0 && wsp(f[nl - 1]))
 		nl--;
-	for (size_t i = 0; i < nl; i++) {
-		char c = f[i] >= 'A' && f[i] <= 'Z' ? (char)(f[i] - 'A' + 'a') : f[i];
-		buf_add(out, &c, 1);
-	}
+	size_t at = out->len;
+	buf_add(out, f, nl);
+	for (size_t i = at; i < out->len; i++)
+		if (out->data[i] >= 'A' && out->data[i] <= 'Z')
+			out->data[i] = (char)(out->data[i] - 'A' + 'a');
 	buf_add(out, ":", 1);
 	if (colon) {
 		/* the value unfolded, each run of blanks one space, none at
-		 * either end */
+		 * either end: runs of other bytes are copied whole */
 		size_t i = (size_t)(colon - f) + 1;
-		bool blank = false, any = false;
-		for (; i < len; i++) {
-			char c = f[i];
-			if (c == '\r' || c == '\n' || wsp(c)) {
-				blank = true;
-				continue;
+		bool any = false;
+		while (i < len) {
+			size_t j = i;
+			while (j < len && (f[j] == '\r' || f[j] == '\n' || wsp(f[j])))
+				j++;
+			size_t k = j;
+			while (k < len && !(f[k] == '\r' || f[k] == '\n' || wsp(f[k])))
+				k++;
+			if (k > j) {
+				if (any && j > i)
+					buf_add(out, " ", 1);
+				buf_add(out, f + j, k - j);
+				any = true;
 			}
-			if (blank && any)
-				buf_add(out, " ", 1);
-			blank = false;
-			any = true;
-			buf_add(out, &c, 1);
+			i = k;
 		}
 	}
 	buf_add(out, "\r\n", 2);
@@ -181,9 +185,11 @@ void dkim_body_hash(const char *body, size_t len, char out[45])
 			i = next;
 			continue;
 		}
-		bool clean = crlf && t == e;
-		for (size_t k = i; clean && k < t; k++)
-			if (body[k] == '\t' || (body[k] == ' ' && body[k + 1] == ' '))
+		/* memchr looks at many bytes at a time: a base64 line has no
+		 * blank at all, a text line a few */
+		bool clean = crlf && t == e && !memchr(body + i, '\t', t - i);
+		for (const char *p = body + i; clean && (p = memchr(p, ' ', (size_t)(body + t - p))); p++)
+			if (p[1] == ' ')
 				clean = false;
 		if (clean && (empty == 0 || (empty_exact && empty_at == span_end))) {
 			if (span_end != (empty ? empty_at : i)) { /* not contiguous: start anew */
