@@ -524,7 +524,9 @@ dkim = {{ domain = "other.example.net"; keys = ( {{ selector = "k"; key_file = "
 
     def t_check_config_connect(self):
         """check-config --connect: connects, says what the server offers, logs
-        in, sends nothing; a refused login exits 77, no server 75."""
+        in, sends nothing; a refused login exits 77, no server 75; over
+        STARTTLS the certificate is verified (ca_file), and refused (69)
+        when not trusted."""
         d = self.testdir("check-connect")
         user, pw = "digestuser", "S3cr3t-pa55"
         with open(os.path.join(d, "pw"), "w") as f:
@@ -547,6 +549,30 @@ dkim = {{ domain = "other.example.net"; keys = ( {{ selector = "k"; key_file = "
             check(srv.count() == 0, f"check-config --connect delivered {srv.count()} messages")
         r = self.digest("check-config", "--connect", conf=conf)
         check(r.code == 75, f"check-config --connect with no server: exit {r.code}, want 75: {short(r.err)}")
+        # STARTTLS: the certificate verified against ca_file, or refused (69)
+        crt, key = self.cert(d)
+        with self.smtpd(d, "--starttls", crt, key, "--auth", f"{user}:{pw}", name="smtpd-tls") as srv:
+            with open(os.path.join(d, "pw"), "w") as f:
+                f.write(pw + "\n")
+            d2 = os.path.join(d, "tls")
+            os.makedirs(d2)
+            shutil.copy(os.path.join(d, "pw"), os.path.join(d2, "pw"))
+            conf = self.job_conf(d2, srv.port, smtp=f'security = "starttls"; ca_file = "{crt}"; '
+                                                    f'username = "{user}"; password_file = "pw";')
+            r = self.digest("check-config", "--connect", conf=conf)
+            check(r.code == 0, f"check-config --connect over STARTTLS: exit {r.code}: {short(r.err)}")
+            line = [ln for ln in r.out.splitlines() if "connected" in ln]
+            check(line and re.search(r"TLS1\.[23]", line[0]) and "certificate verified" in line[0]
+                  and "login accepted" in line[0], f"check-config --connect over STARTTLS said: {r.out!r}")
+            d3 = os.path.join(d, "tls-untrusted")
+            os.makedirs(d3)
+            shutil.copy(os.path.join(d, "pw"), os.path.join(d3, "pw"))
+            conf = self.job_conf(d3, srv.port, smtp=f'security = "starttls"; username = "{user}"; '
+                                                    'password_file = "pw";')
+            r = self.digest("check-config", "--connect", conf=conf)
+            check(r.code == 69, f"check-config --connect, a certificate not trusted: exit {r.code}, want 69: "
+                  f"{short(r.err)}")
+            check(srv.count() == 0, f"check-config --connect delivered {srv.count()} messages")
 
     # ------------------------------------------------------------ a real relay
     def postfix(self, d, port, relay_port):
