@@ -69,6 +69,7 @@ from store_tests import StoreTests  # noqa: E402  (likewise)
 from address_tests import AddressTests  # noqa: E402  (likewise)
 from fetch_tests import FetchTests  # noqa: E402  (likewise)
 from archive_tests import ArchiveTests  # noqa: E402  (likewise)
+from dkim_tests import DkimTests  # noqa: E402  (likewise)
 
 
 class Result:
@@ -101,7 +102,8 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests):
+class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
+            DkimTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -923,7 +925,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                               ArchiveTests)
+                               ArchiveTests, DkimTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
