@@ -13,6 +13,7 @@
 #include "digest/collect.h"
 #include "digest/config.h"
 #include "digest/deliver.h"
+#include "digest/dkim.h"
 #include "digest/edition.h"
 #include "digest/extract.h"
 #include "digest/fetch.h"
@@ -22,9 +23,11 @@
 #include "digest/store.h"
 #include "digest/serve.h"
 #include "digest/address.h"
+#include "digest/archive.h"
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
+#include "digest/preflight.h"
 #include "digest/http.h"
 #include "digest/util.h"
 #include "digest/version.h"
@@ -47,7 +50,12 @@ static const char usage_text[] =
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
-	"  check-config    load and validate the configuration and templates\n"
+	"  check-config [--connect]\n"
+	"                  validate the configuration and templates; warn about what\n"
+	"                  makes real mail unusable; --connect: try the SMTP server\n"
+	"  dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"                  write a new DKIM key (0600) and print its DNS TXT record\n"
+	"  archive -o DIR  write the archive of sent editions as static files\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
@@ -71,10 +79,17 @@ static const char collect_usage[] =
 	"  --date D  the edition of day D (default today, newsletter time zone)\n";
 
 static const char check_usage[] =
-	"usage: digest check-config\n"
+	"usage: digest check-config [--connect]\n"
 	"\n"
 	"Load and validate digest.conf; print every problem as FILE:LINE: key: problem.\n"
-	"Exits 0 when the configuration is usable, 78 when it is not.\n";
+	"With transport smtp, also warn about settings that make real mail unusable\n"
+	"(base_url not https or on this machine, a localhost From, a helo that is no\n"
+	"fully qualified name, no DKIM or a DKIM domain not aligned with From).\n"
+	"  --connect  also open the SMTP connection as a run would (TLS verified, AUTH)\n"
+	"             and say what the server offers; nothing is sent\n"
+	"Exits 0 when the configuration is usable, 78 when it is not; with --connect\n"
+	"75 when the server cannot be reached, 77 a refused login, 69 a refused\n"
+	"certificate.\n";
 
 static const char *config_path(const char *opt)
 {
@@ -93,7 +108,12 @@ static int command_opts(int argc, char **argv, const struct option *longopts, co
 	opterr = 0;
 	int c;
 	/* "-": arguments that are not options come as c == 1, in order. */
-	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+	/* -o FILE is --output FILE wherever there is one (SPEC "Command line") */
+	const char *shorts = "-h";
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (lo->val == 'o' && !strcmp(lo->name, "output"))
+			shorts = "-ho:";
+	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage, stdout);
 			*code = EX_OK;
@@ -195,12 +215,22 @@ struct serve_opts {
 	const char *listen;
 };
 
+struct archive_opts {
+	const char *output;
+};
+
+struct check_opts {
+	bool connect;
+};
+
 union opts {
+	struct check_opts check;
 	struct collect_opts collect;
 	struct run_opts run;
 	struct preview_opts preview;
 	struct sub_opts sub;
 	struct serve_opts serve;
+	struct archive_opts archive;
 };
 
 /* The exit code of a store_open that returned RC: another process holding
@@ -291,15 +321,25 @@ static int no_opts(int argc, char **argv, const char *usage, int *code)
 	return command_opts(argc, argv, longopts, usage, no_take, NULL, code);
 }
 
+static int check_take(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 'C')
+		return -1;
+	((struct check_opts *)ctx)->connect = true;
+	return 0;
+}
+
 static int parse_check_config(int argc, char **argv, union opts *o, int *code)
 {
-	(void)o;
-	return no_opts(argc, argv, check_usage, code);
+	static const struct option longopts[] = {{"connect", no_argument, NULL, 'C'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	return command_opts(argc, argv, longopts, check_usage, check_take, &o->check, code);
 }
 
 static int cmd_check_config(struct config *cfg, const union opts *o)
 {
-	(void)o;
 	struct render *r = NULL;
 	struct pages *pg = NULL;
 	char *err = NULL;
@@ -311,6 +351,16 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	}
 	free(err);
 	err = NULL;
+	/* the archive's templates (its own loading of the digest's reported
+	 * above already) */
+	struct archive *ar = NULL;
+	if (!bad && archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		bad++;
+	}
+	archive_free(ar);
+	free(err);
+	err = NULL;
 	if (page_load(cfg, &pg, &err) < 0) {
 		log_error("%s", err);
 		bad++;
@@ -318,9 +368,24 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	render_free(r);
 	page_free(pg);
 	free(err);
+	err = NULL;
+	int warnings = 0;
+	bad += preflight_check(cfg, &warnings);
 	if (bad)
 		return EX_CONFIG;
-	printf("%s: ok (%d source%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s");
+	if (o->check.connect) {
+		char *report = NULL;
+		int why = 0;
+		if (preflight_connect(cfg, &report, &why, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			return why == 1 ? EX_NOPERM : why == 2 ? EX_UNAVAILABLE : why == 3 ? EX_CONFIG : EX_TEMPFAIL;
+		}
+		printf("%s\n", report);
+		free(report);
+	}
+	printf("%s: ok (%d source%s%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s",
+	       warnings ? warnings == 1 ? ", 1 warning" : ", warnings above" : "");
 	return EX_OK;
 }
 
@@ -705,9 +770,11 @@ static int cmd_preview(struct config *cfg, const union opts *opts)
 		goto out;
 	}
 	const char *f = o.format ? o.format : "html";
-	if (!strcmp(f, "eml"))
-		render_message(r, &rd, &out);
-	else
+	if (!strcmp(f, "eml") && render_message(r, &rd, &out) < 0) {
+		subscriber_clear(&sub);
+		rc = EX_SOFTWARE;
+		goto out;
+	} else if (strcmp(f, "eml"))
 		render_body(r, !strcmp(f, "html"), &rd, &out);
 	subscriber_clear(&sub);
 	rc = write_output(o.output, out.data ? out.data : "", out.len);
@@ -1161,6 +1228,8 @@ static const char serve_usage[] =
 	"  GET  /unsubscribe?t=   a page with a button; POST (or RFC 8058 one-click)\n"
 	"                         unsubscribes\n"
 	"  GET  /preview, /preview.txt   today's edition for a sample reader\n"
+	"  GET  /archive[?page=N], /archive/YYYY-MM-DD, /archive.atom\n"
+	"                         the sent editions, one edition, their Atom feed\n"
 	"Paths are answered bare and under newsletter.base_url's path. Owed\n"
 	"confirmation mails are sent from here. SIGTERM or SIGINT stops it.\n";
 
@@ -1197,6 +1266,71 @@ static int cmd_serve(struct config *cfg, const union opts *opts)
 	return serve_run(cfg, opts->serve.listen);
 }
 
+static const char archive_usage[] =
+	"usage: digest archive -o DIR\n"
+	"\n"
+	"Write the archive of sent editions as static files, the pages and feed\n"
+	"that `digest serve` answers under /archive, with links under\n"
+	"newsletter.base_url: DIR/index.html (the latest 30 editions),\n"
+	"DIR/page/N/index.html (older ones), DIR/YYYY-MM-DD/index.html (one\n"
+	"edition) and DIR/archive.atom (the feed). Only files whose content changed\n"
+	"are written, each through a temporary file renamed into place.\n"
+	"  -o, --output DIR  where (created as needed)\n";
+
+static int archive_take(int c, const char *arg, void *ctx)
+{
+	struct archive_opts *o = ctx;
+	if (c != 'o')
+		return -1;
+	o->output = arg;
+	return 0;
+}
+
+static int parse_archive(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, archive_usage, archive_take, &o->archive, code) < 0)
+		return -1;
+	if (!o->archive.output || !*o->archive.output) {
+		log_error("archive: -o DIR is required");
+		fputs(archive_usage, stderr);
+		*code = EX_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_archive(struct config *cfg, const union opts *opts)
+{
+	struct archive *ar = NULL;
+	char *err = NULL;
+	if (archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		return EX_CONFIG;
+	}
+	struct store *st = NULL;
+	int rc = open_store(cfg, &st);
+	if (rc != EX_OK) {
+		archive_free(ar);
+		return rc;
+	}
+	struct archive_export_stats es;
+	if (archive_export(ar, st, opts->archive.output, &es, &err) < 0) {
+		log_error("archive: %s", err);
+		free(err);
+		rc = store_busy(st) ? EX_TEMPFAIL : EX_CANTCREAT;
+	} else {
+		log_info("archive: %lld editions, %lld index pages: %lld files written, %lld unchanged", es.editions,
+			 es.pages, es.written, es.unchanged);
+	}
+	archive_free(ar);
+	store_close(st);
+	return rc;
+}
+
 struct command {
 	const char *name;
 	int (*parse)(int argc, char **argv, union opts *o, int *code);
@@ -1213,8 +1347,80 @@ static const struct command commands[] = {
 	{"unsubscribe", parse_unsubscribe, cmd_unsubscribe},
 	{"subscribers", parse_subscribers, cmd_subscribers},
 	{"serve", parse_serve, cmd_serve},
+	{"archive", parse_archive, cmd_archive},
 };
 
+static const char keygen_usage[] =
+	"usage: digest dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"\n"
+	"Write a new DKIM private key in PEM to FILE (default SELECTOR.pem), created\n"
+	"0600 and never over an existing file: RSA 2048-bit (rsa-sha256, the default)\n"
+	"or Ed25519 (ed25519-sha256, RFC 8463). Print the DNS TXT record to publish\n"
+	"at SELECTOR._domainkey.DOMAIN, and the digest.conf lines that use the key.\n";
+
+/* dkim-keygen needs no configuration: it runs before digest.conf is read. */
+static int cmd_dkim_keygen(int argc, char **argv)
+{
+	static const struct option lo[] = {{"type", required_argument, NULL, 't'},
+					   {"output", required_argument, NULL, 'o'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *type = "rsa", *out = NULL;
+	int c;
+	optind = 0; /* GNU getopt starts over (main's own parse used "+") */
+	while ((c = getopt_long(argc, argv, "t:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			type = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			fputs(keygen_usage, stdout);
+			return EX_OK;
+		default:
+			log_error("dkim-keygen: unknown option %s", argv[optind - 1]);
+			fputs(keygen_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(keygen_usage, stderr);
+		return EX_USAGE;
+	}
+	const char *sel = argv[optind];
+	for (const char *p = sel; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') && *p != '-' &&
+		    *p != '_') {
+			log_error("dkim-keygen: \"%s\" is not a selector (letters, digits, - and _)", sel);
+			return EX_USAGE;
+		}
+	if (strcmp(type, "rsa") && strcmp(type, "ed25519")) {
+		log_error("dkim-keygen: --type %s: rsa or ed25519", type);
+		return EX_USAGE;
+	}
+	char *path = out ? xstrdup(out) : xasprintf("%s.pem", sel);
+	char *record = NULL, *err = NULL;
+	if (dkim_keygen(type, path, &record, &err) < 0) {
+		log_error("dkim-keygen: %s", err);
+		free(err);
+		free(path);
+		return EX_CANTCREAT;
+	}
+	/* a TXT string holds at most 255 octets: an RSA key takes two */
+	printf("%s._domainkey\tIN\tTXT\t(", sel);
+	for (size_t i = 0, n = strlen(record); i < n; i += 250)
+		printf(" \"%.250s\"", record + i);
+	printf(" )\n");
+	fprintf(stderr,
+		"Key written to %s (0600). Publish the record above at %s._domainkey.YOUR-DOMAIN, then add\n"
+		"  dkim = { domain = \"YOUR-DOMAIN\"; keys = ( { selector = \"%s\"; key_file = \"%s\"; } ); };\n",
+		path, sel, sel, path);
+	free(record);
+	free(path);
+	return EX_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -1258,6 +1464,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	const char *name = argv[optind];
+	if (!strcmp(name, "dkim-keygen"))
+		return cmd_dkim_keygen(argc - optind, argv + optind);
 	const struct command *cmd = NULL;
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (!strcmp(name, commands[i].name))

@@ -68,6 +68,8 @@ from smtp_tests import SmtpTests  # noqa: E402  (likewise)
 from store_tests import StoreTests  # noqa: E402  (likewise)
 from address_tests import AddressTests  # noqa: E402  (likewise)
 from fetch_tests import FetchTests  # noqa: E402  (likewise)
+from archive_tests import ArchiveTests  # noqa: E402  (likewise)
+from dkim_tests import DkimTests  # noqa: E402  (likewise)
 from feeds_tests import FeedsTests  # noqa: E402  (likewise)
 
 
@@ -101,7 +103,8 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, FeedsTests):
+class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
+            DkimTests, FeedsTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -923,7 +926,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                                    FeedsTests)
+                               ArchiveTests, DkimTests, FeedsTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
