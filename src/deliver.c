@@ -286,8 +286,10 @@ static void *worker(void *arg)
 		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
 		msg.len = 0;
 		render_message(p->r, &rd, &msg);
+		char from[RENDER_ADDR_MAX];
+		render_message_from(p->r, &rd, from, sizeof from); /* VERP: the bounce names the reader */
 		j->tries++;
-		int rc = transport_begin(&c, p->from, j->sub.email, msg.data, msg.len, &res);
+		int rc = transport_begin(&c, from, j->sub.email, msg.data, msg.len, &res);
 		if (rc == TX_OK) {
 			if (journal_handover(p->jn, &jc) < 0) {
 				transport_abandon(&c);
@@ -466,7 +468,9 @@ int deliver_one(const struct config *cfg, const struct render *r, const struct r
 {
 	struct buf msg = {0};
 	render_message(r, rd, &msg);
-	int rc = deliver_message(cfg, render_envelope_from(r), rd->email, msg.data, msg.len, err);
+	char from[RENDER_ADDR_MAX];
+	render_message_from(r, rd, from, sizeof from);
+	int rc = deliver_message(cfg, from, rd->email, msg.data, msg.len, err);
 	buf_free(&msg);
 	return rc;
 }
