@@ -807,13 +807,10 @@ static int auth(struct smtp_conn *c, const struct smtp_opts *o, enum smtp_refusa
 	return classify(c, c->code);
 }
 
-int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err)
+/* new_conn: a connection not yet open, for O. */
+static struct smtp_conn *new_conn(const struct smtp_opts *o)
 {
 	struct smtp_conn *c = xcalloc(1, sizeof *c);
-	char helo[256], reply[SMTP_REPLY_MAX];
-	int st = SMTP_FAIL;
-	enum smtp_refusal refusal = SMTP_REFUSED_NONE;
-	*out = NULL;
 	c->fd = -1;
 	c->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT;
 	c->data_timeout = o->data_timeout > 0 ? o->data_timeout : DEFAULT_DATA_TIMEOUT;
@@ -821,6 +818,18 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refus
 		c->where = xasprintf("smtp [%s]:%d", o->host, o->port);
 	else
 		c->where = xasprintf("smtp %s:%d", o->host ? o->host : "", o->port);
+	return c;
+}
+
+static int session(struct smtp_conn *c, const struct smtp_opts *o, const char *helo, struct smtp_conn **out,
+		   enum smtp_refusal *why, char **err);
+
+int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err)
+{
+	struct smtp_conn *c = new_conn(o);
+	char helo[256];
+	int st = SMTP_FAIL;
+	*out = NULL;
 	if (!o->host || !*o->host || o->port <= 0 || o->port > 65535) {
 		errf(err, "%s: no host or no port", c->where);
 		goto fail;
@@ -831,6 +840,40 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refus
 	}
 	if ((st = tcp_connect(c, o, err)) != SMTP_OK)
 		goto fail;
+	return session(c, o, helo, out, why, err);
+fail:
+	if (why)
+		*why = st == SMTP_FAIL ? SMTP_REFUSED_SERVER : SMTP_REFUSED_NONE;
+	smtp_close(c);
+	return st;
+}
+
+int smtp_open_fd(int fd, const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err)
+{
+	char helo[256];
+	struct smtp_conn *c = new_conn(o);
+	*out = NULL;
+	c->fd = fd;
+	c->loopback = true;
+	if (!helo_name(o->helo, helo)) {
+		errf(err, "%s: EHLO: the name is not a host name", c->where);
+		if (why)
+			*why = SMTP_REFUSED_SERVER;
+		smtp_close(c);
+		return SMTP_FAIL;
+	}
+	return session(c, o, helo, out, why, err);
+}
+
+/* session: the dialogue from the greeting to AUTH on C's connected
+ * socket: TLS at once or after STARTTLS, EHLO, AUTH. SMTP_OK and *OUT,
+ * or C is closed. */
+static int session(struct smtp_conn *c, const struct smtp_opts *o, const char *helo, struct smtp_conn **out,
+		   enum smtp_refusal *why, char **err)
+{
+	char reply[SMTP_REPLY_MAX];
+	int st;
+	enum smtp_refusal refusal = SMTP_REFUSED_NONE;
 	if (o->security == SMTP_SEC_TLS && (st = tls_start(c, o, "TLS", &refusal, err)) != SMTP_OK)
 		goto fail;
 	read_reply(c, c->timeout);

@@ -65,6 +65,10 @@ struct smtp_conn;
  * be NULL) says, for SMTP_FAIL, what was refused.
  */
 int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err);
+/* smtp_open_fd: smtp_open over FD, a socket already connected (its peer
+ * taken for loopback), which the connection owns from now on, closed or
+ * not: for the tests and the fuzzer, which play the server. */
+int smtp_open_fd(int fd, const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err);
 
 /*
  * smtp_send: one transaction: MAIL FROM:<FROM>, RCPT TO:<RCPT>, DATA with

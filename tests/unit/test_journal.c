@@ -167,6 +167,8 @@ static void fresh(void)
 		assert_int_equal(store_subscriber_put(st, addr, NULL, SUB_ACTIVE, false, 1000, &o, &err), 0);
 	}
 	assert_int_equal(store_commit(st, &err), 0);
+	struct edition_rec rec = {.built_at = 1000, .window_from = 0, .window_to = 1000};
+	assert_int_equal(store_edition_freeze(st, EDITION, &rec, NULL, 0, &err), 0);
 	store_close(st);
 }
 
@@ -183,6 +185,8 @@ static int run_edition(struct deliver_stats *ds)
 	struct transport t;
 	transport_init_ops(&t, &test_ops, NULL, CONNECTIONS, 1000);
 	int rc = deliver_edition_with(cfg, &t, st, r, EDITION, false, ds, &err);
+	if (rc < 0 && stop_at == 0)
+		fprintf(stderr, "test_journal: run: %s\n", err);
 	free(err);
 	render_free(r);
 	store_close(st);
@@ -236,6 +240,7 @@ static void test_kill_everywhere(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			stop_at = k;
+			points = 0;
 			struct deliver_stats ds;
 			_exit(run_edition(&ds) == 0 ? 0 : 1);
 		}
