@@ -1389,7 +1389,7 @@ static void test_migrate_3_to_4(void **state)
 		  "  ('2026-01-01', 4, 'deferred', 1, '421 e', 13), ('2026-01-01', 5, 'failed', 1, '550 f', 14);");
 	if (store_open(path, &st, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(store_schema_version(st), 4);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	struct subscriber sub;
 	/* Bob: the earliest row (2) kept with its spelling; unsubscribed beats
 	 * active beats pending */

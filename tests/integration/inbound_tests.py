@@ -1,0 +1,328 @@
+"""Integration tests of what comes back (SPEC "What comes back"): VERP
+envelope senders and personal mailto addresses in what `run` writes, and
+`digest inbound` acting on bounces, complaints, unsubscribes and
+auto-replies from a file, stdin or a Maildir: the score and its
+threshold, one step a day, the reset, idempotence, forged tokens, what is
+not mail; `digest bounces`. A real Postfix relays an edition to addresses
+that do not exist and its own DSNs come back. A mixin of run.py's Suite."""
+
+import datetime as dt
+import email
+import email.policy
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+
+import __main__
+
+if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a script
+    from __main__ import DIGEST, Fail, Skip, check
+else:  # run.py imported as the module `run`
+    from run import DIGEST, Fail, Skip, check
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures", "inbound")
+VERP = re.compile(r"^digest\+b-([a-z2-7]{29})@example\.org$")
+MAILTO = re.compile(r"<mailto:(digest\+u-([a-z2-7]{29})@example\.org)\?subject=unsubscribe>")
+INBOUND_LINE = re.compile(r"^inbound: (\d+) messages?: (\d+) bounce-hard, (\d+) bounce-soft, (\d+) complaint, "
+                          r"(\d+) unsubscribe, (\d+) auto-reply, (\d+) unknown$")
+UTC = dt.timezone.utc
+
+
+def short(s, n=400):
+    s = " | ".join(ln for ln in s.splitlines() if ln.strip())
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def dsn(to, rcpt, status="5.1.1", action="failed", msgid="dsn-1@mx.example.net"):
+    """A Postfix-style RFC 3464 report to TO (a VERP address) that RCPT failed."""
+    return (f"Return-Path: <>\nDelivered-To: {to}\n"
+            f"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+            f"To: {to}\nSubject: Undelivered Mail Returned to Sender\nAuto-Submitted: auto-replied\n"
+            f"Message-Id: <{msgid}>\nMIME-Version: 1.0\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+            f"--B\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.net.\n\n"
+            f"<{rcpt}>: host mail.example.net said: 550 5.1.1 User unknown\n\n"
+            f"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+            f"Final-Recipient: rfc822; {rcpt}\nAction: {action}\nStatus: {status}\n"
+            f"Diagnostic-Code: smtp; 550 {status} User unknown\n\n--B--\n").encode()
+
+
+class InboundTests:
+    # ------------------------------------------------------------ helpers
+    def inbound_setup(self, name, n=3, conf_extra=()):
+        """A test dir with N active readers, an edition sent into the Maildir
+        var/outbox; returns (d, conf, {email: parsed message})."""
+        d = self.testdir(name)
+        conf = self.job_conf(d, transport="maildir", subs_extra=conf_extra)
+        self.add_subscribers(d, conf, n=n, prefix="in", domain="example.net")
+        self.run_job(conf)
+        return d, conf, self.verp_outbox(d)
+
+    def verp_outbox(self, d):
+        out = {}
+        new = os.path.join(d, "var", "outbox", "new")
+        for f in sorted(os.listdir(new)):
+            with open(os.path.join(new, f), "rb") as fh:
+                raw = fh.read()
+            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            out[msg["To"].split("<")[-1].rstrip(">").strip()] = (raw, msg)
+        return out
+
+    def statuses(self, d):
+        con = sqlite3.connect(f"file:{self.db(d)}?mode=ro", uri=True, timeout=10)
+        try:
+            return {e: (s, sc) for e, s, sc in con.execute("SELECT email, status, bounce_score FROM subscribers")}
+        finally:
+            con.close()
+
+    def inbound(self, conf, d, data, name="msg.eml", code=0, fake_now=None, args=()):
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        r = self.digest("inbound", *(args or [path]), conf=conf, fake_now=fake_now)
+        check(r.code == code, f"inbound {name}: exit {r.code}, want {code}; stderr: {short(r.err)}")
+        return r
+
+    def inbound_counts(self, r):
+        last = r.err_lines[-1] if r.err_lines else ""
+        m = INBOUND_LINE.match(last)
+        check(m, f"the last line of stderr is not the inbound summary: {last!r}")
+        n = [int(x) for x in m.groups()]
+        check(n[0] == sum(n[1:]), f"summary: {n[0]} messages != the sum of the kinds: {last!r}")
+        return dict(zip(["messages", "hard", "soft", "complaint", "unsubscribe", "auto", "unknown"], n))
+
+    def return_path(self, raw):
+        first = raw.split(b"\n", 1)[0].decode()
+        m = re.match(r"^Return-Path: <(.*)>$", first)
+        check(m, f"the first line of the Maildir message is not Return-Path: <...>: {first!r}")
+        return m.group(1)
+
+    # ------------------------------------------------------------ VERP
+    def t_inbound_verp_addresses(self):
+        """Each message's Return-Path (the maildir transport's first line) is
+        digest+b-TOKEN@example.org with a 29-character token, its local part
+        within 64 octets, one per reader; List-Unsubscribe carries a
+        personal mailto digest+u-TOKEN@example.org?subject=unsubscribe."""
+        d, conf, box = self.inbound_setup("verp")
+        check(len(box) == 3, f"{len(box)} messages, want 3")
+        senders, mailtos = set(), set()
+        for rcpt, (raw, msg) in box.items():
+            rp = self.return_path(raw)
+            check(VERP.match(rp), f"{rcpt}: Return-Path {rp!r}, want digest+b-TOKEN@example.org")
+            check(len(rp.split("@")[0]) <= 64, f"{rcpt}: local part over 64 octets: {rp!r}")
+            lu = " ".join((msg["List-Unsubscribe"] or "").split())
+            m = MAILTO.search(lu)
+            check(m, f"{rcpt}: List-Unsubscribe {lu!r} has no personal mailto")
+            senders.add(rp)
+            mailtos.add(m.group(1))
+        check(len(senders) == 3 and len(mailtos) == 3, f"not personal: {senders} {mailtos}")
+
+    def t_inbound_bounce_address_config(self):
+        """delivery.bounce_address names the VERP address; one whose local
+        part leaves no room for the token is a configuration error (78)."""
+        d = self.testdir("verp-conf")
+        conf = self.job_conf(d, transport="maildir", subs_extra=[
+            ('transport = "maildir";', 'transport = "maildir"; bounce_address = "Bounces <bounce@lists.example.org>";')])
+        self.add_subscribers(d, conf, n=1, prefix="ba")
+        self.run_job(conf)
+        (raw, _), = self.verp_outbox(d).values()
+        rp = self.return_path(raw)
+        check(re.match(r"^bounce\+b-[a-z2-7]{29}@lists\.example\.org$", rp), f"Return-Path {rp!r}")
+        d2 = self.testdir("verp-conf-long")
+        conf2 = self.job_conf(d2, transport="maildir", subs_extra=[
+            ('transport = "maildir";', f'transport = "maildir"; bounce_address = "{"x" * 40}@example.org";')])
+        r = self.digest("check-config", conf=conf2)
+        r = self.digest("run", conf=conf2)
+        check(r.code == 78, f"run with a 40-character bounce local part: exit {r.code}, want 78: {short(r.err)}")
+        check("bounce_address" in r.err, f"the error does not name delivery.bounce_address: {short(r.err)}")
+
+    # ------------------------------------------------------------ bounces
+    def t_inbound_bounce_score_threshold(self):
+        """Hard bounces to a reader's VERP address add 1 a day: a second the
+        same day adds nothing, the third day makes the reader bouncing (the
+        default threshold 3); the others stay active; the same message
+        again changes nothing; `bounces` lists them; `status` counts them."""
+        d, conf, box = self.inbound_setup("bounce-score")
+        victim = sorted(box)[0]
+        rp = self.return_path(box[victim][0])
+        day0 = dt.datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+        r = self.inbound(conf, d, dsn(rp, victim, msgid="a1@mx"), fake_now=day0)
+        c = self.inbound_counts(r)
+        check(c["hard"] == 1 and c["messages"] == 1, f"summary {c}")
+        check(self.statuses(d)[victim] == ("active", 1.0), f"after one hard bounce: {self.statuses(d)[victim]}")
+        self.inbound(conf, d, dsn(rp, victim, msgid="a2@mx"), fake_now=day0 + dt.timedelta(hours=2))
+        check(self.statuses(d)[victim] == ("active", 1.0), f"a second bounce the same day stepped: "
+              f"{self.statuses(d)[victim]}")
+        self.inbound(conf, d, dsn(rp, victim, msgid="a3@mx"), fake_now=day0 + dt.timedelta(days=1))
+        check(self.statuses(d)[victim] == ("active", 2.0), f"day 2: {self.statuses(d)[victim]}")
+        # the same message again (a redelivery): nothing
+        self.inbound(conf, d, dsn(rp, victim, msgid="a3@mx"), fake_now=day0 + dt.timedelta(days=2))
+        check(self.statuses(d)[victim] == ("active", 2.0), f"a message seen before stepped: "
+              f"{self.statuses(d)[victim]}")
+        self.inbound(conf, d, dsn(rp, victim, msgid="a4@mx"), fake_now=day0 + dt.timedelta(days=2, hours=1))
+        st = self.statuses(d)
+        check(st[victim][0] == "bouncing", f"day 3: {st[victim]}, want bouncing")
+        for other in box:
+            if other != victim:
+                check(st[other] == ("active", 0.0), f"{other}: {st[other]}, want active and no score")
+        r = self.digest("bounces", "--days", "30", conf=conf, fake_now=day0 + dt.timedelta(days=2, hours=2))
+        check(r.code == 0, f"bounces: exit {r.code}: {short(r.err)}")
+        rows = [ln for ln in r.out.splitlines()[1:] if ln.strip()]
+        check(len(rows) == 4 and all(victim in ln and "bounce-hard" in ln and "5.1.1" in ln for ln in rows),
+              f"bounces lists {rows}, want the 4 hard bounces of {victim} with 5.1.1")
+        r = self.digest("status", conf=conf, fake_now=day0 + dt.timedelta(days=2, hours=2))
+        check("4 bounce-hard" in r.out and "1 bouncing" in r.out, f"status: {short(r.out)}")
+
+    def t_inbound_soft_and_reset(self):
+        """Soft bounces (Action: delayed, 4.x.x) add 0.5; after
+        bounce_reset_days without a bounce the score starts again from 0;
+        a lower threshold in the inbound block is honoured."""
+        d, conf, box = self.inbound_setup("bounce-soft", n=2, conf_extra=[
+            ('transport = "maildir";', 'transport = "maildir"; }; inbound = { bounce_threshold = 1.5; '
+             'bounce_reset_days = 3; host = "127.0.0.1"; protocol = "imap"; security = "none"; port = 1;'),
+        ])
+        victim = sorted(box)[0]
+        rp = self.return_path(box[victim][0])
+        t0 = dt.datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+        self.inbound(conf, d, dsn(rp, victim, "4.4.1", "delayed", "s1@mx"), fake_now=t0)
+        check(self.statuses(d)[victim] == ("active", 0.5), f"one soft: {self.statuses(d)[victim]}")
+        self.inbound(conf, d, dsn(rp, victim, "4.2.2", "failed", "s2@mx"), fake_now=t0 + dt.timedelta(days=1))
+        check(self.statuses(d)[victim] == ("active", 1.0), f"two soft: {self.statuses(d)[victim]}")
+        # five quiet days: a fresh start
+        self.inbound(conf, d, dsn(rp, victim, "5.1.1", "failed", "s3@mx"), fake_now=t0 + dt.timedelta(days=6))
+        check(self.statuses(d)[victim] == ("active", 1.0), f"after the reset, one hard: {self.statuses(d)[victim]}")
+        self.inbound(conf, d, dsn(rp, victim, "5.1.1", "failed", "s4@mx"), fake_now=t0 + dt.timedelta(days=7))
+        check(self.statuses(d)[victim][0] == "bouncing", f"threshold 1.5: {self.statuses(d)[victim]}")
+
+    def t_inbound_forged_token(self):
+        """A bounce whose VERP token was altered by one character is unknown
+        and changes nothing, though its report names a reader."""
+        d, conf, box = self.inbound_setup("forged", n=1)
+        victim, (raw, _) = next(iter(box.items()))
+        rp = self.return_path(raw)
+        tok = VERP.match(rp).group(1)
+        bad = rp.replace(tok, ("b" if tok[5] != "b" else "c").join([tok[:5], tok[6:]]))
+        r = self.inbound(conf, d, dsn(bad, victim, msgid="f1@mx"))
+        c = self.inbound_counts(r)
+        check(c["unknown"] == 1 and c["hard"] == 0, f"a forged token: {c}, want unknown")
+        check(self.statuses(d)[victim] == ("active", 0.0), f"a forged token acted: {self.statuses(d)[victim]}")
+
+    def t_inbound_unsubscribe_and_complaint(self):
+        """Mail to a reader's mailto address unsubscribes them at once; an
+        ARF complaint quoting another reader's message (found by its
+        Return-Path) unsubscribes that one; the third stays active."""
+        d, conf, box = self.inbound_setup("unsub", n=3)
+        a, b, c = sorted(box)
+        lu = " ".join((box[a][1]["List-Unsubscribe"] or "").split())
+        to = MAILTO.search(lu).group(1)
+        msg = (f"Return-Path: <{a}>\nDelivered-To: {to}\nFrom: {a}\nTo: {to}\nSubject: unsubscribe\n"
+               f"Message-ID: <u1@example.net>\n\n").encode()
+        r = self.inbound(conf, d, msg, "unsub.eml")
+        check(self.inbound_counts(r)["unsubscribe"] == 1, f"summary: {r.err_lines[-1]}")
+        original = box[b][0].decode("utf-8", "replace")
+        arf = ("From: fbl@feedback.example.com\nTo: fbl@example.org\nSubject: complaint\n"
+               "Message-ID: <arf-1@feedback.example.com>\nMIME-Version: 1.0\n"
+               'Content-Type: multipart/report; report-type=feedback-report; boundary="F"\n\n'
+               "--F\nContent-Type: text/plain\n\nA complaint.\n\n--F\nContent-Type: message/feedback-report\n\n"
+               "Feedback-Type: abuse\nVersion: 1\n\n--F\nContent-Type: message/rfc822\n\n"
+               + original.replace(b, "redacted@example.net") + "\n--F--\n").encode()
+        r = self.inbound(conf, d, arf, "arf.eml")
+        check(self.inbound_counts(r)["complaint"] == 1, f"summary: {r.err_lines[-1]}")
+        st = self.statuses(d)
+        check(st[a][0] == "unsubscribed" and st[b][0] == "unsubscribed" and st[c][0] == "active",
+              f"statuses {st}")
+
+    def t_inbound_pipe_and_not_mail(self):
+        """`digest inbound < message` as an MTA pipe calls it: exit 0 and the
+        summary; `inbound -` the same; a file that is not mail exits 65
+        with one line; an auto-reply changes nothing."""
+        d, conf, box = self.inbound_setup("pipe", n=1)
+        victim, (raw, _) = next(iter(box.items()))
+        rp = self.return_path(raw)
+        data = dsn(rp, victim, msgid="p1@mx")
+        env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
+        for args in ([], ["-"]):
+            p = subprocess.run([DIGEST, "-c", conf, "inbound", *args], input=data, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, timeout=30)
+            err = p.stderr.decode()
+            check(p.returncode == 0, f"inbound {args} < message: exit {p.returncode}: {short(err)}")
+            check(INBOUND_LINE.match(err.strip().splitlines()[-1]), f"no summary line: {short(err)}")
+            check("Sanitizer" not in err and "runtime error" not in err, f"sanitizer: {short(err)}")
+        check(self.statuses(d)[victim] == ("active", 1.0), f"the same bounce twice: {self.statuses(d)[victim]}")
+        for name, data in (("garbage.bin", b"\x00\x01\x02 not mail at all\n"), ("text.txt", b"hello\nworld\n"),
+                           ("empty.eml", b"")):
+            r = self.inbound(conf, d, data, name, code=65)
+            lines = [ln for ln in r.err_lines if not INBOUND_LINE.match(ln)]
+            check(len(lines) == 1 and "not a mail message" in lines[0], f"{name}: stderr {r.err_lines}")
+        with open(os.path.join(FIXTURES, "vacation-rfc3834.eml"), "rb") as f:
+            vac = f.read().replace(b"digest+b-k5tq3mzv7xw2ab4cdefghijklmnop@example.org", rp.encode())
+        r = self.inbound(conf, d, vac, "vacation.eml")
+        check(self.inbound_counts(r)["auto"] == 1, f"summary {r.err_lines[-1]}")
+        check(self.statuses(d)[victim] == ("active", 1.0), f"an auto-reply acted: {self.statuses(d)[victim]}")
+
+    def t_inbound_maildir(self):
+        """`inbound --maildir DIR` over the labelled samples and a bounce to
+        a reader: recognised messages move to cur/ flagged S, unknown ones
+        stay in new/ untouched; the summary counts each kind; a second pass
+        changes nothing."""
+        d, conf, box = self.inbound_setup("maildir", n=1)
+        victim, (raw, _) = next(iter(box.items()))
+        rp = self.return_path(raw)
+        md = os.path.join(d, "bounces")
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        labels = {}
+        with open(os.path.join(FIXTURES, "LABELS")) as f:
+            for ln in f:
+                if ln.startswith("#") or not ln.strip():
+                    continue
+                name, kind, _ = ln.split()
+                labels[name] = kind
+                shutil.copy(os.path.join(FIXTURES, name), os.path.join(md, "new", f"1.{name}.host"))
+        with open(os.path.join(md, "new", "2.reader.host"), "wb") as f:
+            f.write(dsn(rp, victim, msgid="m1@mx"))
+        with open(os.path.join(md, "new", "3.garbage.host"), "wb") as f:
+            f.write(b"\x00garbage")
+        before = {n: os.stat(os.path.join(md, "new", n)).st_mtime_ns for n in os.listdir(os.path.join(md, "new"))}
+        r = self.digest("inbound", "--maildir", md, conf=conf)
+        check(r.code == 0, f"inbound --maildir: exit {r.code}: {short(r.err)}")
+        c = self.inbound_counts(r)
+        want_unknown = sum(1 for k in labels.values() if k == "unknown") + 1  # and the garbage
+        # the samples' tokens are not ours: their bounces name no reader but count by kind
+        check(c["messages"] == len(labels) + 2, f"summary {c}, want {len(labels) + 2} messages")
+        check(c["unknown"] >= want_unknown, f"summary {c}")
+        left = sorted(os.listdir(os.path.join(md, "new")))
+        check(len(left) == c["unknown"], f"new/ keeps {left}, want the {c['unknown']} unknown")
+        for n in left:
+            check(os.stat(os.path.join(md, "new", n)).st_mtime_ns == before[n], f"{n} was touched")
+        for n in ("1.human.eml.host", "1.spam.eml.host", "3.garbage.host"):
+            check(n in left, f"unknown {n} moved")
+        cur = os.listdir(os.path.join(md, "cur"))
+        check(all(n.endswith(":2,S") for n in cur) and "2.reader.host:2,S" in cur, f"cur/ {cur}")
+        check(self.statuses(d)[victim] == ("active", 1.0), f"the reader's bounce: {self.statuses(d)[victim]}")
+        r = self.digest("inbound", "--maildir", md, conf=conf)
+        c2 = self.inbound_counts(r)
+        check(c2["messages"] == c["unknown"], f"second pass read {c2}, want only the unknown left")
+        r = self.digest("inbound", "--maildir", os.path.join(d, "nowhere"), conf=conf)
+        check(r.code == 66, f"a missing Maildir: exit {r.code}, want 66 (EX_NOINPUT)")
+
+    def t_inbound_confirmation_bounce(self):
+        """A bounce of a confirmation mail (its VERP names no edition) drops
+        the pending reader's owed mail and scores nobody."""
+        d = self.testdir("confirm-bounce")
+        conf = self.job_conf(d, transport="maildir")
+        r = self.digest("subscribe", "pending@example.net", conf=conf)
+        check(r.code == 0, f"subscribe: {r.code} {short(r.err)}")
+        box = self.verp_outbox(d)
+        check("pending@example.net" in box, f"no confirmation mail: {list(box)}")
+        rp = self.return_path(box["pending@example.net"][0])
+        check(VERP.match(rp), f"the confirmation mail's Return-Path {rp!r} is not VERP")
+        r = self.inbound(conf, d, dsn(rp, "pending@example.net", msgid="c1@mx"))
+        check(self.inbound_counts(r)["hard"] == 1, f"{r.err_lines[-1]}")
+        st = self.statuses(d)
+        check(st["pending@example.net"] == ("pending", 0.0), f"after the bounce: {st}")
