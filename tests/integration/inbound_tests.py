@@ -326,3 +326,191 @@ class InboundTests:
         check(self.inbound_counts(r)["hard"] == 1, f"{r.err_lines[-1]}")
         st = self.statuses(d)
         check(st["pending@example.net"] == ("pending", 0.0), f"after the bounce: {st}")
+
+    # ------------------------------------------------------------ a real Postfix
+    def t_inbound_real_postfix_dsn(self):
+        """digest sends an edition through a real Postfix (a private
+        instance on a free loopback port) to two readers that do not exist
+        (Postfix accepts them and its error transport fails them: real
+        DSNs to the VERP addresses, delivered to a Maildir), one refused at
+        RCPT (5xx during the run) and two that exist; with
+        bounce_threshold 1, `inbound --maildir` makes the two bouncing,
+        the run's 5xx made the third bouncing, the rest stay active; the
+        readers' delivered copies carry the VERP Return-Path."""
+        d = self.testdir("postfix")
+        pf = Postfix(d)
+        try:
+            conf = self.job_conf(d, pf.port, subs_extra=[
+                ('list_id  = "daily.test.example.org";',
+                 'list_id  = "daily.test.example.org"; }; inbound = { bounce_threshold = 1.0;')])
+            subs = self.add_subscribers(d, conf, csv_rows=[
+                ("dead1@dead.example.net", "Dead One", "active"), ("dead2@dead.example.net", "Dead Two", "active"),
+                ("gone@reject.example.net", "Gone", "active"),
+                ("live1@live.example.net", "Live One", "active"), ("live2@live.example.net", "Live Two", "active")])
+            check(len(subs) == 5, "test bug")
+            r = self.run_job(conf)
+            s = self.summary(r)
+            check((s["sent"], s["failed"]) == (4, 1), f"run through Postfix: {s}, want 4 sent and 1 failed "
+                  f"(refused at RCPT)")
+            bounces = pf.wait_files("bounces", 2)
+            live = pf.wait_files("live", 2)
+            for path in live:
+                with open(path, "rb") as f:
+                    rp = self.return_path(f.read())
+                check(VERP.match(rp), f"Postfix delivered a copy with Return-Path {rp!r}, want VERP")
+            st = self.statuses(d)
+            check(st["gone@reject.example.net"][0] == "bouncing",
+                  f"a 5xx at RCPT with threshold 1: {st['gone@reject.example.net']}, want bouncing")
+            r = self.digest("inbound", "--maildir", os.path.join(pf.mail, "bounces"), conf=conf)
+            check(r.code == 0, f"inbound --maildir: exit {r.code}: {short(r.err)}")
+            c = self.inbound_counts(r)
+            check(c["hard"] == 2 and c["messages"] == 2, f"Postfix's DSNs: {c}, want 2 bounce-hard")
+            st = self.statuses(d)
+            for a in ("dead1@dead.example.net", "dead2@dead.example.net"):
+                check(st[a][0] == "bouncing", f"{a}: {st[a]}, want bouncing")
+            for a in ("live1@live.example.net", "live2@live.example.net"):
+                check(st[a] == ("active", 0.0), f"{a}: {st[a]}, want active")
+            left = os.listdir(os.path.join(pf.mail, "bounces", "new"))
+            check(not left, f"recognised DSNs left in new/: {left}")
+            r = self.digest("bounces", conf=conf)
+            check(sum(1 for ln in r.out.splitlines() if "bounce-hard" in ln) == 3,
+                  f"bounces lists {r.out!r}, want 3 hard (2 DSNs, 1 refused in the run)")
+        finally:
+            pf.stop()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Postfix:
+    """A private Postfix instance (postfix -c DIR start) on a free port of
+    127.0.0.1: dead.example.net is routed to the error transport (accepted,
+    then bounced with a DSN), reject.example.net refused at RCPT,
+    example.org and live.example.net delivered to Maildirs under D/mail
+    (digest@example.org, with its +extensions, to mail/bounces/)."""
+
+    def __init__(self, d):
+        if not shutil.which("postfix") or not os.path.exists("/usr/lib/postfix/sbin/master"):
+            raise Skip("no Postfix installed (Debian postfix)")
+        if os.geteuid() != 0:
+            raise Skip("a private Postfix instance needs root (its master and virtual delivery)")
+        try:
+            import pwd
+            pwd.getpwnam("postfix")
+        except KeyError:
+            raise Skip("no postfix user")
+        self.dir = os.path.join(d, "postfix")
+        self.conf = os.path.join(self.dir, "conf")
+        self.mail = os.path.join(self.dir, "mail")
+        self.log = os.path.join(self.dir, "maillog")
+        for sub in ("conf", "queue", "data", "mail/bounces", "mail/live"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        # Postfix's own user walks down to its data and queue directories
+        for path in (os.path.dirname(d), d, self.dir):
+            os.chmod(path, os.stat(path).st_mode | 0o711)
+        import pwd
+        pw = pwd.getpwnam("postfix")
+        os.chown(os.path.join(self.dir, "data"), pw.pw_uid, pw.pw_gid)
+        for root, dirs, _ in os.walk(self.mail):
+            os.chown(root, 65534, 65534)
+        self.port = free_port()
+        P = self.dir
+        main = f"""compatibility_level = 3.6
+queue_directory = {P}/queue
+data_directory = {P}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.digest.test
+mydomain = digest.test
+mydestination =
+relay_domains = dead.example.net, reject.example.net
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions = check_recipient_access texthash:{P}/conf/access, permit_mynetworks, reject
+smtpd_reject_unlisted_recipient = no
+alias_maps =
+alias_database =
+local_transport = error:5.1.1 no local delivery here
+transport_maps = texthash:{P}/conf/transport
+virtual_mailbox_domains = example.org, live.example.net
+virtual_mailbox_base = {P}/mail
+virtual_mailbox_maps = texthash:{P}/conf/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_minimum_uid = 100
+recipient_delimiter = +
+maillog_file = {P}/maillog
+maillog_file_prefixes = {P}
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+biff = no
+smtputf8_enable = no
+"""
+        files = {
+            "main.cf": main,
+            "transport": "dead.example.net error:5.1.1 User unknown (digest's test relay)\n",
+            "access": "reject.example.net REJECT 5.1.1 No such user here\n",
+            "vmailbox": "digest@example.org bounces/\n@live.example.net live/\n",
+            "master.cf": f"127.0.0.1:{self.port} inet n - n - - smtpd\n" + "\n".join(
+                f"{n} unix {p} {'n' if n == 'virtual' else '-'} n {w} {m} {c}" for n, p, w, m, c in (
+                    ("pickup", "n", "60", "1", "pickup"), ("cleanup", "n", "-", "0", "cleanup"),
+                    ("qmgr", "n", "300", "1", "qmgr"), ("rewrite", "-", "-", "-", "trivial-rewrite"),
+                    ("bounce", "-", "-", "0", "bounce"), ("defer", "-", "-", "0", "bounce"),
+                    ("trace", "-", "-", "0", "bounce"), ("verify", "-", "-", "1", "verify"),
+                    ("flush", "n", "1000?", "0", "flush"), ("proxymap", "-", "-", "-", "proxymap"),
+                    ("smtp", "-", "-", "-", "smtp"), ("showq", "n", "-", "-", "showq"),
+                    ("error", "-", "-", "-", "error"), ("retry", "-", "-", "-", "error"),
+                    ("discard", "-", "-", "-", "discard"),
+                    ("virtual", "-", "-", "-", "virtual"),  # privileged: it writes as the mailbox's owner
+                    ("anvil", "-", "-", "1", "anvil"), ("scache", "-", "-", "1", "scache")))
+            + "\npostlog unix-dgram n - n - 1 postlogd\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(self.conf, name), "w") as f:
+                f.write(text)
+        p = subprocess.run(["postfix", "-c", self.conf, "start"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(100).startswith(b"220"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        log = open(self.log).read()[-600:] if os.path.exists(self.log) else ""
+        self.stop()
+        raise Skip(f"a private Postfix did not start here (exit {p.returncode}): "
+                   f"{short(p.stdout.decode(errors='replace') + ' ' + log, 300)}")
+
+    def wait_files(self, box, n, timeout=40):
+        new = os.path.join(self.mail, box, "new")
+        deadline = time.monotonic() + timeout
+        files = []
+        while time.monotonic() < deadline:
+            files = sorted(os.path.join(new, f) for f in os.listdir(new)) if os.path.isdir(new) else []
+            if len(files) >= n:
+                return files
+            time.sleep(0.2)
+        log = open(self.log).read()[-800:] if os.path.exists(self.log) else ""
+        raise Fail(f"Postfix delivered {len(files)} messages to {box}, want {n}; maillog: {short(log)}")
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.conf, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+        # the master is gone once its pid file is
+        pid = os.path.join(self.dir, "queue", "pid", "master.pid")
+        deadline = time.monotonic() + 10
+        while os.path.exists(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)

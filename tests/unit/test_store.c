@@ -1370,7 +1370,10 @@ static void test_migrate_3_to_4(void **state)
 	/* a schema-3 database: the latest schema without what 4 adds */
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
-	sql(path, "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
+	sql(path, "DROP TABLE inbound_seen; DROP INDEX bounces_at; DROP TABLE bounces;" /* what 5 adds */
+		  "ALTER TABLE subscribers DROP COLUMN bounce_score; ALTER TABLE subscribers DROP COLUMN bounce_day;"
+		  "ALTER TABLE subscribers DROP COLUMN bounce_at;"
+		  "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
 		  "ALTER TABLE subscribers DROP COLUMN addr_key; PRAGMA user_version = 3;"
 		  "INSERT INTO editions VALUES ('2026-01-01', 10, 0, 10), ('2026-01-02', 20, 10, 20),"
 		  "  ('2026-01-03', 30, 20, 30);"
