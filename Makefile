@@ -89,9 +89,29 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libdigest.a
 	@echo "  LD+SAN  $@"
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Debian packages only the tests use (servers they start on loopback):
+# installed by `make test` when missing, never by `make deps`.
+TEST_DEPS := dovecot-imapd dovecot-pop3d
+
 # Every unit and integration test, sanitized; ends with "N passed, M failed".
-test: build/asan/digest $(UNIT_BINS)
+test: build/asan/digest $(UNIT_BINS) test-deps
 	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
+
+# What TEST_DEPS lacks, installed as `deps` does (a test skips, with its
+# reason, what still cannot run); services the packages start are stopped:
+# the tests start their own.
+.PHONY: test-deps
+test-deps:
+	@missing=$$(for p in $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+		echo "test-deps: installing $$missing" | tr '\n' ' '; echo; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; } || echo "test-deps: could not install$$missing"; \
+		case "$$missing" in *dovecot*) pgrep -x dovecot >/dev/null && \
+			{ $$sudo systemctl stop dovecot 2>/dev/null || $$sudo doveadm stop 2>/dev/null; } ;; esac; \
+	fi; true
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
