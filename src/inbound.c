@@ -10,11 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ctype.h>
+#include <gnutls/x509.h>
+#include <libetpan/libetpan.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "digest/inbound.h"
 #include "digest/log.h"
 #include "digest/mime.h"
+#include "digest/smtp.h"
 #include "digest/util.h"
 
 int inbound_init(struct inbound *in, const struct config *cfg, struct store *st, char **err)
@@ -304,9 +312,358 @@ void inbound_summary(const struct inbound *in, char *out, size_t n)
 		 in->kinds[DSN_UNKNOWN]);
 }
 
+
+/* ---- the inbound mailbox: IMAP or POP3 (libetpan) ---- */
+
+/* The password of inbound.username: inbound.password_file, else
+ * $DIGEST_INBOUND_PASSWORD; malloc'd. */
+static int read_password(const struct config *cfg, char **out, char **err)
+{
+	*out = NULL;
+	const char *env = getenv("DIGEST_INBOUND_PASSWORD");
+	if (!cfg->inbound.password_file) {
+		if (env) {
+			*out = xstrdup(env);
+			return 0;
+		}
+		return errf(err, "%s: inbound.username is set but neither inbound.password_file nor "
+				 "$DIGEST_INBOUND_PASSWORD gives a password", cfg->path);
+	}
+	FILE *f = fopen(cfg->inbound.password_file, "re");
+	if (!f)
+		return errf(err, "inbound.password_file: %s: %s", cfg->inbound.password_file, strerror(errno));
+	char line[1024] = "";
+	bool ok = fgets(line, sizeof line, f) != NULL;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (!ok || !*line) {
+		explicit_bzero(line, sizeof line);
+		return errf(err, "inbound.password_file: %s: empty", cfg->inbound.password_file);
+	}
+	*out = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}
+
+/* Whether every address HOST names is a loopback one. */
+static bool host_loopback(const char *host)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
+	bool all = res != NULL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST) != 0 ||
+		    !smtp_is_loopback(ip))
+			all = false;
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
+static void sni(struct mailstream_ssl_context *ctx, void *data)
+{
+	mailstream_ssl_set_server_name(ctx, data);
+}
+
+/* The chain STREAM's server sent, checked against the system CAs (or
+ * CA_FILE) for HOST. 0, or -1 with *ERR. */
+static int verify_chain(mailstream *stream, const char *where, const char *host, const char *ca_file, char **err)
+{
+	carray *chain = stream ? mailstream_get_certificate_chain(stream) : NULL;
+	unsigned n = 0, status = 0;
+	gnutls_x509_crt_t crts[16];
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_datum_t text = {NULL, 0};
+	int rc = -1, r;
+	if (!chain || carray_count(chain) == 0) {
+		errf(err, "%s: certificate: the server sent none", where);
+		goto out;
+	}
+	for (unsigned i = 0; i < carray_count(chain) && n < 16; i++) {
+		MMAPString *der = carray_get(chain, i);
+		if (gnutls_x509_crt_init(&crts[n]) < 0)
+			goto out;
+		n++;
+		gnutls_datum_t d = {(unsigned char *)der->str, (unsigned)der->len};
+		if ((r = gnutls_x509_crt_import(crts[n - 1], &d, GNUTLS_X509_FMT_DER)) < 0) {
+			errf(err, "%s: certificate: %s", where, gnutls_strerror(r));
+			goto out;
+		}
+	}
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
+		goto out;
+	r = ca_file ? gnutls_x509_trust_list_add_trust_file(tl, ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
+		    : gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
+	if (r <= 0) {
+		errf(err, "%s: certificate: no trusted CA certificate in %s", where, ca_file ? ca_file : "the system store");
+		goto out;
+	}
+	unsigned char ip[16];
+	gnutls_typed_vdata_st vd[2] = {
+		{.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)host, .size = 0},
+		{.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER, .size = 0},
+	};
+	if (inet_pton(AF_INET, host, ip) == 1) {
+		vd[0] = (gnutls_typed_vdata_st){.type = GNUTLS_DT_IP_ADDRESS, .data = ip, .size = 4};
+	} else if (inet_pton(AF_INET6, host, ip) == 1) {
+		vd[0] = (gnutls_typed_vdata_st){.type = GNUTLS_DT_IP_ADDRESS, .data = ip, .size = 16};
+	}
+	if ((r = gnutls_x509_trust_list_verify_crt2(tl, crts, n, vd, 2, 0, &status, NULL)) < 0) {
+		errf(err, "%s: certificate: %s", where, gnutls_strerror(r));
+		goto out;
+	}
+	if (status) {
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) < 0 || !text.data)
+			errf(err, "%s: certificate: refused (status 0x%x)", where, status);
+		else
+			errf(err, "%s: certificate: %s", where, (char *)text.data);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0 && err && !*err)
+		errf(err, "%s: certificate: cannot be checked", where);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	if (tl)
+		gnutls_x509_trust_list_deinit(tl, 1);
+	gnutls_free(text.data);
+	if (chain)
+		mailstream_certificate_chain_free(chain);
+	return rc;
+}
+
+/* Whether K (inbound_message's result) is a message recognised and acted
+ * on: only those are moved or deleted. */
+static bool recognised(int k) { return k > DSN_UNKNOWN; }
+
+static int fetch_imap(struct inbound *in, const char *where, const char *pass, int *why, char **err)
+{
+	const struct config *cfg = in->cfg;
+	const char *host = cfg->inbound.host, *sec = cfg->inbound.security;
+	mailimap *imap = mailimap_new(0, NULL);
+	mailimap_set_timeout(imap, cfg->inbound.timeout);
+	int rc = -1, r;
+	uint16_t port = (uint16_t)cfg->inbound.port;
+	clist *uids = NULL;
+	if (!strcmp(sec, "tls"))
+		r = mailimap_ssl_connect_with_callback(imap, host, port, sni, (void *)host);
+	else
+		r = mailimap_socket_connect(imap, host, port);
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+		errf(err, "%s: cannot connect (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	if (!strcmp(sec, "starttls") &&
+	    (r = mailimap_socket_starttls_with_callback(imap, sni, (void *)host)) != MAILIMAP_NO_ERROR) {
+		errf(err, "%s: STARTTLS failed (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	if (strcmp(sec, "none") && cfg->inbound.tls_verify &&
+	    verify_chain(imap->imap_stream, where, host, cfg->inbound.ca_file, err) < 0) {
+		*why = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (mailimap_login(imap, cfg->inbound.username, pass) != MAILIMAP_NO_ERROR) {
+		errf(err, "%s: LOGIN refused for %s: check inbound.username and the password", where,
+		     cfg->inbound.username);
+		*why = EX_NOPERM;
+		goto out;
+	}
+	if ((r = mailimap_select(imap, cfg->inbound.folder)) != MAILIMAP_NO_ERROR) {
+		errf(err, "%s: SELECT %s failed: inbound.folder", where, cfg->inbound.folder);
+		*why = EX_CONFIG;
+		goto out;
+	}
+	const char *done_folder = cfg->inbound.processed_folder;
+	if (*done_folder)
+		mailimap_create(imap, done_folder); /* an error: it exists */
+	struct mailimap_search_key *all = mailimap_search_key_new_all();
+	r = mailimap_uid_search(imap, NULL, all, &uids);
+	mailimap_search_key_free(all);
+	if (r != MAILIMAP_NO_ERROR) {
+		errf(err, "%s: SEARCH failed (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	bool flagged = false;
+	rc = 0;
+	for (clistiter *it = clist_begin(uids); it && rc == 0; it = clist_next(it)) {
+		uint32_t uid = *(uint32_t *)clist_content(it);
+		struct mailimap_set *set = mailimap_set_new_single(uid);
+		struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+		mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+		mailimap_fetch_type_new_fetch_att_list_add(
+			ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+		clist *res = NULL;
+		r = mailimap_uid_fetch(imap, set, ft, &res);
+		mailimap_fetch_type_free(ft);
+		if (r != MAILIMAP_NO_ERROR) {
+			mailimap_set_free(set);
+			errf(err, "%s: FETCH failed (libetpan error %d)", where, r);
+			*why = EX_TEMPFAIL;
+			rc = -1;
+			break;
+		}
+		const char *body = NULL;
+		size_t blen = 0;
+		for (clistiter *m = clist_begin(res); m; m = clist_next(m)) {
+			struct mailimap_msg_att *att = clist_content(m);
+			for (clistiter *a = clist_begin(att->att_list); a; a = clist_next(a)) {
+				struct mailimap_msg_att_item *item = clist_content(a);
+				if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
+				    item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
+					body = item->att_data.att_static->att_data.att_body_section->sec_body_part;
+					blen = item->att_data.att_static->att_data.att_body_section->sec_length;
+				}
+			}
+		}
+		int k = body && blen <= INBOUND_MAX_MESSAGE ? inbound_message(in, body, blen, NULL, err) : -1;
+		mailimap_fetch_list_free(res);
+		if (k == -1) {
+			log_warn("%s: message UID %u is not mail: left alone", where, uid);
+			in->messages++;
+			in->kinds[DSN_UNKNOWN]++;
+		} else if (k == -2) {
+			rc = -2;
+		} else if (recognised(k)) {
+			/* acted on and committed: out of the folder */
+			bool moved = false;
+			if (*done_folder) {
+				moved = mailimap_uid_move(imap, set, done_folder) == MAILIMAP_NO_ERROR;
+				if (!moved && mailimap_uid_copy(imap, set, done_folder) != MAILIMAP_NO_ERROR) {
+					log_warn("%s: cannot copy UID %u to %s: left in place", where, uid, done_folder);
+					mailimap_set_free(set);
+					continue;
+				}
+			}
+			if (!moved) {
+				struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
+				mailimap_flag_list_add(fl, mailimap_flag_new_deleted());
+				struct mailimap_store_att_flags *sf = mailimap_store_att_flags_new_add_flags_silent(fl);
+				if (mailimap_uid_store(imap, set, sf) == MAILIMAP_NO_ERROR)
+					flagged = true;
+				mailimap_store_att_flags_free(sf);
+			}
+		}
+		mailimap_set_free(set);
+	}
+	if (flagged && *done_folder && mailimap_expunge(imap) != MAILIMAP_NO_ERROR)
+		log_warn("%s: EXPUNGE failed", where);
+	mailimap_logout(imap);
+out:
+	if (uids)
+		mailimap_search_result_free(uids);
+	mailimap_free(imap);
+	return rc;
+}
+
+static int fetch_pop3(struct inbound *in, const char *where, const char *pass, int *why, char **err)
+{
+	const struct config *cfg = in->cfg;
+	const char *host = cfg->inbound.host, *sec = cfg->inbound.security;
+	mailpop3 *pop = mailpop3_new(0, NULL);
+	mailpop3_set_timeout(pop, cfg->inbound.timeout);
+	int rc = -1, r;
+	uint16_t port = (uint16_t)cfg->inbound.port;
+	if (!strcmp(sec, "tls"))
+		r = mailpop3_ssl_connect_with_callback(pop, host, port, sni, (void *)host);
+	else
+		r = mailpop3_socket_connect(pop, host, port);
+	if (r != MAILPOP3_NO_ERROR) {
+		errf(err, "%s: cannot connect (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	if (!strcmp(sec, "starttls") &&
+	    (r = mailpop3_socket_starttls_with_callback(pop, sni, (void *)host)) != MAILPOP3_NO_ERROR) {
+		errf(err, "%s: STLS failed (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	if (strcmp(sec, "none") && cfg->inbound.tls_verify &&
+	    verify_chain(pop->pop3_stream, where, host, cfg->inbound.ca_file, err) < 0) {
+		*why = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (mailpop3_user(pop, cfg->inbound.username) != MAILPOP3_NO_ERROR ||
+	    mailpop3_pass(pop, pass) != MAILPOP3_NO_ERROR) {
+		errf(err, "%s: login refused for %s: check inbound.username and the password", where,
+		     cfg->inbound.username);
+		*why = EX_NOPERM;
+		goto out;
+	}
+	carray *list = NULL;
+	if ((r = mailpop3_list(pop, &list)) != MAILPOP3_NO_ERROR) {
+		errf(err, "%s: LIST failed (libetpan error %d)", where, r);
+		*why = EX_TEMPFAIL;
+		goto out;
+	}
+	rc = 0;
+	for (unsigned i = 0; list && i < carray_count(list) && rc == 0; i++) {
+		struct mailpop3_msg_info *info = carray_get(list, i);
+		if (!info || info->msg_deleted)
+			continue;
+		if (info->msg_size > INBOUND_MAX_MESSAGE) {
+			log_warn("%s: message %u too large for a bounce: left alone", where, info->msg_index);
+			continue;
+		}
+		char *msg = NULL;
+		size_t len = 0;
+		if ((r = mailpop3_retr(pop, info->msg_index, &msg, &len)) != MAILPOP3_NO_ERROR) {
+			errf(err, "%s: RETR failed (libetpan error %d)", where, r);
+			*why = EX_TEMPFAIL;
+			rc = -1;
+			break;
+		}
+		int k = inbound_message(in, msg, len, NULL, err);
+		mailpop3_retr_free(msg);
+		if (k == -1) {
+			log_warn("%s: message %u is not mail: left alone", where, info->msg_index);
+			in->messages++;
+			in->kinds[DSN_UNKNOWN]++;
+		} else if (k == -2) {
+			rc = -2;
+		} else if (recognised(k) && mailpop3_dele(pop, info->msg_index) != MAILPOP3_NO_ERROR) {
+			log_warn("%s: cannot delete message %u", where, info->msg_index);
+		}
+	}
+	/* QUIT commits the deletions: a crash before leaves every message */
+	if (rc == 0)
+		mailpop3_quit(pop);
+out:
+	mailpop3_free(pop);
+	return rc;
+}
+
 int inbound_fetch(struct inbound *in, int *why, char **err)
 {
-	(void)in;
-	*why = 78;
-	return errf(err, "inbound --fetch: IMAP and POP3 are not built yet");
+	const struct config *cfg = in->cfg;
+	*why = EX_CONFIG;
+	if (!cfg->inbound.host)
+		return errf(err, "%s: inbound.host: --fetch needs a host", cfg->path);
+	if (!cfg->inbound.username)
+		return errf(err, "%s: inbound.username: --fetch needs a user name", cfg->path);
+	if (!strcmp(cfg->inbound.security, "none") && !host_loopback(cfg->inbound.host))
+		return errf(err, "%s: inbound.security: not sending the password unencrypted to %s, which is not "
+				 "loopback (security = \"starttls\" or \"tls\")",
+			    cfg->path, cfg->inbound.host);
+	char *pass = NULL;
+	if (read_password(cfg, &pass, err) < 0)
+		return -1;
+	char where[300];
+	snprintf(where, sizeof where, "%s %s:%d", cfg->inbound.protocol, cfg->inbound.host, cfg->inbound.port);
+	struct timeval saved = mailstream_network_delay;
+	mailstream_network_delay.tv_sec = cfg->inbound.timeout;
+	mailstream_network_delay.tv_usec = 0;
+	int rc = !strcmp(cfg->inbound.protocol, "pop3") ? fetch_pop3(in, where, pass, why, err)
+							 : fetch_imap(in, where, pass, why, err);
+	mailstream_network_delay = saved;
+	explicit_bzero(pass, strlen(pass));
+	free(pass);
+	return rc;
 }

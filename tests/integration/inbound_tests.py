@@ -54,14 +54,22 @@ def dsn(to, rcpt, status="5.1.1", action="failed", msgid="dsn-1@mx.example.net")
 
 class InboundTests:
     # ------------------------------------------------------------ helpers
-    def inbound_setup(self, name, n=3, conf_extra=()):
-        """A test dir with N active readers, an edition sent into the Maildir
-        var/outbox; returns (d, conf, {email: parsed message})."""
+    def inbound_setup(self, name, n=3, block=""):
+        """A test dir with N active readers (BLOCK added to the config), an
+        edition sent into the Maildir var/outbox; returns (d, conf, {email:
+        (raw, parsed message)})."""
         d = self.testdir(name)
-        conf = self.job_conf(d, transport="maildir", subs_extra=conf_extra)
+        conf = self.job_conf(d, transport="maildir")
+        if block:
+            self.conf_append(conf, block)
         self.add_subscribers(d, conf, n=n, prefix="in", domain="example.net")
         self.run_job(conf)
         return d, conf, self.verp_outbox(d)
+
+    def conf_append(self, conf, text):
+        """Add TEXT (a top-level block) at the end of the config CONF."""
+        with open(conf, "a", encoding="utf-8") as f:
+            f.write("\n" + text + "\n")
 
     def verp_outbox(self, d):
         out = {}
@@ -136,7 +144,6 @@ class InboundTests:
         d2 = self.testdir("verp-conf-long")
         conf2 = self.job_conf(d2, transport="maildir", subs_extra=[
             ('transport = "maildir";', f'transport = "maildir"; bounce_address = "{"x" * 40}@example.org";')])
-        r = self.digest("check-config", conf=conf2)
         r = self.digest("run", conf=conf2)
         check(r.code == 78, f"run with a 40-character bounce local part: exit {r.code}, want 78: {short(r.err)}")
         check("bounce_address" in r.err, f"the error does not name delivery.bounce_address: {short(r.err)}")
@@ -182,10 +189,8 @@ class InboundTests:
         """Soft bounces (Action: delayed, 4.x.x) add 0.5; after
         bounce_reset_days without a bounce the score starts again from 0;
         a lower threshold in the inbound block is honoured."""
-        d, conf, box = self.inbound_setup("bounce-soft", n=2, conf_extra=[
-            ('transport = "maildir";', 'transport = "maildir"; }; inbound = { bounce_threshold = 1.5; '
-             'bounce_reset_days = 3; host = "127.0.0.1"; protocol = "imap"; security = "none"; port = 1;'),
-        ])
+        d, conf, box = self.inbound_setup("bounce-soft", n=2, block='inbound = { bounce_threshold = 1.5; '
+                                          'bounce_reset_days = 3; };')
         victim = sorted(box)[0]
         rp = self.return_path(box[victim][0])
         t0 = dt.datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
@@ -340,9 +345,8 @@ class InboundTests:
         d = self.testdir("postfix")
         pf = Postfix(d)
         try:
-            conf = self.job_conf(d, pf.port, subs_extra=[
-                ('list_id  = "daily.test.example.org";',
-                 'list_id  = "daily.test.example.org"; }; inbound = { bounce_threshold = 1.0;')])
+            conf = self.job_conf(d, pf.port)
+            self.conf_append(conf, "inbound = { bounce_threshold = 1.0; };")
             subs = self.add_subscribers(d, conf, csv_rows=[
                 ("dead1@dead.example.net", "Dead One", "active"), ("dead2@dead.example.net", "Dead Two", "active"),
                 ("gone@reject.example.net", "Gone", "active"),
@@ -514,3 +518,288 @@ smtputf8_enable = no
         deadline = time.monotonic() + 10
         while os.path.exists(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
+
+
+class Dovecot:
+    """Dovecot (Debian dovecot-imapd, dovecot-pop3d) from a config of its
+    own under D, on free ports of 127.0.0.1: IMAP and POP3 plain and over
+    TLS with a certificate of a CA made here; one user `bounces` whose
+    Maildir is under D."""
+
+    USER, PASSWORD = "bounces", "s3cret-pass"
+
+    def __init__(self, d):
+        exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not os.path.exists(exe) or not os.path.exists("/usr/lib/dovecot/imap") \
+                or not os.path.exists("/usr/lib/dovecot/pop3"):
+            raise Skip("no Dovecot (Debian dovecot-imapd and dovecot-pop3d; `make test` installs them)")
+        if not shutil.which("openssl"):
+            raise Skip("no openssl to make the test CA")
+        import pwd
+        try:
+            pwd.getpwnam("dovenull")
+            pwd.getpwnam("dovecot")
+        except KeyError:
+            raise Skip("no dovenull/dovecot users (the Dovecot package makes them)")
+        self.dir = D = os.path.join(d, "dovecot")
+        os.makedirs(os.path.join(D, "home"))
+        for path in (os.path.dirname(d), d, D):
+            os.chmod(path, os.stat(path).st_mode | 0o711)
+        uid = 65534 if os.geteuid() == 0 else os.geteuid()
+        gid = 65534 if os.geteuid() == 0 else os.getegid()
+        if os.geteuid() == 0:
+            os.chown(os.path.join(D, "home"), uid, gid)
+        ssl = lambda *a: subprocess.run(["openssl", *a], check=True, cwd=D, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=digest test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")
+        with open(os.path.join(D, "ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext", "-out", "server.pem")
+        self.ca = os.path.join(D, "ca.pem")
+        self.ports = {k: free_port() for k in ("imap", "imaps", "pop3", "pop3s")}
+        with open(os.path.join(D, "passwd"), "w") as f:
+            f.write(f"{self.USER}:{{PLAIN}}{self.PASSWORD}::::::\n")
+        p = self.ports
+        conf = f"""base_dir = {D}/run
+state_dir = {D}/state
+log_path = {D}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{D}/server.pem
+ssl_key = <{D}/server.key
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {D}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={D}/home/%u
+}}
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+first_valid_gid = 1
+service imap-login {{
+  inet_listener imap {{
+    port = {p['imap']}
+  }}
+  inet_listener imaps {{
+    port = {p['imaps']}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {p['pop3']}
+  }}
+  inet_listener pop3s {{
+    port = {p['pop3s']}
+    ssl = yes
+  }}
+}}
+"""
+        self.conf = os.path.join(D, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen([exe, "-F", "-c", self.conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", p["imap"]), timeout=1) as s:
+                    if s.recv(100).startswith(b"* OK"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+        self.stop()
+        raise Skip(f"Dovecot did not start here: {short(err, 300)}")
+
+    def append(self, messages, folder="INBOX"):
+        import imaplib
+        c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
+        c.login(self.USER, self.PASSWORD)
+        for m in messages:
+            typ, _ = c.append(folder, None, None, m.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            check(typ == "OK", f"IMAP APPEND to the test Dovecot: {typ}")
+        c.logout()
+
+    def subjects(self, folder="INBOX"):
+        """The Subject of every message in FOLDER not flagged deleted (None:
+        no such folder)."""
+        import imaplib
+        c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
+        c.login(self.USER, self.PASSWORD)
+        typ, _ = c.select(folder)
+        if typ != "OK":
+            c.logout()
+            return None
+        typ, data = c.search(None, "UNDELETED")
+        out = []
+        for n in data[0].split():
+            typ, d = c.fetch(n, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            out.append(d[0][1].decode().split(":", 1)[1].strip())
+        c.logout()
+        return sorted(out)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+
+
+def fetch_block(dv, protocol, port, security, extra=""):
+    return (f'inbound = {{ protocol = "{protocol}"; host = "127.0.0.1"; port = {port}; '
+            f'security = "{security}"; username = "{Dovecot.USER}"; password_file = "imap-password"; '
+            f'ca_file = "{dv.ca}"; timeout = 10; {extra} }};')
+
+
+class _FetchTests:
+    pass
+
+
+def _fetch_tests():
+    def setup(self, name, protocol, port_key, security, extra=""):
+        d = self.testdir(name)
+        dv = Dovecot(d)
+        try:
+            conf = self.job_conf(d, transport="maildir")
+            self.conf_append(conf, fetch_block(dv, protocol, dv.ports[port_key], security, extra))
+            with open(os.path.join(d, "imap-password"), "w") as f:
+                f.write(Dovecot.PASSWORD + "\n")
+            os.chmod(os.path.join(d, "imap-password"), 0o600)
+            self.add_subscribers(d, conf, n=2, prefix="fx", domain="example.net")
+            self.run_job(conf)
+            box = self.verp_outbox(d)
+            return d, dv, conf, box
+        except BaseException:
+            dv.stop()
+            raise
+
+    def mailbox(self, box):
+        a, b = sorted(box)
+        rp = self.return_path(box[a][0])
+        with open(os.path.join(FIXTURES, "human.eml"), "rb") as f:
+            human = f.read()
+        with open(os.path.join(FIXTURES, "vacation-ru.eml"), "rb") as f:  # to this reader's VERP address
+            vacation = f.read().replace(b"digest+b-k5tq3mzv7xw2ab4cdefghijklmnop@example.org", rp.encode())
+        bounce = dsn(rp, a, msgid="fetch-1@mx").replace(b"Subject: Undelivered", b"Subject: DSN Undelivered")
+        return a, b, [bounce, human, vacation]
+
+    def t_inbound_fetch_imap_tls(self):
+        """--fetch over IMAP with implicit TLS, the certificate checked
+        against inbound.ca_file: the bounce scores its reader and moves to
+        processed_folder with the auto-reply; the unknown mail stays in
+        INBOX; a second fetch reads only what stayed."""
+        d, dv, conf, box = setup(self, "fetch-imaps", "imap", "imaps", "tls")
+        try:
+            a, b, msgs = mailbox(self, box)
+            dv.append(msgs)
+            r = self.digest("inbound", "--fetch", conf=conf)
+            check(r.code == 0, f"inbound --fetch: exit {r.code}: {short(r.err)}")
+            c = self.inbound_counts(r)
+            check((c["messages"], c["hard"], c["auto"], c["unknown"]) == (3, 1, 1, 1), f"summary {c}")
+            check(self.statuses(d)[a] == ("active", 1.0) and self.statuses(d)[b] == ("active", 0.0),
+                  f"statuses {self.statuses(d)}")
+            inbox, done = dv.subjects(), dv.subjects("digest-processed")
+            check(inbox == ["Re: VPK Daily"], f"INBOX keeps {inbox}, want only the unknown mail")
+            check(done is not None and len(done) == 2, f"digest-processed holds {done}, want the 2 recognised")
+            r = self.digest("inbound", "--fetch", conf=conf)
+            c = self.inbound_counts(r)
+            check(c["messages"] == 1 and c["unknown"] == 1, f"second fetch {c}")
+        finally:
+            dv.stop()
+
+    def t_inbound_fetch_imap_starttls_flag_deleted(self):
+        """IMAP with STARTTLS and processed_folder = "": recognised messages
+        are flagged deleted, the unknown one is not."""
+        d, dv, conf, box = setup(self, "fetch-imap-stls", "imap", "imap", "starttls", 'processed_folder = "";')
+        try:
+            a, b, msgs = mailbox(self, box)
+            dv.append(msgs)
+            r = self.digest("inbound", "--fetch", conf=conf)
+            check(r.code == 0, f"inbound --fetch: exit {r.code}: {short(r.err)}")
+            check(dv.subjects() == ["Re: VPK Daily"], f"INBOX (undeleted) {dv.subjects()}")
+            check(self.statuses(d)[a] == ("active", 1.0), f"statuses {self.statuses(d)}")
+        finally:
+            dv.stop()
+
+    def t_inbound_fetch_pop3(self):
+        """--fetch over POP3 (TLS, then plain on loopback): recognised
+        messages deleted, the unknown kept; the same bounce fetched again
+        (re-appended) changes nothing."""
+        d, dv, conf, box = setup(self, "fetch-pop3", "pop3", "pop3s", "tls")
+        try:
+            a, b, msgs = mailbox(self, box)
+            dv.append(msgs)
+            r = self.digest("inbound", "--fetch", conf=conf)
+            check(r.code == 0, f"inbound --fetch (pop3s): exit {r.code}: {short(r.err)}")
+            c = self.inbound_counts(r)
+            check((c["messages"], c["hard"], c["unknown"]) == (3, 1, 1), f"summary {c}")
+            check(dv.subjects() == ["Re: VPK Daily"], f"the maildrop keeps {dv.subjects()}")
+            dv.append(msgs[:1])
+            with open(conf, encoding="utf-8") as f:
+                text = f.read()
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(text.replace(f"port = {dv.ports['pop3s']}; security = \"tls\"",
+                                     f"port = {dv.ports['pop3']}; security = \"none\""))
+            r = self.digest("inbound", "--fetch", conf=conf)
+            check(r.code == 0, f"inbound --fetch (pop3, plain on loopback): exit {r.code}: {short(r.err)}")
+            check(self.statuses(d)[a] == ("active", 1.0), f"a bounce seen before stepped: {self.statuses(d)}")
+        finally:
+            dv.stop()
+
+    def t_inbound_fetch_refusals(self):
+        """A certificate not signed by a trusted CA exits 69, a wrong
+        password 77, a closed port 75, and a password in clear to a host
+        that is not loopback is refused before connecting (78); nothing in
+        the mailbox is touched."""
+        d, dv, conf, box = setup(self, "fetch-refused", "imap", "imaps", "tls")
+        try:
+            a, b, msgs = mailbox(self, box)
+            dv.append(msgs[:1])
+            with open(conf, encoding="utf-8") as f:
+                text = f.read()
+
+            def variant(old, new, code, what):
+                with open(conf, "w", encoding="utf-8") as f:
+                    f.write(text.replace(old, new))
+                r = self.digest("inbound", "--fetch", conf=conf)
+                check(r.code == code, f"{what}: exit {r.code}, want {code}: {short(r.err)}")
+                return r
+            variant(f'ca_file = "{dv.ca}";', "", 69, "a certificate no system CA signed")
+            with open(os.path.join(d, "imap-password"), "w") as f:
+                f.write("wrong\n")
+            variant("", "", 77, "a wrong password")
+            with open(os.path.join(d, "imap-password"), "w") as f:
+                f.write(Dovecot.PASSWORD + "\n")
+            variant(f"port = {dv.ports['imaps']};", f"port = {free_port()};", 75, "a closed port")
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(text.replace('host = "127.0.0.1"; port = %d; security = "tls"' % dv.ports["imaps"],
+                                     'host = "mail.example.invalid"; port = 143; security = "none"'))
+            r = self.digest("inbound", "--fetch", conf=conf)
+            check(r.code == 78 and "not loopback" in r.err, f"plain to a remote host: {r.code} {short(r.err)}")
+            check(len(dv.subjects()) == 1, f"the mailbox was touched: {dv.subjects()}")
+            check(self.statuses(d)[a] == ("active", 0.0), f"statuses {self.statuses(d)}")
+        finally:
+            dv.stop()
+
+    for name, fn in list(locals().items()):
+        if name.startswith("t_"):
+            setattr(InboundTests, name, fn)
+
+
+_fetch_tests()
