@@ -337,15 +337,18 @@ class InboundTests:
         """digest sends an edition through a real Postfix (a private
         instance on a free loopback port) to two readers that do not exist
         (Postfix accepts them and its error transport fails them: real
-        DSNs to the VERP addresses, delivered to a Maildir), one refused at
-        RCPT (5xx during the run) and two that exist; with
-        bounce_threshold 1, `inbound --maildir` makes the two bouncing,
+        DSNs to the VERP addresses, delivered to a Maildir that Dovecot
+        serves), one refused at RCPT (5xx during the run) and two that
+        exist; with bounce_threshold 1, `inbound --fetch` over IMAP (or
+        --maildir without Dovecot) makes the two bouncing,
         the run's 5xx made the third bouncing, the rest stay active; the
         readers' delivered copies carry the VERP Return-Path."""
         d = self.testdir("postfix")
         pf = Postfix(d)
         try:
             conf = self.job_conf(d, pf.port)
+            with open(conf, encoding="utf-8") as f:
+                plain = f.read()
             self.conf_append(conf, "inbound = { bounce_threshold = 1.0; };")
             subs = self.add_subscribers(d, conf, csv_rows=[
                 ("dead1@dead.example.net", "Dead One", "active"), ("dead2@dead.example.net", "Dead Two", "active"),
@@ -365,8 +368,32 @@ class InboundTests:
             st = self.statuses(d)
             check(st["gone@reject.example.net"][0] == "bouncing",
                   f"a 5xx at RCPT with threshold 1: {st['gone@reject.example.net']}, want bouncing")
-            r = self.digest("inbound", "--maildir", os.path.join(pf.mail, "bounces"), conf=conf)
-            check(r.code == 0, f"inbound --maildir: exit {r.code}: {short(r.err)}")
+            # the Maildir Postfix delivered to, served by Dovecot over IMAP
+            # (TLS); without Dovecot, read as a Maildir
+            try:
+                dv = Dovecot(d, maildir=os.path.join(pf.mail, "bounces"))
+            except Skip as e:
+                dv = None
+                print(f"# inbound_real_postfix_dsn: {e}: reading the Maildir instead of --fetch", flush=True)
+            try:
+                if dv:
+                    with open(conf, "w", encoding="utf-8") as f:
+                        f.write(plain)
+                    self.conf_append(conf, "inbound = { bounce_threshold = 1.0; "
+                                     + fetch_block(dv, "imap", dv.ports["imaps"], "tls")[len("inbound = { "):])
+                    with open(os.path.join(d, "imap-password"), "w") as f:
+                        f.write(Dovecot.PASSWORD + "\n")
+                    r = self.digest("inbound", "--fetch", conf=conf)
+                else:
+                    r = self.digest("inbound", "--maildir", os.path.join(pf.mail, "bounces"), conf=conf)
+                check(r.code == 0, f"inbound: exit {r.code}: {short(r.err)}")
+                if dv:
+                    check(dv.subjects() == [], f"Dovecot's INBOX keeps {dv.subjects()}")
+                    check(len(dv.subjects("digest-processed") or []) == 2, "processed_folder: "
+                          f"{dv.subjects('digest-processed')}")
+            finally:
+                if dv:
+                    dv.stop()
             c = self.inbound_counts(r)
             check(c["hard"] == 2 and c["messages"] == 2, f"Postfix's DSNs: {c}, want 2 bounce-hard")
             st = self.statuses(d)
@@ -528,7 +555,7 @@ class Dovecot:
 
     USER, PASSWORD = "bounces", "s3cret-pass"
 
-    def __init__(self, d):
+    def __init__(self, d, maildir=None):
         exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not os.path.exists(exe) or not os.path.exists("/usr/lib/dovecot/imap") \
                 or not os.path.exists("/usr/lib/dovecot/pop3"):
@@ -582,7 +609,7 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={D}/home/%u
 }}
-mail_location = maildir:~/Maildir
+mail_location = maildir:{maildir or "~/Maildir"}
 first_valid_uid = 1
 first_valid_gid = 1
 service imap-login {{
