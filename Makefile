@@ -5,11 +5,20 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2
 
-# Debian packages that building and testing need.
+# Debian packages that building and running need (`make deps`).
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libidn2-dev libcmocka-dev tzdata ca-certificates python3 valgrind faketime openssl libclang-rt-dev \
-        libetpan-dev libgnutls28-dev libsasl2-modules python3-aiosmtpd libmicrohttpd-dev chromium \
-        postfix
+        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev
+
+# What only the tests and the benchmark need, installed by `make test` and
+# `make bench` themselves, never by `make deps`: a browser and an MTA have
+# no business on a server that only runs digest. Postfix (for its
+# smtp-sink and smtp-source, and as a relay in tests) only where no other
+# MTA is installed: one is never replaced; the tests that need it skip.
+# Dovecot serves the bounce mailbox of `inbound --fetch` (the tests start
+# their own on free loopback ports).
+TEST_DEPS := python3 libcmocka-dev valgrind faketime openssl libclang-rt-dev python3-aiosmtpd chromium \
+             dovecot-imapd dovecot-pop3d
+TEST_MTA  := postfix
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
@@ -39,7 +48,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test unit integration sample demo valgrind fuzz bench clean
+.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench clean
 all: digest
 
 digest: $(REL_OBJS)
@@ -89,29 +98,11 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libdigest.a
 	@echo "  LD+SAN  $@"
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
-# Debian packages only the tests use (servers they start on loopback):
-# installed by `make test` when missing, never by `make deps`.
-TEST_DEPS := dovecot-imapd dovecot-pop3d
-
 # Every unit and integration test, sanitized; ends with "N passed, M failed".
-test: build/asan/digest $(UNIT_BINS) test-deps
+# The test tools first (test-deps), then the build.
+test: test-deps
+	$(Q)$(MAKE) --no-print-directory build/asan/digest $(UNIT_BINS)
 	$(Q)tests/run.sh build/asan/digest $(UNIT_BINS)
-
-# What TEST_DEPS lacks, installed as `deps` does (a test skips, with its
-# reason, what still cannot run); services the packages start are stopped:
-# the tests start their own.
-.PHONY: test-deps
-test-deps:
-	@missing=$$(for p in $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
-		echo "test-deps: installing $$missing" | tr '\n' ' '; echo; \
-		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
-			--no-install-recommends $$missing >/dev/null; } || echo "test-deps: could not install$$missing"; \
-		case "$$missing" in *dovecot*) pgrep -x dovecot >/dev/null && \
-			{ $$sudo systemctl stop dovecot 2>/dev/null || $$sudo doveadm stop 2>/dev/null; } ;; esac; \
-	fi; true
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
@@ -159,19 +150,33 @@ fuzz: $(FUZZ_TARGETS)
 			{ echo "fuzz: inputs that failed are in build/fuzz/"; exit 1; }; \
 	done
 
-deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+# install_missing: the packages of $(1) that are not installed (apt-get,
+# with sudo unless root), saying $(2); Postfix preseeded "No configuration"
+# and its daemon stopped: only its programs are wanted.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "$(2): all installed"; exit 0; fi; \
 	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	echo "deps: installing$$missing" | tr '\n' ' '; echo; \
+	echo "$(2): installing$$missing" | tr '\n' ' '; echo; \
 	postfix=; case " $$(echo $$missing) " in *" postfix "*) postfix=1; \
 		echo "postfix postfix/main_mailer_type select No configuration" | \
 			$$sudo debconf-set-selections;; esac; \
 	$$sudo apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing && \
 	if [ -n "$$postfix" ] && pgrep -x master >/dev/null; then \
-		echo "deps: stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+		echo "$(2): stopping the Postfix daemon that the install started"; $$sudo postfix stop; fi
+endef
+
+# The MTA for the tests, only when none is installed: one that is, is kept.
+TEST_MTA_WANTED = $(shell dpkg-query -W -f='$${Status}\n' postfix 2>/dev/null | \
+	grep -q '^install ok installed' || [ -e /usr/sbin/sendmail ] || echo $(TEST_MTA))
+
+deps:
+	$(call install_missing,$(DEPS),deps)
+
+test-deps:
+	$(call install_missing,$(TEST_DEPS) $(TEST_MTA_WANTED),test-deps)
 
 # The benchmark (tests/bench/README.md): sending against Postfix's smtp-sink,
 # collecting, personalizing. Not part of `make test`; takes a few minutes.
@@ -187,7 +192,8 @@ build/bench/rusage: tests/bench/rusage.c
 	@echo "  LD      $@"
 	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-bench: digest build/bench/personalize build/bench/rusage
+bench: test-deps
+	$(Q)$(MAKE) --no-print-directory digest build/bench/personalize build/bench/rusage
 	$(Q)/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 
 clean:

@@ -212,3 +212,22 @@ bool address_domain_ascii(const char *addr)
 	const char *at = addr ? strrchr(addr, '@') : NULL;
 	return !at || all_ascii(at + 1, strlen(at + 1));
 }
+
+char *address_accept(const char *addr, char **key, char **why)
+{
+	char *k = NULL;
+	if (key)
+		*key = NULL;
+	char *a = address_normalize(addr, why);
+	if (a && address_key(a, &k, why) < 0) {
+		if (*why && !strncmp(*why, "address: ", 9))
+			memmove(*why, *why + 9, strlen(*why + 9) + 1);
+		free(a);
+		return NULL;
+	}
+	if (key)
+		*key = k;
+	else
+		free(k);
+	return a;
+}

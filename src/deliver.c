@@ -289,7 +289,8 @@ static void *worker(void *arg)
 		char from[RENDER_ADDR_MAX];
 		render_message_from(p->r, &rd, from, sizeof from); /* VERP: the bounce names the reader */
 		j->tries++;
-		int rc = transport_begin(&c, from, j->sub.email, msg.data, msg.len, &res);
+		/* render_message writes what DATA carries (render.h) */
+		int rc = transport_begin(&c, from, j->sub.email, msg.data, msg.len, TX_CANONICAL, &res);
 		if (rc == TX_OK) {
 			if (journal_handover(p->jn, &jc) < 0) {
 				transport_abandon(&c);

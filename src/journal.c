@@ -108,7 +108,7 @@ static void commit(struct journal *j)
 						 m.v[i].bounce ? j->max_bounces : 0, &err);
 		if (rc == 0)
 			rc = store_commit(j->st, &err);
-		else
+		if (rc < 0)
 			store_rollback(j->st);
 		pthread_mutex_unlock(&j->db);
 		if (rc == 0 && journal_test_hook)

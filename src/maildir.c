@@ -156,9 +156,9 @@ static int tx_open(void *state, void **conn, enum tx_refusal *why, char **err)
 }
 
 static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
-		    struct tx_result *res)
+		    unsigned flags, struct tx_result *res)
 {
-	(void)rcpt, (void)msg, (void)len, (void)res;
+	(void)rcpt, (void)msg, (void)len, (void)flags, (void)res;
 	struct mconn *c = conn;
 	free(c->from);
 	c->from = from ? xstrdup(from) : NULL;

@@ -40,6 +40,10 @@ static void qp_line(struct buf *out, const char *s, size_t len, bool eol)
 			buf_add(out, line, col + 3);
 			col = 0;
 		}
+		/* No line begins with a dot: the message is then what SMTP's
+		 * DATA carries, with nothing to stuff (smtp.h SMTP_CANONICAL). */
+		if (c == '.' && col == 0)
+			plain = false;
 		if (plain) {
 			line[col++] = (char)c;
 		} else {

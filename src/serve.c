@@ -273,19 +273,10 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		form_free(&f);
 		return ok;
 	}
-	char *addr = address_normalize(email, &why);
 	/* the mailbox's identity (SPEC "Addresses"), which the per-address
 	 * limit counts too: "Bob@x", "bob@x" and "\"bob\"@x" are one */
 	char *key = NULL;
-	if (addr && address_key(addr, &key, &why) < 0) {
-		char *bare = why && !strncmp(why, "address: ", 9) ? xstrdup(why + 9) : NULL;
-		if (bare) {
-			free(why);
-			why = bare;
-		}
-		free(addr);
-		addr = NULL;
-	}
+	char *addr = address_accept(email, &key, &why);
 	char *clean = name ? name_clean(name) : NULL;
 	if (!addr) {
 		/* The form comes back with what was typed, the reason in English

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,9 @@ struct smtp_conn {
 	size_t pos, len;
 
 	struct buf data; /* the message as DATA carries it; its memory kept for the next */
+	/* A canonical message goes as it is, from the caller's memory: */
+	const char *msg; /* NULL: the message is in DATA */
+	size_t msg_len;  /* without its last line break */
 };
 
 static long long now_ms(void)
@@ -325,6 +329,27 @@ static bool write_all(struct smtp_conn *c, const char *data, size_t len)
 		}
 	}
 	return true;
+}
+
+/* write_msg: a canonical message's LEN bytes at MSG, then CRLF "." CRLF,
+ * on a plain connection: one sendmsg of the two pieces where the socket
+ * takes them, with write_all's limits on time. */
+static bool write_msg(struct smtp_conn *c, const char *msg, size_t len)
+{
+	static const char end[] = "\r\n.\r\n";
+	struct iovec iov[2] = {{(void *)msg, len}, {(void *)end, sizeof end - 1}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		snprintf(c->why, sizeof c->why, "connection lost");
+		c->usable = false;
+		return false;
+	}
+	size_t done = r > 0 ? (size_t)r : 0;
+	if (done < len && !write_all(c, msg + done, len - done))
+		return false;
+	size_t e = done > len ? done - len : 0;
+	return write_all(c, end + e, sizeof end - 1 - e);
 }
 
 /* ---- replies ---- */
@@ -922,22 +947,11 @@ static int refused(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 	return st;
 }
 
-/* has_eol: whether one of the 8 bytes of W is a CR or an LF (the
- * zero-byte test of "Bit Twiddling Hacks" on W xor each). */
-static inline bool has_eol(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t cr = w ^ (ones * '\r'), lf = w ^ (ones * '\n');
-	return (((cr - ones) & ~cr) | ((lf - ones) & ~lf)) & highs;
-}
-
 /* stuff: into OUT, MSG (LEN bytes, its own last line break already taken
  * off) as DATA carries it: each line end CRLF (a lone CR or LF becomes
- * one), a dot doubled at the start of a line, then CRLF "." CRLF. The
- * bytes mailstream_send_data would write, but in one buffer, to leave in
- * one write rather than in the stream's 8 KB pieces, each behind a
- * select(); and eight bytes at a time between line ends, as this runs
- * over every byte of every message. */
+ * one), a dot doubled at the start of a line, then CRLF "." CRLF. In one
+ * buffer, to leave in one write; line by line with memchr and memcpy, as
+ * this runs over every byte of every message. */
 static void stuff(struct buf *out, const char *msg, size_t len)
 {
 	size_t cap = 2 * len + 6; /* at worst every byte a lone line end, or a dot doubled */
@@ -946,28 +960,47 @@ static void stuff(struct buf *out, const char *msg, size_t len)
 		out->cap = cap;
 	}
 	char *o = out->data;
-	size_t i = 0;
-	while (i < len) {
-		if (msg[i] == '.') /* at the start of a line */
+	const char *p = msg, *end = msg + len;
+	while (p < end) {
+		if (*p == '.') /* at the start of a line */
 			*o++ = '.';
-		for (uint64_t w; i + 8 <= len; i += 8, o += 8) {
-			memcpy(&w, msg + i, 8);
-			if (has_eol(w))
-				break;
-			memcpy(o, &w, 8);
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		const char *cr = memchr(p, '\r', (size_t)(stop - p));
+		if (cr && cr + 1 != nl) { /* a lone CR ends a line */
+			memcpy(o, p, (size_t)(cr - p));
+			o += cr - p;
+			memcpy(o, "\r\n", 2);
+			o += 2;
+			p = cr + 1;
+			continue;
 		}
-		for (; i < len; i++) {
-			if (msg[i] == '\r' || msg[i] == '\n') {
-				i += msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n' ? 2 : 1;
-				*o++ = '\r';
-				*o++ = '\n';
-				break;
-			}
-			*o++ = msg[i];
+		size_t n = (size_t)((cr ? cr : stop) - p);
+		memcpy(o, p, n);
+		o += n;
+		if (nl) {
+			memcpy(o, "\r\n", 2);
+			o += 2;
+			p = nl + 1;
+		} else {
+			p = end;
 		}
 	}
 	memcpy(o, "\r\n.\r\n", 6); /* with the NUL a buf ends with */
 	out->len = (size_t)(o - out->data) + 5;
+}
+
+/* stuff_canonical: MSG (LEN bytes, canonical: nothing to stuff) and the
+ * final dot into OUT. */
+static void stuff_canonical(struct buf *out, const char *msg, size_t len)
+{
+	if (out->cap < len + 6) {
+		out->data = xrealloc(out->data, len + 6);
+		out->cap = len + 6;
+	}
+	memcpy(out->data, msg, len);
+	memcpy(out->data + len, "\r\n.\r\n", 6);
+	out->len = len + 5;
 }
 
 /* sync_lost: whether the server has sent more than the replies asked for
@@ -1014,7 +1047,7 @@ static int envelope(struct smtp_conn *c, const char *from, const char *param, co
  * the server reads the commands.
  */
 static int envelope_pipelined(struct smtp_conn *c, const char *from, const char *param, const char *rcpt,
-			      const char *msg, size_t len, char reply[SMTP_REPLY_MAX])
+			      const char *msg, size_t len, bool canonical, char reply[SMTP_REPLY_MAX])
 {
 	static const enum smtp_stage stages[3] = {SMTP_STAGE_SENDER, SMTP_STAGE_RECIPIENT, SMTP_STAGE_MESSAGE};
 	char group[2 * MAX_ADDRESS + 64];
@@ -1023,7 +1056,8 @@ static int envelope_pipelined(struct smtp_conn *c, const char *from, const char 
 	c->code = 0;
 	if (n < 0 || (size_t)n >= sizeof group || !write_all(c, group, (size_t)n))
 		return refused(c, reply);
-	stuff(&c->data, msg, len);
+	if (!canonical)
+		stuff(&c->data, msg, len);
 	int st = SMTP_OK;
 	for (int i = 0; i < 3; i++) {
 		read_reply(c, c->timeout);
@@ -1056,6 +1090,12 @@ static int envelope_pipelined(struct smtp_conn *c, const char *from, const char 
 
 int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 	       char reply[SMTP_REPLY_MAX])
+{
+	return smtp_begin_flags(c, from, rcpt, msg, len, 0, reply);
+}
+
+int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		     unsigned flags, char reply[SMTP_REPLY_MAX])
 {
 	reply[0] = '\0';
 	if (c)
@@ -1093,26 +1133,25 @@ int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const ch
 		len -= 2;
 	else if (len >= 1 && msg[len - 1] == '\n')
 		len--;
+	/* A canonical message (CRLF line ends only, no line that begins with
+	 * a dot: what the renderer writes) is what DATA carries already: it
+	 * is not copied, and goes from the caller's memory. */
+	const bool canonical = (flags & SMTP_CANONICAL) && msg;
+	c->msg = canonical ? msg : NULL;
+	c->msg_len = len;
 	int st;
 	if (c->pipelining) {
-		st = envelope_pipelined(c, from, param, rcpt, msg ? msg : "", len, reply);
+		st = envelope_pipelined(c, from, param, rcpt, msg ? msg : "", len, canonical, reply);
 	} else {
 		st = envelope(c, from, param, rcpt, reply);
-		if (st == SMTP_OK)
+		if (st == SMTP_OK && !canonical)
 			stuff(&c->data, msg ? msg : "", len);
 	}
 	if (st != SMTP_OK)
 		return st;
-	/* The text goes now: the server delivers nothing before the final
-	 * dot, which alone waits for smtp_finish. A reply the server sent
-	 * before the text is a reply to nothing. */
-	c->code = 0;
-	if (sync_lost(c)) {
-		snprintf(c->why, sizeof c->why, "a reply to no command");
-		return refused(c, reply);
-	}
-	if (!write_all(c, c->data.data, c->data.len - 3))
-		return refused(c, reply);
+	/* The server waits for the text, which goes with its final dot in
+	 * smtp_finish: one write, one segment train, rather than the dot on
+	 * its own. */
 	c->in_data = true;
 	return SMTP_OK;
 }
@@ -1133,7 +1172,17 @@ int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 		snprintf(reply, SMTP_REPLY_MAX, "a reply to no command before the end of the message");
 		return SMTP_RETRY;
 	}
-	if (!write_all(c, c->data.data + c->data.len - 3, 3)) /* ".\r\n" */
+	bool wrote;
+	if (c->msg && !c->tls) {
+		wrote = write_msg(c, c->msg, c->msg_len);
+	} else if (c->msg) { /* GnuTLS takes one buffer at a time: one copy */
+		stuff_canonical(&c->data, c->msg, c->msg_len);
+		wrote = write_all(c, c->data.data, c->data.len);
+	} else {
+		wrote = write_all(c, c->data.data, c->data.len); /* the text and ".\r\n" */
+	}
+	c->msg = NULL;
+	if (!wrote)
 		return refused(c, reply);
 	/* From here the server may have the message: a reply that does not
 	 * come back is no proof that it was not delivered. */
@@ -1159,6 +1208,7 @@ void smtp_abandon(struct smtp_conn *c)
 	 * connection before the final dot is the way to drop the message */
 	c->in_data = false;
 	c->usable = false;
+	c->msg = NULL;
 	if (c->fd >= 0) {
 		shutdown(c->fd, SHUT_RDWR);
 	}
@@ -1297,7 +1347,7 @@ static void tx_result(const struct smtp_conn *c, int st, const char *reply, stru
 /* The envelope carries a domain in A-label form (SPEC "Addresses"): an
  * IDN domain needs no SMTPUTF8, only a non-ASCII local part does. */
 static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
-		    struct tx_result *res)
+		    unsigned flags, struct tx_result *res)
 {
 	char reply[SMTP_REPLY_MAX];
 	char *wire = NULL, *err = NULL;
@@ -1307,7 +1357,8 @@ static int tx_begin(void *conn, const char *from, const char *rcpt, const char *
 		res->about = TX_ABOUT_MESSAGE; /* not the mailbox's doing: no bounce */
 		return res->status = TX_FAIL;
 	}
-	int st = smtp_begin(conn, from, wire ? wire : rcpt, msg, len, reply);
+	int st = smtp_begin_flags(conn, from, wire ? wire : rcpt, msg, len,
+				  flags & TX_CANONICAL ? SMTP_CANONICAL : 0, reply);
 	free(wire);
 	tx_result(conn, st, reply, res);
 	return res->status;

@@ -18,6 +18,7 @@ struct store {
 	sqlite3_stmt *upsert;
 	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
 	sqlite3_stmt *sub_get, *sub_insert, *sub_update; /* prepared once: imports run them per line */
+	sqlite3_stmt *begin, *commit; /* prepared once: a run commits a few times a message */
 	char *path;
 	bool busy; /* a failure since open was another process holding the database */
 	double bounce_threshold; /* store_bounce_policy */
@@ -431,13 +432,28 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->sub_get);
 	sqlite3_finalize(st->sub_insert);
 	sqlite3_finalize(st->sub_update);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
 }
 
-int store_begin(struct store *st, char **err) { return exec(st, "BEGIN IMMEDIATE", err); }
-int store_commit(struct store *st, char **err) { return exec(st, "COMMIT", err); }
+/* step_once: run the statement *S (SQL, prepared on first use and kept),
+ * as exec would. */
+static int step_once(struct store *st, sqlite3_stmt **s, const char *sql, const char *what, char **err)
+{
+	if (!*s && sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
+		return fail(st, err, what);
+	int rc = sqlite3_step(*s);
+	sqlite3_reset(*s);
+	if (rc != SQLITE_DONE)
+		return failed(st, err, what, rc, sqlite3_errmsg(st->db));
+	return 0;
+}
+
+int store_begin(struct store *st, char **err) { return step_once(st, &st->begin, "BEGIN IMMEDIATE", "starting a write", err); }
+int store_commit(struct store *st, char **err) { return step_once(st, &st->commit, "COMMIT", "committing", err); }
 void store_rollback(struct store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)

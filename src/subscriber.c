@@ -671,19 +671,7 @@ static int deliver(struct importer *im, int line, const char *email, const char 
 		bad_line(im, line, "no address");
 		return 0;
 	}
-	addr = address_normalize(email, &why);
-	char *key = NULL;
-	if (addr && address_key(addr, &key, &why) < 0) {
-		/* address_key's reasons start "address: " */
-		char *bare = why && !strncmp(why, "address: ", 9) ? xstrdup(why + 9) : NULL;
-		if (bare) {
-			free(why);
-			why = bare;
-		}
-		free(addr);
-		addr = NULL;
-	}
-	free(key);
+	addr = address_accept(email, NULL, &why);
 	if (!addr) {
 		char *v = shown(email);
 		bad_line(im, line, "invalid address \"%s\": %s", v, why);

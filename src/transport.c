@@ -54,12 +54,12 @@ int transport_open(struct transport_conn *c, enum tx_refusal *why, char **err)
 }
 
 int transport_begin(struct transport_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		    struct tx_result *res)
+		    unsigned flags, struct tx_result *res)
 {
 	c->sent++;
 	res->reply[0] = '\0';
 	res->about = TX_ABOUT_MESSAGE;
-	res->status = c->t->ops->begin(c->c, from, rcpt, msg, len, res);
+	res->status = c->t->ops->begin(c->c, from, rcpt, msg, len, flags, res);
 	return res->status;
 }
 
@@ -98,7 +98,7 @@ int transport_send_one(const struct config *cfg, const char *from, const char *r
 	if (rc == TX_FAIL) {
 		rc = TX_RETRY; /* the server refusing us is a matter for later */
 	} else if (rc == TX_OK) {
-		rc = transport_begin(&c, from, rcpt, msg, len, &res);
+		rc = transport_begin(&c, from, rcpt, msg, len, 0, &res);
 		if (rc == TX_OK)
 			rc = transport_finish(&c, msg, len, &res);
 		if (rc == TX_FAIL && res.about == TX_ABOUT_SENDER) {

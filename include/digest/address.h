@@ -22,6 +22,15 @@
 int address_key(const char *addr, char **key, char **err);
 
 /*
+ * address_accept: ADDR as outside input (a form, an import line): checked
+ * and trimmed (address_normalize), with an identity (address_key).
+ * Returns the malloc'd address to keep, and its key in *KEY (may be NULL:
+ * not wanted); or NULL with *WHY one line without the "address: " that
+ * address_key's reasons start with, for the caller to put after its own.
+ */
+char *address_accept(const char *addr, char **key, char **why);
+
+/*
  * address_ascii_domain: ADDR as it is to be sent: trimmed, the local part
  * as given, the domain in A-label form (lower-cased; the spelling kept
  * otherwise). Returns 0 and a malloc'd *OUT, or -1 with *ERR (as

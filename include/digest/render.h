@@ -42,7 +42,9 @@ struct reader {
 void render_sample_reader(const struct render *r, const char *email, struct reader *out);
 
 /* render_message: the whole message of the rendered edition for RD,
- * appended to OUT. Safe to call from several threads at once. */
+ * appended to OUT. Safe to call from several threads at once. The message
+ * is canonical for SMTP (transport.h TX_CANONICAL): CRLF line ends only,
+ * and no line begins with a dot (quoted-printable writes one as =2E). */
 void render_message(const struct render *r, const struct reader *rd, struct buf *out);
 
 /* render_body: the HTML (HTML != 0) or the wrapped text part for RD,

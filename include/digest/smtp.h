@@ -97,18 +97,26 @@ int smtp_send(struct smtp_conn *c, const char *from, const char *rcpt, const cha
 /*
  * smtp_begin, smtp_finish: smtp_send in two halves. smtp_begin sends the
  * envelope (MAIL FROM, RCPT TO and DATA, in one write when the server
- * offers PIPELINING, RFC 2920) and, once the server waits for the message
- * (354), its text, all but the final dot that ends it, and returns
- * SMTP_OK (MSG may go then). A server delivers nothing before that dot,
- * so the caller may make a record durable meanwhile that the message is
- * about to be; then smtp_finish sends the dot and returns what smtp_send
- * would, or smtp_abandon gives the message up. Any other status of
+ * offers PIPELINING, RFC 2920), prepares the text as DATA carries it, and
+ * returns SMTP_OK once the server waits for it (354): MSG may go then. A
+ * server delivers nothing before the final dot, so the caller may make a
+ * record durable meanwhile that the message is about to be; then
+ * smtp_finish sends the text and its final dot in one write and returns
+ * what smtp_send would, or smtp_abandon gives the message up (MSG is no
+ * longer needed after smtp_begin). Any other status of
  * smtp_begin is smtp_send's, the connection ready for the next
  * transaction (or not usable). smtp_finish without a begun transaction
  * is SMTP_RETRY ("no transaction to finish").
  */
 int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 	       char reply[SMTP_REPLY_MAX]);
+/* smtp_begin_flags: smtp_begin; with SMTP_CANONICAL in FLAGS, MSG is
+ * taken for what DATA carries already (CRLF line ends only, no line that
+ * begins with a dot), is not copied, and must stay as it is until
+ * smtp_finish or smtp_abandon. */
+#define SMTP_CANONICAL 1u
+int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		     unsigned flags, char reply[SMTP_REPLY_MAX]);
 int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX]);
 /* smtp_abandon: end the transaction smtp_begin opened without delivering
  * its message: the server still reads message text, so the connection is

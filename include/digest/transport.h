@@ -43,9 +43,11 @@ struct tx_result {
  * One transport's operations. STATE is what init made of the
  * configuration; CONN one connection (a Maildir's is its directory).
  * open: TX_OK, TX_RETRY or TX_FAIL (then *WHY) with *ERR.
- * begin: all but hand MSG over (SMTP: envelope and text, not the final
- *   dot); TX_OK when only finish is left. Nothing is delivered before
- *   finish.
+ * begin: all but hand MSG over (SMTP: the envelope, up to the server's
+ *   go-ahead for the text); TX_OK when only finish is left. Nothing is
+ *   delivered before finish. With TX_CANONICAL in FLAGS, MSG has CRLF line
+ *   ends only and no line that begins with a dot (as render_message
+ *   writes it), and stays as it is until finish or abandon.
  * finish: hand over what begin prepared (MSG, LEN the same).
  * abandon: drop what begin prepared; the connection is not used again.
  * usable: whether CONN can take another message.
@@ -55,7 +57,7 @@ struct transport_ops {
 	int (*init)(const struct config *cfg, void **state, char **err);
 	void (*done)(void *state);
 	int (*open)(void *state, void **conn, enum tx_refusal *why, char **err);
-	int (*begin)(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
+	int (*begin)(void *conn, const char *from, const char *rcpt, const char *msg, size_t len, unsigned flags,
 		     struct tx_result *res);
 	int (*finish)(void *conn, const char *msg, size_t len, struct tx_result *res);
 	void (*abandon)(void *conn);
@@ -91,8 +93,9 @@ void transport_done(struct transport *t);
 bool transport_ready(const struct transport_conn *c);
 /* transport_open: (re)open C: closes what is open first. */
 int transport_open(struct transport_conn *c, enum tx_refusal *why, char **err);
+#define TX_CANONICAL 1u
 int transport_begin(struct transport_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		    struct tx_result *res);
+		    unsigned flags, struct tx_result *res);
 int transport_finish(struct transport_conn *c, const char *msg, size_t len, struct tx_result *res);
 void transport_abandon(struct transport_conn *c);
 void transport_close(struct transport_conn *c);

@@ -69,8 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *slots[SLOT_COUNT] = {piece[2], "r@example.org", "https://x.example/u?t=1", "id"};
 		struct buf m = {0};
 		mime_skel_message(k, slots, &m);
-		/* CRLF only, every line within 998 octets, header lines within 78
-		 * unless one word is longer, and only our own header names. */
+		/* CRLF only, no line that begins with a dot (SMTP_CANONICAL),
+		 * every line within 998 octets, header lines within 78 unless
+		 * one word is longer, and only our own header names. */
+		if (m.len > 0 && m.data[0] == '.')
+			abort();
 		bool in_headers = true;
 		for (size_t i = 0, start = 0; i < m.len; i++) {
 			if (m.data[i] == '\n' && (i == 0 || m.data[i - 1] != '\r'))
@@ -79,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (m.data[i] != '\n')
 				continue;
+			if (i + 1 < m.len && m.data[i + 1] == '.')
+				abort();
 			size_t l = i - 1 - start;
 			if (l > 998)
 				abort();

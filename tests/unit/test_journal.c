@@ -69,10 +69,10 @@ static int t_open(void *state, void **conn, enum tx_refusal *why, char **err)
 	return TX_OK;
 }
 
-static int t_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
+static int t_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len, unsigned flags,
 		   struct tx_result *res)
 {
-	(void)from, (void)msg, (void)len, (void)res;
+	(void)from, (void)msg, (void)len, (void)flags, (void)res;
 	point();
 	snprintf(((struct tconn *)conn)->rcpt, 256, "%s", rcpt);
 	return TX_OK;

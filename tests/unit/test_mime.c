@@ -71,6 +71,8 @@ static void test_qp(void **state)
 		{"no end", "no end"},
 		{"\x01\x7f\n", "=01=7F\r\n"},
 		{"\n\n", "\r\n\r\n"},
+		{".\n", "=2E\r\n"},                 /* no line begins with a dot */
+		{"a\n..b.\n", "a\r\n=2E.b.\r\n"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct buf b = {0};
@@ -86,8 +88,12 @@ static void test_qp(void **state)
 	for (int i = 0; i < 200; i++)
 		buf_adds(&in, "a");
 	buf_adds(&in, "\n");
+	for (int i = 0; i < 300; i++) /* a dot where a soft break starts a line */
+		buf_adds(&in, ".");
+	buf_adds(&in, "\n");
 	mime_qp(&b, in.data, in.len);
 	check_lines(b.data, 76);
+	assert_null(strstr(b.data, "\n."));
 	size_t n;
 	char *back = qp_decode(b.data, &n);
 	assert_int_equal(n, in.len);

@@ -4,6 +4,7 @@
  * checked. Run from the repository root. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -212,6 +213,125 @@ static void test_loopback(void **state)
 
 /* Several messages on one connection, each saved exactly as sent: dots at
  * the start of lines, a lone dot, a 998-byte line, no line break at the end. */
+/* A canonical message (CRLF only, no line that begins with a dot) goes
+ * from the caller's memory without stuffing, over a plain connection and
+ * a pipelined one, and arrives byte for byte: a large one too, which the
+ * socket takes in several writes. */
+static void test_canonical(void **state)
+{
+	(void)state;
+	struct buf big = {0};
+	buf_adds(&big, "From: a@example.org\r\nSubject: big\r\n\r\n");
+	for (int i = 0; i < 40000; i++)
+		buf_adds(&big, i % 9 ? "abcdefgh=2E" : "abcdefgh=2E\r\n");
+	buf_adds(&big, "\r\nend\r\n");
+	const struct {
+		const char *rcpt, *msg;
+	} cases[] = {
+		{"c1@example.org", "Subject: canonical\r\n\r\nline=2E\r\n=2Enot stuffed\r\n"},
+		{"c2@example.org", big.data},
+	};
+	const int servers_used[] = {PLAIN, PIPE};
+	for (size_t s = 0; s < ARRAY_LEN(servers_used); s++) {
+		struct smtp_opts o = opts(servers_used[s]);
+		struct smtp_conn *c = NULL;
+		char *err = NULL, reply[SMTP_REPLY_MAX];
+		assert_int_equal(smtp_open(&o, &c, NULL, &err), SMTP_OK);
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			const char *m = cases[i].msg;
+			assert_int_equal(smtp_begin_flags(c, "digest@example.org", cases[i].rcpt, m, strlen(m),
+							  SMTP_CANONICAL, reply),
+					 SMTP_OK);
+			assert_int_equal(smtp_finish(c, reply), SMTP_OK);
+		}
+		smtp_close(c);
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			size_t len = 0;
+			char *got = saved(servers_used[s], cases[i].rcpt, &len, NULL);
+			assert_non_null(got);
+			if (len != strlen(cases[i].msg) || memcmp(got, cases[i].msg, len))
+				fail_msg("%s: saved %zu bytes, want %zu", cases[i].rcpt, len, strlen(cases[i].msg));
+			free(got);
+		}
+	}
+	buf_free(&big);
+}
+
+/* The reply reader against a server that is only bytes (a socketpair,
+ * all it says written before the client reads, then its end): limits,
+ * garbage, boundaries. */
+static void test_reader_limits(void **state)
+{
+	(void)state;
+	struct buf line4096 = {0}, line4097 = {0}, huge = {0}, ok_ehlo = {0};
+	buf_adds(&line4096, "220 ");
+	for (int i = 0; i < 4092; i++)
+		buf_add(&line4096, "x", 1);
+	buf_adds(&line4096, "\r\n250 ok\r\n");
+	buf_adds(&line4097, "220 ");
+	for (int i = 0; i < 4093; i++)
+		buf_add(&line4097, "x", 1);
+	buf_adds(&line4097, "\r\n250 ok\r\n");
+	buf_adds(&huge, "220 hi\r\n");
+	for (int i = 0; i < 70; i++) { /* 70 lines of 1004 octets: each short, the reply not */
+		buf_adds(&huge, "250-");
+		for (int k = 0; k < 1000; k++)
+			buf_add(&huge, "y", 1);
+		buf_adds(&huge, "\r\n");
+	}
+	buf_adds(&huge, "250 end\r\n");
+	buf_adds(&ok_ehlo, "220 hi\r\n250-hi\r\n");
+	for (int i = 0; i < 60; i++) /* 60 lines of 1004 octets: within 64 KiB */
+		buf_adds(&ok_ehlo, "250-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+	buf_adds(&ok_ehlo, "250 PIPELINING\r\n");
+	const struct {
+		const char *what, *said;
+		size_t len;
+		int status;
+		const char *err; /* in the error, or NULL when it opens */
+	} cases[] = {
+		{"a line of 4096 octets", line4096.data, line4096.len, SMTP_OK, NULL},
+		{"a line of 4097 octets", line4097.data, line4097.len, SMTP_RETRY, "greeting: a reply line over 4096 bytes"},
+		{"a reply over 64 KiB", huge.data, huge.len, SMTP_RETRY, "EHLO: a reply over 65536 bytes"},
+		{"a long reply within 64 KiB", ok_ehlo.data, ok_ehlo.len, SMTP_OK, NULL},
+		{"two codes in one reply", "220-one\r\n221 two\r\n", 0, SMTP_RETRY, "codes 220 and 221 in one reply"},
+		{"not SMTP", "HTTP/1.1 400 Bad Request\r\n", 0, SMTP_RETRY, "greeting: not an SMTP reply"},
+		{"a code and garbage", "220x\r\n", 0, SMTP_RETRY, "greeting: not an SMTP reply"},
+		{"cut short", "220 hi", 0, SMTP_RETRY, "greeting: connection lost"},
+		{"nothing", "", 0, SMTP_RETRY, "greeting: connection lost"},
+		{"a 554 greeting", "554 go away\r\n", 0, SMTP_FAIL, "greeting: 554 go away"},
+		{"a bare LF", "220 hi\n250 ok\n", 0, SMTP_OK, NULL},
+		{"a NUL in a line", "220 h\0i\r\n250 ok\r\n", 17, SMTP_OK, NULL},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].said);
+		if (len)
+			assert_int_equal(write(sv[1], cases[i].said, len), (ssize_t)len);
+		shutdown(sv[1], SHUT_WR);
+		fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+		struct smtp_opts o = opts(PLAIN);
+		o.timeout = 2;
+		struct smtp_conn *c = NULL;
+		char *err = NULL;
+		int st = smtp_open_fd(sv[0], &o, &c, NULL, &err);
+		if (st != cases[i].status)
+			fail_msg("%s: status %d, want %d (%s)", cases[i].what, st, cases[i].status, err ? err : "");
+		if (cases[i].err && (!err || !strstr(err, cases[i].err)))
+			fail_msg("%s: error \"%s\", want \"%s\"", cases[i].what, err ? err : "", cases[i].err);
+		if (!cases[i].err)
+			assert_non_null(c);
+		free(err);
+		smtp_close(c);
+		close(sv[1]);
+	}
+	buf_free(&line4096);
+	buf_free(&line4097);
+	buf_free(&huge);
+	buf_free(&ok_ehlo);
+}
+
 static void test_plain_many(void **state)
 {
 	(void)state;
@@ -887,7 +1007,9 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_reader_limits),
 		cmocka_unit_test(test_plain_many),
+		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_pipelined_many),
 		cmocka_unit_test(test_pipelined_refused),
 		cmocka_unit_test(test_pipelined_data_without_rcpt),
