@@ -482,7 +482,11 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 	const char *done_folder = cfg->inbound.processed_folder;
 	if (*done_folder)
 		mailimap_create(imap, done_folder); /* an error: it exists */
-	struct mailimap_search_key *all = mailimap_search_key_new_all();
+	/* what earlier runs flagged deleted is not read again */
+	struct mailimap_search_key *all =
+		mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+					NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
+					NULL, NULL, NULL);
 	r = mailimap_uid_search(imap, NULL, all, &uids);
 	mailimap_search_key_free(all);
 	if (r != MAILIMAP_NO_ERROR) {

@@ -752,7 +752,8 @@ def _fetch_tests():
 
     def t_inbound_fetch_imap_starttls_flag_deleted(self):
         """IMAP with STARTTLS and processed_folder = "": recognised messages
-        are flagged deleted, the unknown one is not."""
+        are flagged deleted, the unknown one is not; the next fetch reads
+        only the unknown one."""
         d, dv, conf, box = setup(self, "fetch-imap-stls", "imap", "imap", "starttls", 'processed_folder = "";')
         try:
             a, b, msgs = mailbox(self, box)
@@ -761,6 +762,9 @@ def _fetch_tests():
             check(r.code == 0, f"inbound --fetch: exit {r.code}: {short(r.err)}")
             check(dv.subjects() == ["Re: VPK Daily"], f"INBOX (undeleted) {dv.subjects()}")
             check(self.statuses(d)[a] == ("active", 1.0), f"statuses {self.statuses(d)}")
+            r = self.digest("inbound", "--fetch", conf=conf)
+            c = self.inbound_counts(r)
+            check(c["messages"] == 1 and c["unknown"] == 1, f"a second fetch read what is flagged deleted: {c}")
         finally:
             dv.stop()
 
