@@ -40,9 +40,20 @@ static const char *find_ci(const char *s, size_t len, const char *needle)
 	size_t m = strlen(needle);
 	if (m == 0 || m > len)
 		return NULL;
-	for (size_t i = 0; i + m <= len; i++)
-		if (strncasecmp(s + i, needle, m) == 0)
-			return s + i;
+	/* the first octet, both cases, by memchr: most positions never get
+	 * as far as a comparison */
+	int lo = tolower((unsigned char)needle[0]), up = toupper((unsigned char)needle[0]);
+	const char *p = s, *end = s + len - m + 1;
+	while (p < end) {
+		const char *a = memchr(p, lo, (size_t)(end - p));
+		const char *b = up != lo ? memchr(p, up, (size_t)((a ? a : end) - p)) : NULL;
+		const char *c = b ? b : a;
+		if (!c)
+			return NULL;
+		if (strncasecmp(c, needle, m) == 0)
+			return c;
+		p = c + 1;
+	}
 	return NULL;
 }
 
@@ -717,9 +728,17 @@ int dsn_classify(const char *msg, size_t len, const char *local, struct dsn_resu
 	memset(out, 0, sizeof *out);
 	/* LF line ends throughout */
 	struct buf m = {0};
-	for (size_t i = 0; i < len; i++)
-		if (!(msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n'))
-			buf_add(&m, msg + i, 1);
+	if (len > 0) {
+		char *t = xmalloc(len + 1);
+		size_t o = 0;
+		for (size_t i = 0; i < len; i++)
+			if (!(msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n'))
+				t[o++] = msg[i];
+		t[o] = '\0';
+		m.data = t;
+		m.len = o;
+		m.cap = len + 1;
+	}
 	struct hdrs top;
 	const char *body = NULL;
 	size_t blen = 0;
