@@ -22,6 +22,7 @@
 #include "digest/store.h"
 #include "digest/serve.h"
 #include "digest/address.h"
+#include "digest/archive.h"
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
@@ -53,6 +54,7 @@ static const char usage_text[] =
 	"                  process mail that came back: bounces, complaints, unsubscribes\n"
 	"  bounces [--days N]\n"
 	"                  what came back lately\n"
+	"  archive -o DIR  write the archive of sent editions as static files\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
@@ -98,7 +100,12 @@ static int command_opts(int argc, char **argv, const struct option *longopts, co
 	opterr = 0;
 	int c;
 	/* "-": arguments that are not options come as c == 1, in order. */
-	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+	/* -o FILE is --output FILE wherever there is one (SPEC "Command line") */
+	const char *shorts = "-h";
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (lo->val == 'o' && !strcmp(lo->name, "output"))
+			shorts = "-ho:";
+	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage, stdout);
 			*code = EX_OK;
@@ -200,6 +207,10 @@ struct serve_opts {
 	const char *listen;
 };
 
+struct archive_opts {
+	const char *output;
+};
+
 struct inbound_opts {
 	const char *file, *maildir;
 	bool fetch;
@@ -212,6 +223,7 @@ union opts {
 	struct preview_opts preview;
 	struct sub_opts sub;
 	struct serve_opts serve;
+	struct archive_opts archive;
 	struct inbound_opts inbound;
 };
 
@@ -321,6 +333,16 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 		log_error("%s", err);
 		bad++;
 	}
+	free(err);
+	err = NULL;
+	/* the archive's templates (its own loading of the digest's reported
+	 * above already) */
+	struct archive *ar = NULL;
+	if (!bad && archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		bad++;
+	}
+	archive_free(ar);
 	free(err);
 	err = NULL;
 	if (page_load(cfg, &pg, &err) < 0) {
@@ -1180,6 +1202,8 @@ static const char serve_usage[] =
 	"  GET  /unsubscribe?t=   a page with a button; POST (or RFC 8058 one-click)\n"
 	"                         unsubscribes\n"
 	"  GET  /preview, /preview.txt   today's edition for a sample reader\n"
+	"  GET  /archive[?page=N], /archive/YYYY-MM-DD, /archive.atom\n"
+	"                         the sent editions, one edition, their Atom feed\n"
 	"Paths are answered bare and under newsletter.base_url's path. Owed\n"
 	"confirmation mails are sent from here. SIGTERM or SIGINT stops it.\n";
 
@@ -1214,6 +1238,71 @@ static int parse_serve(int argc, char **argv, union opts *o, int *code)
 static int cmd_serve(struct config *cfg, const union opts *opts)
 {
 	return serve_run(cfg, opts->serve.listen);
+}
+
+static const char archive_usage[] =
+	"usage: digest archive -o DIR\n"
+	"\n"
+	"Write the archive of sent editions as static files, the pages and feed\n"
+	"that `digest serve` answers under /archive, with links under\n"
+	"newsletter.base_url: DIR/index.html (the latest 30 editions),\n"
+	"DIR/page/N/index.html (older ones), DIR/YYYY-MM-DD/index.html (one\n"
+	"edition) and DIR/archive.atom (the feed). Only files whose content changed\n"
+	"are written, each through a temporary file renamed into place.\n"
+	"  -o, --output DIR  where (created as needed)\n";
+
+static int archive_take(int c, const char *arg, void *ctx)
+{
+	struct archive_opts *o = ctx;
+	if (c != 'o')
+		return -1;
+	o->output = arg;
+	return 0;
+}
+
+static int parse_archive(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, archive_usage, archive_take, &o->archive, code) < 0)
+		return -1;
+	if (!o->archive.output || !*o->archive.output) {
+		log_error("archive: -o DIR is required");
+		fputs(archive_usage, stderr);
+		*code = EX_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_archive(struct config *cfg, const union opts *opts)
+{
+	struct archive *ar = NULL;
+	char *err = NULL;
+	if (archive_load(cfg, &ar, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		return EX_CONFIG;
+	}
+	struct store *st = NULL;
+	int rc = open_store(cfg, &st);
+	if (rc != EX_OK) {
+		archive_free(ar);
+		return rc;
+	}
+	struct archive_export_stats es;
+	if (archive_export(ar, st, opts->archive.output, &es, &err) < 0) {
+		log_error("archive: %s", err);
+		free(err);
+		rc = store_busy(st) ? EX_TEMPFAIL : EX_CANTCREAT;
+	} else {
+		log_info("archive: %lld editions, %lld index pages: %lld files written, %lld unchanged", es.editions,
+			 es.pages, es.written, es.unchanged);
+	}
+	archive_free(ar);
+	store_close(st);
+	return rc;
 }
 
 static const char inbound_usage[] =
@@ -1415,6 +1504,7 @@ static const struct command commands[] = {
 	{"serve", parse_serve, cmd_serve},
 	{"inbound", parse_inbound, cmd_inbound},
 	{"bounces", parse_bounces, cmd_bounces},
+	{"archive", parse_archive, cmd_archive},
 };
 
 

@@ -176,6 +176,12 @@ void page_render(const struct pages *p, enum page_kind kind, const struct page_a
 	if (shows_email && a && a->email)
 		tv_set_str(ctx, "email", a->email);
 	char *action = NULL;
+	if (kind == PAGE_FORM) {
+		/* feed readers find the archive's feed from the subscribe page */
+		char *feed = xasprintf("%s/archive.atom", root);
+		tv_set_str(ctx, "feed_url", feed);
+		free(feed);
+	}
 	if (kind == PAGE_FORM || kind == PAGE_BAD_ADDRESS) {
 		struct tval *f = tv_object();
 		action = xasprintf("%s/subscribe", root);

@@ -401,6 +401,12 @@ static struct tval *context(const struct render *r, const char *date, const stru
 	char *preview = xasprintf("%s/preview", cfg->newsletter.base_url);
 	tv_set_str(root, "preview_url", preview);
 	free(preview);
+	/* "view in browser": the edition's page in the archive */
+	size_t bl = strlen(cfg->newsletter.base_url);
+	char *page = xasprintf("%.*s/archive/%s", (int)(bl && cfg->newsletter.base_url[bl - 1] == '/' ? bl - 1 : bl),
+			       cfg->newsletter.base_url, date);
+	tv_set_str(root, "edition_url", page);
+	free(page);
 	const struct labels *l = r->ru ? &labels_ru : &labels_en;
 	struct tval *t = tv_object();
 	tv_set_str(t, "views", l->views);
@@ -417,6 +423,27 @@ static struct tval *context(const struct render *r, const char *date, const stru
 	tv_set_str(t, "lang", r->ru ? "ru" : "en");
 	tv_set(root, "t", t);
 	return root;
+}
+
+struct tval *render_context(const struct render *r, const char *date, const struct article *a, size_t n)
+{
+	struct tval *ctx = context(r, date, a, n);
+	/* nothing personal: the slots become empty values */
+	tv_set(ctx, "subscriber", tv_object());
+	tv_set_str(ctx, "unsubscribe_url", NULL);
+	return ctx;
+}
+
+void render_date(const struct render *r, const char *date, char *out, size_t n)
+{
+	int y = 0, m = 0, d = 0;
+	sscanf(date, "%d-%d-%d", &y, &m, &d);
+	fmt_date(out, n, y, m, d, r->ru);
+}
+
+bool render_is_ru(const struct render *r)
+{
+	return r->ru;
 }
 
 int render_edition(struct render *r, const char *date, const struct article *a, size_t n, time_t now,

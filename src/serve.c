@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "digest/address.h"
+#include "digest/archive.h"
 #include "digest/http.h"
 #include "digest/job.h"
 #include "digest/log.h"
@@ -56,6 +57,9 @@
 
 static const char csp_page[] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
 			       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/* The archive: the edition's images, and its subscribe form to this server. */
+static const char csp_archive[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+				  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 static const char csp_preview[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
 				  "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -63,6 +67,7 @@ struct server {
 	const struct config *cfg;
 	struct store *st; /* the HTTP thread's connection */
 	struct pages *pages;
+	struct archive *archive; /* the HTTP thread's alone, as st */
 	unsigned char key[TOKEN_KEY_LEN];
 	char *prefix; /* the path of newsletter.base_url without a trailing "/": "" or "/digest" */
 	struct ratelimit *per_client, *per_address, *bad_links;
@@ -92,6 +97,15 @@ struct request {
 
 /* ---- answers ---- */
 
+/* The headers every answer has. */
+static void secure(struct MHD_Response *r, const char *csp)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *type, const char *body,
 			     size_t len, const char *csp, const char *allow, double retry_after)
 {
@@ -99,10 +113,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *t
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, "Content-Security-Policy", csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	secure(r, csp);
 	/* Pages name a subscriber: never kept by a shared cache. */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow)
@@ -444,6 +455,81 @@ static enum MHD_Result do_preview(struct server *sv, struct MHD_Connection *c, b
 		     b->len, csp_preview, NULL, 0);
 }
 
+/* An archive document (archive.h): 200, or 304 to a conditional GET that
+ * has it already; public and cacheable, since nothing in it is personal.
+ * The body is copied: the cache may drop it before it is all sent. */
+static enum MHD_Result do_archive(struct server *sv, struct MHD_Connection *c, const char *root,
+				  enum archive_what what, const char *date, int pg)
+{
+	const struct archive_doc *d = NULL;
+	char *err = NULL;
+	int rc = archive_get(sv->archive, sv->st, root, what, date, pg, &d, &err);
+	struct page_args a = {.root = root};
+	if (rc < 0) {
+		log_error("serve: archive: %s", err);
+		free(err);
+		return page(sv, c, PAGE_FAILED, &a, NULL, 0);
+	}
+	if (rc == 0)
+		return page(sv, c, PAGE_NOT_FOUND, &a, NULL, 0);
+	bool same = archive_not_modified(d, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"),
+					 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Modified-Since"));
+	struct MHD_Response *r = same ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+				      : MHD_create_response_from_buffer(d->len, d->body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	/* libmicrohttpd 0.9.75 gives a 304 "Content-Length: 0" of its own,
+	 * and a second one when we set it: clients ignore it on a 304. */
+	if (!same)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, d->type);
+	secure(r, csp_archive);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, d->cache_control);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, d->etag);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, d->modified);
+	enum MHD_Result ok = MHD_queue_response(c, same ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* The archive's paths (PATH starts with "/archive"): the index (and its
+ * pages, as ?page=N and as /archive/page/N, the static copy's shape), an
+ * edition by its date, the feed. A trailing "/" is the same page. */
+static enum MHD_Result route_archive(struct server *sv, struct MHD_Connection *c, const char *path,
+				     const char *root, bool get)
+{
+	struct page_args a = {.root = root};
+	if (!get)
+		return page(sv, c, PAGE_BAD_METHOD, &a, "GET, HEAD", 0);
+	if (!strcmp(path, "/archive.atom"))
+		return do_archive(sv, c, root, ARCHIVE_FEED, NULL, 0);
+	const char *rest = path + strlen("/archive");
+	size_t n = strlen(rest);
+	if (n && rest[n - 1] == '/')
+		n--; /* "/archive/" and "/archive/2026-11-23/" */
+	if (n == 0) {
+		int pg = archive_page_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "page"));
+		if (pg < 0)
+			return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+		return do_archive(sv, c, root, ARCHIVE_INDEX, NULL, pg);
+	}
+	if (rest[0] != '/')
+		return page(sv, c, PAGE_NOT_FOUND, &a, NULL, 0); /* "/archived" */
+	rest++, n--;
+	if (n > 5 && !strncmp(rest, "page/", 5)) {
+		char num[8];
+		int pg = n - 5 < sizeof num ? (snprintf(num, sizeof num, "%.*s", (int)(n - 5), rest + 5),
+					       archive_page_parse(num))
+					    : -1;
+		if (pg < 0)
+			return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+		return do_archive(sv, c, root, ARCHIVE_INDEX, NULL, pg);
+	}
+	char date[11];
+	if (memchr(rest, '/', n) || archive_date_parse(rest, n, date) < 0)
+		return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
+	return do_archive(sv, c, root, ARCHIVE_EDITION, date, 0);
+}
+
 static enum MHD_Result route(struct server *sv, struct MHD_Connection *c, const char *url, const char *method,
 			     struct request *rq)
 {
@@ -474,6 +560,8 @@ static enum MHD_Result route(struct server *sv, struct MHD_Connection *c, const 
 			return do_preview(sv, c, !strcmp(path, "/preview"));
 		return page(sv, c, PAGE_BAD_METHOD, &a, "GET, HEAD", 0);
 	}
+	if (!strncmp(path, "/archive", 8) && (!path[8] || path[8] == '/' || !strcmp(path + 8, ".atom")))
+		return route_archive(sv, c, path, root, get);
 	return page(sv, c, PAGE_NOT_FOUND, &a, NULL, 0);
 }
 
@@ -648,6 +736,7 @@ static void server_free(struct server *sv)
 	store_close(sv->st);
 	store_close(sv->sender_st);
 	page_free(sv->pages);
+	archive_free(sv->archive);
 	render_free(sv->preview_r);
 	render_free(sv->sender_r);
 	ratelimit_free(sv->per_client);
@@ -671,7 +760,8 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	pthread_cond_init(&sv.cv, NULL);
 	char *err = NULL;
 	int code = EX_SOFTWARE;
-	if (page_load(cfg, &sv.pages, &err) < 0 || render_load(cfg, true, &sv.preview_r, &err) < 0 ||
+	if (page_load(cfg, &sv.pages, &err) < 0 || archive_load(cfg, &sv.archive, &err) < 0 ||
+	    render_load(cfg, true, &sv.preview_r, &err) < 0 ||
 	    render_load(cfg, true, &sv.sender_r, &err) < 0 || render_load_confirm(sv.sender_r, &err) < 0) {
 		log_error("%s", err);
 		free(err);

@@ -748,6 +748,82 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 	return 0;
 }
 
+/* ---- the archive: sent editions ---- */
+
+/* "Sent": frozen, and at least one delivery of it accepted by the mail
+ * server (or written to the Maildir). The journal is keyed by (edition,
+ * subscriber), so the EXISTS probe reads one edition's rows only. */
+#define SENT_EDITION "EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = e.date AND d.state = 'sent')"
+
+int store_archive_state(struct store *st, struct archive_state *out, char **err)
+{
+	static const char sql[] = "SELECT count(*), max(e.date), max(e.built_at) FROM editions e WHERE " SENT_EDITION;
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the archive query");
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->count = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			snprintf(out->latest, sizeof out->latest, "%s", (const char *)sqlite3_column_text(s, 1));
+		out->modified = sqlite3_column_int64(s, 2);
+	} else {
+		fail(st, err, "reading the archive");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_archive_list(struct store *st, long long offset, int limit, struct archive_rec **out, size_t *n,
+		       char **err)
+{
+	static const char sql[] =
+		"SELECT e.date, e.built_at, (SELECT count(*) FROM edition_articles a WHERE a.edition = e.date)"
+		" FROM editions e WHERE " SENT_EDITION " ORDER BY e.date DESC LIMIT ?1 OFFSET ?2";
+	*out = NULL;
+	*n = 0;
+	if (limit <= 0)
+		return 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the archive query");
+	sqlite3_bind_int(s, 1, limit);
+	sqlite3_bind_int64(s, 2, offset < 0 ? 0 : offset);
+	struct archive_rec *v = xcalloc((size_t)limit, sizeof *v);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < (size_t)limit) {
+		struct archive_rec *e = &v[(*n)++];
+		snprintf(e->date, sizeof e->date, "%s", (const char *)sqlite3_column_text(s, 0));
+		e->built_at = sqlite3_column_int64(s, 1);
+		e->articles = sqlite3_column_int64(s, 2);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		fail(st, err, "reading the archive");
+		sqlite3_finalize(s);
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	sqlite3_finalize(s);
+	*out = v;
+	return 0;
+}
+
+int store_edition_sent(struct store *st, const char *date, char **err)
+{
+	static const char sql[] = "SELECT 1 FROM editions e WHERE e.date = ?1 AND " SENT_EDITION;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, "preparing the archive query");
+	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		fail(st, err, "reading the archive");
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* ---- subscribers ---- */
 
 static const char *const status_names[] = {"pending", "active", "unsubscribed", "bouncing"};

@@ -32,6 +32,20 @@ void render_free(struct render *r);
 int render_edition(struct render *r, const char *date, const struct article *a, size_t n, time_t now,
 		   char **err);
 
+/*
+ * render_context: the values the digest's templates see for edition DATE
+ * with its N articles A (SPEC "Templates"), with nothing personal: no
+ * subscriber name or address, no unsubscribe link (empty values, never
+ * slots), for pages anyone may read. The caller owns the tree (tv_free).
+ */
+struct tval;
+struct tval *render_context(const struct render *r, const char *date, const struct article *a, size_t n);
+/* render_date: DATE (YYYY-MM-DD) in the newsletter's words: "24 November
+ * 2026", "24 ноября 2026". */
+void render_date(const struct render *r, const char *date, char *out, size_t n);
+/* render_is_ru: whether the newsletter's locale is Russian. */
+bool render_is_ru(const struct render *r);
+
 /* One reader, as the message needs them. */
 struct reader {
 	const char *email, *name; /* name may be NULL */

@@ -87,6 +87,34 @@ struct edition_stats {
  * their journal's counts; *OUT malloc'd. */
 int store_editions_recent(struct store *st, int limit, struct edition_stats **out, size_t *n, char **err);
 
+/*
+ * The archive (SPEC "Archive") shows sent editions only: an edition is
+ * sent once it is frozen and at least one of its deliveries is `sent` (a
+ * frozen edition whose every message is still deferred, or that had no
+ * reader, is no one's yet). Once sent, an edition stays sent: its page
+ * never changes.
+ */
+struct archive_state {
+	long long count;    /* sent editions */
+	char latest[11];    /* the latest one's date, "" when none */
+	long long modified; /* the latest built_at among them, 0 when none */
+};
+/* store_archive_state: what the archive holds now, into *OUT: 0, or -1. */
+int store_archive_state(struct store *st, struct archive_state *out, char **err);
+
+struct archive_rec {
+	char date[11];
+	long long built_at, articles;
+};
+/* store_archive_list: up to LIMIT sent editions, newest first, skipping
+ * the first OFFSET; *OUT malloc'd (NULL when *N is 0). 0, or -1. */
+int store_archive_list(struct store *st, long long offset, int limit, struct archive_rec **out, size_t *n,
+		       char **err);
+
+/* store_edition_sent: 1 when edition DATE is sent, 0 when it is not (or
+ * unknown), -1 with *ERR. */
+int store_edition_sent(struct store *st, const char *date, char **err);
+
 struct subscriber {
 	long long id;
 	char *email, *name; /* name may be NULL */

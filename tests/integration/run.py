@@ -68,6 +68,7 @@ from smtp_tests import SmtpTests  # noqa: E402  (likewise)
 from store_tests import StoreTests  # noqa: E402  (likewise)
 from address_tests import AddressTests  # noqa: E402  (likewise)
 from fetch_tests import FetchTests  # noqa: E402  (likewise)
+from archive_tests import ArchiveTests  # noqa: E402  (likewise)
 from inbound_tests import InboundTests  # noqa: E402  (likewise)
 
 
@@ -101,7 +102,8 @@ class Result:
                 f"--- stdout\n{self.out}--- stderr\n{self.err}---")
 
 
-class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, InboundTests):
+class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
+            InboundTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -923,7 +925,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                                     InboundTests)
+                               ArchiveTests, InboundTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
