@@ -437,6 +437,86 @@ static void load_sources(struct loader *ld, const config_setting_t *root)
 	}
 }
 
+/* The line of GROUP's member NAME, 0 when it is not there. */
+static int member_line(const config_setting_t *group, const char *name)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, name) : NULL;
+	return s ? line_of(s) : 0;
+}
+
+/* dkim = { domain; keys = ( { selector; key_file; }, ... ); }: a domain
+ * and at least one key, or no block at all. The keys themselves are read
+ * by dkim_load (dkim.c), which names this file and line when one is bad. */
+static void load_dkim(struct loader *ld, const config_setting_t *root)
+{
+	struct config *cfg = ld->cfg;
+	const config_setting_t *g = get_group(ld, root, "", "dkim");
+	if (!g)
+		return;
+	cfg->dkim.line = line_of(g);
+	static const char *const keys[] = {"domain", "keys", NULL};
+	check_unknown(ld, g, "dkim", keys);
+	get_str(ld, g, "dkim", "domain", &cfg->dkim.domain, 0);
+	cfg->at.dkim_domain = member_line(g, "domain");
+	if (!cfg->dkim.domain && !config_setting_get_member(g, "domain"))
+		problem(ld, g, "dkim.domain", "a dkim block needs the domain that signs (d=)");
+	if (cfg->dkim.domain) {
+		for (const char *c = cfg->dkim.domain; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') {
+				problem(ld, config_setting_get_member(g, "domain"), "dkim.domain",
+					"\"%s\" is not a domain name in ASCII (give an IDN in A-label form)",
+					cfg->dkim.domain);
+				break;
+			}
+	}
+	const config_setting_t *list = config_setting_get_member(g, "keys");
+	if (!list) {
+		problem(ld, g, "dkim.keys", "a dkim block needs at least one key");
+		return;
+	}
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		problem(ld, list, "dkim.keys", "expected a list ( { selector; key_file; }, ... ), got %s",
+			type_name(config_setting_type(list)));
+		return;
+	}
+	int n = config_setting_length(list);
+	if (n == 0)
+		problem(ld, list, "dkim.keys", "a dkim block needs at least one key");
+	cfg->dkim.keys = xcalloc((size_t)n + 1, sizeof *cfg->dkim.keys);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(list, (unsigned)i);
+		char *prefix = xasprintf("dkim.keys.[%d]", i);
+		struct dkim_key_config *kc = &cfg->dkim.keys[cfg->dkim.nkeys++];
+		kc->line = line_of(k);
+		if (!config_setting_is_group(k)) {
+			problem(ld, k, prefix, "expected a group { selector; key_file; }, got %s",
+				type_name(config_setting_type(k)));
+			free(prefix);
+			continue;
+		}
+		static const char *const kk[] = {"selector", "key_file", NULL};
+		check_unknown(ld, k, prefix, kk);
+		get_str(ld, k, prefix, "selector", &kc->selector, 0);
+		get_path(ld, k, prefix, "key_file", &kc->key_file);
+		if (!kc->selector && !config_setting_get_member(k, "selector"))
+			problem(ld, k, prefix, "a key needs a selector");
+		if (!kc->key_file && !config_setting_get_member(k, "key_file"))
+			problem(ld, k, prefix, "a key needs a key_file");
+		if (kc->selector)
+			for (const char *c = kc->selector; *c; c++)
+				if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.' && *c != '_') {
+					problem(ld, config_setting_get_member(k, "selector"), prefix,
+						"selector \"%s\" is not a DNS label", kc->selector);
+					break;
+				}
+		for (int j = 0; j < i; j++)
+			if (kc->selector && cfg->dkim.keys[j].selector &&
+			    !strcmp(kc->selector, cfg->dkim.keys[j].selector))
+				problem(ld, k, prefix, "two keys have the selector \"%s\"", kc->selector);
+		free(prefix);
+	}
+}
+
 static int zone_exists(const char *tz)
 {
 	if (!strcmp(tz, "UTC") || !strcmp(tz, "GMT"))
@@ -514,18 +594,22 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 {
 	struct config *cfg = ld->cfg;
 	static const char *const top[] = {"newsletter", "digest", "sources", "templates", "delivery",
-					  "storage", "http", "fetch", "inbound", NULL};
+					  "storage", "http", "fetch", "dkim", "inbound", NULL};
 	check_unknown(ld, root, "", top);
 
 	const config_setting_t *g = get_group(ld, root, "", "newsletter");
 	static const char *const nl_keys[] = {"name", "from", "reply_to", "base_url", "list_id", "subject",
-					      "timezone", "locale", "secret_file", NULL};
+					      "timezone", "locale", "secret_file", "feedback_id", NULL};
 	check_unknown(ld, g, "newsletter", nl_keys);
 	get_str(ld, g, "newsletter", "name", &cfg->newsletter.name, 0);
 	get_str(ld, g, "newsletter", "from", &cfg->newsletter.from, 0);
 	get_str(ld, g, "newsletter", "reply_to", &cfg->newsletter.reply_to, 0);
 	get_str(ld, g, "newsletter", "base_url", &cfg->newsletter.base_url, 0);
 	get_str(ld, g, "newsletter", "list_id", &cfg->newsletter.list_id, 0);
+	cfg->at.from = member_line(g, "from");
+	cfg->at.base_url = member_line(g, "base_url");
+	cfg->at.list_id = member_line(g, "list_id");
+	cfg->at.secret_file = member_line(g, "secret_file");
 	get_str(ld, g, "newsletter", "subject", &cfg->newsletter.subject, 0);
 	if (g && config_setting_get_member(g, "subject"))
 		cfg->newsletter.subject_line = (int)config_setting_source_line(config_setting_get_member(g, "subject"));
@@ -533,6 +617,15 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const locales[] = {"en", "ru", NULL};
 	get_choice(ld, g, "newsletter", "locale", locales, &cfg->newsletter.locale);
 	get_path(ld, g, "newsletter", "secret_file", &cfg->newsletter.secret_file);
+	get_str(ld, g, "newsletter", "feedback_id", &cfg->newsletter.feedback_id, 1);
+	if (cfg->newsletter.feedback_id)
+		for (const char *c = cfg->newsletter.feedback_id; *c; c++)
+			if (*c <= ' ' || *c >= 0x7f || *c == ':') {
+				problem(ld, config_setting_get_member(g, "feedback_id"), "newsletter.feedback_id",
+					"\"%s\": printable ASCII without spaces or colons (Gmail's sender id)",
+					cfg->newsletter.feedback_id);
+				break;
+			}
 	if (!zone_exists(cfg->newsletter.timezone))
 		problem(ld, g ? config_setting_get_member(g, "timezone") : NULL, "newsletter.timezone",
 			"unknown time zone \"%s\" (expected a name like Europe/Moscow)",
@@ -561,6 +654,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	static const char *const tp_keys[] = {"dir", NULL};
 	check_unknown(ld, g, "templates", tp_keys);
 	get_path(ld, g, "templates", "dir", &cfg->templates.dir);
+	cfg->at.templates_dir = member_line(g, "dir");
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
@@ -585,6 +679,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	get_str(ld, sg, sp, "username", &sm->username, 0);
 	get_path(ld, sg, sp, "password_file", &sm->password_file);
 	get_str(ld, sg, sp, "helo", &sm->helo, 0);
+	cfg->at.password_file = member_line(sg, "password_file");
+	cfg->at.helo = member_line(sg, "helo");
 	get_int32(ld, sg, sp, "timeout", 1, 3600, &sm->timeout);
 	get_int32(ld, sg, sp, "data_timeout", 1, 3600, &sm->data_timeout);
 	get_int32(ld, sg, sp, "connections", 1, 64, &sm->connections);
@@ -671,6 +767,8 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 					     : !strcmp(mode, "deny")  ? PRIVATE_DENY
 								      : PRIVATE_AUTO;
 	free(mode);
+
+	load_dkim(ld, root);
 }
 
 int config_load(const char *path, struct config **out)
@@ -738,6 +836,7 @@ void config_free(struct config *cfg)
 	free(cfg->newsletter.timezone);
 	free(cfg->newsletter.locale);
 	free(cfg->newsletter.secret_file);
+	free(cfg->newsletter.feedback_id);
 	free(cfg->templates.dir);
 	free(cfg->delivery.transport);
 	free(cfg->delivery.maildir);
@@ -760,6 +859,12 @@ void config_free(struct config *cfg)
 	free(cfg->storage.database);
 	free(cfg->http.listen);
 	free(cfg->fetch.user_agent);
+	for (int i = 0; i < cfg->dkim.nkeys; i++) {
+		free(cfg->dkim.keys[i].selector);
+		free(cfg->dkim.keys[i].key_file);
+	}
+	free(cfg->dkim.keys);
+	free(cfg->dkim.domain);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

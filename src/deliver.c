@@ -285,7 +285,17 @@ static void *worker(void *arg)
 		journal_intend(p->jn, &jc, j->sub.id);
 		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
 		msg.len = 0;
-		render_message(p->r, &rd, &msg);
+		if (render_message(p->r, &rd, &msg) < 0) {
+			/* every message would fail alike: stop; this one stays
+			 * to send, as nothing went */
+			pthread_mutex_lock(&p->mu);
+			if (!p->fatal)
+				p->fatal = xstrdup("a message could not be DKIM-signed: nothing more is sent");
+			p->stop = true;
+			push_ready(p, j, true);
+			p->busy--;
+			break;
+		}
 		char from[RENDER_ADDR_MAX];
 		render_message_from(p->r, &rd, from, sizeof from); /* VERP: the bounce names the reader */
 		j->tries++;
@@ -468,7 +478,10 @@ int deliver_message(const struct config *cfg, const char *from, const char *rcpt
 int deliver_one(const struct config *cfg, const struct render *r, const struct reader *rd, char **err)
 {
 	struct buf msg = {0};
-	render_message(r, rd, &msg);
+	if (render_message(r, rd, &msg) < 0) {
+		buf_free(&msg);
+		return errf(err, "the message could not be DKIM-signed");
+	}
 	char from[RENDER_ADDR_MAX];
 	render_message_from(r, rd, from, sizeof from);
 	int rc = deliver_message(cfg, from, rd->email, msg.data, msg.len, err);

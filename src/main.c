@@ -13,6 +13,7 @@
 #include "digest/collect.h"
 #include "digest/config.h"
 #include "digest/deliver.h"
+#include "digest/dkim.h"
 #include "digest/edition.h"
 #include "digest/extract.h"
 #include "digest/fetch.h"
@@ -26,6 +27,7 @@
 #include "digest/subscriber.h"
 #include "digest/optin.h"
 #include "digest/page.h"
+#include "digest/preflight.h"
 #include "digest/http.h"
 #include "digest/inbound.h"
 #include "digest/util.h"
@@ -49,7 +51,11 @@ static const char usage_text[] =
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
-	"  check-config    load and validate the configuration and templates\n"
+	"  check-config [--connect]\n"
+	"                  validate the configuration and templates; warn about what\n"
+	"                  makes real mail unusable; --connect: try the SMTP server\n"
+	"  dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"                  write a new DKIM key (0600) and print its DNS TXT record\n"
 	"  inbound [FILE|-] | --maildir DIR | --fetch\n"
 	"                  process mail that came back: bounces, complaints, unsubscribes\n"
 	"  bounces [--days N]\n"
@@ -78,10 +84,17 @@ static const char collect_usage[] =
 	"  --date D  the edition of day D (default today, newsletter time zone)\n";
 
 static const char check_usage[] =
-	"usage: digest check-config\n"
+	"usage: digest check-config [--connect]\n"
 	"\n"
 	"Load and validate digest.conf; print every problem as FILE:LINE: key: problem.\n"
-	"Exits 0 when the configuration is usable, 78 when it is not.\n";
+	"With transport smtp, also warn about settings that make real mail unusable\n"
+	"(base_url not https or on this machine, a localhost From, a helo that is no\n"
+	"fully qualified name, no DKIM or a DKIM domain not aligned with From).\n"
+	"  --connect  also open the SMTP connection as a run would (TLS verified, AUTH)\n"
+	"             and say what the server offers; nothing is sent\n"
+	"Exits 0 when the configuration is usable, 78 when it is not; with --connect\n"
+	"75 when the server cannot be reached, 77 a refused login, 69 a refused\n"
+	"certificate.\n";
 
 static const char *config_path(const char *opt)
 {
@@ -211,6 +224,10 @@ struct archive_opts {
 	const char *output;
 };
 
+struct check_opts {
+	bool connect;
+};
+
 struct inbound_opts {
 	const char *file, *maildir;
 	bool fetch;
@@ -218,6 +235,7 @@ struct inbound_opts {
 };
 
 union opts {
+	struct check_opts check;
 	struct collect_opts collect;
 	struct run_opts run;
 	struct preview_opts preview;
@@ -315,15 +333,25 @@ static int no_opts(int argc, char **argv, const char *usage, int *code)
 	return command_opts(argc, argv, longopts, usage, no_take, NULL, code);
 }
 
+static int check_take(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 'C')
+		return -1;
+	((struct check_opts *)ctx)->connect = true;
+	return 0;
+}
+
 static int parse_check_config(int argc, char **argv, union opts *o, int *code)
 {
-	(void)o;
-	return no_opts(argc, argv, check_usage, code);
+	static const struct option longopts[] = {{"connect", no_argument, NULL, 'C'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	return command_opts(argc, argv, longopts, check_usage, check_take, &o->check, code);
 }
 
 static int cmd_check_config(struct config *cfg, const union opts *o)
 {
-	(void)o;
 	struct render *r = NULL;
 	struct pages *pg = NULL;
 	char *err = NULL;
@@ -352,9 +380,24 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	render_free(r);
 	page_free(pg);
 	free(err);
+	err = NULL;
+	int warnings = 0;
+	bad += preflight_check(cfg, &warnings);
 	if (bad)
 		return EX_CONFIG;
-	printf("%s: ok (%d source%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s");
+	if (o->check.connect) {
+		char *report = NULL;
+		int why = 0;
+		if (preflight_connect(cfg, &report, &why, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			return why == 1 ? EX_NOPERM : why == 2 ? EX_UNAVAILABLE : why == 3 ? EX_CONFIG : EX_TEMPFAIL;
+		}
+		printf("%s\n", report);
+		free(report);
+	}
+	printf("%s: ok (%d source%s%s)\n", cfg->path, cfg->nsources, cfg->nsources == 1 ? "" : "s",
+	       warnings ? warnings == 1 ? ", 1 warning" : ", warnings above" : "");
 	return EX_OK;
 }
 
@@ -740,9 +783,11 @@ static int cmd_preview(struct config *cfg, const union opts *opts)
 		goto out;
 	}
 	const char *f = o.format ? o.format : "html";
-	if (!strcmp(f, "eml"))
-		render_message(r, &rd, &out);
-	else
+	if (!strcmp(f, "eml") && render_message(r, &rd, &out) < 0) {
+		subscriber_clear(&sub);
+		rc = EX_SOFTWARE;
+		goto out;
+	} else if (strcmp(f, "eml"))
 		render_body(r, !strcmp(f, "html"), &rd, &out);
 	subscriber_clear(&sub);
 	rc = write_output(o.output, out.data ? out.data : "", out.len);
@@ -1507,6 +1552,77 @@ static const struct command commands[] = {
 	{"archive", parse_archive, cmd_archive},
 };
 
+static const char keygen_usage[] =
+	"usage: digest dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
+	"\n"
+	"Write a new DKIM private key in PEM to FILE (default SELECTOR.pem), created\n"
+	"0600 and never over an existing file: RSA 2048-bit (rsa-sha256, the default)\n"
+	"or Ed25519 (ed25519-sha256, RFC 8463). Print the DNS TXT record to publish\n"
+	"at SELECTOR._domainkey.DOMAIN, and the digest.conf lines that use the key.\n";
+
+/* dkim-keygen needs no configuration: it runs before digest.conf is read. */
+static int cmd_dkim_keygen(int argc, char **argv)
+{
+	static const struct option lo[] = {{"type", required_argument, NULL, 't'},
+					   {"output", required_argument, NULL, 'o'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *type = "rsa", *out = NULL;
+	int c;
+	optind = 0; /* GNU getopt starts over (main's own parse used "+") */
+	while ((c = getopt_long(argc, argv, "t:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			type = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			fputs(keygen_usage, stdout);
+			return EX_OK;
+		default:
+			log_error("dkim-keygen: unknown option %s", argv[optind - 1]);
+			fputs(keygen_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(keygen_usage, stderr);
+		return EX_USAGE;
+	}
+	const char *sel = argv[optind];
+	for (const char *p = sel; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') && *p != '-' &&
+		    *p != '_') {
+			log_error("dkim-keygen: \"%s\" is not a selector (letters, digits, - and _)", sel);
+			return EX_USAGE;
+		}
+	if (strcmp(type, "rsa") && strcmp(type, "ed25519")) {
+		log_error("dkim-keygen: --type %s: rsa or ed25519", type);
+		return EX_USAGE;
+	}
+	char *path = out ? xstrdup(out) : xasprintf("%s.pem", sel);
+	char *record = NULL, *err = NULL;
+	if (dkim_keygen(type, path, &record, &err) < 0) {
+		log_error("dkim-keygen: %s", err);
+		free(err);
+		free(path);
+		return EX_CANTCREAT;
+	}
+	/* a TXT string holds at most 255 octets: an RSA key takes two */
+	printf("%s._domainkey\tIN\tTXT\t(", sel);
+	for (size_t i = 0, n = strlen(record); i < n; i += 250)
+		printf(" \"%.250s\"", record + i);
+	printf(" )\n");
+	fprintf(stderr,
+		"Key written to %s (0600). Publish the record above at %s._domainkey.YOUR-DOMAIN, then add\n"
+		"  dkim = { domain = \"YOUR-DOMAIN\"; keys = ( { selector = \"%s\"; key_file = \"%s\"; } ); };\n",
+		path, sel, sel, path);
+	free(record);
+	free(path);
+	return EX_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -1550,6 +1666,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	const char *name = argv[optind];
+	if (!strcmp(name, "dkim-keygen"))
+		return cmd_dkim_keygen(argc - optind, argv + optind);
 	const struct command *cmd = NULL;
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (!strcmp(name, commands[i].name))

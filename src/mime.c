@@ -529,6 +529,8 @@ int mime_skel_build(const struct mime_input *in, struct mime_skel **out, char **
 		 * should not answer it automatically (RFC 3834). */
 		header(h, "Auto-Submitted", "auto-generated");
 	}
+	if (in->feedback_id && *in->feedback_id)
+		header(h, "Feedback-ID", in->feedback_id);
 	buf_free(&v);
 
 	/* The parts' bodies: encoded static lines and markers for the rest. */

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "digest/builtin.h"
+#include "digest/dkim.h"
+#include "digest/log.h"
 #include "digest/mime.h"
 #include "digest/render.h"
 #include "digest/subscriber.h"
@@ -34,6 +36,8 @@ struct render {
 	bool rendered;
 	struct tout subject, text, html;
 	struct mime_skel *skel;
+	time_t now;         /* the edition's Date, and its signatures' t= */
+	struct dkim *dkim;  /* the dkim block's keys, or NULL: nothing signed */
 };
 
 /* ---- locale ---- */
@@ -288,6 +292,8 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		goto fail;
 	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
 		goto fail;
+	if (dkim_load(cfg, &r->dkim, err) < 0)
+		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -327,6 +333,7 @@ void render_free(struct render *r)
 	free(r->envelope_from);
 	free(r->verp_local);
 	free(r->verp_domain);
+	dkim_free(r->dkim);
 	explicit_bzero(r->key, sizeof r->key);
 	free(r);
 }
@@ -457,6 +464,11 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 	tmpl_render(r->t_html, ctx, &r->html);
 	tv_free(ctx);
 	const struct config *cfg = r->cfg;
+	/* Feedback-ID: campaign (the edition), mail type, sender */
+	char fb[160] = "";
+	if (!cfg->newsletter.feedback_id || *cfg->newsletter.feedback_id)
+		snprintf(fb, sizeof fb, "%.4s%.2s%.2s:digest:%s", date, date + 5, date + 8,
+			 cfg->newsletter.feedback_id ? cfg->newsletter.feedback_id : r->domain);
 	struct mime_input in = {
 		.from_name = r->from_name,
 		.from_addr = r->from_addr,
@@ -465,6 +477,7 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 		.list_id = cfg->newsletter.list_id,
 		.unsubscribe_mailto = r->from_addr,
 		.domain = r->domain,
+		.feedback_id = fb,
 		.date = now,
 		.subject = &r->subject,
 		.text = &r->text,
@@ -473,6 +486,7 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 	};
 	if (mime_skel_build(&in, &r->skel, err) < 0)
 		return -1;
+	r->now = now;
 	r->rendered = true;
 	return 0;
 }
@@ -508,11 +522,23 @@ static void fill_slots(const struct render *r, const struct reader *rd, struct s
 		s->v[SLOT_UNSUBSCRIBE_MAILTO] = s->mailto;
 }
 
-void render_message(const struct render *r, const struct reader *rd, struct buf *out)
+int render_message(const struct render *r, const struct reader *rd, struct buf *out)
 {
 	struct slots s;
 	fill_slots(r, rd, &s);
+	size_t start = out->len;
 	mime_skel_message(r->skel, s.v, out);
+	/* Each reader's body differs (personal links): the body hash and
+	 * the signature are this message's own. */
+	if (r->dkim) {
+		char *err = NULL;
+		if (dkim_sign_prepend(r->dkim, out, start, r->now, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void render_body(const struct render *r, int html, const struct reader *rd, struct buf *out)
@@ -620,11 +646,16 @@ int render_confirm(struct render *r, const struct reader *rd, time_t now, struct
 	tmpl_render(r->c_text, ctx, &text);
 	tmpl_render(r->c_html, ctx, &html);
 	tv_free(ctx);
+	char fb[160] = "";
+	if (!r->cfg->newsletter.feedback_id || *r->cfg->newsletter.feedback_id)
+		snprintf(fb, sizeof fb, "confirm:optin:%s",
+			 r->cfg->newsletter.feedback_id ? r->cfg->newsletter.feedback_id : r->domain);
 	struct mime_input in = {
 		.from_name = r->from_name,
 		.from_addr = r->from_addr,
 		.reply_to = r->reply_to,
 		.domain = r->domain,
+		.feedback_id = fb,
 		.date = now,
 		.subject = &subject,
 		.text = &text,
@@ -638,7 +669,10 @@ int render_confirm(struct render *r, const struct reader *rd, time_t now, struct
 		snprintf(msgid, sizeof msgid, "digest-confirm.%lld.%.32s", (long long)now, rd->nonce);
 		const char *slots[SLOT_COUNT] = {[SLOT_NAME] = rd->name, [SLOT_EMAIL] = rd->email,
 						 [SLOT_UNSUBSCRIBE_URL] = "", [SLOT_MESSAGE_ID] = msgid};
+		size_t start = out->len;
 		mime_skel_message(k, slots, out);
+		if (r->dkim)
+			rc = dkim_sign_prepend(r->dkim, out, start, now, err);
 	}
 	mime_skel_free(k);
 	tout_free(&subject);

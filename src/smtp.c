@@ -1374,6 +1374,20 @@ static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *
 	return res->status;
 }
 
+void smtp_describe(const struct smtp_conn *c, struct buf *out)
+{
+	if (c->tls) {
+		const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls));
+		const char *ci = gnutls_cipher_get_name(gnutls_cipher_get(c->tls));
+		buf_addf(out, "%s (%s)", v ? v : "TLS", ci ? ci : "?");
+	} else {
+		buf_adds(out, "unencrypted");
+	}
+	buf_addf(out, "; extensions:%s%s%s%s%s", c->pipelining ? " PIPELINING" : "", c->smtputf8 ? " SMTPUTF8" : "",
+		 c->starttls ? " STARTTLS" : "", c->auth_plain ? " AUTH=PLAIN" : "", c->auth_login ? " AUTH=LOGIN" : "");
+}
+
+static void tx_describe(const void *conn, struct buf *out) { smtp_describe(conn, out); }
 static void tx_abandon(void *conn) { smtp_abandon(conn); }
 static bool tx_usable(const void *conn) { return smtp_usable(conn); }
 static void tx_close(void *conn) { smtp_close(conn); }
@@ -1388,4 +1402,5 @@ const struct transport_ops smtp_transport = {
 	.abandon = tx_abandon,
 	.usable = tx_usable,
 	.close = tx_close,
+	.describe = tx_describe,
 };

@@ -61,12 +61,29 @@ struct smtp_config {
 	char *envelope_from;  /* MAIL FROM (where bounces go), or NULL: newsletter.from's address */
 };
 
+/* One DKIM signing key: dkim.keys.[i]. */
+struct dkim_key_config {
+	char *selector;
+	char *key_file; /* resolved against the configuration's directory */
+	int line;       /* where digest.conf sets it */
+};
+
+/* Where digest.conf sets a key (its line; 0: not set), for check-config's
+ * warnings. */
+struct config_lines {
+	int from, base_url, list_id, secret_file, templates_dir, password_file, helo, dkim_domain;
+};
+
 struct config {
 	char *path; /* as given */
+	struct config_lines at;
 	char *dir;  /* its directory: relative paths are resolved against it */
 	struct {
 		char *name, *from, *reply_to, *base_url, *list_id, *subject;
 		char *timezone, *locale, *secret_file;
+		/* Feedback-ID's sender id (Gmail's feedback loop); NULL: the
+		 * From domain; "": no Feedback-ID */
+		char *feedback_id;
 		int subject_line; /* where digest.conf sets the subject (0: the default) */
 	} newsletter;
 	struct {
@@ -110,6 +127,12 @@ struct config {
 		 * client is the last X-Forwarded-For address */
 		bool behind_proxy;
 	} http;
+	struct {
+		char *domain;                /* d=; NULL: no dkim block, nothing is signed */
+		struct dkim_key_config *keys; /* one DKIM-Signature each */
+		int nkeys;
+		int line;                    /* where the dkim block starts */
+	} dkim;
 	struct {
 		int timeout, connect_timeout; /* seconds */
 		int deadline;                 /* seconds for all fetching of a run */

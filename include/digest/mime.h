@@ -62,6 +62,7 @@ struct mime_input {
 	const char *list_name, *list_id; /* list_id NULL: no List-* headers (not list mail) */
 	const char *unsubscribe_mailto; /* address for the mailto unsubscribe, or NULL */
 	const char *domain;           /* of the Message-ID */
+	const char *feedback_id;      /* Feedback-ID's value, or NULL */
 	time_t date;
 	const struct tout *subject;
 	const struct tout *text;      /* wrapped at WRAP columns per reader */

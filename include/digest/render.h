@@ -16,7 +16,7 @@ struct render;
 /*
  * render_load: parse the subject (newsletter.subject), digest.txt and
  * digest.html (and their partials) from the templates directory, check
- * newsletter.from and reply_to, and, WITH_KEY, read (or create) the
+ * newsletter.from and reply_to, the dkim block's keys, and, WITH_KEY, read (or create) the
  * secret key that links are signed with.
  * Errors name the file, line and column. Returns 0, or -1 with *ERR.
  * Free with render_free (NULL is fine).
@@ -56,10 +56,14 @@ struct reader {
 void render_sample_reader(const struct render *r, const char *email, struct reader *out);
 
 /* render_message: the whole message of the rendered edition for RD,
- * appended to OUT. Safe to call from several threads at once. The message
- * is canonical for SMTP (transport.h TX_CANONICAL): CRLF line ends only,
- * and no line begins with a dot (quoted-printable writes one as =2E). */
-void render_message(const struct render *r, const struct reader *rd, struct buf *out);
+ * appended to OUT, with its DKIM signatures when digest.conf has a dkim
+ * block. Safe to call from several threads at once. The message is
+ * canonical for SMTP (transport.h TX_CANONICAL): CRLF line ends only, and
+ * no line begins with a dot (quoted-printable writes one as =2E; the
+ * signatures' continuation lines begin with a tab). 0; -1 when it could
+ * not be signed (said on stderr; OUT then holds it unsigned: do not send
+ * it). */
+int render_message(const struct render *r, const struct reader *rd, struct buf *out);
 
 /* render_body: the HTML (HTML != 0) or the wrapped text part for RD,
  * decoded, appended to OUT. */
@@ -100,8 +104,8 @@ int render_load_confirm(struct render *r, char **err);
 /*
  * render_confirm: the confirmation mail for RD (asking to open
  * BASE_URL/confirm?t=TOKEN), dated NOW, appended to OUT: not list mail,
- * so without List-* headers. R must have been loaded with its key.
- * 0, or -1 with *ERR.
+ * so without List-* headers; DKIM-signed as render_message. R must have
+ * been loaded with its key. 0, or -1 with *ERR.
  */
 int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err);
 /* render_count: V with digits grouped by threes: "12 500" (a no-break

@@ -70,6 +70,12 @@ int smtp_open(const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refus
  * not: for the tests and the fuzzer, which play the server. */
 int smtp_open_fd(int fd, const struct smtp_opts *o, struct smtp_conn **out, enum smtp_refusal *why, char **err);
 
+/* smtp_describe: what C found, one line appended to OUT: the TLS version
+ * and cipher (or "unencrypted"), and the extensions digest uses that the
+ * server offers. */
+struct buf;
+void smtp_describe(const struct smtp_conn *c, struct buf *out);
+
 /*
  * smtp_send: one transaction: MAIL FROM:<FROM>, RCPT TO:<RCPT>, DATA with
  * MSG (LEN bytes, CRLF line ends, not dot-stuffed); the three commands go

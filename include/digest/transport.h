@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "digest/config.h"
+#include "digest/util.h"
 
 #define TX_REPLY_MAX 256
 
@@ -63,6 +64,9 @@ struct transport_ops {
 	void (*abandon)(void *conn);
 	bool (*usable)(const void *conn);
 	void (*close)(void *conn);
+	/* describe (may be NULL): what CONN found (the server's TLS and
+	 * extensions), one line appended to OUT; for check-config --connect */
+	void (*describe)(const void *conn, struct buf *out);
 };
 
 extern const struct transport_ops smtp_transport, maildir_transport;

@@ -69,6 +69,7 @@ from store_tests import StoreTests  # noqa: E402  (likewise)
 from address_tests import AddressTests  # noqa: E402  (likewise)
 from fetch_tests import FetchTests  # noqa: E402  (likewise)
 from archive_tests import ArchiveTests  # noqa: E402  (likewise)
+from dkim_tests import DkimTests  # noqa: E402  (likewise)
 from inbound_tests import InboundTests  # noqa: E402  (likewise)
 
 
@@ -103,7 +104,7 @@ class Result:
 
 
 class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
-            InboundTests):
+            DkimTests, InboundTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -925,7 +926,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                               ArchiveTests, InboundTests)
+                               ArchiveTests, DkimTests, InboundTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 

@@ -74,6 +74,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->storage.database, db);
 	free(db);
 	assert_non_null(strstr(out, "sources: none configured"));
+	assert_null(cfg->dkim.domain); /* no dkim block: nothing is signed */
+	assert_int_equal(cfg->dkim.nkeys, 0);
 	config_free(cfg);
 	free(out);
 }
@@ -91,7 +93,10 @@ static void test_values(void **state)
 		"fetch = { timeout = 2; max_body = 100000; parallel = 3; per_host = 1; };\n"
 		"sources = ( { name = \"local\"; type = \"html\"; url = \"site/index.html\";\n"
 		"   item = \"//li\"; link = \"a/@href\"; title = \"a\"; follow = true;\n"
-		"   article = { views = \"//b\"; }; date_format = \"%d/%m/%Y\"; max_pages = 2; } );\n";
+		"   article = { views = \"//b\"; }; date_format = \"%d/%m/%Y\"; max_pages = 2; } );\n"
+		"dkim = { domain = \"example.org\";\n"
+		"  keys = ( { selector = \"rsa2026\"; key_file = \"keys/rsa.pem\"; },\n"
+		"           { selector = \"ed2026\"; key_file = \"/etc/ed.pem\"; } ); };\n";
 	assert_int_equal(load(text, &cfg, &out), 0);
 	assert_string_equal(out, "");
 	assert_string_equal(cfg->newsletter.timezone, "Asia/Kolkata");
@@ -111,6 +116,14 @@ static void test_values(void **state)
 	assert_true(cfg->sources[0].follow);
 	assert_string_equal(cfg->sources[0].article.views, "//b");
 	assert_int_equal(cfg->sources[0].max_pages, 2);
+	assert_string_equal(cfg->dkim.domain, "example.org");
+	assert_int_equal(cfg->dkim.nkeys, 2);
+	assert_string_equal(cfg->dkim.keys[0].selector, "rsa2026");
+	char *kf = xasprintf("%s/keys/rsa.pem", dir); /* relative to digest.conf */
+	assert_string_equal(cfg->dkim.keys[0].key_file, kf);
+	free(kf);
+	assert_int_equal(cfg->dkim.keys[0].line, 10);
+	assert_string_equal(cfg->dkim.keys[1].key_file, "/etc/ed.pem");
 	config_free(cfg);
 	free(out);
 }
@@ -199,6 +212,24 @@ static void test_errors(void **state)
 		{"digest = { = 5; };", "digest.conf:1: syntax error"},
 		{"digest = { max_articles = 5; ", "digest.conf:1: syntax error"},
 		{"\x01\x02\xff garbage", "digest.conf:1:"},
+		/* the dkim block */
+		{"dkim = { keys = ( { selector = \"s\"; key_file = \"k.pem\"; } ); };",
+		 "digest.conf:1: dkim.domain: a dkim block needs the domain"},
+		{"dkim = { domain = \"example.org\"; };", "dkim.keys: a dkim block needs at least one key"},
+		{"dkim = { domain = \"example.org\"; keys = (); };", "dkim.keys: a dkim block needs at least one key"},
+		{"dkim = { domain = \"example.org\"; keys = 5; };", "dkim.keys: expected a list"},
+		{"dkim = { domain = \"ex ample.org\"; keys = ( { selector = \"s\"; key_file = \"k\"; } ); };",
+		 "dkim.domain: \"ex ample.org\" is not a domain name"},
+		{"dkim = { domain = \"example.org\";\n keys = ( { key_file = \"k.pem\"; } ); };",
+		 "digest.conf:2: dkim.keys.[0]: a key needs a selector"},
+		{"dkim = { domain = \"example.org\"; keys = ( { selector = \"s\"; } ); };",
+		 "dkim.keys.[0]: a key needs a key_file"},
+		{"dkim = { domain = \"example.org\"; keys = ( { selector = \"a b\"; key_file = \"k\"; } ); };",
+		 "dkim.keys.[0]: selector \"a b\" is not a DNS label"},
+		{"dkim = { domain = \"example.org\"; keys = ( { selector = \"s\"; key_file = \"k\"; },\n"
+		 " { selector = \"s\"; key_file = \"j\"; } ); };",
+		 "digest.conf:2: dkim.keys.[1]: two keys have the selector \"s\""},
+		{"dkim = { domain = \"example.org\"; keys = ( \"s\" ); };", "dkim.keys.[0]: expected a group"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config *cfg = (struct config *)1;
@@ -224,6 +255,8 @@ static void test_warnings(void **state)
 		 "sources.s.titel: unknown key"},
 		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; follow = true; } );",
 		 "sources.s.follow: no article"},
+		{"dkim = { domain = \"example.org\"; keys = ( { selector = \"s\"; key_file = \"k\"; algo = 1; } ); };",
+		 "dkim.keys.[0].algo: unknown key"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config *cfg;

@@ -1,0 +1,79 @@
+/* dkim: DKIM signatures (RFC 6376) over a prepared message: relaxed/relaxed
+ * canonicalization, rsa-sha256 and ed25519-sha256 (RFC 8463) with GnuTLS,
+ * one DKIM-Signature per configured key. GnuTLS's types stay in dkim.c. */
+#ifndef DIGEST_DKIM_H
+#define DIGEST_DKIM_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "digest/config.h"
+#include "digest/util.h"
+
+struct dkim;
+
+/* The header fields signed, in this order, when the message has them;
+ * "from" is listed twice so that no second From can be added unnoticed
+ * (RFC 6376 8.15). NULL after the last. */
+extern const char *const dkim_signed_headers[];
+
+/*
+ * dkim_load: the signer of CFG's dkim block, its keys read from their
+ * files; *OUT is NULL when digest.conf has no dkim block (nothing is
+ * signed). 0, or -1 with *ERR naming digest.conf's file and line, the
+ * key and what is wrong with it (unreadable, not a PEM private key, a
+ * type other than RSA or Ed25519, an RSA key under 1024 bits). Free with
+ * dkim_free (NULL is fine).
+ */
+int dkim_load(const struct config *cfg, struct dkim **out, char **err);
+
+/* dkim_new: a signer for DOMAIN without keys (dkim_add_key adds them). */
+struct dkim *dkim_new(const char *domain);
+
+/* dkim_add_key: the PEM private key PEM (LEN bytes) under SELECTOR; WHERE
+ * names it in errors. 0, or -1 with *ERR. */
+int dkim_add_key(struct dkim *d, const char *selector, const char *pem, size_t len, const char *where, char **err);
+
+void dkim_free(struct dkim *d);
+
+/* dkim_nkeys: how many signatures each message gets. */
+int dkim_nkeys(const struct dkim *d);
+
+/*
+ * dkim_sign: the DKIM-Signature header fields (one per key, CRLF, folded
+ * within 78 octets) of MSG (LEN bytes: a whole message, CRLF line ends,
+ * not dot-stuffed), signed at time NOW (t=), appended to OUT; the caller
+ * puts them before the message. Safe to call from several threads at
+ * once on one signer. 0, or -1 with *ERR (MSG has no header/body
+ * separator, GnuTLS failed).
+ */
+int dkim_sign(const struct dkim *d, const char *msg, size_t len, time_t now, struct buf *out, char **err);
+
+/* dkim_sign_prepend: as dkim_sign, with the signatures inserted in MSG
+ * before its byte START (where the message begins in the buffer). */
+int dkim_sign_prepend(const struct dkim *d, struct buf *msg, size_t start, time_t now, char **err);
+
+/* dkim_canon_header: header field F (LEN bytes: "Name: value", folded or
+ * not, with or without its final CRLF) in relaxed canonicalization
+ * (RFC 6376 3.4.2), "name:value\r\n", appended to OUT. */
+void dkim_canon_header(struct buf *out, const char *f, size_t len);
+
+/* dkim_canon_body: BODY (LEN bytes, CRLF line ends) in relaxed
+ * canonicalization (RFC 6376 3.4.4), appended to OUT: blanks at line
+ * ends dropped, runs of blanks one space, empty lines at the end dropped;
+ * a body that is not empty ends with CRLF. */
+void dkim_canon_body(struct buf *out, const char *body, size_t len);
+
+/* dkim_body_hash: bh=, the base64 SHA-256 of BODY's relaxed form, into
+ * OUT (at least 45 bytes). */
+void dkim_body_hash(const char *body, size_t len, char out[45]);
+
+/*
+ * dkim_keygen: a new private key of TYPE ("rsa": 2048 bit, "ed25519")
+ * written in PEM to PATH, created 0600 (an existing file is an error:
+ * never overwrite a key in use). *RECORD gets the DNS TXT record's text
+ * ("v=DKIM1; k=rsa; p=..."), malloc'd. 0, or -1 with *ERR.
+ */
+int dkim_keygen(const char *type, const char *path, char **record, char **err);
+
+#endif
