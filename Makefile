@@ -14,8 +14,10 @@ DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev 
 # no business on a server that only runs digest. Postfix (for its
 # smtp-sink and smtp-source, and as a relay in tests) only where no other
 # MTA is installed: one is never replaced; the tests that need it skip.
+# Dovecot serves the bounce mailbox of `inbound --fetch` (the tests start
+# their own on free loopback ports).
 TEST_DEPS := python3 libcmocka-dev valgrind faketime openssl libclang-rt-dev python3-aiosmtpd chromium \
-             python3-feedparser wrk
+             python3-feedparser wrk dovecot-imapd dovecot-pop3d
 TEST_MTA  := postfix
 # The DKIM and spam tests: two verifiers that share no code with digest
 # (dkimpy, OpenDKIM) and SpamAssassin's local rules; none is an MTA.

@@ -590,6 +590,14 @@ static void set_defaults(struct config *cfg)
 	sm->max_bounces = 3;
 	sm->tls_verify = true;
 	sm->retry_delay = 1;
+	cfg->inbound.protocol = xstrdup("imap");
+	cfg->inbound.security = xstrdup("tls");
+	cfg->inbound.folder = xstrdup("INBOX");
+	cfg->inbound.processed_folder = xstrdup("digest-processed");
+	cfg->inbound.tls_verify = true;
+	cfg->inbound.timeout = 30;
+	cfg->inbound.bounce_threshold = 3.0;
+	cfg->inbound.bounce_reset_days = 14;
 	cfg->storage.database = path_resolve(cfg->dir, "var/digest.db");
 	cfg->http.listen = xstrdup("127.0.0.1:8080");
 	cfg->fetch.timeout = 30;
@@ -606,7 +614,7 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 {
 	struct config *cfg = ld->cfg;
 	static const char *const top[] = {"newsletter", "digest", "sources", "templates", "delivery",
-					  "storage", "http", "fetch", "dkim", NULL};
+					  "storage", "http", "fetch", "dkim", "inbound", NULL};
 	check_unknown(ld, root, "", top);
 
 	const config_setting_t *g = get_group(ld, root, "", "newsletter");
@@ -670,11 +678,12 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
-	static const char *const dl_keys[] = {"transport", "maildir", "smtp", NULL};
+	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", NULL};
 	check_unknown(ld, g, "delivery", dl_keys);
 	static const char *const transports[] = {"smtp", "maildir", NULL};
 	get_choice(ld, g, "delivery", "transport", transports, &cfg->delivery.transport);
 	get_path(ld, g, "delivery", "maildir", &cfg->delivery.maildir);
+	get_str(ld, g, "delivery", "bounce_address", &cfg->delivery.bounce_address, 0);
 	const config_setting_t *sg = get_group(ld, g, "delivery", "smtp");
 	struct smtp_config *sm = &cfg->delivery.smtp;
 	static const char *const sm_keys[] = {"host", "port", "security", "username", "password_file", "helo",
@@ -723,6 +732,39 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 			problem(ld, g ? config_setting_get_member(g, "listen") : NULL, "http.listen", "%s", why);
 		free(host);
 		free(why);
+	}
+
+	g = get_group(ld, root, "", "inbound");
+	{
+		static const char *const in_keys[] = {"protocol", "host", "port", "security", "username",
+						      "password_file", "folder", "processed_folder", "tls_verify",
+						      "ca_file", "timeout", "bounce_threshold", "bounce_reset_days",
+						      NULL};
+		const char *ip = "inbound";
+		cfg->inbound.set = g != NULL;
+		check_unknown(ld, g, ip, in_keys);
+		static const char *const protocols[] = {"imap", "pop3", NULL};
+		get_choice(ld, g, ip, "protocol", protocols, &cfg->inbound.protocol);
+		get_str(ld, g, ip, "host", &cfg->inbound.host, 0);
+		get_int32(ld, g, ip, "port", 1, 65535, &cfg->inbound.port);
+		static const char *const in_securities[] = {"none", "starttls", "tls", NULL};
+		get_choice(ld, g, ip, "security", in_securities, &cfg->inbound.security);
+		get_str(ld, g, ip, "username", &cfg->inbound.username, 0);
+		get_path(ld, g, ip, "password_file", &cfg->inbound.password_file);
+		get_str(ld, g, ip, "folder", &cfg->inbound.folder, 0);
+		get_str(ld, g, ip, "processed_folder", &cfg->inbound.processed_folder, 1);
+		get_bool(ld, g, ip, "tls_verify", &cfg->inbound.tls_verify);
+		get_path(ld, g, ip, "ca_file", &cfg->inbound.ca_file);
+		get_int32(ld, g, ip, "timeout", 1, 3600, &cfg->inbound.timeout);
+		get_seconds(ld, g, ip, "bounce_threshold", 1000, &cfg->inbound.bounce_threshold);
+		if (cfg->inbound.bounce_threshold < 0.5)
+			problem(ld, g ? config_setting_get_member(g, "bounce_threshold") : NULL,
+				"inbound.bounce_threshold", "expected 0.5..1000");
+		get_int32(ld, g, ip, "bounce_reset_days", 1, 3650, &cfg->inbound.bounce_reset_days);
+		if (cfg->inbound.port == 0) {
+			bool imap = !strcmp(cfg->inbound.protocol, "imap"), tls = !strcmp(cfg->inbound.security, "tls");
+			cfg->inbound.port = imap ? (tls ? 993 : 143) : (tls ? 995 : 110);
+		}
 	}
 
 	g = get_group(ld, root, "", "fetch");
@@ -825,6 +867,15 @@ void config_free(struct config *cfg)
 	free(cfg->delivery.smtp.helo);
 	free(cfg->delivery.smtp.ca_file);
 	free(cfg->delivery.smtp.envelope_from);
+	free(cfg->delivery.bounce_address);
+	free(cfg->inbound.protocol);
+	free(cfg->inbound.host);
+	free(cfg->inbound.security);
+	free(cfg->inbound.username);
+	free(cfg->inbound.password_file);
+	free(cfg->inbound.folder);
+	free(cfg->inbound.processed_folder);
+	free(cfg->inbound.ca_file);
 	free(cfg->storage.database);
 	free(cfg->http.listen);
 	free(cfg->fetch.user_agent);

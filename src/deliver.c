@@ -296,9 +296,11 @@ static void *worker(void *arg)
 			p->busy--;
 			break;
 		}
+		char from[RENDER_ADDR_MAX];
+		render_message_from(p->r, &rd, from, sizeof from); /* VERP: the bounce names the reader */
 		j->tries++;
 		/* render_message writes what DATA carries (render.h) */
-		int rc = transport_begin(&c, p->from, j->sub.email, msg.data, msg.len, TX_CANONICAL, &res);
+		int rc = transport_begin(&c, from, j->sub.email, msg.data, msg.len, TX_CANONICAL, &res);
 		if (rc == TX_OK) {
 			if (journal_handover(p->jn, &jc) < 0) {
 				transport_abandon(&c);
@@ -480,7 +482,9 @@ int deliver_one(const struct config *cfg, const struct render *r, const struct r
 		buf_free(&msg);
 		return errf(err, "the message could not be DKIM-signed");
 	}
-	int rc = deliver_message(cfg, render_envelope_from(r), rd->email, msg.data, msg.len, err);
+	char from[RENDER_ADDR_MAX];
+	render_message_from(r, rd, from, sizeof from);
+	int rc = deliver_message(cfg, from, rd->email, msg.data, msg.len, err);
 	buf_free(&msg);
 	return rc;
 }

@@ -45,6 +45,12 @@ static int sync_dir(const char *path)
 
 int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, char **err)
 {
+	return maildir_deliver_from(dir, NULL, msg, len, name, err);
+}
+
+int maildir_deliver_from(const char *dir, const char *return_path, const char *msg, size_t len, char *name,
+			 char **err)
+{
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	char path[4096];
 	for (size_t i = 0; i < 3; i++) {
@@ -76,6 +82,12 @@ int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, ch
 	char out[16384];
 	size_t o = 0;
 	int rc = 0;
+	if (return_path) {
+		/* as a delivery agent writes the envelope sender: first line */
+		char *rp = xasprintf("Return-Path: <%s>\n", return_path);
+		rc = write_all(fd, rp, strlen(rp));
+		free(rp);
+	}
 	for (size_t i = 0; i < len && rc == 0; i++) {
 		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
 			continue;
@@ -126,25 +138,38 @@ static int tx_init(const struct config *cfg, void **state, char **err)
 
 static void tx_done(void *state) { free(state); }
 
+/* One connection: the directory, and the envelope sender of the message
+ * begun. */
+struct mconn {
+	const char *dir;
+	char *from;
+};
+
 static int tx_open(void *state, void **conn, enum tx_refusal *why, char **err)
 {
 	(void)why;
 	(void)err;
-	*conn = state;
+	struct mconn *c = xcalloc(1, sizeof *c);
+	c->dir = state;
+	*conn = c;
 	return TX_OK;
 }
 
 static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
 		    unsigned flags, struct tx_result *res)
 {
-	(void)conn, (void)from, (void)rcpt, (void)msg, (void)len, (void)flags, (void)res;
+	(void)rcpt, (void)msg, (void)len, (void)flags, (void)res;
+	struct mconn *c = conn;
+	free(c->from);
+	c->from = from ? xstrdup(from) : NULL;
 	return TX_OK;
 }
 
 static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *res)
 {
 	char name[512], *err = NULL;
-	if (maildir_deliver(conn, msg, len, name, &err) < 0) {
+	struct mconn *c = conn;
+	if (maildir_deliver_from(c->dir, c->from ? c->from : "", msg, len, name, &err) < 0) {
 		snprintf(res->reply, sizeof res->reply, "%s", err);
 		free(err);
 		return TX_RETRY; /* a full disk is a reason to try again later */
@@ -155,7 +180,13 @@ static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *
 
 static void tx_abandon(void *conn) { (void)conn; }
 static bool tx_usable(const void *conn) { return conn != NULL; }
-static void tx_close(void *conn) { (void)conn; }
+static void tx_close(void *conn)
+{
+	struct mconn *c = conn;
+	if (c)
+		free(c->from);
+	free(c);
+}
 
 const struct transport_ops maildir_transport = {
 	.name = "maildir",

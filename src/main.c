@@ -29,6 +29,7 @@
 #include "digest/page.h"
 #include "digest/preflight.h"
 #include "digest/http.h"
+#include "digest/inbound.h"
 #include "digest/util.h"
 #include "digest/version.h"
 
@@ -55,6 +56,10 @@ static const char usage_text[] =
 	"                  makes real mail unusable; --connect: try the SMTP server\n"
 	"  dkim-keygen SELECTOR [--type rsa|ed25519] [-o FILE]\n"
 	"                  write a new DKIM key (0600) and print its DNS TXT record\n"
+	"  inbound [FILE|-] | --maildir DIR | --fetch\n"
+	"                  process mail that came back: bounces, complaints, unsubscribes\n"
+	"  bounces [--days N]\n"
+	"                  what came back lately\n"
 	"  archive -o DIR  write the archive of sent editions as static files\n"
 	"\n"
 	"options:\n"
@@ -223,6 +228,12 @@ struct check_opts {
 	bool connect;
 };
 
+struct inbound_opts {
+	const char *file, *maildir;
+	bool fetch;
+	int days; /* bounces */
+};
+
 union opts {
 	struct check_opts check;
 	struct collect_opts collect;
@@ -231,6 +242,7 @@ union opts {
 	struct sub_opts sub;
 	struct serve_opts serve;
 	struct archive_opts archive;
+	struct inbound_opts inbound;
 };
 
 /* The exit code of a store_open that returned RC: another process holding
@@ -454,6 +466,7 @@ static int open_store(const struct config *cfg, struct store **st)
 		free(err);
 		return open_failed(rc);
 	}
+	store_bounce_policy(*st, cfg->inbound.bounce_threshold, cfg->inbound.bounce_reset_days);
 	return EX_OK;
 }
 
@@ -824,6 +837,12 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 	}
 	printf("\nsubscribers: %lld active, %lld pending, %lld unsubscribed, %lld bouncing\n",
 	       counts[SUB_ACTIVE], counts[SUB_PENDING], counts[SUB_UNSUBSCRIBED], counts[SUB_BOUNCING]);
+	long long back[6];
+	if (store_bounce_counts(st, (long long)time(NULL) - 30 * 86400LL, back, &err) == 0)
+		printf("came back in 30 days: %lld bounce-hard, %lld bounce-soft, %lld complaint, %lld unsubscribe\n",
+		       back[1], back[2], back[3], back[4]);
+	free(err);
+	err = NULL;
 	free(es);
 	store_close(st);
 	if (fflush(stdout) != 0)
@@ -1331,6 +1350,187 @@ static int cmd_archive(struct config *cfg, const union opts *opts)
 	return rc;
 }
 
+static const char inbound_usage[] =
+	"usage: digest inbound [FILE|-] | --maildir DIR | --fetch\n"
+	"\n"
+	"Process mail that came back to the VERP addresses: bounces (scored),\n"
+	"complaints and mail unsubscribes (unsubscribed at once), auto-replies\n"
+	"(ignored). One message from FILE or stdin (an MTA alias or pipe), every\n"
+	"message of a Maildir, or the mailbox of the inbound block (IMAP, POP3).\n"
+	"Ends with one line on stderr. Exits 0 when it processed what it read, 65\n"
+	"when FILE is not a mail message, 75 when the mailbox cannot be reached,\n"
+	"78 for a configuration error.\n";
+
+static const char bounces_usage[] =
+	"usage: digest bounces [--days N]\n"
+	"\n"
+	"What came back in the last N days (default 30): date, address, kind,\n"
+	"status code, diagnostic.\n";
+
+static int inbound_take(int c, const char *arg, void *ctx)
+{
+	struct inbound_opts *o = ctx;
+	switch (c) {
+	case 1:
+		if (o->file)
+			return -1;
+		o->file = arg;
+		break;
+	case 'm': o->maildir = arg; break;
+	case 'f': o->fetch = true; break;
+	default: return -1;
+	}
+	return 0;
+}
+
+static int parse_inbound(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"maildir", required_argument, NULL, 'm'},
+						 {"fetch", no_argument, NULL, 'f'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, inbound_usage, inbound_take, &o->inbound, code) < 0)
+		return -1;
+	if ((o->inbound.file != NULL) + (o->inbound.maildir != NULL) + o->inbound.fetch > 1) {
+		log_error("inbound: one of FILE, --maildir and --fetch");
+		fputs(inbound_usage, stderr);
+		*code = EX_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_inbound(struct config *cfg, const union opts *opts)
+{
+	const struct inbound_opts *o = &opts->inbound;
+	if (o->fetch && (!cfg->inbound.set || !cfg->inbound.host)) {
+		log_error("%s: inbound.host: --fetch needs the inbound block with a host", cfg->path);
+		return EX_CONFIG;
+	}
+	struct store *st = NULL;
+	int rc = open_store(cfg, &st);
+	if (rc != EX_OK)
+		return rc;
+	struct inbound in;
+	char *err = NULL;
+	if (inbound_init(&in, cfg, st, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		store_close(st);
+		return EX_CONFIG;
+	}
+	int r;
+	if (o->maildir) {
+		r = inbound_maildir(&in, o->maildir, &err);
+		rc = r == 0 ? EX_OK : r == -1 ? EX_NOINPUT : db_failed(st);
+	} else if (o->fetch) {
+		int why = EX_TEMPFAIL;
+		r = inbound_fetch(&in, &why, &err);
+		rc = r == 0 ? EX_OK : r == -1 ? why : db_failed(st);
+	} else {
+		struct buf b = {0};
+		const char *path = o->file && strcmp(o->file, "-") ? o->file : NULL;
+		FILE *f = path ? fopen(path, "rb") : stdin;
+		rc = EX_OK;
+		if (!f) {
+			err = xasprintf("%s: %s", path, strerror(errno));
+			rc = EX_NOINPUT;
+		} else {
+			char chunk[65536];
+			size_t k;
+			while ((k = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= INBOUND_MAX_MESSAGE)
+				buf_add(&b, chunk, k);
+			if (ferror(f)) {
+				err = xasprintf("%s: %s", path ? path : "stdin", strerror(errno));
+				rc = EX_IOERR;
+			} else if (b.len > INBOUND_MAX_MESSAGE) {
+				err = xasprintf("%s: over %u MB: not a bounce", path ? path : "stdin",
+						INBOUND_MAX_MESSAGE >> 20);
+				rc = EX_DATAERR;
+			}
+			if (path)
+				fclose(f);
+		}
+		if (rc == EX_OK) {
+			r = inbound_message(&in, b.data ? b.data : "", b.len, NULL, &err);
+			if (r == -1) {
+				err = xasprintf("%s: not a mail message (no header section)", path ? path : "stdin");
+				rc = EX_DATAERR;
+			} else if (r == -2) {
+				rc = db_failed(st);
+			}
+		}
+		buf_free(&b);
+	}
+	if (err) {
+		log_error("%s", err);
+		free(err);
+	}
+	if (rc == EX_OK || in.messages > 0) {
+		char line[512];
+		inbound_summary(&in, line, sizeof line);
+		fprintf(stderr, "%s\n", line);
+	}
+	inbound_done(&in);
+	store_close(st);
+	return rc;
+}
+
+static int bounces_take(int c, const char *arg, void *ctx)
+{
+	struct inbound_opts *o = ctx;
+	if (c != 'd')
+		return -1;
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (*end || end == arg || v < 1 || v > 36500)
+		return -1;
+	o->days = (int)v;
+	return 0;
+}
+
+static int parse_bounces(int argc, char **argv, union opts *o, int *code)
+{
+	static const struct option longopts[] = {{"days", required_argument, NULL, 'd'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	o->inbound.days = 30;
+	return command_opts(argc, argv, longopts, bounces_usage, bounces_take, &o->inbound, code);
+}
+
+static int print_bounce(void *ctx, const struct bounce_row *b)
+{
+	(void)ctx;
+	char when[17];
+	fmt_time_local(b->at, when);
+	char diag[200];
+	snprintf(diag, sizeof diag, "%s", b->diagnostic);
+	str_collapse_ws(diag);
+	printf("%-16s  %-40s  %-12s  %-7s  %s\n", when, *b->address ? b->address : "?", b->kind,
+	       *b->status ? b->status : "-", diag);
+	return 0;
+}
+
+static int cmd_bounces(struct config *cfg, const union opts *opts)
+{
+	struct store *st = NULL;
+	int rc = open_store(cfg, &st);
+	if (rc != EX_OK)
+		return rc;
+	char *err = NULL;
+	printf("%-16s  %-40s  %-12s  %-7s  %s\n", "date", "address", "kind", "status", "diagnostic");
+	long long since = (long long)time(NULL) - (long long)opts->inbound.days * 86400;
+	if (store_bounces_each(st, since, print_bounce, NULL, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		rc = db_failed(st);
+	}
+	store_close(st);
+	if (rc == EX_OK && fflush(stdout) != 0)
+		rc = EX_IOERR;
+	return rc;
+}
+
 struct command {
 	const char *name;
 	int (*parse)(int argc, char **argv, union opts *o, int *code);
@@ -1347,6 +1547,8 @@ static const struct command commands[] = {
 	{"unsubscribe", parse_unsubscribe, cmd_unsubscribe},
 	{"subscribers", parse_subscribers, cmd_subscribers},
 	{"serve", parse_serve, cmd_serve},
+	{"inbound", parse_inbound, cmd_inbound},
+	{"bounces", parse_bounces, cmd_bounces},
 	{"archive", parse_archive, cmd_archive},
 };
 

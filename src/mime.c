@@ -664,7 +664,9 @@ void mime_skel_message(const struct mime_skel *k, const char *const *slots, stru
 		case P_UNSUB:
 			t.len = 0;
 			buf_addf(&t, "<%s>", slots[SLOT_UNSUBSCRIBE_URL]);
-			if (k->mailto)
+			if (slots[SLOT_UNSUBSCRIBE_MAILTO])
+				buf_addf(&t, ", <mailto:%s?subject=unsubscribe>", slots[SLOT_UNSUBSCRIBE_MAILTO]);
+			else if (k->mailto)
 				buf_addf(&t, ", %s", k->mailto);
 			mime_fold(out, "List-Unsubscribe", t.data);
 			break;

@@ -43,8 +43,10 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 	char *rcpt = NULL;
 	if (!address_domain_ascii(s->email) && address_ascii_domain(s->email, &rcpt, NULL) < 0)
 		rcpt = NULL;
+	char from[RENDER_ADDR_MAX];
+	render_confirm_from(r, &rd, from, sizeof from); /* a bounce of it names the pending row */
 	if (rc == 0)
-		rc = deliver_message(cfg, render_envelope_from(r), rcpt ? rcpt : s->email, msg.data, msg.len, &why);
+		rc = deliver_message(cfg, from, rcpt ? rcpt : s->email, msg.data, msg.len, &why);
 	free(rcpt);
 	buf_free(&msg);
 	__atomic_store_n(&stats->current, 0, __ATOMIC_SEQ_CST);

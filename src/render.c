@@ -30,6 +30,7 @@ struct render {
 	struct tmpl *c_subject, *c_text, *c_html; /* the confirmation mail: render_load_confirm */
 	char *from_name, *from_addr, *domain, *reply_to;
 	char *envelope_from; /* delivery.smtp.envelope_from's address, or NULL */
+	char *verp_local, *verp_domain; /* delivery.bounce_address (or the envelope sender) split at its last @ */
 	unsigned char key[TOKEN_KEY_LEN];
 	char date[11];
 	bool rendered;
@@ -256,6 +257,28 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		r->envelope_from = a;
 		free(n);
 	}
+	{
+		/* VERP: LOCAL+b-TOKEN@DOMAIN must fit a 64-octet local part */
+		char *a = NULL;
+		if (cfg->delivery.bounce_address) {
+			char *n = NULL;
+			if (check_mailbox(cfg->delivery.bounce_address, "delivery.bounce_address", &n, &a, err) < 0)
+				goto fail;
+			free(n);
+		} else {
+			a = xstrdup(render_envelope_from(r));
+		}
+		char *at = strrchr(a, '@');
+		r->verp_domain = xstrdup(at + 1);
+		*at = '\0';
+		r->verp_local = a;
+		if (strlen(a) + 3 + TOKEN_VERP_LEN > 64 || strchr(a, '"')) {
+			errf(err, "%s: the bounce address's local part \"%s\" is too long for VERP (at most %d "
+			     "characters, unquoted)", cfg->delivery.bounce_address ? "delivery.bounce_address"
+			     : "the envelope sender", a, 64 - 3 - TOKEN_VERP_LEN);
+			goto fail;
+		}
+	}
 	const char *subj = cfg->newsletter.subject;
 	char *where = cfg->newsletter.subject_line
 			      ? xasprintf("%s:%d: newsletter.subject", cfg->path, cfg->newsletter.subject_line)
@@ -308,6 +331,8 @@ void render_free(struct render *r)
 	free(r->domain);
 	free(r->reply_to);
 	free(r->envelope_from);
+	free(r->verp_local);
+	free(r->verp_domain);
 	dkim_free(r->dkim);
 	explicit_bzero(r->key, sizeof r->key);
 	free(r);
@@ -479,7 +504,7 @@ static void link_url(const struct render *r, const char *path, const char *purpo
 /* The personal values of RD; STORE holds the strings they point into. */
 struct slots {
 	const char *v[SLOT_COUNT];
-	char url[1024], msgid[96];
+	char url[1024], msgid[96], mailto[160];
 };
 
 static void fill_slots(const struct render *r, const struct reader *rd, struct slots *s)
@@ -492,6 +517,9 @@ static void fill_slots(const struct render *r, const struct reader *rd, struct s
 	s->v[SLOT_EMAIL] = rd->email;
 	s->v[SLOT_UNSUBSCRIBE_URL] = s->url;
 	s->v[SLOT_MESSAGE_ID] = s->msgid;
+	s->v[SLOT_UNSUBSCRIBE_MAILTO] = NULL;
+	if (render_verp(r, 'u', rd->nonce, r->date, s->mailto, sizeof s->mailto) == 0)
+		s->v[SLOT_UNSUBSCRIBE_MAILTO] = s->mailto;
 }
 
 int render_message(const struct render *r, const struct reader *rd, struct buf *out)
@@ -530,6 +558,33 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
 const char *render_envelope_from(const struct render *r)
 {
 	return r->envelope_from ? r->envelope_from : r->from_addr;
+}
+
+int render_verp(const struct render *r, char kind, const char *nonce, const char *edition, char *out, size_t n)
+{
+	char tok[TOKEN_VERP_LEN + 1];
+	unsigned day = edition ? token_edition_day(edition) : 0;
+	if (!r->verp_local || token_verp_make(r->key, kind, nonce, day, tok) < 0)
+		return -1;
+	int k = snprintf(out, n, "%s+%c-%s@%s", r->verp_local, kind, tok, r->verp_domain);
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+void render_message_from(const struct render *r, const struct reader *rd, char *out, size_t n)
+{
+	if (render_verp(r, 'b', rd->nonce, r->date, out, n) < 0)
+		snprintf(out, n, "%s", render_envelope_from(r));
+}
+
+void render_confirm_from(const struct render *r, const struct reader *rd, char *out, size_t n)
+{
+	if (render_verp(r, 'b', rd->nonce, NULL, out, n) < 0)
+		snprintf(out, n, "%s", render_envelope_from(r));
+}
+
+const char *render_bounce_local(const struct render *r)
+{
+	return r->verp_local;
 }
 
 /* ---- the confirmation mail ---- */

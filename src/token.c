@@ -168,3 +168,118 @@ bool token_check(const unsigned char key[TOKEN_KEY_LEN], const char *purpose, co
 	mac(key, purpose, email, raw, m);
 	return gnutls_memcmp(m, raw + 16, 16) == 0;
 }
+
+/* ---- VERP tokens ---- */
+
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+static void verp_mac(const unsigned char key[TOKEN_KEY_LEN], char kind, const unsigned char body[10],
+		     unsigned char out[32])
+{
+	unsigned char m[16] = {'v', 'e', 'r', 'p', 0, (unsigned char)kind, 0};
+	memcpy(m + 6, body, 10);
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, TOKEN_KEY_LEN, m, sizeof m, out);
+}
+
+int token_verp_make(const unsigned char key[TOKEN_KEY_LEN], char kind, const char *nonce, unsigned day,
+		    char out[TOKEN_VERP_LEN + 1])
+{
+	unsigned char raw[18];
+	if (strlen(nonce) != 32 || unhex(nonce, raw, 8) < 0 || day > 0xffff)
+		return -1;
+	raw[8] = (unsigned char)(day >> 8);
+	raw[9] = (unsigned char)day;
+	unsigned char m[32];
+	verp_mac(key, kind, raw, m);
+	memcpy(raw + 10, m, 8);
+	/* 144 bits, five at a time; the last character carries four */
+	unsigned acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof raw; i++) {
+		acc = (acc << 8) | raw[i];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			out[n++] = b32[(acc >> bits) & 31];
+		}
+		acc &= (1u << bits) - 1;
+	}
+	if (bits > 0)
+		out[n++] = b32[(acc << (5 - bits)) & 31];
+	out[n] = '\0';
+	return 0;
+}
+
+bool token_verp_check(const unsigned char key[TOKEN_KEY_LEN], char kind, const char *token, char prefix[17],
+		      unsigned *day)
+{
+	if (!token || strlen(token) != TOKEN_VERP_LEN)
+		return false;
+	unsigned char raw[19];
+	unsigned acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	for (const char *p = token; *p; p++) {
+		int c = *p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p;
+		const char *q = c ? strchr(b32, c) : NULL;
+		if (!q)
+			return false;
+		acc = (acc << 5) | (unsigned)(q - b32);
+		bits += 5;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n < sizeof raw)
+				raw[n++] = (unsigned char)(acc >> bits);
+		}
+		acc &= (1u << bits) - 1;
+	}
+	if (n != 18 || acc != 0) /* one token, one spelling */
+		return false;
+	unsigned char m[32];
+	verp_mac(key, kind, raw, m);
+	if (gnutls_memcmp(m, raw + 10, 8) != 0)
+		return false;
+	for (int i = 0; i < 8; i++)
+		snprintf(prefix + 2 * i, 3, "%02x", raw[i]);
+	*day = (unsigned)raw[8] << 8 | raw[9];
+	return true;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static long days_from_civil(long y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long)doe - 719468;
+}
+
+unsigned token_edition_day(const char *date)
+{
+	int y, m, d;
+	char tail;
+	if (!date || sscanf(date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+		return 0;
+	long n = days_from_civil(y, (unsigned)m, (unsigned)d);
+	return n > 0 && n <= 0xffff ? (unsigned)n : 0;
+}
+
+void token_day_edition(unsigned day, char out[11])
+{
+	long z = (long)day + 719468;
+	long era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long y = (long)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	char t[64];
+	snprintf(t, sizeof t, "%04ld-%02u-%02u", (y + (m <= 2)) % 10000, m % 100, d % 100);
+	memcpy(out, t, 10);
+	out[10] = '\0';
+}

@@ -111,8 +111,24 @@ struct config {
 	struct {
 		char *transport; /* smtp | maildir */
 		char *maildir;
+		char *bounce_address; /* where bounces go (VERP's LOCAL@DOMAIN), or NULL: the envelope sender */
 		struct smtp_config smtp;
 	} delivery;
+	/* Mail that comes back (SPEC "What comes back"). */
+	struct {
+		char *protocol;  /* imap | pop3 */
+		char *host;
+		int port;        /* 0: from protocol and security */
+		char *security;  /* none | starttls | tls */
+		char *username, *password_file;
+		char *folder, *processed_folder; /* imap only; processed_folder "" flags deleted */
+		bool tls_verify;
+		char *ca_file;
+		int timeout;
+		double bounce_threshold;
+		int bounce_reset_days;
+		bool set;        /* digest.conf has an inbound block */
+	} inbound;
 	struct {
 		char *database;
 	} storage;

@@ -15,4 +15,10 @@
  */
 int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, char **err);
 
+/* maildir_deliver_from: as maildir_deliver, with "Return-Path: <RETURN_PATH>"
+ * written as the first line when RETURN_PATH is not NULL, as a delivery
+ * agent records the envelope sender. */
+int maildir_deliver_from(const char *dir, const char *return_path, const char *msg, size_t len, char *name,
+			 char **err);
+
 #endif

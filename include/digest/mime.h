@@ -15,6 +15,7 @@ enum mime_slot {
 	SLOT_EMAIL,           /* subscriber.email */
 	SLOT_UNSUBSCRIBE_URL, /* unsubscribe_url */
 	SLOT_MESSAGE_ID,      /* the left part of the Message-ID: stable per reader and edition */
+	SLOT_UNSUBSCRIBE_MAILTO, /* the personal mailto unsubscribe address, or NULL: the skeleton's */
 	SLOT_COUNT
 };
 

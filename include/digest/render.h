@@ -74,6 +74,23 @@ void render_body(const struct render *r, int html, const struct reader *rd, stru
 const char *render_envelope_from(const struct render *r);
 
 /*
+ * VERP (SPEC "What comes back"): LOCAL+KIND-TOKEN@DOMAIN, LOCAL and DOMAIN
+ * from delivery.bounce_address (default: the envelope sender), TOKEN
+ * token_verp_make's for the reader's NONCE and EDITION (YYYY-MM-DD; NULL
+ * for a confirmation mail). render_verp writes it into OUT (N bytes): 0,
+ * or -1 (a malformed nonce, too small a buffer).
+ * render_message_from: the envelope sender of RD's message of the
+ * rendered edition; render_confirm_from: of RD's confirmation mail. Both
+ * fall back to render_envelope_from.
+ * render_bounce_local: LOCAL, for recognising mail to those addresses.
+ */
+int render_verp(const struct render *r, char kind, const char *nonce, const char *edition, char *out, size_t n);
+void render_message_from(const struct render *r, const struct reader *rd, char *out, size_t n);
+void render_confirm_from(const struct render *r, const struct reader *rd, char *out, size_t n);
+const char *render_bounce_local(const struct render *r);
+#define RENDER_ADDR_MAX 400
+
+/*
  * render_template_load: the template FILE ("confirm.txt") from the
  * templates directory, or the built-in one when the directory lacks it
  * (or, when digest.conf names no directory, there is none beside it).

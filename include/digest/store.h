@@ -12,7 +12,7 @@
 struct store;
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * store_open: open PATH, creating it (mode 0600, its directory 0700) and
@@ -240,6 +240,57 @@ struct delivery_counts {
 	long long sent, failed, pending; /* pending: active, neither sent nor failed */
 };
 int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err);
+
+/* ---- what comes back (SPEC "What comes back") ---- */
+
+/* store_bounce_policy: inbound.bounce_threshold and bounce_reset_days,
+ * for store_bounce_score (and the bounces store_delivery_mark counts);
+ * without a call, 3.0 and 14. */
+void store_bounce_policy(struct store *st, double threshold, int reset_days);
+
+/* store_subscriber_by_verp: the subscriber whose nonce begins with PREFIX
+ * (16 hex digits, what a VERP token names): 1 and *OUT, 0 when none (or
+ * not exactly one), -1. */
+int store_subscriber_by_verp(struct store *st, const char *prefix, struct subscriber *out, char **err);
+
+/* store_inbound_seen: whether a message with KEY ("mid:..." or
+ * "sha256:...") was acted on before: 1, 0, or -1. store_inbound_mark:
+ * note it, with its KIND. Neither is a transaction of its own. */
+int store_inbound_seen(struct store *st, const char *key, char **err);
+int store_inbound_mark(struct store *st, const char *key, const char *kind, long long now, char **err);
+
+/* One line of the log `digest bounces` lists. */
+struct bounce_rec {
+	long long subscriber; /* 0: none known */
+	const char *address;  /* NULL: the subscriber's */
+	const char *kind, *source, *status, *diagnostic, *edition;
+};
+int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err);
+
+/*
+ * store_bounce_score: add STEP (hard 1, soft 0.5) to subscriber ID's
+ * bounce score at NOW: the score first returns to 0 when its last bounce
+ * is bounce_reset_days old; at most one step a day (UTC); at the
+ * threshold an active subscriber becomes bouncing (*BECAME, may be NULL).
+ * An unknown ID is no error. Not a transaction of its own.
+ */
+int store_bounce_score(struct store *st, long long id, double step, long long now, bool *became, char **err);
+
+/* store_optin_drop: subscriber ID's confirmation mail is no longer due
+ * (it bounced). */
+int store_optin_drop(struct store *st, long long id, char **err);
+
+struct bounce_row {
+	long long at;
+	const char *address, *kind, *status, *diagnostic, *source; /* "" when none */
+};
+/* store_bounces_each: CB for every logged bounce since SINCE, oldest
+ * first; a non-zero CB result stops and is returned. */
+int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
+		       void *ctx, char **err);
+/* store_bounce_counts: the log's lines since SINCE by dsn kind
+ * (unknown, bounce-hard, bounce-soft, complaint, unsubscribe, auto-reply). */
+int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err);
 
 /* store_schema_version: the database's PRAGMA user_version, or -1. */
 int store_schema_version(struct store *st);

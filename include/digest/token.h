@@ -34,4 +34,32 @@ int token_nonce(const char *token, char nonce[33]);
 bool token_check(const unsigned char key[TOKEN_KEY_LEN], const char *purpose, const char *email,
 		 const char *token);
 
+/*
+ * VERP tokens: what the envelope sender LOCAL+b-TOKEN@DOMAIN and the
+ * unsubscribe address LOCAL+u-TOKEN@DOMAIN carry (SPEC "What comes
+ * back"). TOKEN is 29 characters of lower-case base32 (mail systems may
+ * change the case of a local part) over 18 octets: the first 8 octets of
+ * the subscriber's nonce, the edition as days since 1970-01-01 (16 bits
+ * big-endian; 0 for a confirmation mail) and HMAC-SHA256(KEY, "verp",
+ * KIND, those 10 octets) cut to 8 octets. It names no database id.
+ */
+#define TOKEN_VERP_LEN 29
+
+/* token_verp_make: the token of KIND ('b' bounce, 'u' unsubscribe) for
+ * the subscriber whose nonce is NONCE (32 hex digits) and edition DAY,
+ * into OUT (TOKEN_VERP_LEN + 1). 0, or -1 when NONCE is malformed. */
+int token_verp_make(const unsigned char key[TOKEN_KEY_LEN], char kind, const char *nonce, unsigned day,
+		    char out[TOKEN_VERP_LEN + 1]);
+
+/* token_verp_check: whether TOKEN (any case) is a genuine token of KIND;
+ * when it is, the nonce's first 16 hex digits go to PREFIX and the day to
+ * *DAY. Constant time in the MAC. */
+bool token_verp_check(const unsigned char key[TOKEN_KEY_LEN], char kind, const char *token, char prefix[17],
+		      unsigned *day);
+
+/* token_edition_day: the day number of edition DATE (YYYY-MM-DD), or 0
+ * when DATE is malformed. token_day_edition: the reverse, into OUT. */
+unsigned token_edition_day(const char *date);
+void token_day_edition(unsigned day, char out[11]);
+
 #endif

@@ -523,11 +523,13 @@ class JobTests:
             check((s["sent"], s["deferred"], s["failed"], s["subscribers"]) == (4, 0, 0, 4),
                   f"summary {s}, want 4 subscribers, 4 sent")
             self.check_once_each(srv, subs)
-            unsubs = set()
+            unsubs, senders = set(), set()
             for e, msg, raw in srv.messages():
                 rcpt = e["rcpt_tos"][0]
-                check(e["mail_from"] == "bounces@example.org", f"MAIL FROM {e['mail_from']!r}, want the "
-                      "delivery.smtp.envelope_from bounces@example.org")
+                check(re.fullmatch(r"bounces\+b-[a-z2-7]{29}@example\.org", e["mail_from"]),
+                      f"MAIL FROM {e['mail_from']!r}, want the VERP form of delivery.smtp.envelope_from "
+                      "bounces@example.org: bounces+b-TOKEN@example.org")
+                senders.add(e["mail_from"])
                 info = self.check_message(msg, raw, rcpt, name=subs[rcpt], top=self.portal["expected"][0])
                 bare = raw.replace(b"\r\n", b"")
                 check(b"\n" not in bare and b"\r" not in bare, f"message to {rcpt}: bare LF or CR in what "
@@ -536,6 +538,7 @@ class JobTests:
                 check(squash(subs[rcpt]) in squash(info["text"]) and squash(subs[rcpt]) in html_text(info["html"]),
                       f"message to {rcpt}: the reader's name {subs[rcpt]!r} is not in both parts")
             check(len(unsubs) == 4, f"unsubscribe links not personal: {len(unsubs)} distinct for 4")
+            check(len(senders) == 4, f"envelope senders not personal (VERP): {len(senders)} distinct for 4")
             rows = self.journal(d, s["edition"])
             check(len(rows) == 4 and all(state == "sent" for _, _, state, _ in rows),
                   f"journal rows {rows}, want 4 'sent'")
@@ -986,7 +989,7 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
         the journal ends with no delivery left in flight."""
         d = self.testdir("job-pipe")
         with self.smtpd(d, "--pipelining", "--fail-rcpt", r"^bad\d@", "--defer-rcpt", r"^r2@:1",
-                        "--defer-mail", r"^digest@:1") as srv:
+                        "--defer-mail", r"^digest[+@]:1") as srv:
             conf = self.job_conf(d, srv.port, smtp="connections = 3;")
             good = self.add_subscribers(d, conf, n=30)
             bad = self.add_subscribers(d, conf, n=2, prefix="bad")
@@ -1001,6 +1004,7 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
             j = {e: (state, att) for _, e, state, att in self.journal(d, s["edition"])}
             check(all(j.get(a, ("",))[0] == "failed" for a in bad), f"the 550 ones: {[j.get(a) for a in bad]}")
             # r2's RCPT is deferred once; the first MAIL FROM the server sees
+            # (digest's VERP sender, digest+b-TOKEN@)
             # is deferred once too, and that may be r2's first try as well
             # (3 connections start at once): exactly two retries in all.
             check(j["r2@example.net"][0] == "sent" and j["r2@example.net"][1] >= 2,

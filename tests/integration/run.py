@@ -70,6 +70,7 @@ from address_tests import AddressTests  # noqa: E402  (likewise)
 from fetch_tests import FetchTests  # noqa: E402  (likewise)
 from archive_tests import ArchiveTests  # noqa: E402  (likewise)
 from dkim_tests import DkimTests  # noqa: E402  (likewise)
+from inbound_tests import InboundTests  # noqa: E402  (likewise)
 from feeds_tests import FeedsTests  # noqa: E402  (likewise)
 
 
@@ -104,7 +105,7 @@ class Result:
 
 
 class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
-            DkimTests, FeedsTests):
+            DkimTests, InboundTests, FeedsTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -926,7 +927,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                               ArchiveTests, DkimTests, FeedsTests)
+                               ArchiveTests, DkimTests, InboundTests, FeedsTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 

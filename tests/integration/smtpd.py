@@ -154,7 +154,8 @@ class Handler:
         envelope.pipelined = bool(server.pending_input())
         for i, (rx, n) in enumerate(self.st.defer_mail):
             if rx.search(address):
-                key = (i, address)
+                # one sender, whatever its VERP extension (local+b-TOKEN@)
+                key = (i, re.sub(r"\+[^@]*@", "@", address))
                 seen = self.st.mail_deferred.get(key, 0)
                 if seen < n:
                     self.st.mail_deferred[key] = seen + 1
@@ -177,7 +178,8 @@ class Handler:
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         for i, (rx, n) in enumerate(self.st.defer_rcpt):
             if rx.search(address):
-                key = (i, address)
+                # one sender, whatever its VERP extension (local+b-TOKEN@)
+                key = (i, re.sub(r"\+[^@]*@", "@", address))
                 seen = self.st.deferred.get(key, 0)
                 if seen < n:
                     self.st.deferred[key] = seen + 1

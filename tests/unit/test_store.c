@@ -1370,7 +1370,10 @@ static void test_migrate_3_to_4(void **state)
 	/* a schema-3 database: the latest schema without what 4 adds */
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
-	sql(path, "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
+	sql(path, "DROP TABLE inbound_seen; DROP INDEX bounces_at; DROP TABLE bounces;" /* what 5 adds */
+		  "ALTER TABLE subscribers DROP COLUMN bounce_score; ALTER TABLE subscribers DROP COLUMN bounce_day;"
+		  "ALTER TABLE subscribers DROP COLUMN bounce_at;"
+		  "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
 		  "ALTER TABLE subscribers DROP COLUMN addr_key; PRAGMA user_version = 3;"
 		  "INSERT INTO editions VALUES ('2026-01-01', 10, 0, 10), ('2026-01-02', 20, 10, 20),"
 		  "  ('2026-01-03', 30, 20, 30);"
@@ -1389,7 +1392,7 @@ static void test_migrate_3_to_4(void **state)
 		  "  ('2026-01-01', 4, 'deferred', 1, '421 e', 13), ('2026-01-01', 5, 'failed', 1, '550 f', 14);");
 	if (store_open(path, &st, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(store_schema_version(st), 4);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	struct subscriber sub;
 	/* Bob: the earliest row (2) kept with its spelling; unsubscribed beats
 	 * active beats pending */
@@ -1477,6 +1480,84 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The bounce score (SPEC "What comes back"), as a table of steps: hard
+ * 1, soft 0.5, one step a (UTC) day, a fresh start after the reset days,
+ * bouncing at the threshold, and only an active reader; a VERP prefix
+ * names one subscriber; what came back is seen once. */
+static void test_bounce_score(void **state)
+{
+	(void)state;
+	char *path = db_path("bounce.db");
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_bounce_policy(st, 2.0, 5);
+	enum put_outcome o;
+	assert_int_equal(store_subscriber_put(st, "a@example.org", NULL, SUB_ACTIVE, false, 100, &o, &err), 0);
+	assert_int_equal(store_subscriber_put(st, "p@example.org", NULL, SUB_PENDING, false, 100, &o, &err), 0);
+	struct subscriber a, p;
+	assert_int_equal(store_subscriber_get(st, "a@example.org", &a, &err), 1);
+	assert_int_equal(store_subscriber_get(st, "p@example.org", &p, &err), 1);
+	const long long day = 86400, t0 = 20000 * day + 3600;
+	static const struct {
+		int who; /* 0 a, 1 p */
+		double step;
+		long long at;   /* days after t0 */
+		double score;   /* after */
+		const char *status;
+	} steps[] = {
+		{0, 0.5, 0, 0.5, "active"},  {0, 1.0, 0, 0.5, "active"}, /* the same day: no step */
+		{0, 1.0, 1, 1.5, "active"},  {0, 0.5, 7, 0.5, "active"}, /* 6 quiet days: from 0 */
+		{0, 1.0, 8, 1.5, "active"},  {0, 0.5, 9, 2.0, "bouncing"},
+		{1, 1.0, 0, 1.0, "pending"}, {1, 1.0, 1, 2.0, "pending"}, /* never bouncing from pending */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+		bool became = false;
+		long long id = steps[i].who ? p.id : a.id;
+		assert_int_equal(store_bounce_score(st, id, steps[i].step, t0 + steps[i].at * day, &became, &err), 0);
+		struct subscriber s;
+		assert_int_equal(store_subscriber_get(st, steps[i].who ? "p@example.org" : "a@example.org", &s, &err), 1);
+		if (strcmp(sub_status_name(s.status), steps[i].status))
+			fail_msg("step %zu: %s, want %s", i, sub_status_name(s.status), steps[i].status);
+		assert_int_equal(became, !strcmp(steps[i].status, "bouncing") && i == 5);
+		subscriber_clear(&s);
+	}
+	/* an unknown id is no error */
+	assert_int_equal(store_bounce_score(st, 999, 1.0, t0, NULL, &err), 0);
+	/* the VERP prefix: the first 16 hex digits of a nonce */
+	char prefix[17];
+	memcpy(prefix, a.nonce, 16);
+	prefix[16] = '\0';
+	struct subscriber v;
+	assert_int_equal(store_subscriber_by_verp(st, prefix, &v, &err), 1);
+	assert_int_equal(v.id, a.id);
+	subscriber_clear(&v);
+	assert_int_equal(store_subscriber_by_verp(st, "zzzzzzzzzzzzzzzz", &v, &err), 0);
+	assert_int_equal(store_subscriber_by_verp(st, "0123", &v, &err), 0);
+	assert_int_equal(store_subscriber_by_verp(st, "%' OR 1=1 --xxxx", &v, &err), 0);
+	/* seen once */
+	assert_int_equal(store_inbound_seen(st, "mid:x@y", &err), 0);
+	assert_int_equal(store_inbound_mark(st, "mid:x@y", "bounce-hard", t0, &err), 0);
+	assert_int_equal(store_inbound_mark(st, "mid:x@y", "bounce-hard", t0, &err), 0);
+	assert_int_equal(store_inbound_seen(st, "mid:x@y", &err), 1);
+	/* the log and its counts */
+	struct bounce_rec b = {.subscriber = a.id, .kind = "bounce-hard", .source = "inbound", .status = "5.1.1"};
+	assert_int_equal(store_bounce_log(st, &b, t0, &err), 0);
+	b = (struct bounce_rec){.address = "stranger@example.net", .kind = "complaint", .source = "inbound"};
+	assert_int_equal(store_bounce_log(st, &b, t0, &err), 0);
+	long long counts[6];
+	assert_int_equal(store_bounce_counts(st, t0 - 1, counts, &err), 0);
+	assert_int_equal(counts[1], 1);
+	assert_int_equal(counts[3], 1);
+	assert_int_equal(store_bounce_counts(st, t0 + 1, counts, &err), 0);
+	assert_int_equal(counts[1] + counts[3], 0);
+	subscriber_clear(&a);
+	subscriber_clear(&p);
+	store_close(st);
+	assert_null(err);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1498,6 +1579,7 @@ int main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_migrate_3_to_4),
+		cmocka_unit_test(test_bounce_score),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
