@@ -19,6 +19,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "digest/certcheck.h"
 #include "digest/inbound.h"
 #include "digest/log.h"
 #include "digest/mime.h"
@@ -329,19 +330,13 @@ static int read_password(const struct config *cfg, char **out, char **err)
 		return errf(err, "%s: inbound.username is set but neither inbound.password_file nor "
 				 "$DIGEST_INBOUND_PASSWORD gives a password", cfg->path);
 	}
-	FILE *f = fopen(cfg->inbound.password_file, "re");
-	if (!f)
-		return errf(err, "inbound.password_file: %s: %s", cfg->inbound.password_file, strerror(errno));
-	char line[1024] = "";
-	bool ok = fgets(line, sizeof line, f) != NULL;
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	if (!ok || !*line) {
-		explicit_bzero(line, sizeof line);
+	if (secret_file_line(cfg->inbound.password_file, "inbound.password_file", out, err) < 0)
+		return -1;
+	if (!**out) {
+		free(*out);
+		*out = NULL;
 		return errf(err, "inbound.password_file: %s: empty", cfg->inbound.password_file);
 	}
-	*out = xstrdup(line);
-	explicit_bzero(line, sizeof line);
 	return 0;
 }
 
@@ -371,67 +366,16 @@ static void sni(struct mailstream_ssl_context *ctx, void *data)
  * CA_FILE) for HOST. 0, or -1 with *ERR. */
 static int verify_chain(mailstream *stream, const char *where, const char *host, const char *ca_file, char **err)
 {
-	carray *chain = stream ? mailstream_get_certificate_chain(stream) : NULL;
-	unsigned n = 0, status = 0;
-	gnutls_x509_crt_t crts[16];
-	gnutls_x509_trust_list_t tl = NULL;
-	gnutls_datum_t text = {NULL, 0};
-	int rc = -1, r;
-	if (!chain || carray_count(chain) == 0) {
-		errf(err, "%s: certificate: the server sent none", where);
-		goto out;
+	carray *peers = stream ? mailstream_get_certificate_chain(stream) : NULL;
+	struct cert_der chain[CERTCHECK_MAX_CHAIN];
+	unsigned n = 0;
+	for (; peers && n < carray_count(peers) && n < CERTCHECK_MAX_CHAIN; n++) {
+		MMAPString *der = carray_get(peers, n);
+		chain[n] = (struct cert_der){(const unsigned char *)der->str, der->len};
 	}
-	for (unsigned i = 0; i < carray_count(chain) && n < 16; i++) {
-		MMAPString *der = carray_get(chain, i);
-		if (gnutls_x509_crt_init(&crts[n]) < 0)
-			goto out;
-		n++;
-		gnutls_datum_t d = {(unsigned char *)der->str, (unsigned)der->len};
-		if ((r = gnutls_x509_crt_import(crts[n - 1], &d, GNUTLS_X509_FMT_DER)) < 0) {
-			errf(err, "%s: certificate: %s", where, gnutls_strerror(r));
-			goto out;
-		}
-	}
-	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
-		goto out;
-	r = ca_file ? gnutls_x509_trust_list_add_trust_file(tl, ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
-		    : gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
-	if (r <= 0) {
-		errf(err, "%s: certificate: no trusted CA certificate in %s", where, ca_file ? ca_file : "the system store");
-		goto out;
-	}
-	unsigned char ip[16];
-	gnutls_typed_vdata_st vd[2] = {
-		{.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)host, .size = 0},
-		{.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER, .size = 0},
-	};
-	if (inet_pton(AF_INET, host, ip) == 1) {
-		vd[0] = (gnutls_typed_vdata_st){.type = GNUTLS_DT_IP_ADDRESS, .data = ip, .size = 4};
-	} else if (inet_pton(AF_INET6, host, ip) == 1) {
-		vd[0] = (gnutls_typed_vdata_st){.type = GNUTLS_DT_IP_ADDRESS, .data = ip, .size = 16};
-	}
-	if ((r = gnutls_x509_trust_list_verify_crt2(tl, crts, n, vd, 2, 0, &status, NULL)) < 0) {
-		errf(err, "%s: certificate: %s", where, gnutls_strerror(r));
-		goto out;
-	}
-	if (status) {
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) < 0 || !text.data)
-			errf(err, "%s: certificate: refused (status 0x%x)", where, status);
-		else
-			errf(err, "%s: certificate: %s", where, (char *)text.data);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0 && err && !*err)
-		errf(err, "%s: certificate: cannot be checked", where);
-	for (unsigned i = 0; i < n; i++)
-		gnutls_x509_crt_deinit(crts[i]);
-	if (tl)
-		gnutls_x509_trust_list_deinit(tl, 1);
-	gnutls_free(text.data);
-	if (chain)
-		mailstream_certificate_chain_free(chain);
+	int rc = certcheck_chain(chain, n, host, ca_file, where, err);
+	if (peers)
+		mailstream_certificate_chain_free(peers);
 	return rc;
 }
 

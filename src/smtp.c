@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "digest/address.h"
+#include "digest/certcheck.h"
 #include "digest/log.h"
 #include "digest/smtp.h"
 #include "digest/transport.h"
@@ -32,7 +33,6 @@
 #define DEFAULT_TIMEOUT 30
 #define DEFAULT_DATA_TIMEOUT 600 /* RFC 5321 4.5.3.2.6 */
 #define QUIT_WAIT 2            /* seconds: QUIT is a courtesy, not worth a long wait */
-#define MAX_CHAIN 16           /* certificates of the peer's chain looked at */
 #define MAX_ADDRESS 254        /* RFC 5321's path limit */
 #define MAX_AUTH_LINE 12288    /* RFC 4954 4 */
 
@@ -591,78 +591,20 @@ out:
 	return st;
 }
 
-/* verify_peer: check the certificate chain the server sent against the
- * system CAs (or O->ca_file), for O->host. */
+/* verify_peer: the certificate chain the server sent, checked for
+ * O->host against the system CAs (or O->ca_file). */
 static int verify_peer(struct smtp_conn *c, const struct smtp_opts *o, const char *step, char **err)
 {
 	unsigned count = 0;
-	const gnutls_datum_t *chain = gnutls_certificate_get_peers(c->tls, &count);
-	gnutls_x509_crt_t crts[MAX_CHAIN];
-	unsigned n = 0, status = 0;
-	gnutls_x509_trust_list_t tl = NULL;
-	gnutls_datum_t text = {NULL, 0};
-	unsigned char ip[16];
-	int st = SMTP_FAIL, r;
-	if (!chain || count == 0) {
-		errf(err, "%s: %s: certificate: the server sent none", c->where, step);
-		goto out;
-	}
-	for (unsigned i = 0; i < count && i < MAX_CHAIN; i++) {
-		if (gnutls_x509_crt_init(&crts[n]) < 0) {
-			errf(err, "%s: %s: certificate: out of memory", c->where, step);
-			goto out;
-		}
-		n++;
-		if ((r = gnutls_x509_crt_import(crts[n - 1], &chain[i], GNUTLS_X509_FMT_DER)) < 0) {
-			errf(err, "%s: %s: certificate: %s", c->where, step, gnutls_strerror(r));
-			goto out;
-		}
-	}
-	if ((r = gnutls_x509_trust_list_init(&tl, 0)) < 0) {
-		errf(err, "%s: %s: certificate: %s", c->where, step, gnutls_strerror(r));
-		goto out;
-	}
-	r = o->ca_file ? gnutls_x509_trust_list_add_trust_file(tl, o->ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
-		       : gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
-	if (r <= 0) {
-		errf(err, "%s: %s: certificate: no trusted CA certificate in %s%s%s", c->where, step,
-		     o->ca_file ? o->ca_file : "the system store", r < 0 ? ": " : "", r < 0 ? gnutls_strerror(r) : "");
-		goto out;
-	}
-	gnutls_typed_vdata_st vd[2] = {
-		{.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)o->host, .size = 0},
-		{.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER, .size = 0},
-	};
-	unsigned iplen = ip_literal(o->host, ip);
-	if (iplen) {
-		vd[0].type = GNUTLS_DT_IP_ADDRESS;
-		vd[0].data = ip;
-		vd[0].size = iplen;
-	}
-	if ((r = gnutls_x509_trust_list_verify_crt2(tl, crts, n, vd, 2, 0, &status, NULL)) < 0) {
-		errf(err, "%s: %s: certificate: %s", c->where, step, gnutls_strerror(r));
-		goto out;
-	}
-	if (status) {
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) < 0 || !text.data) {
-			errf(err, "%s: %s: certificate: refused (status 0x%x)", c->where, step, status);
-			goto out;
-		}
-		char *s = (char *)text.data;
-		size_t len = strlen(s);
-		while (len > 0 && isspace((unsigned char)s[len - 1]))
-			s[--len] = '\0';
-		errf(err, "%s: %s: certificate: %s", c->where, step, s);
-		goto out;
-	}
-	st = SMTP_OK;
-out:
-	for (unsigned i = 0; i < n; i++)
-		gnutls_x509_crt_deinit(crts[i]);
-	if (tl)
-		gnutls_x509_trust_list_deinit(tl, 1);
-	gnutls_free(text.data);
-	return st;
+	const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->tls, &count);
+	struct cert_der chain[CERTCHECK_MAX_CHAIN];
+	unsigned n = 0;
+	for (; peers && n < count && n < CERTCHECK_MAX_CHAIN; n++)
+		chain[n] = (struct cert_der){peers[n].data, peers[n].size};
+	char *where = xasprintf("%s: %s", c->where, step);
+	int rc = certcheck_chain(chain, n, o->host, o->ca_file, where, err);
+	free(where);
+	return rc == 0 ? SMTP_OK : SMTP_FAIL;
 }
 
 /* tls_start: the TLS handshake on C's socket (SNI for a host name), within
@@ -1271,17 +1213,7 @@ static int read_password(const struct smtp_config *sm, char **out, char **err)
 	if (!sm->password_file)
 		return errf(err, "delivery.smtp.username is set but neither delivery.smtp.password_file nor "
 				 "$DIGEST_SMTP_PASSWORD gives a password");
-	FILE *f = fopen(sm->password_file, "re");
-	if (!f)
-		return errf(err, "delivery.smtp.password_file: %s: %s", sm->password_file, strerror(errno));
-	char line[1024] = "";
-	if (!fgets(line, sizeof line, f))
-		line[0] = '\0';
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	*out = xstrdup(line);
-	explicit_bzero(line, sizeof line);
-	return 0;
+	return secret_file_line(sm->password_file, "delivery.smtp.password_file", out, err);
 }
 
 static int tx_init(const struct config *cfg, void **state, char **err)

@@ -312,3 +312,19 @@ double mono_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+int secret_file_line(const char *path, const char *key, char **out, char **err)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errf(err, "%s: %s: %s", key, path, strerror(errno));
+	char line[1024] = "";
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	*out = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}

@@ -57,6 +57,11 @@ char *path_dir(const char *path);
 /* mkdir_p: create directory PATH and its parents with MODE. 0 or -1 (errno). */
 int mkdir_p(const char *path, int mode);
 
+/* secret_file_line: the first line of the file PATH (a password),
+ * without its line end, in *OUT (malloc'd; wipe it after use); what was
+ * read on the way is wiped. 0, or -1 with *ERR "KEY: PATH: why". */
+int secret_file_line(const char *path, const char *key, char **out, char **err);
+
 /* random_bytes: N bytes from the kernel's CSPRNG (getrandom); dies when
  * none can be had. */
 void random_bytes(void *p, size_t n);
