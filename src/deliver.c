@@ -454,7 +454,6 @@ int deliver_edition_with(const struct config *cfg, struct transport *t, struct s
 	stats->seconds = mono_now() - t0;
 	stats->unreachable = p.unreachable;
 	stats->refusal = p.refusal;
-	stats->refused = p.refusal != TX_REFUSED_NONE;
 	free_list(p.ready);
 	free_list(p.later);
 	pthread_cond_destroy(&p.cv);

@@ -16,8 +16,8 @@ struct deliver_stats {
 	long long messages;               /* transactions tried by this run */
 	double seconds;
 	bool unreachable;    /* no connection could be made (or kept) */
-	bool refused;        /* the server refused us for good: certificate, login, sender */
-	enum tx_refusal refusal; /* ... and how */
+	enum tx_refusal refusal; /* the server refused us for good (a certificate, a login,
+				  * our sender), and how; TX_REFUSED_NONE when it did not */
 	bool journal_failed; /* the database failed */
 };
 
