@@ -17,6 +17,7 @@
 #include <gnutls/x509.h>
 
 #include "digest/dkim.h"
+#include "digest/mime.h"
 #include "digest/log.h"
 
 const char *const dkim_signed_headers[] = {
@@ -43,23 +44,6 @@ struct dkim {
 	struct key *keys;
 	int n;
 };
-
-/* ---- base64 ---- */
-
-static void base64(struct buf *out, const unsigned char *p, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char q[4];
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-		q[0] = tab[v >> 18 & 63];
-		q[1] = tab[v >> 12 & 63];
-		q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		buf_add(out, q, 4);
-	}
-}
 
 /* ---- canonicalization (RFC 6376 3.4) ---- */
 
@@ -218,7 +202,7 @@ void dkim_body_hash(const char *body, size_t len, char out[45])
 	gnutls_hash_deinit(h, d);
 encode:;
 	struct buf b = {0};
-	base64(&b, d, sizeof d);
+	mime_base64(&b, d, sizeof d);
 	memcpy(out, b.data, 45);
 	buf_free(&b);
 }
@@ -517,7 +501,7 @@ static int sign_one(const struct dkim *d, struct key *k, const char *hlist, cons
 		goto out;
 	}
 	struct buf b = {0};
-	base64(&b, sig.data, sig.size);
+	mime_base64(&b, sig.data, sig.size);
 	gnutls_free(sig.data);
 	/* b= folded in pieces: FWS is allowed within base64 */
 	for (size_t i = 0; i < b.len;) {
@@ -640,7 +624,7 @@ int dkim_keygen(const char *type, const char *path, char **record, char **err)
 			goto out;
 		}
 		buf_adds(&r, "v=DKIM1; k=ed25519; p=");
-		base64(&r, x.data, x.size);
+		mime_base64(&r, x.data, x.size);
 	} else {
 		/* p= is the SubjectPublicKeyInfo, DER */
 		e = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
@@ -649,7 +633,7 @@ int dkim_keygen(const char *type, const char *path, char **record, char **err)
 			goto out;
 		}
 		buf_adds(&r, "v=DKIM1; k=rsa; p=");
-		base64(&r, der.data, der.size);
+		mime_base64(&r, der.data, der.size);
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {

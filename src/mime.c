@@ -89,7 +89,7 @@ static bool plain_ascii(const char *s)
 	return !strstr(s, "=?");
 }
 
-static void b64(struct buf *out, const unsigned char *p, size_t n)
+void mime_base64(struct buf *out, const unsigned char *p, size_t n)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	for (size_t i = 0; i < n; i += 3) {
@@ -147,7 +147,7 @@ void mime_word(struct buf *out, const char *s)
 			buf_add(out, " ", 1);
 		first = false;
 		buf_adds(out, "=?UTF-8?B?");
-		b64(out, chunk, n);
+		mime_base64(out, chunk, n);
 		buf_adds(out, "?=");
 	}
 }

@@ -19,6 +19,10 @@ enum mime_slot {
 	SLOT_COUNT
 };
 
+/* mime_base64: N octets at P as base64 (RFC 4648, with padding, no line
+ * breaks), appended to OUT. */
+void mime_base64(struct buf *out, const unsigned char *p, size_t n);
+
 /* mime_qp: append S (LEN bytes, "\n" or "\r\n" line ends) to OUT as
  * quoted-printable (RFC 2045): CRLF line ends, soft breaks keep lines at
  * most 76 octets, "=", controls, non-ASCII, trailing blanks and a line
