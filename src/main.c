@@ -995,23 +995,16 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	return rc;
 }
 
-/* ADDR as subscribe and unsubscribe take it: checked (address_normalize)
- * and with an identity (address_key: an IDN domain must be a valid IDNA
- * name); malloc'd, or NULL after an error line naming CMD. */
+/* ADDR as subscribe and unsubscribe take it (address_accept: an IDN
+ * domain must be a valid IDNA name); malloc'd, or NULL after an error
+ * line naming CMD. */
 static char *command_address(const char *cmd, const char *addr)
 {
-	char *err = NULL, *key = NULL;
-	char *norm = address_normalize(addr, &err);
-	if (norm && address_key(norm, &key, &err) < 0) {
-		free(norm);
-		norm = NULL;
-	}
-	if (!norm) {
-		const char *why = err && !strncmp(err, "address: ", 9) ? err + 9 : err;
+	char *why = NULL;
+	char *norm = address_accept(addr, NULL, &why);
+	if (!norm)
 		log_error("%s: %s: %s", cmd, addr, why ? why : "invalid address");
-	}
-	free(key);
-	free(err);
+	free(why);
 	return norm;
 }
 
