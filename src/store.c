@@ -1,4 +1,6 @@
-/* store: the SQLite database (WAL): articles, editions, and their schema. */
+/* store: the SQLite database (WAL): its schema and connection, articles,
+ * editions and the archive. Subscribers, the journal and what comes back
+ * are in store_subscribers.c, store_deliveries.c and store_bounces.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,18 +14,7 @@
 #include "digest/address.h"
 #include "digest/store.h"
 #include "digest/util.h"
-
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *upsert;
-	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
-	sqlite3_stmt *sub_get, *sub_insert, *sub_update; /* prepared once: imports run them per line */
-	sqlite3_stmt *begin, *commit; /* prepared once: a run commits a few times a message */
-	char *path;
-	bool busy; /* a failure since open was another process holding the database */
-	double bounce_threshold; /* store_bounce_policy */
-	int bounce_reset_days;
-};
+#include "store_internal.h"
 
 /* Forward migrations: step I takes user_version I to I + 1. Never edit a
  * step once released; add one. */
@@ -217,7 +208,7 @@ static bool busy_code(int rc)
 
 /* A failure of code RC: when another process held the database for
  * longer than we wait, say so, with the path, and remember it. */
-static int failed(struct store *st, char **err, const char *what, int rc, const char *msg)
+int sq_failed(struct store *st, char **err, const char *what, int rc, const char *msg)
 {
 	if (st && st->db && busy_code(rc)) {
 		st->busy = true;
@@ -230,7 +221,7 @@ static int failed(struct store *st, char **err, const char *what, int rc, const 
 /* The identity key of EMAIL (address_key); for a spelling address_key
  * refuses (a row an older digest stored, a caller's unchecked input), its
  * ASCII letters lower-cased, so that it still names one row. Malloc'd. */
-static char *key_of(const char *email)
+char *sq_key_of(const char *email)
 {
 	char *key = NULL;
 	if (address_key(email, &key, NULL) == 0)
@@ -242,11 +233,11 @@ static char *key_of(const char *email)
 	return key;
 }
 
-static int fail(struct store *st, char **err, const char *what)
+int sq_fail(struct store *st, char **err, const char *what)
 {
 	if (!st || !st->db)
 		return errf(err, "%s: no database", what);
-	return failed(st, err, what, sqlite3_errcode(st->db), sqlite3_errmsg(st->db));
+	return sq_failed(st, err, what, sqlite3_errcode(st->db), sqlite3_errmsg(st->db));
 }
 
 static int exec(struct store *st, const char *sql, char **err)
@@ -257,7 +248,7 @@ static int exec(struct store *st, const char *sql, char **err)
 		const char *what = !strncmp(sql, "BEGIN", 5) ? "starting a write"
 				   : !strcmp(sql, "COMMIT")   ? "committing"
 							      : "database";
-		failed(st, err, what, rc, msg ? msg : sqlite3_errmsg(st->db));
+		sq_failed(st, err, what, rc, msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -289,23 +280,23 @@ static int migrate_keys(struct store *st, char **err)
 	if (sqlite3_prepare_v2(st->db, "SELECT id, email FROM subscribers", -1, &q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET addr_key = ?2 WHERE id = ?1", -1, &u, NULL) !=
 		    SQLITE_OK) {
-		fail(st, err, "migrating to schema 4");
+		sq_fail(st, err, "migrating to schema 4");
 		goto done;
 	}
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		char *key = key_of((const char *)sqlite3_column_text(q, 1));
+		char *key = sq_key_of((const char *)sqlite3_column_text(q, 1));
 		sqlite3_bind_int64(u, 1, sqlite3_column_int64(q, 0));
 		sqlite3_bind_text(u, 2, key, -1, SQLITE_TRANSIENT);
 		free(key);
 		int r = sqlite3_step(u);
 		sqlite3_reset(u);
 		if (r != SQLITE_DONE) {
-			fail(st, err, "migrating to schema 4");
+			sq_fail(st, err, "migrating to schema 4");
 			goto done;
 		}
 	}
 	if (step != SQLITE_DONE) {
-		fail(st, err, "migrating to schema 4");
+		sq_fail(st, err, "migrating to schema 4");
 		goto done;
 	}
 	rc = 0;
@@ -321,7 +312,7 @@ static int migrate(struct store *st, char **err)
 		return -1;
 	int v = store_schema_version(st);
 	if (v < 0) {
-		fail(st, err, "reading the schema version");
+		sq_fail(st, err, "reading the schema version");
 		goto rollback;
 	}
 	if (v > STORE_SCHEMA_VERSION) {
@@ -395,7 +386,7 @@ int store_open(const char *path, struct store **out, char **err)
 	sqlite3_finalize(s);
 	if (!ok) {
 		if (busy_code(rc) || busy_code(sqlite3_errcode(st->db)))
-			failed(st, err, "opening it", SQLITE_BUSY, "");
+			sq_failed(st, err, "opening it", SQLITE_BUSY, "");
 		else
 			errf(err, "%s: cannot use it as a database (%s)", path, sqlite3_errmsg(st->db));
 		goto fail;
@@ -444,11 +435,11 @@ void store_close(struct store *st)
 static int step_once(struct store *st, sqlite3_stmt **s, const char *sql, const char *what, char **err)
 {
 	if (!*s && sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
-		return fail(st, err, what);
+		return sq_fail(st, err, what);
 	int rc = sqlite3_step(*s);
 	sqlite3_reset(*s);
 	if (rc != SQLITE_DONE)
-		return failed(st, err, what, rc, sqlite3_errmsg(st->db));
+		return sq_failed(st, err, what, rc, sqlite3_errmsg(st->db));
 	return 0;
 }
 
@@ -456,7 +447,7 @@ int store_begin(struct store *st, char **err) { return step_once(st, &st->begin,
 int store_commit(struct store *st, char **err) { return step_once(st, &st->commit, "COMMIT", "committing", err); }
 void store_rollback(struct store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -464,7 +455,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
-static void bind_count(sqlite3_stmt *s, int i, long long v)
+void sq_bind_count(sqlite3_stmt *s, int i, long long v)
 {
 	if (v >= 0)
 		sqlite3_bind_int64(s, i, v);
@@ -488,19 +479,19 @@ int store_article_upsert(struct store *st, struct article *a, char **err)
 		"  last_seen = excluded.last_seen"
 		" RETURNING id";
 	if (!st->upsert && sqlite3_prepare_v2(st->db, sql, -1, &st->upsert, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the article upsert");
+		return sq_fail(st, err, "preparing the article upsert");
 	sqlite3_stmt *s = st->upsert;
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	bind_text(s, 1, a->url);
-	bind_text(s, 2, a->source);
-	bind_text(s, 3, a->title);
-	bind_text(s, 4, a->summary);
-	bind_text(s, 5, a->image);
+	sq_bind_text(s, 1, a->url);
+	sq_bind_text(s, 2, a->source);
+	sq_bind_text(s, 3, a->title);
+	sq_bind_text(s, 4, a->summary);
+	sq_bind_text(s, 5, a->image);
 	if (a->published_known)
 		sqlite3_bind_int64(s, 6, a->published);
-	bind_count(s, 7, a->views);
-	bind_count(s, 8, a->comments);
+	sq_bind_count(s, 7, a->views);
+	sq_bind_count(s, 8, a->comments);
 	if (a->has_rating)
 		sqlite3_bind_double(s, 9, a->rating);
 	sqlite3_bind_int64(s, 10, a->last_seen);
@@ -511,17 +502,17 @@ int store_article_upsert(struct store *st, struct article *a, char **err)
 		rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
-		return fail(st, err, "storing an article");
+		return sq_fail(st, err, "storing an article");
 	return 0;
 }
 
-static char *col_text(sqlite3_stmt *s, int i)
+char *sq_col_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static long long col_count(sqlite3_stmt *s, int i)
+long long sq_col_count(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
 }
@@ -545,17 +536,17 @@ static int read_articles(struct store *st, sqlite3_stmt *s, struct article **out
 		struct article *a = &v[(*n)++];
 		memset(a, 0, sizeof *a);
 		a->id = sqlite3_column_int64(s, 0);
-		a->url = col_text(s, 1);
-		a->source = col_text(s, 2);
-		a->title = col_text(s, 3);
-		a->summary = col_text(s, 4);
-		a->image = col_text(s, 5);
+		a->url = sq_col_text(s, 1);
+		a->source = sq_col_text(s, 2);
+		a->title = sq_col_text(s, 3);
+		a->summary = sq_col_text(s, 4);
+		a->image = sq_col_text(s, 5);
 		a->first_seen = sqlite3_column_int64(s, 10);
 		a->last_seen = sqlite3_column_int64(s, 11);
 		a->published_known = sqlite3_column_type(s, 6) != SQLITE_NULL;
 		a->published = a->published_known ? sqlite3_column_int64(s, 6) : a->first_seen;
-		a->views = col_count(s, 7);
-		a->comments = col_count(s, 8);
+		a->views = sq_col_count(s, 7);
+		a->comments = sq_col_count(s, 8);
 		a->has_rating = sqlite3_column_type(s, 9) != SQLITE_NULL;
 		a->rating = a->has_rating ? sqlite3_column_double(s, 9) : 0;
 		if (!a->url)
@@ -566,7 +557,7 @@ static int read_articles(struct store *st, sqlite3_stmt *s, struct article **out
 			a->source = xstrdup("");
 	}
 	if (rc != SQLITE_DONE)
-		fail(st, err, what); /* before finalize resets the message */
+		sq_fail(st, err, what); /* before finalize resets the message */
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		articles_free(v, *n);
@@ -592,7 +583,7 @@ int store_candidates(struct store *st, const char *edition, long long from, long
 	*n = 0;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the candidates query");
+		return sq_fail(st, err, "preparing the candidates query");
 	sqlite3_bind_int64(s, 1, from);
 	sqlite3_bind_int64(s, 2, to);
 	sqlite3_bind_text(s, 3, edition, -1, SQLITE_TRANSIENT);
@@ -605,14 +596,14 @@ int store_edition_latest(struct store *st, char date[11], char **err)
 {
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, "SELECT max(date) FROM editions", -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the latest edition query");
+		return sq_fail(st, err, "preparing the latest edition query");
 	int rc = sqlite3_step(s), found = 0;
 	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
 		snprintf(date, 11, "%s", (const char *)sqlite3_column_text(s, 0));
 		found = 1;
 	}
 	if (rc != SQLITE_ROW)
-		fail(st, err, "reading the latest edition");
+		sq_fail(st, err, "reading the latest edition");
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? found : -1;
 }
@@ -625,7 +616,7 @@ int store_edition_load(struct store *st, const char *date, struct edition_rec *r
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, "SELECT built_at, window_from, window_to FROM editions WHERE date = ?1",
 			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the edition query");
+		return sq_fail(st, err, "preparing the edition query");
 	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && rec) {
@@ -637,7 +628,7 @@ int store_edition_load(struct store *st, const char *date, struct edition_rec *r
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
-		return fail(st, err, "reading an edition");
+		return sq_fail(st, err, "reading an edition");
 
 	/* The snapshot's own columns; an unknown date is stored with its
 	 * stand-in and published_known = 0. */
@@ -646,7 +637,7 @@ int store_edition_load(struct store *st, const char *date, struct edition_rec *r
 		"  CASE WHEN published_known THEN published END, views, comments, rating,"
 		"  published, published FROM edition_articles WHERE edition = ?1 ORDER BY rank";
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the edition's articles query");
+		return sq_fail(st, err, "preparing the edition's articles query");
 	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
 	if (read_articles(st, s, out, n, err, "reading an edition's articles") < 0)
 		return -1;
@@ -682,15 +673,15 @@ int store_edition_freeze(struct store *st, const char *date, const struct editio
 		sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s, 2, (long long)i + 1);
 		sqlite3_bind_int64(s, 3, a[i].id);
-		bind_text(s, 4, a[i].url);
-		bind_text(s, 5, a[i].source);
-		bind_text(s, 6, a[i].title);
-		bind_text(s, 7, a[i].summary);
-		bind_text(s, 8, a[i].image);
+		sq_bind_text(s, 4, a[i].url);
+		sq_bind_text(s, 5, a[i].source);
+		sq_bind_text(s, 6, a[i].title);
+		sq_bind_text(s, 7, a[i].summary);
+		sq_bind_text(s, 8, a[i].image);
 		sqlite3_bind_int64(s, 9, a[i].published);
 		sqlite3_bind_int(s, 10, a[i].published_known);
-		bind_count(s, 11, a[i].views);
-		bind_count(s, 12, a[i].comments);
+		sq_bind_count(s, 11, a[i].views);
+		sq_bind_count(s, 12, a[i].comments);
 		if (a[i].has_rating)
 			sqlite3_bind_double(s, 13, a[i].rating);
 		if (sqlite3_step(s) != SQLITE_DONE)
@@ -699,7 +690,7 @@ int store_edition_freeze(struct store *st, const char *date, const struct editio
 	sqlite3_finalize(s);
 	return store_commit(st, err);
 fail:
-	fail(st, err, "freezing the edition");
+	sq_fail(st, err, "freezing the edition");
 	sqlite3_finalize(s);
 	store_rollback(st);
 	return -1;
@@ -722,7 +713,7 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 	*n = 0;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the editions query");
+		return sq_fail(st, err, "preparing the editions query");
 	sqlite3_bind_int(s, 1, limit);
 	struct edition_stats *v = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof *v);
 	int rc;
@@ -737,7 +728,7 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 		e->last_delivery = sqlite3_column_int64(s, 6);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		fail(st, err, "reading editions");
+		sq_fail(st, err, "reading editions");
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		free(v);
@@ -761,7 +752,7 @@ int store_archive_state(struct store *st, struct archive_state *out, char **err)
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the archive query");
+		return sq_fail(st, err, "preparing the archive query");
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->count = sqlite3_column_int64(s, 0);
@@ -769,7 +760,7 @@ int store_archive_state(struct store *st, struct archive_state *out, char **err)
 			snprintf(out->latest, sizeof out->latest, "%s", (const char *)sqlite3_column_text(s, 1));
 		out->modified = sqlite3_column_int64(s, 2);
 	} else {
-		fail(st, err, "reading the archive");
+		sq_fail(st, err, "reading the archive");
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
@@ -787,7 +778,7 @@ int store_archive_list(struct store *st, long long offset, int limit, struct arc
 		return 0;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the archive query");
+		return sq_fail(st, err, "preparing the archive query");
 	sqlite3_bind_int(s, 1, limit);
 	sqlite3_bind_int64(s, 2, offset < 0 ? 0 : offset);
 	struct archive_rec *v = xcalloc((size_t)limit, sizeof *v);
@@ -799,7 +790,7 @@ int store_archive_list(struct store *st, long long offset, int limit, struct arc
 		e->articles = sqlite3_column_int64(s, 2);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		fail(st, err, "reading the archive");
+		sq_fail(st, err, "reading the archive");
 		sqlite3_finalize(s);
 		free(v);
 		*n = 0;
@@ -815,779 +806,11 @@ int store_edition_sent(struct store *st, const char *date, char **err)
 	static const char sql[] = "SELECT 1 FROM editions e WHERE e.date = ?1 AND " SENT_EDITION;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the archive query");
+		return sq_fail(st, err, "preparing the archive query");
 	sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		fail(st, err, "reading the archive");
+		sq_fail(st, err, "reading the archive");
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* ---- subscribers ---- */
-
-static const char *const status_names[] = {"pending", "active", "unsubscribed", "bouncing"};
-
-static void new_nonce(char out[33])
-{
-	unsigned char r[16];
-	random_bytes(r, sizeof r);
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
-}
-
-static void read_subscriber(sqlite3_stmt *s, struct subscriber *sub)
-{
-	memset(sub, 0, sizeof *sub);
-	sub->id = sqlite3_column_int64(s, 0);
-	sub->email = col_text(s, 1);
-	sub->name = col_text(s, 2);
-	const char *stname = (const char *)sqlite3_column_text(s, 3);
-	for (int i = 0; i < 4; i++)
-		if (stname && !strcmp(stname, status_names[i]))
-			sub->status = (enum sub_status)i;
-	sub->nonce = col_text(s, 4);
-	sub->bounces = sqlite3_column_int(s, 5);
-	sub->created_at = sqlite3_column_int64(s, 6);
-	sub->status_at = sqlite3_column_int64(s, 7);
-}
-
-#define SUB_COLS "id, email, name, status, nonce, bounces, created_at, status_at"
-
-void subscriber_clear(struct subscriber *sub)
-{
-	if (!sub)
-		return;
-	free(sub->email);
-	free(sub->name);
-	free(sub->nonce);
-	memset(sub, 0, sizeof *sub);
-}
-
-/* The statement *SLOT, prepared on first use and reset for the next;
- * NULL after a failure (in *ERR). */
-static sqlite3_stmt *cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
-{
-	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
-		fail(st, err, "preparing a statement");
-		*slot = NULL;
-		return NULL;
-	}
-	sqlite3_reset(*slot);
-	sqlite3_clear_bindings(*slot);
-	return *slot;
-}
-
-/* The subscriber whose identity key is KEY: 1, 0, -1. */
-static int get_by_key(struct store *st, const char *key, struct subscriber *out, char **err)
-{
-	sqlite3_stmt *s = cached(st, &st->sub_get, "SELECT " SUB_COLS " FROM subscribers WHERE addr_key = ?1", err);
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		read_subscriber(s, out);
-	else if (rc != SQLITE_DONE)
-		fail(st, err, "reading a subscriber");
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
-{
-	char *key = key_of(email);
-	int rc = get_by_key(st, key, out, err);
-	free(key);
-	return rc;
-}
-
-int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
-			 bool resubscribe, long long now, enum put_outcome *outcome, char **err)
-{
-	struct subscriber old;
-	char *key = key_of(email);
-	int found = get_by_key(st, key, &old, err);
-	if (found < 0) {
-		free(key);
-		return -1;
-	}
-	sqlite3_stmt *s = NULL;
-	*outcome = PUT_UNCHANGED;
-	if (!found) {
-		char nonce[33];
-		new_nonce(nonce);
-		s = cached(st, &st->sub_insert,
-			   "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at, addr_key)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-			   err);
-		if (!s) {
-			free(key);
-			return -1;
-		}
-		sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
-		free(key);
-		sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
-		bind_text(s, 2, name);
-		sqlite3_bind_text(s, 3, status_names[status], -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, nonce, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 5, now);
-		*outcome = PUT_ADDED;
-	} else {
-		free(key);
-		enum sub_status to = old.status;
-		/* Someone who left, or whose mail bounced, is never put back on the
-		 * list by a merge: only when the caller says so. */
-		bool gone = old.status == SUB_UNSUBSCRIBED || old.status == SUB_BOUNCING;
-		if (status != old.status) {
-			if (gone && !resubscribe)
-				*outcome = PUT_KEPT;
-			else if (!(old.status == SUB_ACTIVE && status == SUB_PENDING))
-				to = status;
-		}
-		bool rename = name && (!old.name || strcmp(name, old.name));
-		if (to != old.status)
-			*outcome = PUT_UPDATED;
-		else if (rename && *outcome == PUT_UNCHANGED)
-			*outcome = PUT_UPDATED;
-		long long id = old.id;
-		bool same = to == old.status;
-		subscriber_clear(&old);
-		if (same && !rename)
-			return 0;
-		s = cached(st, &st->sub_update,
-			   "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
-			   "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
-			   "  confirm_due = CASE WHEN status = ?3 THEN confirm_due ELSE NULL END,"
-			   "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
-			   " WHERE id = ?1",
-			   err);
-		if (!s)
-			return -1;
-		sqlite3_bind_int64(s, 1, id);
-		bind_text(s, 2, name);
-		sqlite3_bind_text(s, 3, status_names[to], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, now);
-	}
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		fail(st, err, "storing a subscriber");
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_subscriber_set_status(struct store *st, const char *email, enum sub_status status, long long now,
-				char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0,"
-			       "  confirm_due = NULL,"
-			       "  confirm_sent_at = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_sent_at END"
-			       " WHERE addr_key = ?1 AND status <> ?2",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the status update");
-	char *key = key_of(email);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	free(key);
-	sqlite3_bind_text(s, 2, status_names[status], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		fail(st, err, "changing a subscriber's status");
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(st->db) > 0;
-}
-
-int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, const struct subscriber *s),
-			   void *ctx, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT " SUB_COLS " FROM subscribers WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the subscribers query");
-	if (status >= 0)
-		sqlite3_bind_text(s, 1, status_names[status], -1, SQLITE_STATIC);
-	int rc, r = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct subscriber sub;
-		read_subscriber(s, &sub);
-		r = cb(ctx, &sub);
-		subscriber_clear(&sub);
-		if (r)
-			break;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		fail(st, err, "reading subscribers");
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return -1;
-	return r;
-}
-
-int store_subscriber_counts(struct store *st, long long counts[4], char **err)
-{
-	sqlite3_stmt *s;
-	memset(counts, 0, 4 * sizeof *counts);
-	if (sqlite3_prepare_v2(st->db, "SELECT status, count(*) FROM subscribers GROUP BY status", -1, &s,
-			       NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the subscriber count");
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(s, 0);
-		for (int i = 0; i < 4; i++)
-			if (name && !strcmp(name, status_names[i]))
-				counts[i] = sqlite3_column_int64(s, 1);
-	}
-	if (rc != SQLITE_DONE)
-		fail(st, err, "counting subscribers");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* ---- double opt-in ---- */
-
-int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscriber *out, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT " SUB_COLS " FROM subscribers WHERE nonce = ?1", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return fail(st, err, "preparing the subscriber query");
-	sqlite3_bind_text(s, 1, nonce, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		read_subscriber(s, out);
-	else if (rc != SQLITE_DONE)
-		fail(st, err, "reading a subscriber");
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_ROW ? 1 : -1;
-	/* A row merged into another by the migration to schema 4: its links
-	 * name the subscriber it became, with the spelling and nonce they
-	 * were made for (so that their MAC still checks). */
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT s.id, a.email, s.name, s.status, a.nonce, s.bounces, s.created_at, s.status_at"
-			       " FROM subscriber_aliases a JOIN subscribers s ON s.id = a.subscriber_id WHERE a.nonce = ?1",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the subscriber query");
-	sqlite3_bind_text(s, 1, nonce, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		read_subscriber(s, out);
-	else if (rc != SQLITE_DONE)
-		fail(st, err, "reading a subscriber");
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* SQL with ?1 bound to the text T (NULL: SQL NULL) and ?2.. to the
- * integers A, B, C (a statement may leave ?1 unused), stepped to its end:
- * the rows it changed, or -1. */
-static int update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
-		  long long b, long long c)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, what);
-	int params = sqlite3_bind_parameter_count(s);
-	bind_text(s, 1, t);
-	long long v[3] = {a, b, c};
-	for (int i = 2; i <= params && i <= 4; i++)
-		sqlite3_bind_int64(s, i, v[i - 2]);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		fail(st, err, what);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
-}
-
-/* The confirm_due of the subscriber keyed KEY: -1 when none, -2 when it
- * cannot be read. */
-static long long due_of(struct store *st, const char *key)
-{
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(confirm_due, -1) FROM subscribers WHERE addr_key = ?1", -1,
-			       &q, NULL) != SQLITE_OK)
-		return -2;
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
-	long long v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
-	sqlite3_finalize(q);
-	return v;
-}
-
-static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
-			 long long resend, enum optin_outcome *outcome, char **err);
-
-int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
-			enum optin_outcome *outcome, char **err)
-{
-	char *key = key_of(email);
-	int rc = optin_request(st, email, key, name, now, resend, outcome, err);
-	free(key);
-	return rc;
-}
-
-static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
-			 long long resend, enum optin_outcome *outcome, char **err)
-{
-	struct subscriber old;
-	int found = get_by_key(st, key, &old, err);
-	if (found < 0)
-		return -1;
-	if (!found) {
-		/* A stranger's form can name an address it does not own: the name
-		 * is kept only for a new row, and no mail ever shows it before
-		 * the owner confirms. */
-		enum put_outcome po;
-		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0 ||
-		    update(st, "UPDATE subscribers SET confirm_due = ?2, asked_at = ?2 WHERE addr_key = ?1",
-			   "asking for a confirmation", err, key, now, 0, 0) < 0)
-			return -1;
-		*outcome = OPTIN_NEW;
-		return 0;
-	}
-	enum sub_status was = old.status;
-	subscriber_clear(&old);
-	long long due_before = due_of(st, key), due_after;
-	/* Every request writes (asked_at), whatever the address: the commit
-	 * then takes as long for a subscribed address as for a new one, and
-	 * the answer's timing tells nobody which it was. Owed a mail unless
-	 * active, or one went out less than RESEND seconds ago, or one is
-	 * still waiting to go (a clock set back holds nothing up for ever).
-	 * Someone who left stays unsubscribed (or bouncing) until the new
-	 * link is followed: a stranger's request changes nothing anyone could
-	 * act on. The first request since leaving gets a new nonce, so that
-	 * links from before never work again. */
-	if (due_before < -1 ||
-	    update(st,
-		   "UPDATE subscribers SET asked_at = ?2,"
-		   "  confirm_due = CASE WHEN status = 'active' OR confirm_due IS NOT NULL THEN confirm_due"
-		   "    WHEN confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2 THEN ?2"
-		   "    ELSE NULL END,"
-		   "  nonce = CASE WHEN status IN ('unsubscribed', 'bouncing') AND confirm_due IS NULL"
-		   "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
-		   "    THEN lower(hex(randomblob(16))) ELSE nonce END"
-		   " WHERE addr_key = ?1",
-		   "asking for a confirmation", err, key, now, resend, 0) < 0 ||
-	    (due_after = due_of(st, key)) < -1)
-		return fail(st, err, "asking for a confirmation");
-	bool made_due = due_before == -1 && due_after != -1;
-	*outcome = was == SUB_ACTIVE ? OPTIN_ACTIVE
-		   : !made_due	      ? OPTIN_WAIT
-		   : was == SUB_PENDING ? OPTIN_RESENT
-					: OPTIN_RETURNED;
-	return 0;
-}
-
-int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err)
-{
-	*n = 0;
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT " SUB_COLS " FROM subscribers"
-			       " WHERE confirm_due IS NOT NULL AND confirm_due <= ?1 AND status <> 'active'"
-			       " ORDER BY confirm_due, id LIMIT ?2",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the confirmation query");
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, limit);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < limit)
-		read_subscriber(s, &out[(*n)++]);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		fail(st, err, "reading the confirmations due");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
-int store_optin_claim(struct store *st, const struct subscriber *sub, long long now, char **err)
-{
-	/* Only the row as it was read: if it left and came back meanwhile,
-	 * its nonce (and the link in a mail made from SUB) changed. */
-	return update(st,
-		      "UPDATE subscribers SET confirm_due = NULL, confirm_sent_at = ?3"
-		      " WHERE id = ?2 AND nonce = ?1 AND confirm_due IS NOT NULL AND status <> 'active'",
-		      "claiming a confirmation", err, sub->nonce, sub->id, now, 0);
-}
-
-int store_optin_retry(struct store *st, long long id, long long claimed, long long when, char **err)
-{
-	/* Only a claim still standing: a status change since (someone who
-	 * unsubscribed meanwhile) cleared it, and must stay cleared. */
-	return update(st,
-		      "UPDATE subscribers SET confirm_due = ?3, confirm_sent_at = NULL"
-		      " WHERE id = ?2 AND status <> 'active' AND confirm_due IS NULL"
-		      "   AND confirm_sent_at IS NOT NULL AND (?4 = 0 OR confirm_sent_at = ?4)",
-		      "deferring a confirmation", err, NULL, id, when, claimed) < 0
-		       ? -1
-		       : 0;
-}
-
-/* Who may be confirmed: pending; or left, then sent a confirmation since
- * (on or after the second they left). */
-#define CONFIRMABLE \
-	"(status = 'pending' OR (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))"
-
-int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err)
-{
-	if (apply)
-		return update(st,
-			      "UPDATE subscribers SET status = 'active', status_at = ?3, bounces = 0, confirm_due = NULL"
-			      " WHERE id = ?2 AND " CONFIRMABLE,
-			      "confirming a subscriber", err, NULL, id, now, 0);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM subscribers WHERE id = ?1 AND " CONFIRMABLE, -1, &s,
-			       NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the confirmation check");
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-	if (rc != SQLITE_ROW)
-		fail(st, err, "checking a confirmation");
-	sqlite3_finalize(s);
-	return n;
-}
-
-int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
-				char **err)
-{
-	char sql[320];
-	int o = snprintf(sql, sizeof sql,
-			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL%s"
-			 " WHERE id = ?2 AND status <> '%s' AND status IN (''",
-			 status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "", status_names[to]);
-	for (int i = 0; i < 4; i++)
-		if (from & (1u << i))
-			o += snprintf(sql + o, sizeof sql - (size_t)o, ", '%s'", status_names[i]);
-	snprintf(sql + o, sizeof sql - (size_t)o, ")");
-	return update(st, sql, "changing a subscriber's status", err, NULL, id, now, 0);
-}
-
-/* ---- the delivery journal ---- */
-
-int store_recipients_next(struct store *st, const char *edition, long long after, int limit,
-			  struct subscriber *out, int *n, char **err)
-{
-	static const char sql[] =
-		"SELECT s.id, s.email, s.name, s.status, s.nonce, s.bounces, s.created_at, s.status_at,"
-		"  coalesce(d.attempts, 0)"
-		" FROM subscribers s LEFT JOIN deliveries d ON d.edition = ?1 AND d.subscriber_id = s.id"
-		" WHERE s.status = 'active' AND s.id > ?2"
-		"   AND (d.state IS NULL OR d.state IN ('inflight', 'deferred'))"
-		" ORDER BY s.id LIMIT ?3";
-	*n = 0;
-	if (!st->recipients && sqlite3_prepare_v2(st->db, sql, -1, &st->recipients, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the recipients query");
-	sqlite3_stmt *s = st->recipients;
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 2, after);
-	sqlite3_bind_int(s, 3, limit);
-	int rc = SQLITE_DONE;
-	while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		read_subscriber(s, &out[*n]);
-		out[*n].attempts = sqlite3_column_int(s, 8);
-		(*n)++;
-	}
-	if (*n < limit && rc != SQLITE_DONE) {
-		fail(st, err, "reading recipients");
-		sqlite3_reset(s);
-		for (int i = 0; i < *n; i++)
-			subscriber_clear(&out[i]);
-		*n = 0;
-		return -1;
-	}
-	sqlite3_reset(s);
-	return 0;
-}
-
-static const char *const state_names[] = {"inflight", "sent", "deferred", "failed"};
-
-int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
-			const char *reply, long long now, int max_bounces, char **err)
-{
-	static const char sql[] =
-		"INSERT INTO deliveries (edition, subscriber_id, state, attempts, reply, updated_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-		" ON CONFLICT (edition, subscriber_id) DO UPDATE SET state = excluded.state,"
-		"  attempts = attempts + excluded.attempts, reply = coalesce(excluded.reply, reply),"
-		"  updated_at = excluded.updated_at";
-	if (!st->mark && sqlite3_prepare_v2(st->db, sql, -1, &st->mark, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the journal update");
-	sqlite3_stmt *s = st->mark;
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 2, subscriber);
-	sqlite3_bind_text(s, 3, state_names[state], -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, state == DELIVERY_INFLIGHT); /* an attempt starts in flight */
-	bind_text(s, 5, reply);
-	sqlite3_bind_int64(s, 6, now);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		fail(st, err, "writing the journal");
-		sqlite3_reset(s);
-		return -1;
-	}
-	sqlite3_reset(s);
-	if (state == DELIVERY_SENT) {
-		if (!st->mark_sent &&
-		    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET bounces = 0 WHERE id = ?1 AND bounces <> 0",
-				       -1, &st->mark_sent, NULL) != SQLITE_OK)
-			return fail(st, err, "preparing the bounce reset");
-		s = st->mark_sent;
-	} else if (state == DELIVERY_FAILED && max_bounces > 0) {
-		/* a recipient refused during the run: a hard bounce in the
-		 * same score as those that come back (SPEC) */
-		struct bounce_rec b = {.subscriber = subscriber, .kind = "bounce-hard", .source = "run",
-				       .diagnostic = reply, .edition = edition};
-		if (store_bounce_log(st, &b, now, err) < 0 || store_bounce_score(st, subscriber, 1.0, now, NULL, err) < 0)
-			return -1;
-		if (!st->mark_failed &&
-		    sqlite3_prepare_v2(st->db,
-				       "UPDATE subscribers SET bounces = bounces + 1,"
-				       "  status = CASE WHEN bounces + 1 >= ?2 THEN 'bouncing' ELSE status END,"
-				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END,"
-				       "  confirm_due = CASE WHEN bounces + 1 >= ?2 THEN NULL ELSE confirm_due END"
-				       " WHERE id = ?1",
-				       -1, &st->mark_failed, NULL) != SQLITE_OK)
-			return fail(st, err, "preparing the bounce count");
-		s = st->mark_failed;
-		sqlite3_bind_int(s, 2, max_bounces);
-		sqlite3_bind_int64(s, 3, now);
-	} else {
-		return 0;
-	}
-	sqlite3_bind_int64(s, 1, subscriber);
-	int rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return fail(st, err, "updating a subscriber's bounces");
-	return 0;
-}
-
-int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err)
-{
-	static const char sql[] =
-		"SELECT (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'sent'),"
-		"  (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'failed'),"
-		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-		"    (SELECT 1 FROM deliveries d WHERE d.edition = ?1 AND d.subscriber_id = s.id"
-		"     AND d.state IN ('sent', 'failed')))";
-	memset(c, 0, sizeof *c);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the delivery count");
-	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		c->sent = sqlite3_column_int64(s, 0);
-		c->failed = sqlite3_column_int64(s, 1);
-		c->pending = sqlite3_column_int64(s, 2);
-	} else {
-		fail(st, err, "counting deliveries");
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* ---- what comes back ---- */
-
-void store_bounce_policy(struct store *st, double threshold, int reset_days)
-{
-	st->bounce_threshold = threshold;
-	st->bounce_reset_days = reset_days;
-}
-
-int store_subscriber_by_verp(struct store *st, const char *prefix, struct subscriber *out, char **err)
-{
-	if (strlen(prefix) != 16 || strspn(prefix, "0123456789abcdef") != 16)
-		return 0;
-	/* the full nonce whose first 16 hex digits PREFIX is, from the rows
-	 * and the aliases of merged rows */
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT nonce FROM subscribers WHERE nonce >= ?1 AND nonce < ?1 || 'g'"
-			       " UNION ALL SELECT nonce FROM subscriber_aliases WHERE nonce >= ?1 AND nonce < ?1 || 'g'"
-			       " LIMIT 2",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the subscriber query");
-	sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
-	char nonce[64] = "";
-	int n = 0, rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(s, 0);
-		if (n++ == 0 && v)
-			snprintf(nonce, sizeof nonce, "%s", (const char *)v);
-	}
-	if (rc != SQLITE_DONE) {
-		fail(st, err, "reading a subscriber");
-		sqlite3_finalize(s);
-		return -1;
-	}
-	sqlite3_finalize(s);
-	if (n != 1) /* none, or (against all odds) two: name nobody */
-		return 0;
-	return store_subscriber_by_nonce(st, nonce, out, err);
-}
-
-int store_inbound_seen(struct store *st, const char *key, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM inbound_seen WHERE key = ?1", -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the inbound query");
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		fail(st, err, "reading what came back");
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_inbound_mark(struct store *st, const char *key, const char *kind, long long now, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO inbound_seen (key, kind, seen_at) VALUES (?1, ?2, ?3)",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the inbound note");
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 3, now);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : fail(st, err, "noting what came back");
-}
-
-int store_optin_drop(struct store *st, long long id, char **err)
-{
-	return update(st, "UPDATE subscribers SET confirm_due = NULL WHERE id = ?2 AND confirm_due IS NOT NULL",
-		      "dropping a confirmation mail", err, NULL, id, 0, 0) < 0
-		       ? -1
-		       : 0;
-}
-
-int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
-		       void *ctx, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT at, coalesce(address, ''), kind, coalesce(status, ''), coalesce(diagnostic, ''),"
-			       " source FROM bounces WHERE at >= ?1 ORDER BY at, id",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the bounce list");
-	sqlite3_bind_int64(s, 1, since);
-	int rc, r = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct bounce_row b = {
-			.at = sqlite3_column_int64(s, 0),
-			.address = (const char *)sqlite3_column_text(s, 1),
-			.kind = (const char *)sqlite3_column_text(s, 2),
-			.status = (const char *)sqlite3_column_text(s, 3),
-			.diagnostic = (const char *)sqlite3_column_text(s, 4),
-			.source = (const char *)sqlite3_column_text(s, 5),
-		};
-		if ((r = cb(ctx, &b)) != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = fail(st, err, "reading the bounce list");
-	sqlite3_finalize(s);
-	return r;
-}
-
-int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err)
-{
-	static const char *const kinds[6] = {"unknown", "bounce-hard", "bounce-soft", "complaint", "unsubscribe",
-					     "auto-reply"};
-	memset(counts, 0, 6 * sizeof *counts);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT kind, count(*) FROM bounces WHERE at >= ?1 GROUP BY kind", -1, &s,
-			       NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the bounce counts");
-	sqlite3_bind_int64(s, 1, since);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		for (int i = 0; i < 6; i++)
-			if (!strcmp(kinds[i], (const char *)sqlite3_column_text(s, 0)))
-				counts[i] = sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : fail(st, err, "reading the bounce counts");
-}
-
-int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT INTO bounces (at, subscriber_id, address, kind, source, status, diagnostic, edition)"
-			       " VALUES (?1, ?2, coalesce(?3, (SELECT email FROM subscribers WHERE id = ?2)), ?4, ?5, ?6,"
-			       " ?7, ?8)",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the bounce log");
-	sqlite3_bind_int64(s, 1, now);
-	if (b->subscriber > 0)
-		sqlite3_bind_int64(s, 2, b->subscriber);
-	else
-		sqlite3_bind_null(s, 2);
-	bind_text(s, 3, b->address && *b->address ? b->address : NULL);
-	bind_text(s, 4, b->kind);
-	bind_text(s, 5, b->source);
-	bind_text(s, 6, b->status && *b->status ? b->status : NULL);
-	bind_text(s, 7, b->diagnostic && *b->diagnostic ? b->diagnostic : NULL);
-	bind_text(s, 8, b->edition && *b->edition ? b->edition : NULL);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : fail(st, err, "writing the bounce log");
-}
-
-int store_bounce_score(struct store *st, long long id, double step, long long now, bool *became, char **err)
-{
-	if (became)
-		*became = false;
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT bounce_score, bounce_day, bounce_at, status FROM subscribers WHERE id = ?1", -1,
-			       &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the bounce score");
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return rc == SQLITE_DONE ? 0 : fail(st, err, "reading the bounce score");
-	}
-	double score = sqlite3_column_double(s, 0);
-	bool has_day = sqlite3_column_type(s, 1) != SQLITE_NULL;
-	long long day = sqlite3_column_int64(s, 1), at = sqlite3_column_int64(s, 2);
-	char status[32];
-	snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(s, 3));
-	sqlite3_finalize(s);
-	double threshold = st->bounce_threshold > 0 ? st->bounce_threshold : 3.0;
-	int reset = st->bounce_reset_days > 0 ? st->bounce_reset_days : 14;
-	long long today = now / 86400;
-	if (has_day && now - at >= (long long)reset * 86400)
-		score = 0; /* quiet long enough: a fresh start */
-	if (!has_day || day != today || now - at >= (long long)reset * 86400)
-		score += step; /* at most one step a day */
-	bool to_bouncing = score >= threshold && !strcmp(status, "active");
-	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE subscribers SET bounce_score = ?1, bounce_day = ?2, bounce_at = ?3,"
-			       "  status = CASE WHEN ?4 THEN 'bouncing' ELSE status END,"
-			       "  status_at = CASE WHEN ?4 THEN ?3 ELSE status_at END,"
-			       "  confirm_due = CASE WHEN ?4 THEN NULL ELSE confirm_due END"
-			       " WHERE id = ?5",
-			       -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, "preparing the bounce score");
-	sqlite3_bind_double(s, 1, score);
-	sqlite3_bind_int64(s, 2, today);
-	sqlite3_bind_int64(s, 3, now);
-	sqlite3_bind_int(s, 4, to_bouncing);
-	sqlite3_bind_int64(s, 5, id);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return fail(st, err, "updating the bounce score");
-	if (became)
-		*became = to_bouncing;
-	return 0;
 }

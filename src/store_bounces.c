@@ -1,0 +1,208 @@
+/* store: what comes back: the bounce log, scores, messages seen. */
+#define _GNU_SOURCE
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/util.h"
+#include "store_internal.h"
+
+/* ---- what comes back ---- */
+
+void store_bounce_policy(struct store *st, double threshold, int reset_days)
+{
+	st->bounce_threshold = threshold;
+	st->bounce_reset_days = reset_days;
+}
+
+int store_subscriber_by_verp(struct store *st, const char *prefix, struct subscriber *out, char **err)
+{
+	if (strlen(prefix) != 16 || strspn(prefix, "0123456789abcdef") != 16)
+		return 0;
+	/* the full nonce whose first 16 hex digits PREFIX is, from the rows
+	 * and the aliases of merged rows */
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT nonce FROM subscribers WHERE nonce >= ?1 AND nonce < ?1 || 'g'"
+			       " UNION ALL SELECT nonce FROM subscriber_aliases WHERE nonce >= ?1 AND nonce < ?1 || 'g'"
+			       " LIMIT 2",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the subscriber query");
+	sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
+	char nonce[64] = "";
+	int n = 0, rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+		if (n++ == 0 && v)
+			snprintf(nonce, sizeof nonce, "%s", (const char *)v);
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(st, err, "reading a subscriber");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	if (n != 1) /* none, or (against all odds) two: name nobody */
+		return 0;
+	return store_subscriber_by_nonce(st, nonce, out, err);
+}
+
+int store_inbound_seen(struct store *st, const char *key, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM inbound_seen WHERE key = ?1", -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the inbound query");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		sq_fail(st, err, "reading what came back");
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_inbound_mark(struct store *st, const char *key, const char *kind, long long now, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO inbound_seen (key, kind, seen_at) VALUES (?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the inbound note");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, now);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "noting what came back");
+}
+
+int store_optin_drop(struct store *st, long long id, char **err)
+{
+	return sq_update(st, "UPDATE subscribers SET confirm_due = NULL WHERE id = ?2 AND confirm_due IS NOT NULL",
+		      "dropping a confirmation mail", err, NULL, id, 0, 0) < 0
+		       ? -1
+		       : 0;
+}
+
+int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
+		       void *ctx, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT at, coalesce(address, ''), kind, coalesce(status, ''), coalesce(diagnostic, ''),"
+			       " source FROM bounces WHERE at >= ?1 ORDER BY at, id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the bounce list");
+	sqlite3_bind_int64(s, 1, since);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct bounce_row b = {
+			.at = sqlite3_column_int64(s, 0),
+			.address = (const char *)sqlite3_column_text(s, 1),
+			.kind = (const char *)sqlite3_column_text(s, 2),
+			.status = (const char *)sqlite3_column_text(s, 3),
+			.diagnostic = (const char *)sqlite3_column_text(s, 4),
+			.source = (const char *)sqlite3_column_text(s, 5),
+		};
+		if ((r = cb(ctx, &b)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sq_fail(st, err, "reading the bounce list");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err)
+{
+	static const char *const kinds[6] = {"unknown", "bounce-hard", "bounce-soft", "complaint", "unsubscribe",
+					     "auto-reply"};
+	memset(counts, 0, 6 * sizeof *counts);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT kind, count(*) FROM bounces WHERE at >= ?1 GROUP BY kind", -1, &s,
+			       NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the bounce counts");
+	sqlite3_bind_int64(s, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		for (int i = 0; i < 6; i++)
+			if (!strcmp(kinds[i], (const char *)sqlite3_column_text(s, 0)))
+				counts[i] = sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "reading the bounce counts");
+}
+
+int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO bounces (at, subscriber_id, address, kind, source, status, diagnostic, edition)"
+			       " VALUES (?1, ?2, coalesce(?3, (SELECT email FROM subscribers WHERE id = ?2)), ?4, ?5, ?6,"
+			       " ?7, ?8)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the bounce log");
+	sqlite3_bind_int64(s, 1, now);
+	if (b->subscriber > 0)
+		sqlite3_bind_int64(s, 2, b->subscriber);
+	else
+		sqlite3_bind_null(s, 2);
+	sq_bind_text(s, 3, b->address && *b->address ? b->address : NULL);
+	sq_bind_text(s, 4, b->kind);
+	sq_bind_text(s, 5, b->source);
+	sq_bind_text(s, 6, b->status && *b->status ? b->status : NULL);
+	sq_bind_text(s, 7, b->diagnostic && *b->diagnostic ? b->diagnostic : NULL);
+	sq_bind_text(s, 8, b->edition && *b->edition ? b->edition : NULL);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "writing the bounce log");
+}
+
+int store_bounce_score(struct store *st, long long id, double step, long long now, bool *became, char **err)
+{
+	if (became)
+		*became = false;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT bounce_score, bounce_day, bounce_at, status FROM subscribers WHERE id = ?1", -1,
+			       &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the bounce score");
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "reading the bounce score");
+	}
+	double score = sqlite3_column_double(s, 0);
+	bool has_day = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	long long day = sqlite3_column_int64(s, 1), at = sqlite3_column_int64(s, 2);
+	char status[32];
+	snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(s, 3));
+	sqlite3_finalize(s);
+	double threshold = st->bounce_threshold > 0 ? st->bounce_threshold : 3.0;
+	int reset = st->bounce_reset_days > 0 ? st->bounce_reset_days : 14;
+	long long today = now / 86400;
+	if (has_day && now - at >= (long long)reset * 86400)
+		score = 0; /* quiet long enough: a fresh start */
+	if (!has_day || day != today || now - at >= (long long)reset * 86400)
+		score += step; /* at most one step a day */
+	bool to_bouncing = score >= threshold && !strcmp(status, "active");
+	if (sqlite3_prepare_v2(st->db,
+			       "UPDATE subscribers SET bounce_score = ?1, bounce_day = ?2, bounce_at = ?3,"
+			       "  status = CASE WHEN ?4 THEN 'bouncing' ELSE status END,"
+			       "  status_at = CASE WHEN ?4 THEN ?3 ELSE status_at END,"
+			       "  confirm_due = CASE WHEN ?4 THEN NULL ELSE confirm_due END"
+			       " WHERE id = ?5",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the bounce score");
+	sqlite3_bind_double(s, 1, score);
+	sqlite3_bind_int64(s, 2, today);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int(s, 4, to_bouncing);
+	sqlite3_bind_int64(s, 5, id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return sq_fail(st, err, "updating the bounce score");
+	if (became)
+		*became = to_bouncing;
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* store: the delivery journal, one row per (edition, subscriber). */
+#define _GNU_SOURCE
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest/util.h"
+#include "store_internal.h"
+
+/* ---- the delivery journal ---- */
+
+int store_recipients_next(struct store *st, const char *edition, long long after, int limit,
+			  struct subscriber *out, int *n, char **err)
+{
+	static const char sql[] =
+		"SELECT s.id, s.email, s.name, s.status, s.nonce, s.bounces, s.created_at, s.status_at,"
+		"  coalesce(d.attempts, 0)"
+		" FROM subscribers s LEFT JOIN deliveries d ON d.edition = ?1 AND d.subscriber_id = s.id"
+		" WHERE s.status = 'active' AND s.id > ?2"
+		"   AND (d.state IS NULL OR d.state IN ('inflight', 'deferred'))"
+		" ORDER BY s.id LIMIT ?3";
+	*n = 0;
+	if (!st->recipients && sqlite3_prepare_v2(st->db, sql, -1, &st->recipients, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the recipients query");
+	sqlite3_stmt *s = st->recipients;
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int(s, 3, limit);
+	int rc = SQLITE_DONE;
+	while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		sq_read_subscriber(s, &out[*n]);
+		out[*n].attempts = sqlite3_column_int(s, 8);
+		(*n)++;
+	}
+	if (*n < limit && rc != SQLITE_DONE) {
+		sq_fail(st, err, "reading recipients");
+		sqlite3_reset(s);
+		for (int i = 0; i < *n; i++)
+			subscriber_clear(&out[i]);
+		*n = 0;
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+static const char *const state_names[] = {"inflight", "sent", "deferred", "failed"};
+
+int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
+			const char *reply, long long now, int max_bounces, char **err)
+{
+	static const char sql[] =
+		"INSERT INTO deliveries (edition, subscriber_id, state, attempts, reply, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (edition, subscriber_id) DO UPDATE SET state = excluded.state,"
+		"  attempts = attempts + excluded.attempts, reply = coalesce(excluded.reply, reply),"
+		"  updated_at = excluded.updated_at";
+	if (!st->mark && sqlite3_prepare_v2(st->db, sql, -1, &st->mark, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the journal update");
+	sqlite3_stmt *s = st->mark;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, subscriber);
+	sqlite3_bind_text(s, 3, state_names[state], -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, state == DELIVERY_INFLIGHT); /* an attempt starts in flight */
+	sq_bind_text(s, 5, reply);
+	sqlite3_bind_int64(s, 6, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		sq_fail(st, err, "writing the journal");
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	if (state == DELIVERY_SENT) {
+		if (!st->mark_sent &&
+		    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET bounces = 0 WHERE id = ?1 AND bounces <> 0",
+				       -1, &st->mark_sent, NULL) != SQLITE_OK)
+			return sq_fail(st, err, "preparing the bounce reset");
+		s = st->mark_sent;
+	} else if (state == DELIVERY_FAILED && max_bounces > 0) {
+		/* a recipient refused during the run: a hard bounce in the
+		 * same score as those that come back (SPEC) */
+		struct bounce_rec b = {.subscriber = subscriber, .kind = "bounce-hard", .source = "run",
+				       .diagnostic = reply, .edition = edition};
+		if (store_bounce_log(st, &b, now, err) < 0 || store_bounce_score(st, subscriber, 1.0, now, NULL, err) < 0)
+			return -1;
+		if (!st->mark_failed &&
+		    sqlite3_prepare_v2(st->db,
+				       "UPDATE subscribers SET bounces = bounces + 1,"
+				       "  status = CASE WHEN bounces + 1 >= ?2 THEN 'bouncing' ELSE status END,"
+				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END,"
+				       "  confirm_due = CASE WHEN bounces + 1 >= ?2 THEN NULL ELSE confirm_due END"
+				       " WHERE id = ?1",
+				       -1, &st->mark_failed, NULL) != SQLITE_OK)
+			return sq_fail(st, err, "preparing the bounce count");
+		s = st->mark_failed;
+		sqlite3_bind_int(s, 2, max_bounces);
+		sqlite3_bind_int64(s, 3, now);
+	} else {
+		return 0;
+	}
+	sqlite3_bind_int64(s, 1, subscriber);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sq_fail(st, err, "updating a subscriber's bounces");
+	return 0;
+}
+
+int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err)
+{
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'sent'),"
+		"  (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'failed'),"
+		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+		"    (SELECT 1 FROM deliveries d WHERE d.edition = ?1 AND d.subscriber_id = s.id"
+		"     AND d.state IN ('sent', 'failed')))";
+	memset(c, 0, sizeof *c);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the delivery count");
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		c->sent = sqlite3_column_int64(s, 0);
+		c->failed = sqlite3_column_int64(s, 1);
+		c->pending = sqlite3_column_int64(s, 2);
+	} else {
+		sq_fail(st, err, "counting deliveries");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
