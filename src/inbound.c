@@ -24,6 +24,7 @@
 #include "digest/log.h"
 #include "digest/mime.h"
 #include "digest/smtp.h"
+#include "digest/subscription.h"
 #include "digest/util.h"
 
 int inbound_init(struct inbound *in, const struct config *cfg, struct store *st, char **err)
@@ -115,34 +116,27 @@ static int act(struct inbound *in, struct dsn_result *r, char **err)
 			       .diagnostic = r->diagnostic,
 			       .edition = edition};
 	int rc = store_bounce_log(in->st, &b, (long long)in->now, err);
-	if (rc == 0 && found) {
-		switch (r->kind) {
-		case DSN_BOUNCE_HARD:
-		case DSN_BOUNCE_SOFT:
-			if (has_day && day == 0) {
-				/* a confirmation mail bounced: no more of them; an
-				 * active reader's score is not its business */
-				rc = store_optin_drop(in->st, sub.id, err);
-			} else {
-				bool became = false;
-				rc = store_bounce_score(in->st, sub.id, r->kind == DSN_BOUNCE_HARD ? 1.0 : 0.5,
-							(long long)in->now, &became, err);
-				if (rc == 0 && became)
-					log_info("%s: bouncing", sub.email);
-			}
-			break;
-		case DSN_COMPLAINT:
-		case DSN_UNSUBSCRIBE:
-			rc = store_subscriber_transition(in->st, sub.id,
-							 1u << SUB_PENDING | 1u << SUB_ACTIVE | 1u << SUB_BOUNCING,
-							 SUB_UNSUBSCRIBED, (long long)in->now, err);
-			if (rc > 0)
-				log_info("%s: unsubscribed (%s)", sub.email, dsn_kind_name(r->kind));
-			rc = rc < 0 ? -1 : 0;
-			break;
-		default:
-			break;
-		}
+	/* what it means for the reader is the lifecycle's (subscription.c) */
+	enum sub_event ev = SUB_EV_COUNT;
+	switch (r->kind) {
+	case DSN_BOUNCE_HARD:
+	case DSN_BOUNCE_SOFT:
+		/* a confirmation mail (day 0) that bounced stops the mails; an
+		 * active reader's score is not its business */
+		ev = has_day && day == 0		  ? SUB_EV_CONFIRM_BOUNCE
+		     : r->kind == DSN_BOUNCE_HARD ? SUB_EV_BOUNCE_HARD
+						  : SUB_EV_BOUNCE_SOFT;
+		break;
+	case DSN_COMPLAINT: ev = SUB_EV_COMPLAINT; break;
+	case DSN_UNSUBSCRIBE: ev = SUB_EV_MAIL_UNSUBSCRIBE; break;
+	default: break;
+	}
+	if (rc == 0 && found && ev != SUB_EV_COUNT) {
+		struct sub_args a = {.ev = ev, .id = sub.id, .now = (long long)in->now};
+		struct sub_result res;
+		rc = subscription_apply(in->st, &a, &res, err);
+		if (rc == 0 && res.from != res.to)
+			log_info("%s: %s (%s)", sub.email, sub_status_name(res.to), dsn_kind_name(r->kind));
 	}
 	subscriber_clear(&sub);
 	return rc;
@@ -426,6 +420,16 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 	const char *done_folder = cfg->inbound.processed_folder;
 	if (*done_folder)
 		mailimap_create(imap, done_folder); /* an error: it exists */
+	/* MOVE (RFC 6851) only where the server offers it; else COPY, then
+	 * \Deleted and EXPUNGE: of our messages alone with UIDPLUS's UID
+	 * EXPUNGE (RFC 4315), which leaves what another client flagged */
+	struct mailimap_capability_data *caps = NULL;
+	if (mailimap_capability(imap, &caps) == MAILIMAP_NO_ERROR)
+		mailimap_capability_data_free(caps);
+	bool can_move = mailimap_has_extension(imap, "MOVE"), uidplus = mailimap_has_extension(imap, "UIDPLUS");
+	if (*done_folder && !can_move)
+		log_info("%s: no MOVE: recognised messages are copied to %s, flagged deleted and expunged", where,
+			 done_folder);
 	/* what earlier runs flagged deleted is not read again */
 	struct mailimap_search_key *all =
 		mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -439,6 +443,7 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 		goto out;
 	}
 	bool flagged = false;
+	struct mailimap_set *deleted = mailimap_set_new_empty(); /* the UIDs we flagged */
 	rc = 0;
 	for (clistiter *it = clist_begin(uids); it && rc == 0; it = clist_next(it)) {
 		uint32_t uid = *(uint32_t *)clist_content(it);
@@ -482,7 +487,7 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 			/* acted on and committed: out of the folder */
 			bool moved = false;
 			if (*done_folder) {
-				moved = mailimap_uid_move(imap, set, done_folder) == MAILIMAP_NO_ERROR;
+				moved = can_move && mailimap_uid_move(imap, set, done_folder) == MAILIMAP_NO_ERROR;
 				if (!moved && mailimap_uid_copy(imap, set, done_folder) != MAILIMAP_NO_ERROR) {
 					log_warn("%s: cannot copy UID %u to %s: left in place", where, uid, done_folder);
 					mailimap_set_free(set);
@@ -493,15 +498,19 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 				struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
 				mailimap_flag_list_add(fl, mailimap_flag_new_deleted());
 				struct mailimap_store_att_flags *sf = mailimap_store_att_flags_new_add_flags_silent(fl);
-				if (mailimap_uid_store(imap, set, sf) == MAILIMAP_NO_ERROR)
+				if (mailimap_uid_store(imap, set, sf) == MAILIMAP_NO_ERROR) {
 					flagged = true;
+					mailimap_set_add_single(deleted, uid);
+				}
 				mailimap_store_att_flags_free(sf);
 			}
 		}
 		mailimap_set_free(set);
 	}
-	if (flagged && *done_folder && mailimap_expunge(imap) != MAILIMAP_NO_ERROR)
+	if (flagged && *done_folder &&
+	    (uidplus ? mailimap_uid_expunge(imap, deleted) : mailimap_expunge(imap)) != MAILIMAP_NO_ERROR)
 		log_warn("%s: EXPUNGE failed", where);
+	mailimap_set_free(deleted);
 	mailimap_logout(imap);
 out:
 	if (uids)

@@ -8,6 +8,7 @@
 
 #include "digest/journal.h"
 #include "digest/smtp.h"
+#include "digest/subscription.h"
 #include "digest/util.h"
 
 void (*journal_test_hook)(const char *point);
@@ -103,9 +104,9 @@ static void commit(struct journal *j)
 		pthread_mutex_lock(&j->db);
 		rc = store_begin(j->st, &err);
 		for (size_t i = 0; i < m.n && rc == 0; i++)
-			rc = store_delivery_mark(j->st, j->edition, m.v[i].sub, m.v[i].state,
-						 m.v[i].has_reply ? m.v[i].reply : NULL, m.v[i].at,
-						 m.v[i].bounce ? j->max_bounces : 0, &err);
+			rc = subscription_delivery(j->st, j->edition, m.v[i].sub, m.v[i].state,
+						   m.v[i].has_reply ? m.v[i].reply : NULL, m.v[i].at,
+						   m.v[i].bounce ? j->max_bounces : 0, &err);
 		if (rc == 0)
 			rc = store_commit(j->st, &err);
 		if (rc < 0)

@@ -25,6 +25,7 @@
 #include "digest/address.h"
 #include "digest/archive.h"
 #include "digest/subscriber.h"
+#include "digest/subscription.h"
 #include "digest/optin.h"
 #include "digest/page.h"
 #include "digest/preflight.h"
@@ -939,18 +940,17 @@ static int parse_subscribers(int argc, char **argv, union opts *o, int *code)
 static int subscribe_optin(struct config *cfg, struct store *st, const char *addr, const char *name)
 {
 	char *err = NULL;
-	enum optin_outcome out;
 	time_t now = time(NULL);
 	/* Whoever runs this command asks on the reader's behalf: a mail goes
 	 * out however recently the last did. */
-	if (store_begin(st, &err) < 0 || store_optin_request(st, addr, name, (long long)now, 0, &out, &err) < 0 ||
-	    store_commit(st, &err) < 0) {
-		store_rollback(st);
+	struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = name, .now = (long long)now};
+	struct sub_result res;
+	if (subscription_event(st, &ev, &res, &err) < 0) {
 		log_error("%s", err);
 		free(err);
 		return db_failed(st);
 	}
-	if (out == OPTIN_ACTIVE) {
+	if (res.outcome == SUB_ALREADY_ACTIVE) {
 		printf("%s: active\n", addr);
 		return EX_OK;
 	}
@@ -1021,12 +1021,11 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 	if (rc == EX_OK && !o.confirmed) {
 		rc = subscribe_optin(cfg, st, addr, name);
 	} else if (rc == EX_OK) {
-		enum put_outcome out;
-		if (store_begin(st, &err) < 0 ||
-		    store_subscriber_put(st, addr, name, SUB_ACTIVE, true, (long long)time(NULL), &out, &err) < 0 ||
-		    store_commit(st, &err) < 0) {
+		struct sub_args ev = {.ev = SUB_EV_RESUBSCRIBE + SUB_ACTIVE, .email = addr, .name = name,
+				      .now = (long long)time(NULL)};
+		struct sub_result res;
+		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
-			store_rollback(st);
 			rc = db_failed(st);
 		} else {
 			printf("%s: active\n", addr);
@@ -1048,20 +1047,16 @@ static int cmd_unsubscribe(struct config *cfg, const union opts *opts)
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc == EX_OK) {
-		int r = store_subscriber_set_status(st, addr, SUB_UNSUBSCRIBED, (long long)time(NULL), &err);
-		if (r < 0) {
+		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .email = addr, .now = (long long)time(NULL)};
+		struct sub_result res;
+		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
 			rc = db_failed(st);
+		} else if (res.outcome == SUB_NONE) {
+			log_error("unsubscribe: %s is not a subscriber", addr);
+			rc = EX_DATAERR;
 		} else {
-			struct subscriber sub = {0};
-			int found = store_subscriber_get(st, addr, &sub, &err);
-			if (found == 1)
-				printf("%s: unsubscribed\n", addr);
-			else {
-				log_error("unsubscribe: %s is not a subscriber", addr);
-				rc = EX_DATAERR;
-			}
-			subscriber_clear(&sub);
+			printf("%s: unsubscribed\n", addr);
 		}
 	}
 	store_close(st);
@@ -1113,15 +1108,18 @@ struct import_ctx {
 static int import_row(void *ctx, const struct sub_record *r)
 {
 	struct import_ctx *ic = ctx;
-	enum put_outcome out;
-	if (store_subscriber_put(ic->st, r->email, r->name, r->has_status ? r->status : SUB_ACTIVE,
-				 ic->resubscribe, ic->now, &out, &ic->err) < 0)
+	/* one event a line, within the batch's transaction */
+	struct sub_args ev = {.ev = (ic->resubscribe ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) +
+				    (r->has_status ? r->status : SUB_ACTIVE),
+			      .email = r->email, .name = r->name, .now = ic->now};
+	struct sub_result res;
+	if (subscription_apply(ic->st, &ev, &res, &ic->err) < 0)
 		return -1;
-	switch (out) {
-	case PUT_ADDED: ic->added++; break;
-	case PUT_UPDATED: ic->updated++; break;
-	case PUT_UNCHANGED: ic->unchanged++; break;
-	case PUT_KEPT: ic->kept++; break;
+	switch (res.outcome) {
+	case SUB_ADDED: ic->added++; break;
+	case SUB_UPDATED: ic->updated++; break;
+	case SUB_KEPT: ic->kept++; break;
+	default: ic->unchanged++; break;
 	}
 	if (++ic->batch >= IMPORT_BATCH_ROWS || mono_now() - ic->batch_start >= IMPORT_BATCH_SECONDS) {
 		if (store_commit(ic->st, &ic->err) < 0)

@@ -30,6 +30,7 @@
 #include "digest/serve.h"
 #include "digest/store.h"
 #include "digest/subscriber.h"
+#include "digest/subscription.h"
 #include "digest/token.h"
 
 /* Subscribe requests: per client, a burst of 10 then one a minute; per
@@ -301,21 +302,21 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		log_info("serve: %s: too many subscribe requests for %s", who, addr);
 		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	} else {
-		enum optin_outcome out = OPTIN_ACTIVE;
 		char *err = NULL;
-		if (store_begin(sv->st, &err) < 0 ||
-		    store_optin_request(sv->st, addr, clean, (long long)time(NULL), OPTIN_RESEND_SECONDS, &out,
-					&err) < 0 ||
-		    store_commit(sv->st, &err) < 0) {
-			store_rollback(sv->st);
+		struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = clean, .now = (long long)time(NULL),
+				      .resend = OPTIN_RESEND_SECONDS};
+		struct sub_result res;
+		if (subscription_event(sv->st, &ev, &res, &err) < 0) {
 			log_error("serve: subscribing %s: %s", addr, err);
 			free(err);
 			ok = page(sv, c, PAGE_FAILED, &a, NULL, 0);
 		} else {
-			static const char *const said[] = {"new, confirmation owed", "pending, confirmation owed again",
-							   "back, confirmation owed", "pending, confirmation sent lately",
-							   "active already"};
-			log_info("serve: %s: subscribe %s: %s", who, addr, said[out]);
+			log_info("serve: %s: subscribe %s: %s", who, addr,
+				 res.outcome == SUB_ADDED	   ? "new, confirmation owed"
+				 : res.outcome == SUB_OWED	   ? "pending, confirmation owed again"
+				 : res.outcome == SUB_RETURNED ? "back, confirmation owed"
+				 : res.outcome == SUB_WAIT	   ? "pending, confirmation sent lately"
+								   : "active already");
 			/* Woken whatever the outcome: the answer takes the same path. */
 			wake_sender(sv);
 			/* The same answer whatever the address was: the page tells
@@ -390,9 +391,11 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	} else if (confirm) {
 		/* Pending, or back after leaving with a confirmation sent since;
 		 * else a link from before they left: it never brings anyone back. */
-		int may = post && store_begin(sv->st, &err) < 0 ? -1 : store_optin_confirm(sv->st, sub.id, now, post, &err);
-		if (may < 0 || (post && store_commit(sv->st, &err) < 0)) {
-			store_rollback(sv->st);
+		struct sub_args ev = {.ev = SUB_EV_CONFIRM, .id = sub.id, .now = now};
+		struct sub_result res = {0};
+		int rc = post ? subscription_event(sv->st, &ev, &res, &err) : subscription_peek(sv->st, &ev, &res, &err);
+		bool may = res.outcome == SUB_UPDATED;
+		if (rc < 0) {
 			log_error("serve: %s: %s", sub.email, err);
 			kind = PAGE_FAILED;
 		} else if (!may) {
@@ -405,12 +408,10 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	} else if (sub.status == SUB_UNSUBSCRIBED || !post) {
 		kind = sub.status == SUB_UNSUBSCRIBED ? PAGE_UNSUBSCRIBED : PAGE_UNSUBSCRIBE;
 	} else {
-		unsigned from = (1u << SUB_PENDING) | (1u << SUB_ACTIVE) | (1u << SUB_BOUNCING);
 		kind = PAGE_UNSUBSCRIBED;
-		if (store_begin(sv->st, &err) < 0 ||
-		    store_subscriber_transition(sv->st, sub.id, from, SUB_UNSUBSCRIBED, now, &err) < 0 ||
-		    store_commit(sv->st, &err) < 0) {
-			store_rollback(sv->st);
+		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .id = sub.id, .now = now};
+		struct sub_result res;
+		if (subscription_event(sv->st, &ev, &res, &err) < 0) {
 			log_error("serve: %s: %s", sub.email, err);
 			kind = PAGE_FAILED;
 		} else {

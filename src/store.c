@@ -417,12 +417,12 @@ void store_close(struct store *st)
 		return;
 	sqlite3_finalize(st->upsert);
 	sqlite3_finalize(st->mark);
-	sqlite3_finalize(st->mark_sent);
-	sqlite3_finalize(st->mark_failed);
 	sqlite3_finalize(st->recipients);
 	sqlite3_finalize(st->sub_get);
 	sqlite3_finalize(st->sub_insert);
-	sqlite3_finalize(st->sub_update);
+	sqlite3_finalize(st->row_by_id);
+	sqlite3_finalize(st->row_by_key);
+	sqlite3_finalize(st->row_put);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_close(st->db);

@@ -16,6 +16,12 @@ void store_bounce_policy(struct store *st, double threshold, int reset_days)
 	st->bounce_reset_days = reset_days;
 }
 
+void store_bounce_policy_get(const struct store *st, double *threshold, int *reset_days)
+{
+	*threshold = st->bounce_threshold > 0 ? st->bounce_threshold : 3.0;
+	*reset_days = st->bounce_reset_days > 0 ? st->bounce_reset_days : 14;
+}
+
 int store_subscriber_by_verp(struct store *st, const char *prefix, struct subscriber *out, char **err)
 {
 	if (strlen(prefix) != 16 || strspn(prefix, "0123456789abcdef") != 16)
@@ -73,14 +79,6 @@ int store_inbound_mark(struct store *st, const char *key, const char *kind, long
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "noting what came back");
-}
-
-int store_optin_drop(struct store *st, long long id, char **err)
-{
-	return sq_update(st, "UPDATE subscribers SET confirm_due = NULL WHERE id = ?2 AND confirm_due IS NOT NULL",
-		      "dropping a confirmation mail", err, NULL, id, 0, 0) < 0
-		       ? -1
-		       : 0;
 }
 
 int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
@@ -154,55 +152,4 @@ int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "writing the bounce log");
-}
-
-int store_bounce_score(struct store *st, long long id, double step, long long now, bool *became, char **err)
-{
-	if (became)
-		*became = false;
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT bounce_score, bounce_day, bounce_at, status FROM subscribers WHERE id = ?1", -1,
-			       &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "preparing the bounce score");
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "reading the bounce score");
-	}
-	double score = sqlite3_column_double(s, 0);
-	bool has_day = sqlite3_column_type(s, 1) != SQLITE_NULL;
-	long long day = sqlite3_column_int64(s, 1), at = sqlite3_column_int64(s, 2);
-	char status[32];
-	snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(s, 3));
-	sqlite3_finalize(s);
-	double threshold = st->bounce_threshold > 0 ? st->bounce_threshold : 3.0;
-	int reset = st->bounce_reset_days > 0 ? st->bounce_reset_days : 14;
-	long long today = now / 86400;
-	if (has_day && now - at >= (long long)reset * 86400)
-		score = 0; /* quiet long enough: a fresh start */
-	if (!has_day || day != today || now - at >= (long long)reset * 86400)
-		score += step; /* at most one step a day */
-	bool to_bouncing = score >= threshold && !strcmp(status, "active");
-	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE subscribers SET bounce_score = ?1, bounce_day = ?2, bounce_at = ?3,"
-			       "  status = CASE WHEN ?4 THEN 'bouncing' ELSE status END,"
-			       "  status_at = CASE WHEN ?4 THEN ?3 ELSE status_at END,"
-			       "  confirm_due = CASE WHEN ?4 THEN NULL ELSE confirm_due END"
-			       " WHERE id = ?5",
-			       -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "preparing the bounce score");
-	sqlite3_bind_double(s, 1, score);
-	sqlite3_bind_int64(s, 2, today);
-	sqlite3_bind_int64(s, 3, now);
-	sqlite3_bind_int(s, 4, to_bouncing);
-	sqlite3_bind_int64(s, 5, id);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, err, "updating the bounce score");
-	if (became)
-		*became = to_bouncing;
-	return 0;
 }

@@ -49,7 +49,7 @@ int store_recipients_next(struct store *st, const char *edition, long long after
 static const char *const state_names[] = {"inflight", "sent", "deferred", "failed"};
 
 int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
-			const char *reply, long long now, int max_bounces, char **err)
+			const char *reply, long long now, char **err)
 {
 	static const char sql[] =
 		"INSERT INTO deliveries (edition, subscriber_id, state, attempts, reply, updated_at)"
@@ -74,39 +74,6 @@ int store_delivery_mark(struct store *st, const char *edition, long long subscri
 		return -1;
 	}
 	sqlite3_reset(s);
-	if (state == DELIVERY_SENT) {
-		if (!st->mark_sent &&
-		    sqlite3_prepare_v2(st->db, "UPDATE subscribers SET bounces = 0 WHERE id = ?1 AND bounces <> 0",
-				       -1, &st->mark_sent, NULL) != SQLITE_OK)
-			return sq_fail(st, err, "preparing the bounce reset");
-		s = st->mark_sent;
-	} else if (state == DELIVERY_FAILED && max_bounces > 0) {
-		/* a recipient refused during the run: a hard bounce in the
-		 * same score as those that come back (SPEC) */
-		struct bounce_rec b = {.subscriber = subscriber, .kind = "bounce-hard", .source = "run",
-				       .diagnostic = reply, .edition = edition};
-		if (store_bounce_log(st, &b, now, err) < 0 || store_bounce_score(st, subscriber, 1.0, now, NULL, err) < 0)
-			return -1;
-		if (!st->mark_failed &&
-		    sqlite3_prepare_v2(st->db,
-				       "UPDATE subscribers SET bounces = bounces + 1,"
-				       "  status = CASE WHEN bounces + 1 >= ?2 THEN 'bouncing' ELSE status END,"
-				       "  status_at = CASE WHEN bounces + 1 >= ?2 THEN ?3 ELSE status_at END,"
-				       "  confirm_due = CASE WHEN bounces + 1 >= ?2 THEN NULL ELSE confirm_due END"
-				       " WHERE id = ?1",
-				       -1, &st->mark_failed, NULL) != SQLITE_OK)
-			return sq_fail(st, err, "preparing the bounce count");
-		s = st->mark_failed;
-		sqlite3_bind_int(s, 2, max_bounces);
-		sqlite3_bind_int64(s, 3, now);
-	} else {
-		return 0;
-	}
-	sqlite3_bind_int64(s, 1, subscriber);
-	int rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, err, "updating a subscriber's bounces");
 	return 0;
 }
 

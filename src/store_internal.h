@@ -11,12 +11,13 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *upsert;
-	sqlite3_stmt *mark, *mark_sent, *mark_failed, *recipients;
-	sqlite3_stmt *sub_get, *sub_insert, *sub_update; /* prepared once: imports run them per line */
+	sqlite3_stmt *mark, *recipients;
+	/* prepared once: imports and runs use them per line, per message */
+	sqlite3_stmt *sub_get, *sub_insert, *row_by_id, *row_by_key, *row_put;
 	sqlite3_stmt *begin, *commit; /* prepared once: a run commits a few times a message */
 	char *path;
 	bool busy; /* a failure since open was another process holding the database */
-	double bounce_threshold; /* store_bounce_policy */
+	double bounce_threshold; /* store_bounce_policy, for subscription.c */
 	int bounce_reset_days;
 };
 /* The names of enum sub_status, as the status column holds them. */

@@ -86,105 +86,6 @@ int store_subscriber_get(struct store *st, const char *email, struct subscriber 
 	return rc;
 }
 
-int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
-			 bool resubscribe, long long now, enum put_outcome *outcome, char **err)
-{
-	struct subscriber old;
-	char *key = sq_key_of(email);
-	int found = get_by_key(st, key, &old, err);
-	if (found < 0) {
-		free(key);
-		return -1;
-	}
-	sqlite3_stmt *s = NULL;
-	*outcome = PUT_UNCHANGED;
-	if (!found) {
-		char nonce[33];
-		new_nonce(nonce);
-		s = sq_cached(st, &st->sub_insert,
-			   "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at, addr_key)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-			   err);
-		if (!s) {
-			free(key);
-			return -1;
-		}
-		sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
-		free(key);
-		sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
-		sq_bind_text(s, 2, name);
-		sqlite3_bind_text(s, 3, sq_status_names[status], -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, nonce, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 5, now);
-		*outcome = PUT_ADDED;
-	} else {
-		free(key);
-		enum sub_status to = old.status;
-		/* Someone who left, or whose mail bounced, is never put back on the
-		 * list by a merge: only when the caller says so. */
-		bool gone = old.status == SUB_UNSUBSCRIBED || old.status == SUB_BOUNCING;
-		if (status != old.status) {
-			if (gone && !resubscribe)
-				*outcome = PUT_KEPT;
-			else if (!(old.status == SUB_ACTIVE && status == SUB_PENDING))
-				to = status;
-		}
-		bool rename = name && (!old.name || strcmp(name, old.name));
-		if (to != old.status)
-			*outcome = PUT_UPDATED;
-		else if (rename && *outcome == PUT_UNCHANGED)
-			*outcome = PUT_UPDATED;
-		long long id = old.id;
-		bool same = to == old.status;
-		subscriber_clear(&old);
-		if (same && !rename)
-			return 0;
-		s = sq_cached(st, &st->sub_update,
-			   "UPDATE subscribers SET name = coalesce(?2, name), status = ?3,"
-			   "  status_at = CASE WHEN status = ?3 THEN status_at ELSE ?4 END,"
-			   "  confirm_due = CASE WHEN status = ?3 THEN confirm_due ELSE NULL END,"
-			   "  bounces = CASE WHEN status = ?3 THEN bounces ELSE 0 END"
-			   " WHERE id = ?1",
-			   err);
-		if (!s)
-			return -1;
-		sqlite3_bind_int64(s, 1, id);
-		sq_bind_text(s, 2, name);
-		sqlite3_bind_text(s, 3, sq_status_names[to], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, now);
-	}
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		sq_fail(st, err, "storing a subscriber");
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_subscriber_set_status(struct store *st, const char *email, enum sub_status status, long long now,
-				char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = 0,"
-			       "  confirm_due = NULL,"
-			       "  confirm_sent_at = CASE WHEN ?2 = 'unsubscribed' THEN NULL ELSE confirm_sent_at END"
-			       " WHERE addr_key = ?1 AND status <> ?2",
-			       -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "preparing the status update");
-	char *key = sq_key_of(email);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	free(key);
-	sqlite3_bind_text(s, 2, sq_status_names[status], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		sq_fail(st, err, "changing a subscriber's status");
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(st->db) > 0;
-}
-
 int store_subscribers_each(struct store *st, int status, int (*cb)(void *ctx, const struct subscriber *s),
 			   void *ctx, char **err)
 {
@@ -288,84 +189,6 @@ int sq_update(struct store *st, const char *sql, const char *what, char **err, c
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
-/* The confirm_due of the subscriber keyed KEY: -1 when none, -2 when it
- * cannot be read. */
-static long long due_of(struct store *st, const char *key)
-{
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(confirm_due, -1) FROM subscribers WHERE addr_key = ?1", -1,
-			       &q, NULL) != SQLITE_OK)
-		return -2;
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
-	long long v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
-	sqlite3_finalize(q);
-	return v;
-}
-
-static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
-			 long long resend, enum optin_outcome *outcome, char **err);
-
-int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
-			enum optin_outcome *outcome, char **err)
-{
-	char *key = sq_key_of(email);
-	int rc = optin_request(st, email, key, name, now, resend, outcome, err);
-	free(key);
-	return rc;
-}
-
-static int optin_request(struct store *st, const char *email, const char *key, const char *name, long long now,
-			 long long resend, enum optin_outcome *outcome, char **err)
-{
-	struct subscriber old;
-	int found = get_by_key(st, key, &old, err);
-	if (found < 0)
-		return -1;
-	if (!found) {
-		/* A stranger's form can name an address it does not own: the name
-		 * is kept only for a new row, and no mail ever shows it before
-		 * the owner confirms. */
-		enum put_outcome po;
-		if (store_subscriber_put(st, email, name, SUB_PENDING, false, now, &po, err) < 0 ||
-		    sq_update(st, "UPDATE subscribers SET confirm_due = ?2, asked_at = ?2 WHERE addr_key = ?1",
-			   "asking for a confirmation", err, key, now, 0, 0) < 0)
-			return -1;
-		*outcome = OPTIN_NEW;
-		return 0;
-	}
-	enum sub_status was = old.status;
-	subscriber_clear(&old);
-	long long due_before = due_of(st, key), due_after;
-	/* Every request writes (asked_at), whatever the address: the commit
-	 * then takes as long for a subscribed address as for a new one, and
-	 * the answer's timing tells nobody which it was. Owed a mail unless
-	 * active, or one went out less than RESEND seconds ago, or one is
-	 * still waiting to go (a clock set back holds nothing up for ever).
-	 * Someone who left stays unsubscribed (or bouncing) until the new
-	 * link is followed: a stranger's request changes nothing anyone could
-	 * act on. The first request since leaving gets a new nonce, so that
-	 * links from before never work again. */
-	if (due_before < -1 ||
-	    sq_update(st,
-		   "UPDATE subscribers SET asked_at = ?2,"
-		   "  confirm_due = CASE WHEN status = 'active' OR confirm_due IS NOT NULL THEN confirm_due"
-		   "    WHEN confirm_sent_at IS NULL OR confirm_sent_at <= ?2 - ?3 OR confirm_sent_at > ?2 THEN ?2"
-		   "    ELSE NULL END,"
-		   "  nonce = CASE WHEN status IN ('unsubscribed', 'bouncing') AND confirm_due IS NULL"
-		   "    AND (confirm_sent_at IS NULL OR confirm_sent_at < status_at)"
-		   "    THEN lower(hex(randomblob(16))) ELSE nonce END"
-		   " WHERE addr_key = ?1",
-		   "asking for a confirmation", err, key, now, resend, 0) < 0 ||
-	    (due_after = due_of(st, key)) < -1)
-		return sq_fail(st, err, "asking for a confirmation");
-	bool made_due = due_before == -1 && due_after != -1;
-	*outcome = was == SUB_ACTIVE ? OPTIN_ACTIVE
-		   : !made_due	      ? OPTIN_WAIT
-		   : was == SUB_PENDING ? OPTIN_RESENT
-					: OPTIN_RETURNED;
-	return 0;
-}
-
 int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err)
 {
 	*n = 0;
@@ -410,42 +233,127 @@ int store_optin_retry(struct store *st, long long id, long long claimed, long lo
 		       : 0;
 }
 
-/* Who may be confirmed: pending; or left, then sent a confirmation since
- * (on or after the second they left). */
-#define CONFIRMABLE \
-	"(status = 'pending' OR (status IN ('unsubscribed', 'bouncing') AND confirm_sent_at >= status_at))"
+/* ---- the lifecycle's columns, for subscription.c ---- */
 
-int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err)
-{
-	if (apply)
-		return sq_update(st,
-			      "UPDATE subscribers SET status = 'active', status_at = ?3, bounces = 0, confirm_due = NULL"
-			      " WHERE id = ?2 AND " CONFIRMABLE,
-			      "confirming a subscriber", err, NULL, id, now, 0);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM subscribers WHERE id = ?1 AND " CONFIRMABLE, -1, &s,
-			       NULL) != SQLITE_OK)
-		return sq_fail(st, err, "preparing the confirmation check");
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-	if (rc != SQLITE_ROW)
-		sq_fail(st, err, "checking a confirmation");
-	sqlite3_finalize(s);
-	return n;
-}
+#define ROW_COLS                                                                                          \
+	"id, status, status_at, bounces, coalesce(confirm_due, -1), coalesce(confirm_sent_at, -1),"          \
+	" coalesce(asked_at, -1), bounce_score, coalesce(bounce_day, -1), coalesce(bounce_at, -1), nonce, name"
 
-int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
-				char **err)
+static void read_row(sqlite3_stmt *s, struct sub_row *r)
 {
-	char sql[320];
-	int o = snprintf(sql, sizeof sql,
-			 "UPDATE subscribers SET status = '%s', status_at = ?3, bounces = 0, confirm_due = NULL%s"
-			 " WHERE id = ?2 AND status <> '%s' AND status IN (''",
-			 sq_status_names[to], to == SUB_UNSUBSCRIBED ? ", confirm_sent_at = NULL" : "", sq_status_names[to]);
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(s, 0);
+	const char *stname = (const char *)sqlite3_column_text(s, 1);
 	for (int i = 0; i < 4; i++)
-		if (from & (1u << i))
-			o += snprintf(sql + o, sizeof sql - (size_t)o, ", '%s'", sq_status_names[i]);
-	snprintf(sql + o, sizeof sql - (size_t)o, ")");
-	return sq_update(st, sql, "changing a subscriber's status", err, NULL, id, now, 0);
+		if (stname && !strcmp(stname, sq_status_names[i]))
+			r->status = (enum sub_status)i;
+	r->status_at = sqlite3_column_int64(s, 2);
+	r->bounces = sqlite3_column_int(s, 3);
+	r->confirm_due = sqlite3_column_int64(s, 4);
+	r->confirm_sent_at = sqlite3_column_int64(s, 5);
+	r->asked_at = sqlite3_column_int64(s, 6);
+	r->bounce_score = sqlite3_column_double(s, 7);
+	r->bounce_day = sqlite3_column_int64(s, 8);
+	r->bounce_at = sqlite3_column_int64(s, 9);
+	const unsigned char *n = sqlite3_column_text(s, 10);
+	snprintf(r->nonce, sizeof r->nonce, "%s", n ? (const char *)n : "");
+	r->name = sq_col_text(s, 11);
 }
+
+void sub_row_clear(struct sub_row *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	memset(r, 0, sizeof *r);
+}
+
+int store_lifecycle_get(struct store *st, long long id, const char *email, struct sub_row *out, char **err)
+{
+	sqlite3_stmt *s = id > 0 ? sq_cached(st, &st->row_by_id, "SELECT " ROW_COLS " FROM subscribers WHERE id = ?1", err)
+				 : sq_cached(st, &st->row_by_key,
+					     "SELECT " ROW_COLS " FROM subscribers WHERE addr_key = ?1", err);
+	if (!s)
+		return -1;
+	if (id > 0) {
+		sqlite3_bind_int64(s, 1, id);
+	} else {
+		char *key = sq_key_of(email);
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+		free(key);
+	}
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_row(s, out);
+	else if (rc != SQLITE_DONE)
+		sq_fail(st, err, "reading a subscriber");
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void bind_time(sqlite3_stmt *s, int i, long long v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+int store_lifecycle_put(struct store *st, const struct sub_row *r, char **err)
+{
+	sqlite3_stmt *s = sq_cached(st, &st->row_put,
+				    "UPDATE subscribers SET status = ?2, status_at = ?3, bounces = ?4, confirm_due = ?5,"
+				    "  confirm_sent_at = ?6, asked_at = ?7, bounce_score = ?8, bounce_day = ?9,"
+				    "  bounce_at = ?10, nonce = ?11, name = ?12 WHERE id = ?1",
+				    err);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, r->id);
+	sqlite3_bind_text(s, 2, sq_status_names[r->status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, r->status_at);
+	sqlite3_bind_int(s, 4, r->bounces);
+	bind_time(s, 5, r->confirm_due);
+	bind_time(s, 6, r->confirm_sent_at);
+	bind_time(s, 7, r->asked_at);
+	sqlite3_bind_double(s, 8, r->bounce_score);
+	bind_time(s, 9, r->bounce_day);
+	bind_time(s, 10, r->bounce_at);
+	sqlite3_bind_text(s, 11, r->nonce, -1, SQLITE_TRANSIENT);
+	sq_bind_text(s, 12, r->name);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		sq_fail(st, err, "storing a subscriber");
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_lifecycle_insert(struct store *st, const char *email, const struct sub_row *r, long long now, long long *id,
+		     char **err)
+{
+	sqlite3_stmt *s = sq_cached(st, &st->sub_insert,
+				    "INSERT INTO subscribers (email, name, status, nonce, created_at, status_at, addr_key,"
+				    "  confirm_due, asked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+				    err);
+	if (!s)
+		return -1;
+	char *key = sq_key_of(email);
+	sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
+	free(key);
+	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);
+	sq_bind_text(s, 2, r->name);
+	sqlite3_bind_text(s, 3, sq_status_names[r->status], -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->nonce, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, now);
+	bind_time(s, 7, r->confirm_due);
+	bind_time(s, 8, r->asked_at);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		sq_fail(st, err, "storing a subscriber");
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+void store_new_nonce(char out[33]) { new_nonce(out); }

@@ -139,22 +139,6 @@ void subscriber_clear(struct subscriber *sub);
 /* store_subscriber_get: 1 and *OUT filled, 0 when EMAIL is unknown, -1. */
 int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err);
 
-enum put_outcome { PUT_ADDED, PUT_UPDATED, PUT_UNCHANGED, PUT_KEPT };
-/*
- * store_subscriber_put: add EMAIL (normalized) with NAME and STATUS, or
- * merge into the known subscriber: NAME replaces the old one when given;
- * an active subscriber stays active when STATUS is pending; an
- * unsubscribed or bouncing one keeps that status unless RESUBSCRIBE
- * (*OUTCOME = PUT_KEPT). Not a transaction of its own.
- */
-int store_subscriber_put(struct store *st, const char *email, const char *name, enum sub_status status,
-			 bool resubscribe, long long now, enum put_outcome *outcome, char **err);
-
-/* store_subscriber_set_status: 1 when EMAIL's status changed, 0 when it
- * is unknown or had STATUS already, -1 with *ERR. */
-int store_subscriber_set_status(struct store *st, const char *email, enum sub_status status, long long now,
-				char **err);
-
 /* store_subscribers_each: CB for every subscriber (with STATUS, or all
  * when STATUS < 0) in id order; a non-zero CB result stops and is
  * returned. */
@@ -169,28 +153,6 @@ int store_subscriber_counts(struct store *st, long long counts[4], char **err);
  * merged into another names the row it became, *OUT's email and nonce
  * being the merged row's (what its links were made for). */
 int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscriber *out, char **err);
-/* What a request to subscribe did. */
-enum optin_outcome {
-	OPTIN_NEW,      /* a new pending subscriber, owed a confirmation mail */
-	OPTIN_RESENT,   /* pending: owed the mail again */
-	OPTIN_RETURNED, /* had left or bounced: owed the mail, still unsubscribed or bouncing */
-	OPTIN_WAIT,     /* pending: a mail went out less than RESEND s ago, or one is due */
-	OPTIN_ACTIVE,   /* already subscribed: nothing to do */
-};
-/*
- * store_optin_request: someone asks for EMAIL (normalized) to be
- * subscribed, NAME (may be NULL) naming it when it is new. Every request
- * writes (the time it was made), whatever the outcome. An unknown address
- * becomes pending; a pending, unsubscribed or bouncing one is
- * owed a confirmation mail unless one was sent less than RESEND seconds
- * before NOW or one is still due; an active one is left alone. An
- * unsubscribed or bouncing address keeps its status until the mail's
- * link is followed (store_optin_confirm), and its first request since
- * leaving gets it a new nonce: links from before stop working. Not a
- * transaction of its own.
- */
-int store_optin_request(struct store *st, const char *email, const char *name, long long now, long long resend,
-			enum optin_outcome *outcome, char **err);
 /* store_optin_due: up to LIMIT subscribers (not active) owed a
  * confirmation mail by NOW, longest waiting first, into OUT (clear each). */
 int store_optin_due(struct store *st, long long now, int limit, struct subscriber *out, int *n, char **err);
@@ -204,15 +166,36 @@ int store_optin_claim(struct store *st, const struct subscriber *sub, long long 
  * whenever), could not be sent: due again at WHEN, unless a status change
  * has cleared the claim since. */
 int store_optin_retry(struct store *st, long long id, long long claimed, long long when, char **err);
-/* store_optin_confirm: whether subscriber ID may be confirmed: pending,
- * or unsubscribed or bouncing and sent a confirmation since; when APPLY,
- * make it active. 1 yes (done), 0 no, -1. */
-int store_optin_confirm(struct store *st, long long id, long long now, bool apply, char **err);
-/* store_subscriber_transition: subscriber ID to status TO when its status
- * is one in FROM (a mask of 1 << sub_status): 1 when changed, 0 when not,
- * -1. Clears a due confirmation. */
-int store_subscriber_transition(struct store *st, long long id, unsigned from, enum sub_status to, long long now,
-				char **err);
+/*
+ * The columns of a subscriber that its lifecycle (subscription.c) reads
+ * and writes; times are Unix seconds, -1 for none (NULL).
+ */
+struct sub_row {
+	long long id;
+	enum sub_status status;
+	long long status_at;
+	int bounces;                  /* consecutive refusals in runs */
+	long long confirm_due;        /* a confirmation mail is owed since */
+	long long confirm_sent_at;    /* the last one went out */
+	long long asked_at;           /* the last request to subscribe */
+	double bounce_score;          /* SPEC "What comes back" */
+	long long bounce_day, bounce_at; /* the UTC day of its last step; its last bounce */
+	char nonce[33];
+	char *name;                   /* may be NULL */
+};
+void sub_row_clear(struct sub_row *r);
+/* store_lifecycle_get: subscriber ID's columns (or, ID 0, EMAIL's) into
+ * *OUT (clear with sub_row_clear): 1, 0 when none, -1. */
+int store_lifecycle_get(struct store *st, long long id, const char *email, struct sub_row *out, char **err);
+/* store_lifecycle_put: write every column of R (by R->id). */
+int store_lifecycle_put(struct store *st, const struct sub_row *r, char **err);
+/* store_lifecycle_insert: a new subscriber EMAIL with R's status, name,
+ * nonce, confirm_due and asked_at, created at NOW; its id in *ID. */
+int store_lifecycle_insert(struct store *st, const char *email, const struct sub_row *r, long long now, long long *id,
+			   char **err);
+/* store_new_nonce: 32 random hex digits. */
+void store_new_nonce(char out[33]);
+
 /* The journal: one row per (edition, subscriber). */
 enum delivery_state { DELIVERY_INFLIGHT, DELIVERY_SENT, DELIVERY_DEFERRED, DELIVERY_FAILED };
 
@@ -227,14 +210,12 @@ int store_recipients_next(struct store *st, const char *edition, long long after
 
 /*
  * store_delivery_mark: record STATE for (EDITION, SUBSCRIBER) with the
- * server's REPLY (NULL keeps the old one). DELIVERY_INFLIGHT counts an
- * attempt; DELIVERY_SENT resets the subscriber's bounce count;
- * DELIVERY_FAILED adds one and makes the subscriber bouncing at
- * MAX_BOUNCES (0: a failure that is no bounce, counted nowhere). Runs in
- * the caller's transaction.
+ * server's REPLY (NULL keeps the old one); DELIVERY_INFLIGHT counts an
+ * attempt. The journal row only: what it means for the subscriber is
+ * subscription_delivery's. Runs in the caller's transaction.
  */
 int store_delivery_mark(struct store *st, const char *edition, long long subscriber, enum delivery_state state,
-			const char *reply, long long now, int max_bounces, char **err);
+			const char *reply, long long now, char **err);
 
 struct delivery_counts {
 	long long sent, failed, pending; /* pending: active, neither sent nor failed */
@@ -244,9 +225,10 @@ int store_delivery_counts(struct store *st, const char *edition, struct delivery
 /* ---- what comes back (SPEC "What comes back") ---- */
 
 /* store_bounce_policy: inbound.bounce_threshold and bounce_reset_days,
- * for store_bounce_score (and the bounces store_delivery_mark counts);
- * without a call, 3.0 and 14. */
+ * kept with the handle for subscription.c's bounce events;
+ * store_bounce_policy_get reads them (without a call, 3.0 and 14). */
 void store_bounce_policy(struct store *st, double threshold, int reset_days);
+void store_bounce_policy_get(const struct store *st, double *threshold, int *reset_days);
 
 /* store_subscriber_by_verp: the subscriber whose nonce begins with PREFIX
  * (16 hex digits, what a VERP token names): 1 and *OUT, 0 when none (or
@@ -266,19 +248,6 @@ struct bounce_rec {
 	const char *kind, *source, *status, *diagnostic, *edition;
 };
 int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err);
-
-/*
- * store_bounce_score: add STEP (hard 1, soft 0.5) to subscriber ID's
- * bounce score at NOW: the score first returns to 0 when its last bounce
- * is bounce_reset_days old; at most one step a day (UTC); at the
- * threshold an active subscriber becomes bouncing (*BECAME, may be NULL).
- * An unknown ID is no error. Not a transaction of its own.
- */
-int store_bounce_score(struct store *st, long long id, double step, long long now, bool *became, char **err);
-
-/* store_optin_drop: subscriber ID's confirmation mail is no longer due
- * (it bounced). */
-int store_optin_drop(struct store *st, long long id, char **err);
 
 struct bounce_row {
 	long long at;

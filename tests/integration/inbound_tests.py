@@ -555,7 +555,7 @@ class Dovecot:
 
     USER, PASSWORD = "bounces", "s3cret-pass"
 
-    def __init__(self, d, maildir=None):
+    def __init__(self, d, maildir=None, imap_capability=None):
         exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not os.path.exists(exe) or not os.path.exists("/usr/lib/dovecot/imap") \
                 or not os.path.exists("/usr/lib/dovecot/pop3"):
@@ -612,6 +612,7 @@ userdb {{
 mail_location = maildir:{maildir or "~/Maildir"}
 first_valid_uid = 1
 first_valid_gid = 1
+{f"imap_capability = {imap_capability}" if imap_capability else ""}
 service imap-login {{
   inet_listener imap {{
     port = {p['imap']}
@@ -660,9 +661,9 @@ service pop3-login {{
             check(typ == "OK", f"IMAP APPEND to the test Dovecot: {typ}")
         c.logout()
 
-    def subjects(self, folder="INBOX"):
-        """The Subject of every message in FOLDER not flagged deleted (None:
-        no such folder)."""
+    def subjects(self, folder="INBOX", deleted=False):
+        """The Subject of every message in FOLDER not flagged deleted (or,
+        DELETED, flagged so; None: no such folder)."""
         import imaplib
         c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
         c.login(self.USER, self.PASSWORD)
@@ -670,13 +671,34 @@ service pop3-login {{
         if typ != "OK":
             c.logout()
             return None
-        typ, data = c.search(None, "UNDELETED")
+        typ, data = c.search(None, "DELETED" if deleted else "UNDELETED")
         out = []
         for n in data[0].split():
             typ, d = c.fetch(n, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             out.append(d[0][1].decode().split(":", 1)[1].strip())
         c.logout()
         return sorted(out)
+
+    def capabilities(self):
+        """What the server offers after login."""
+        import imaplib
+        c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
+        c.login(self.USER, self.PASSWORD)
+        typ, data = c.capability()
+        c.logout()
+        return data[0].decode().split()
+
+    def flag_deleted(self, subject, folder="INBOX"):
+        """Flag deleted (as another client would) the messages whose Subject
+        contains SUBJECT."""
+        import imaplib
+        c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
+        c.login(self.USER, self.PASSWORD)
+        c.select(folder)
+        typ, data = c.search(None, "SUBJECT", f'"{subject}"')
+        for n in data[0].split():
+            c.store(n, "+FLAGS", "\\Deleted")
+        c.logout()
 
     def stop(self):
         if self.proc.poll() is None:

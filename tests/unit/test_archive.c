@@ -17,6 +17,7 @@
 #include "digest/archive.h"
 #include "digest/render.h"
 #include "digest/store.h"
+#include "digest/subscription.h"
 #include "digest/util.h"
 
 static char dir[] = "/tmp/digest-archive-XXXXXX";
@@ -228,7 +229,7 @@ static void edition(struct store *st, const char *date, const char *title, long 
 		fail_msg("freeze %s: %s", date, err);
 	if (sent) {
 		assert_int_equal(store_begin(st, &err), 0);
-		assert_int_equal(store_delivery_mark(st, date, sub, DELIVERY_SENT, "250 ok", 1700000000, 3, &err), 0);
+		assert_int_equal(subscription_delivery(st, date, sub, DELIVERY_SENT, "250 ok", 1700000000, 3, &err), 0);
 		assert_int_equal(store_commit(st, &err), 0);
 	}
 	article_clear(&a);
@@ -255,11 +256,10 @@ static void test_pages(void **state)
 	struct store *st = NULL;
 	char *err = NULL;
 	assert_int_equal(store_open(cfg->storage.database, &st, &err), 0);
-	enum put_outcome po;
-	assert_int_equal(store_begin(st, &err), 0);
-	assert_int_equal(store_subscriber_put(st, "secret.reader@example.net", "Zebediah Private", SUB_ACTIVE, false,
-					      1700000000, &po, &err), 0);
-	assert_int_equal(store_commit(st, &err), 0);
+	struct sub_args ev = {.ev = SUB_EV_IMPORT + SUB_ACTIVE, .email = "secret.reader@example.net",
+			      .name = "Zebediah Private", .now = 1700000000};
+	struct sub_result res;
+	assert_int_equal(subscription_event(st, &ev, &res, &err), 0);
 	struct subscriber sub = {0};
 	assert_int_equal(store_subscriber_get(st, "secret.reader@example.net", &sub, &err), 1);
 
@@ -324,7 +324,7 @@ static void test_pages(void **state)
 
 	/* a newly sent edition: the feed and the index are built again */
 	assert_int_equal(store_begin(st, &err), 0);
-	assert_int_equal(store_delivery_mark(st, "2026-01-02", sub.id, DELIVERY_SENT, "250", 1700000000, 3, &err), 0);
+	assert_int_equal(subscription_delivery(st, "2026-01-02", sub.id, DELIVERY_SENT, "250", 1700000000, 3, &err), 0);
 	assert_int_equal(store_commit(st, &err), 0);
 	assert_int_equal(archive_get(ar, st, "", ARCHIVE_FEED, NULL, 0, &d, &err), 1);
 	assert_string_not_equal(d->etag, etag);

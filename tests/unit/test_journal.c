@@ -28,6 +28,7 @@
 #include "digest/log.h"
 #include "digest/render.h"
 #include "digest/store.h"
+#include "digest/subscription.h"
 #include "digest/transport.h"
 #include "digest/util.h"
 
@@ -162,9 +163,10 @@ static void fresh(void)
 	assert_int_equal(store_begin(st, &err), 0);
 	for (int i = 1; i <= READERS; i++) {
 		char addr[64];
-		enum put_outcome o;
 		snprintf(addr, sizeof addr, "r%d@example.org", i);
-		assert_int_equal(store_subscriber_put(st, addr, NULL, SUB_ACTIVE, false, 1000, &o, &err), 0);
+		struct sub_args ev = {.ev = SUB_EV_IMPORT + SUB_ACTIVE, .email = addr, .now = 1000};
+		struct sub_result res;
+		assert_int_equal(subscription_apply(st, &ev, &res, &err), 0);
 	}
 	assert_int_equal(store_commit(st, &err), 0);
 	struct edition_rec rec = {.built_at = 1000, .window_from = 0, .window_to = 1000};
