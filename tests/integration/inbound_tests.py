@@ -425,7 +425,10 @@ class Postfix:
     example.org and live.example.net delivered to Maildirs under D/mail
     (digest@example.org, with its +extensions, to mail/bounces/)."""
 
-    def __init__(self, d):
+    def __init__(self, d, inbound_pipe=None):
+        """INBOUND_PIPE (argv): mail to digest@example.org (and its
+        +extensions) goes to a pipe(8) transport running it as nobody, as
+        the README's setup does, instead of the Maildir."""
         if not shutil.which("postfix") or not os.path.exists("/usr/lib/postfix/sbin/master"):
             raise Skip("no Postfix installed (Debian postfix)")
         if os.geteuid() != 0:
@@ -489,7 +492,8 @@ smtputf8_enable = no
 """
         files = {
             "main.cf": main,
-            "transport": "dead.example.net error:5.1.1 User unknown (digest's test relay)\n",
+            "transport": "dead.example.net error:5.1.1 User unknown (digest's test relay)\n"
+                         + ("digest@example.org digest-inbound:\n" if inbound_pipe else ""),
             "access": "reject.example.net REJECT 5.1.1 No such user here\n",
             "vmailbox": "digest@example.org bounces/\n@live.example.net live/\n",
             "master.cf": f"127.0.0.1:{self.port} inet n - n - - smtpd\n" + "\n".join(
@@ -504,7 +508,9 @@ smtputf8_enable = no
                     ("discard", "-", "-", "-", "discard"),
                     ("virtual", "-", "-", "-", "virtual"),  # privileged: it writes as the mailbox's owner
                     ("anvil", "-", "-", "1", "anvil"), ("scache", "-", "-", "1", "scache")))
-            + "\npostlog unix-dgram n - n - 1 postlogd\n",
+            + "\npostlog unix-dgram n - n - 1 postlogd\n"
+            + (f"digest-inbound unix - n n - 2 pipe\n  flags=Rq user=nobody argv={inbound_pipe}\n"
+               if inbound_pipe else ""),
         }
         for name, text in files.items():
             with open(os.path.join(self.conf, name), "w") as f:

@@ -6,6 +6,7 @@ then a rerun; IMAP without MOVE and POP3 with STLS; the labelled corpus
 through the binary, with its numbers. A mixin of run.py's Suite; the
 servers are inbound_tests.py's."""
 
+import datetime as dt
 import email
 import email.policy
 import os
@@ -24,7 +25,7 @@ if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a 
 else:  # run.py imported as the module `run`
     from run import DIGEST, Fail, Skip, check
 
-from inbound_tests import FIXTURES, MAILTO, VERP, Dovecot, Postfix, dsn, fetch_block, short
+from inbound_tests import FIXTURES, MAILTO, UTC, VERP, Dovecot, Postfix, dsn, fetch_block, short
 
 TOK_B = "k5tq3mzv7xw2ab4cdefghijklmnop"  # the tokens the labelled samples carry (tests/unit/test_dsn.c)
 TOK_U = "m7rq2nzv6xw3ab5cdefghijklmnoq"
@@ -404,3 +405,77 @@ class MailLoopTests:
         print(f"# labelled corpus: {len(labels)} samples; {hard_right}/{want['hard']} hard bounces logged with "
               f"the right address; {want['auto']} auto-replies, 0 counted as bounces; {len(unknown)}/"
               f"{want['unknown']} unknown untouched", flush=True)
+
+    # ------------------------------------------------------------ Postfix's pipe(8) transport, as the README sets it up
+    def t_inbound_real_postfix_pipe_transport(self):
+        """The README's pipe(8) setup in a real Postfix: mail to
+        digest+...@example.org goes to `digest inbound` run by Postfix as an
+        unprivileged user (flags=R: Return-Path first). An edition to a
+        dead address comes back as Postfix's own DSN through the pipe and,
+        with bounce_threshold 1, makes the reader bouncing; a reader's mail
+        to the personal mailto: unsubscribes them; a third stays active;
+        Postfix logs both deliveries to the pipe as sent."""
+        d = self.testdir("postfix-pipe")
+        conf_path = os.path.join(d, "digest.conf")
+        pf = Postfix(d, inbound_pipe=f"{DIGEST} -q -c {conf_path} inbound")
+        try:
+            conf = self.job_conf(d, pf.port)
+            check(conf == conf_path, "test bug")
+            self.conf_append(conf, "inbound = { bounce_threshold = 1.0; };")
+            self.add_subscribers(d, conf, csv_rows=[
+                ("dead1@dead.example.net", "Dead", "active"), ("quit@live.example.net", "Quit", "active"),
+                ("stay@live.example.net", "Stay", "active")])
+            s = self.summary(self.run_job(conf))
+            check(s["sent"] == 3, f"run through Postfix: {s}")
+            # what Postfix's pipe runs as: the database and its directory are that user's
+            for root, dirs, files in os.walk(os.path.join(d, "var")):
+                for n in [root] + [os.path.join(root, f) for f in files]:
+                    os.chown(n, 65534, 65534)
+            copies = {}
+            for path in pf.wait_files("live", 2):
+                with open(path, "rb") as f:
+                    raw = f.read()
+                m = email.message_from_bytes(raw, policy=email.policy.compat32)
+                copies[m["To"].split("<")[-1].rstrip(">").strip()] = m
+            mailto = MAILTO.search(" ".join((copies["quit@live.example.net"]["List-Unsubscribe"] or "").split()))
+            check(mailto, "no personal mailto: in List-Unsubscribe")
+            with smtplib.SMTP("127.0.0.1", pf.port, timeout=20) as c:
+                c.sendmail("quit@live.example.net", [mailto.group(1)],
+                           (f"From: quit@live.example.net\nTo: {mailto.group(1)}\nSubject: unsubscribe\n"
+                            "Message-ID: <pipe-unsub@live.example.net>\n\n").encode())
+            deadline = time.monotonic() + 60
+            st = {}
+            while time.monotonic() < deadline:
+                st = self.statuses(d)
+                if st["dead1@dead.example.net"][0] == "bouncing" and st["quit@live.example.net"][0] == "unsubscribed":
+                    break
+                time.sleep(0.3)
+            log = open(pf.log, errors="replace").read() if os.path.exists(pf.log) else ""
+            check(st["dead1@dead.example.net"][0] == "bouncing", f"the DSN through the pipe: {st}; maillog: "
+                  f"{short(log[-1500:], 1500)}")
+            check(st["quit@live.example.net"][0] == "unsubscribed", f"the mail unsubscribe through the pipe: {st}")
+            check(st["stay@live.example.net"] == ("active", 0.0), f"the third reader: {st}")
+            sent = re.findall(r"relay=digest-inbound, .*status=sent", log)
+            check(len(sent) == 2, f"Postfix's deliveries to the pipe: {len(sent)} sent, want 2: {short(log, 600)}")
+        finally:
+            pf.stop()
+
+    # ------------------------------------------------------------ idempotent without a Message-ID
+    def t_inbound_seen_by_content(self):
+        """A bounce with no Message-ID, read twice (a redelivery), steps
+        the score once: the second is known by its content's digest; the
+        same text with one byte changed is another message."""
+        d, conf, box = self.inbound_setup("seen-content", n=1)
+        reader, (raw, _) = next(iter(box.items()))
+        rp = self.return_path(raw)
+        day0 = dt.datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+        msg = re.sub(rb"(?m)^Message-Id: .*\n", b"", dsn(rp, reader))
+        check(b"Message-Id" not in msg, "test bug")
+        for i in range(2):
+            r = self.inbound(conf, d, msg, fake_now=day0 + dt.timedelta(days=i))
+            check(self.inbound_counts(r)["hard"] == 1, f"pass {i}: {r.err_lines[-1]}")
+        check(self.statuses(d)[reader] == ("active", 1.0), f"a redelivery stepped: {self.statuses(d)[reader]}")
+        keys = [k for (k,) in self.loop_db(d, "SELECT key FROM inbound_seen")]
+        check(len(keys) == 1 and keys[0].startswith("sha256:"), f"seen keys {keys}")
+        self.inbound(conf, d, msg.replace(b"User unknown", b"User Unknown"), fake_now=day0 + dt.timedelta(days=2))
+        check(self.statuses(d)[reader] == ("active", 2.0), f"another message: {self.statuses(d)[reader]}")
