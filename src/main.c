@@ -1398,10 +1398,14 @@ static int cmd_inbound(struct config *cfg, const union opts *opts)
 		log_error("%s: inbound.host: --fetch needs the inbound block with a host", cfg->path);
 		return EX_CONFIG;
 	}
+	/* One message from an MTA (an alias or pipe transport): what is not
+	 * the message's fault is temporary, so that the MTA keeps the message
+	 * and tries again rather than lose it. */
+	bool piped = !o->maildir && !o->fetch;
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc != EX_OK)
-		return rc;
+		return piped ? EX_TEMPFAIL : rc;
 	struct inbound in;
 	char *err = NULL;
 	if (inbound_init(&in, cfg, st, &err) < 0) {
@@ -1448,7 +1452,7 @@ static int cmd_inbound(struct config *cfg, const union opts *opts)
 				err = xasprintf("%s: not a mail message (no header section)", path ? path : "stdin");
 				rc = EX_DATAERR;
 			} else if (r == -2) {
-				rc = db_failed(st);
+				rc = EX_TEMPFAIL;
 			}
 		}
 		buf_free(&b);

@@ -20,16 +20,24 @@ static void new_nonce(char out[33])
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
+/* The status in column I of S (pending for a name the schema's CHECK
+ * never lets in). */
+static enum sub_status status_of(sqlite3_stmt *s, int i)
+{
+	const char *name = (const char *)sqlite3_column_text(s, i);
+	for (int k = 0; k < 4; k++)
+		if (name && !strcmp(name, sq_status_names[k]))
+			return (enum sub_status)k;
+	return SUB_PENDING;
+}
+
 void sq_read_subscriber(sqlite3_stmt *s, struct subscriber *sub)
 {
 	memset(sub, 0, sizeof *sub);
 	sub->id = sqlite3_column_int64(s, 0);
 	sub->email = sq_col_text(s, 1);
 	sub->name = sq_col_text(s, 2);
-	const char *stname = (const char *)sqlite3_column_text(s, 3);
-	for (int i = 0; i < 4; i++)
-		if (stname && !strcmp(stname, sq_status_names[i]))
-			sub->status = (enum sub_status)i;
+	sub->status = status_of(s, 3);
 	sub->nonce = sq_col_text(s, 4);
 	sub->bounces = sqlite3_column_int(s, 5);
 	sub->created_at = sqlite3_column_int64(s, 6);
@@ -243,10 +251,7 @@ static void read_row(sqlite3_stmt *s, struct sub_row *r)
 {
 	memset(r, 0, sizeof *r);
 	r->id = sqlite3_column_int64(s, 0);
-	const char *stname = (const char *)sqlite3_column_text(s, 1);
-	for (int i = 0; i < 4; i++)
-		if (stname && !strcmp(stname, sq_status_names[i]))
-			r->status = (enum sub_status)i;
+	r->status = status_of(s, 1);
 	r->status_at = sqlite3_column_int64(s, 2);
 	r->bounces = sqlite3_column_int(s, 3);
 	r->confirm_due = sqlite3_column_int64(s, 4);

@@ -1,4 +1,6 @@
-/* store: the SQLite database (WAL): articles, editions, and their schema. */
+/* store: the SQLite database (WAL) and its schema: articles, editions,
+ * subscribers, the delivery journal and what comes back. Persistence only:
+ * what an event means for a subscriber is subscription.h's. */
 #ifndef DIGEST_STORE_H
 #define DIGEST_STORE_H
 
