@@ -126,24 +126,19 @@ static void score_step(struct sub_row *r, double step, long long now, int reset_
 /* A request for R: the time it was made; a confirmation mail owed unless
  * one is due or went out less than RESEND s ago (a clock set back holds
  * nothing up for ever); the first request since leaving gets a new nonce
- * so that links from before never work again. Returns whether a mail
- * became owed. An active reader is only noted as asking. */
-static bool request(struct sub_row *r, long long now, long long resend)
+ * so that links from before never work again. An active reader is only
+ * noted as asking. */
+static void request(struct sub_row *r, long long now, long long resend)
 {
 	r->asked_at = now;
 	if (r->status == SUB_ACTIVE)
-		return false;
+		return;
 	bool left = r->status == SUB_UNSUBSCRIBED || r->status == SUB_BOUNCING;
 	if (left && r->confirm_due < 0 && (r->confirm_sent_at < 0 || r->confirm_sent_at < r->status_at))
 		store_new_nonce(r->nonce);
-	if (r->confirm_due >= 0)
-		return false;
 	long long sent = r->confirm_sent_at;
-	if (sent < 0 || sent <= now - resend || sent > now) {
+	if (r->confirm_due < 0 && (sent < 0 || sent <= now - resend || sent > now))
 		r->confirm_due = now;
-		return true;
-	}
-	return false;
 }
 
 /* R enters status TO at NOW: no confirmation owed any more; the refusals
@@ -161,6 +156,40 @@ static void enter(struct sub_row *r, enum sub_status to, long long now)
 		r->confirm_sent_at = -1;
 	if (to == SUB_ACTIVE)
 		r->bounce_score = 0;
+}
+
+/* What event A does to R besides its status, whatever the table says of
+ * the status: the request's bookkeeping, a bounce's step, the refusals in
+ * a row, a confirmation no longer owed. */
+static void effects(struct sub_row *r, const struct sub_args *a, int reset_days)
+{
+	switch (a->ev) {
+	case SUB_EV_REQUEST: request(r, a->now, a->resend); break;
+	case SUB_EV_BOUNCE_HARD: score_step(r, 1.0, a->now, reset_days); break;
+	case SUB_EV_BOUNCE_SOFT: score_step(r, 0.5, a->now, reset_days); break;
+	case SUB_EV_REFUSED:
+		score_step(r, 1.0, a->now, reset_days);
+		r->bounces++;
+		break;
+	case SUB_EV_CONFIRM_BOUNCE: r->confirm_due = -1; break;
+	case SUB_EV_SENT: r->bounces = 0; break;
+	default: break;
+	}
+}
+
+/* Whether a cell's guard G holds, BEFORE and AFTER the event's effects. */
+static bool holds(enum guard g, const struct sub_row *before, const struct sub_row *after, const struct sub_args *a,
+		  double threshold)
+{
+	switch (g) {
+	case G_OWED: return before->confirm_due < 0 && after->confirm_due >= 0;
+	case G_CONFIRMABLE: return before->confirm_sent_at >= 0 && before->confirm_sent_at >= before->status_at;
+	case G_THRESHOLD: return after->bounce_score >= threshold;
+	case G_REFUSALS:
+		return after->bounce_score >= threshold || (a->max_bounces > 0 && after->bounces >= a->max_bounces);
+	case G_ALWAYS:
+	default: return true;
+	}
 }
 
 static bool import_event(enum sub_event ev) { return ev >= SUB_EV_IMPORT && ev <= SUB_EV_RESUBSCRIBE_LAST; }
@@ -191,35 +220,8 @@ void subscription_decide(const struct sub_row *before, const struct sub_args *a,
 	after->name = before->name ? xstrdup(before->name) : NULL;
 	res->id = before->id;
 	res->from = before->status;
-	bool guard = true;
-	switch (a->ev) {
-	case SUB_EV_REQUEST:
-		guard = request(after, a->now, a->resend);
-		break;
-	case SUB_EV_BOUNCE_HARD:
-	case SUB_EV_BOUNCE_SOFT:
-		score_step(after, a->ev == SUB_EV_BOUNCE_HARD ? 1.0 : 0.5, a->now, reset_days);
-		guard = after->bounce_score >= threshold;
-		break;
-	case SUB_EV_REFUSED:
-		score_step(after, 1.0, a->now, reset_days);
-		after->bounces++;
-		guard = after->bounce_score >= threshold || (a->max_bounces > 0 && after->bounces >= a->max_bounces);
-		break;
-	case SUB_EV_CONFIRM:
-		guard = before->confirm_sent_at >= 0 && before->confirm_sent_at >= before->status_at;
-		break;
-	case SUB_EV_CONFIRM_BOUNCE:
-		after->confirm_due = -1;
-		break;
-	case SUB_EV_SENT:
-		after->bounces = 0;
-		break;
-	default:
-		break;
-	}
-	if (c->guard == G_ALWAYS)
-		guard = true;
+	effects(after, a, reset_days);
+	bool guard = holds((enum guard)c->guard, before, after, a, threshold);
 	res->outcome = guard ? c->yes : c->no;
 	if (guard && c->to != KEEP && c->to != (int)before->status)
 		enter(after, (enum sub_status)c->to, a->now);
