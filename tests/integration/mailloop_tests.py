@@ -273,6 +273,30 @@ class MailLoopTests:
         finally:
             dv.stop()
 
+    def t_inbound_crash_pop3(self):
+        """kill -9 of `inbound --fetch` over POP3 (TLS) in the middle of a
+        maildrop of 60 bounces and 10 human mails: POP3 deletes only at
+        QUIT, so every message is still there, and the rerun acts on each
+        bounce once (those acted on before the kill are known as seen) and
+        deletes them, the human mails kept."""
+        d, dv, conf, box = self.loop_dovecot("crash-pop3", "pop3", "pop3s", "tls", 60, "cp")
+        try:
+            mail = [m for m in self.loop_mailbox(d, box, n_unknown=10) if not m[0].startswith("v")]
+            dv.append([m[1] for m in mail])
+            n = self.loop_kill_when(d, conf, ["--fetch"], 10, "kill at 10")
+            self.loop_invariants(d, box, "after the kill")
+            check(len(dv.subjects()) == 70, f"after the kill the maildrop holds {len(dv.subjects())}, want all 70")
+            r = self.digest("-v", "inbound", "--fetch", conf=conf)
+            check(r.code == 0, f"the rerun: exit {r.code}: {short(r.err)}")
+            check(dv.subjects() == ["Re: VPK Daily"] * 10, f"the maildrop keeps {len(dv.subjects())}")
+            seen = self.loop_invariants(d, box, "after the rerun")
+            check(seen == 60, f"{seen} bounces acted on, want 60")
+            check("seen before" in r.err or n is None, f"the rerun met none seen before: {short(r.err)}")
+            print(f"# crash pop3: killed at {n} messages acted on; rerun: 60 bounces once each, 10 unknown kept",
+                  flush=True)
+        finally:
+            dv.stop()
+
     # ------------------------------------------------------------ IMAP without MOVE, POP3 with STLS
     def t_inbound_fetch_imap_without_move(self):
         """A Dovecot that does not offer MOVE (imap_capability set without
