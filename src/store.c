@@ -208,7 +208,7 @@ static bool busy_code(int rc)
 
 /* A failure of code RC: when another process held the database for
  * longer than we wait, say so, with the path, and remember it. */
-int sq_failed(struct store *st, char **err, const char *what, int rc, const char *msg)
+static int sq_failed(struct store *st, char **err, const char *what, int rc, const char *msg)
 {
 	if (st && st->db && busy_code(rc)) {
 		st->busy = true;
@@ -455,7 +455,7 @@ void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
-void sq_bind_count(sqlite3_stmt *s, int i, long long v)
+static void sq_bind_count(sqlite3_stmt *s, int i, long long v)
 {
 	if (v >= 0)
 		sqlite3_bind_int64(s, i, v);
@@ -512,7 +512,7 @@ char *sq_col_text(sqlite3_stmt *s, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-long long sq_col_count(sqlite3_stmt *s, int i)
+static long long sq_col_count(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
 }

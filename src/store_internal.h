@@ -20,32 +20,18 @@ struct store {
 	double bounce_threshold; /* store_bounce_policy, for subscription.c */
 	int bounce_reset_days;
 };
-/* The names of enum sub_status, as the status column holds them. */
-extern const char *const sq_status_names[];
 
-/* sq_failed: *ERR "WHAT: MSG", or when code RC says another process held
- * the database past the wait, a line saying so (and ST remembers it):
- * always -1. sq_fail: the same for the connection's last error. */
-int sq_failed(struct store *st, char **err, const char *what, int rc, const char *msg);
+/* sq_fail: *ERR "WHAT: MSG" for the connection's last error, or when
+ * another process held the database past the wait, a line saying so (and
+ * ST remembers it): always -1. */
 int sq_fail(struct store *st, char **err, const char *what);
 /* sq_key_of: the identity key of EMAIL (address_key), or for a spelling
  * it refuses, its ASCII letters lower-cased; malloc'd. */
 char *sq_key_of(const char *email);
-/* sq_bind_text: V, or NULL when V is NULL; sq_bind_count: V, or NULL
- * when V < 0. */
+/* sq_bind_text: V, or NULL when V is NULL. */
 void sq_bind_text(sqlite3_stmt *s, int i, const char *v);
-void sq_bind_count(sqlite3_stmt *s, int i, long long v);
-/* sq_col_text: column I malloc'd (NULL for NULL); sq_col_count: column I,
- * -1 for NULL. */
+/* sq_col_text: column I malloc'd (NULL for NULL). */
 char *sq_col_text(sqlite3_stmt *s, int i);
-long long sq_col_count(sqlite3_stmt *s, int i);
-/* sq_cached: the statement *SLOT, prepared on first use and reset for the
- * next; NULL after a failure (in *ERR). */
-sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err);
-/* sq_update: SQL with ?1 bound to T and ?2.. to A, B, C, stepped to its
- * end: the rows it changed, or -1. */
-int sq_update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
-	      long long b, long long c);
 /* sq_read_subscriber: the row of S (columns as SUB_COLS) into SUB. */
 void sq_read_subscriber(sqlite3_stmt *s, struct subscriber *sub);
 

@@ -10,7 +10,7 @@
 
 /* ---- subscribers ---- */
 
-const char *const sq_status_names[] = {"pending", "active", "unsubscribed", "bouncing"};
+static const char *const sq_status_names[] = {"pending", "active", "unsubscribed", "bouncing"};
 
 static void new_nonce(char out[33])
 {
@@ -58,7 +58,7 @@ void subscriber_clear(struct subscriber *sub)
 
 /* The statement *SLOT, prepared on first use and reset for the next;
  * NULL after a failure (in *ERR). */
-sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
+static sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
 {
 	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
 		sq_fail(st, err, "preparing a statement");
@@ -179,7 +179,7 @@ int store_subscriber_by_nonce(struct store *st, const char *nonce, struct subscr
 /* SQL with ?1 bound to the text T (NULL: SQL NULL) and ?2.. to the
  * integers A, B, C (a statement may leave ?1 unused), stepped to its end:
  * the rows it changed, or -1. */
-int sq_update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
+static int sq_update(struct store *st, const char *sql, const char *what, char **err, const char *t, long long a,
 		  long long b, long long c)
 {
 	sqlite3_stmt *s;
