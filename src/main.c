@@ -822,8 +822,9 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 		log_error("%s", err);
 		free(err);
 		free(es);
+		rc = db_failed(st); /* before the store is closed */
 		store_close(st);
-		return db_failed(st);
+		return rc;
 	}
 	printf("%-10s  %-16s  %8s  %8s  %8s  %8s\n", "edition", "built", "articles", "sent", "deferred",
 	       "failed");
