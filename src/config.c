@@ -629,6 +629,7 @@ static void set_defaults(struct config *cfg)
 	cfg->digest.summary_chars = 280;
 	cfg->templates.dir = path_resolve(cfg->dir, "templates");
 	cfg->delivery.transport = xstrdup("smtp");
+	cfg->delivery.journal_sync = xstrdup("full");
 	cfg->delivery.maildir = path_resolve(cfg->dir, "var/outbox");
 	struct smtp_config *sm = &cfg->delivery.smtp;
 	sm->host = xstrdup("127.0.0.1");
@@ -731,10 +732,12 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
-	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", NULL};
+	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", "journal_sync", NULL};
 	check_unknown(ld, g, "delivery", dl_keys);
 	static const char *const transports[] = {"smtp", "maildir", NULL};
 	get_choice(ld, g, "delivery", "transport", transports, &cfg->delivery.transport);
+	static const char *const syncs[] = {"full", "normal", NULL};
+	get_choice(ld, g, "delivery", "journal_sync", syncs, &cfg->delivery.journal_sync);
 	get_path(ld, g, "delivery", "maildir", &cfg->delivery.maildir);
 	get_str(ld, g, "delivery", "bounce_address", &cfg->delivery.bounce_address, 0);
 	const config_setting_t *sg = get_group(ld, g, "delivery", "smtp");
@@ -912,6 +915,7 @@ void config_free(struct config *cfg)
 	free(cfg->newsletter.feedback_id);
 	free(cfg->templates.dir);
 	free(cfg->delivery.transport);
+	free(cfg->delivery.journal_sync);
 	free(cfg->delivery.maildir);
 	free(cfg->delivery.smtp.host);
 	free(cfg->delivery.smtp.security);

@@ -113,6 +113,11 @@ struct config {
 		char *maildir;
 		char *bounce_address; /* where bounces go (VERP's LOCAL@DOMAIN), or NULL: the envelope sender */
 		struct smtp_config smtp;
+		/* the journal's commits reach the disk before the next message
+		 * goes ("full", the default), or only the OS (normal): a kill -9
+		 * loses nothing either way; a power cut may repeat the messages
+		 * of the last commits not yet synced */
+		char *journal_sync;
 	} delivery;
 	/* Mail that comes back (SPEC "What comes back"). */
 	struct {
