@@ -15,6 +15,7 @@
 #include <libxml/xpathInternals.h>
 #include <uchardet.h>
 
+#include "digest/entity.h"
 #include "digest/extract.h"
 #include "digest/url.h"
 #include "digest/util.h"
@@ -250,17 +251,21 @@ static char *sniff_charset(const char *body, size_t len)
 }
 
 /* BODY with every reference to a named HTML entity that XML does not
- * predefine ("&aacute;", "&nbsp;") made a character reference ("&#225;"),
- * outside CDATA sections and comments, so that a feed written as if XML
- * knew HTML's entities parses, with or without the RSS 0.91 DOCTYPE (whose
- * external DTD is never read). Each reference grows at most from 4 to 10
- * bytes. Malloc'd with its length in *OUTLEN, or NULL when there is none
- * to change or the body is not in an ASCII-compatible encoding. */
-static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
+ * predefine ("&aacute;", "&check;") made a character reference ("&#225;"),
+ * outside CDATA sections and comments: for a feed (ALL), every name of
+ * HTML's table, so that a feed written as if XML knew HTML's entities
+ * parses, with or without the RSS 0.91 DOCTYPE (whose external DTD is never
+ * read); for HTML, only the names libxml2's HTML parser does not know
+ * (HTML5's, "&NewLine;"), so that a page with none is not copied. Each
+ * reference grows at most from 4 to 20 bytes. Malloc'd with its length in
+ * *OUTLEN, or NULL when there is none to change or the body is not in an
+ * ASCII-compatible encoding. */
+static char *entities_as_refs(const char *body, size_t len, int all, size_t *outlen)
 {
 	if (len >= 2 && (memchr(body, '\0', len < 4 ? len : 4) || !memcmp(body, "\xFE\xFF", 2) ||
 			 !memcmp(body, "\xFF\xFE", 2)))
 		return NULL; /* UTF-16 or UTF-32 */
+	static const char *const xml_names[] = {"amp", "lt", "gt", "quot", "apos"};
 	struct buf b = {0};
 	size_t done = 0; /* bytes of BODY already in B */
 	for (size_t i = 0; i < len; i++) {
@@ -284,14 +289,16 @@ static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
 		char name[33];
 		memcpy(name, body + i + 1, n);
 		name[n] = '\0';
-		if (!strcmp(name, "amp") || !strcmp(name, "lt") || !strcmp(name, "gt") || !strcmp(name, "quot") ||
-		    !strcmp(name, "apos"))
-			continue;
-		const htmlEntityDesc *d = htmlEntityLookup((const xmlChar *)name);
-		if (!d)
+		int predefined = 0; /* what XML knows stays XML's */
+		for (size_t k = 0; all && k < ARRAY_LEN(xml_names); k++)
+			predefined |= !strcmp(name, xml_names[k]);
+		uint32_t cp[2];
+		int ncp = predefined ? 0 : entity_lookup(name, n, cp);
+		if (ncp == 0 || (!all && htmlEntityLookup((const xmlChar *)name)))
 			continue;
 		buf_add(&b, body + done, i - done);
-		buf_addf(&b, "&#%u;", d->value);
+		for (int k = 0; k < ncp; k++)
+			buf_addf(&b, "&#%u;", (unsigned)cp[k]);
 		done = i + 1 + n + 1;
 		i = done - 1;
 	}
@@ -300,6 +307,21 @@ static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
 	buf_add(&b, body + done, len - done);
 	*outlen = b.len;
 	return b.data;
+}
+
+/* htmlReadMemory, with the named references it does not know made
+ * character references first (entities_as_refs). */
+static htmlDocPtr read_html(const char *body, size_t len, const char *url, const char *charset, int opts)
+{
+	size_t fixed_len = 0;
+	char *fixed = entities_as_refs(body, len, 0, &fixed_len);
+	if (fixed && fixed_len <= (size_t)INT32_MAX) {
+		body = fixed;
+		len = fixed_len;
+	}
+	htmlDocPtr doc = htmlReadMemory(body, (int)len, url, charset, opts);
+	free(fixed);
+	return doc;
 }
 
 
@@ -586,7 +608,7 @@ static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size
 	if (feed) {
 		int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | xml_opts;
 		size_t fixed_len = 0;
-		char *fixed = html_entities_as_refs(body, len, &fixed_len);
+		char *fixed = entities_as_refs(body, len, 1, &fixed_len);
 		if (fixed && fixed_len <= (size_t)INT32_MAX) {
 			body = fixed;
 			len = fixed_len;
@@ -615,9 +637,9 @@ static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size
 		}
 	} else {
 		int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
-		doc = htmlReadMemory(body, (int)len, url, charset, opts);
+		doc = read_html(body, len, url, charset, opts);
 		if (!doc && charset)
-			doc = htmlReadMemory(body, (int)len, url, NULL, opts);
+			doc = read_html(body, len, url, NULL, opts);
 		if (!doc || !xmlDocGetRootElement(doc)) {
 			xmlFreeDoc(doc);
 			errf(err, "not an HTML page");
@@ -982,9 +1004,9 @@ char *extract_text(const char *html)
 	buf_adds(&b, "");
 	size_t len = strlen(html);
 	if (len > 0 && len < (size_t)INT32_MAX) {
-		htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-						HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-							HTML_PARSE_NONET);
+		htmlDocPtr doc = read_html(html, len, NULL, "UTF-8",
+					   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+						   HTML_PARSE_NONET);
 		if (doc) {
 			collect_text(doc->children, &b, 0);
 			xmlFreeDoc(doc);

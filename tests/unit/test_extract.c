@@ -303,6 +303,12 @@ static void test_feed_corpus(void **state)
 		 "First second <tag>"},
 		{"atom10-text.xml", "Plain <b> is literal", "https://f.example/rel/t", "2020-03-24T12:00:00Z", 1585051200,
 		 "1 < 2 && 3 > 2"},
+		/* HTML5's names, unknown to libxml2: as XML entities and in escaped HTML */
+		{"rss20-html5-entities.xml", "\u2605 Stars & \u2713s 'quoted' \u2242\u0338 \u2019",
+		 "https://f.example/h5?a=1&b=2", "Sat, 21 Mar 2020 10:00:00 +0000", 1584784800,
+		 "It\u2019s \u2713ed \u2014 \u2605 fine"},
+		{"atom10-html5-entities.xml", "\u2665 Love & \u22c6s\u2026", "https://f.example/love", "2020-03-21T11:00:00Z",
+		 1584788400, "\u2713 checked & \u2AC5\u0338 &nosuchname; done"},
 		{"atom03.xml", "An Atom 0.3 entry", "http://f.example/03", "2020-03-25T08:00:00Z", 1585123200,
 		 "Escaped & content"},
 	};
@@ -518,6 +524,12 @@ static void test_garbage(void **state)
 		{1, "<!DOCTYPE r [<!ENTITY e 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'>]>"
 		    "<rss><channel><item><title>t</title><link>/x</link><description>&e;&e;&e;&e;&e;&e;&e;&e;"
 		    "</description></item></channel></rss>", "declares XML entities"},
+		/* a name HTML does not have either is not made up */
+		{1, "<rss><channel><item><title>&nosuchname;</title><link>/x</link></item></channel></rss>",
+		 "malformed XML"},
+		/* HTML5's names do not let a declaration through */
+		{1, "<!DOCTYPE r [<!ENTITY check 'AAAAAAAA'>]><rss><channel><item><title>&check;&check;</title>"
+		    "<link>/x</link></item></channel></rss>", "declares XML entities"},
 		{1, "<?xml version='1.0'?><!DOCTYPE r SYSTEM 'file:///etc/passwd'><rss><channel><item>"
 		    "<title>t</title><link>/x</link></item></channel></rss>", NULL},
 	};
@@ -608,6 +620,11 @@ static void test_text(void **state)
 		{"<p>One</p><p>Two</p>", "One Two"},
 		{"a<script>alert(1)</script>b<style>p{}</style>c", "abc"},
 		{"&amp; &lt;tag&gt; &#1055;", "& <tag> П"},
+		/* every name of HTML's table, HTML5's too (libxml2 knows HTML 4's) */
+		{"&check; &bigstar;&NewLine;&Tab;x &apos;a&apos; &NotEqualTilde; &hellip;&nbsp;&euro;",
+		 "\u2713 \u2605 x 'a' \u2242\u0338 \u2026 \u20ac"},
+		{"<p title='&check;'>&lt;b&gt; &nosuch; &check &CHECK; &amp;check;</p>", "<b> &nosuch; &check &CHECK; &check;"},
+		{"<!-- &check; -->&zwnj;|&AElig;", "\u200c|\u00c6"},
 		{"  spaced \n\t out  ", "spaced out"},
 		{"", ""},
 		{"<b>unclosed", "unclosed"},
