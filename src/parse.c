@@ -1237,7 +1237,7 @@ static const char *match_format(const char *raw, const char *low, const char *fm
 	char piece[DATE_MAX];
 	const char *p = raw;
 	size_t n = 0;
-	int weekday, v;
+	int weekday = 0, v;
 
 	for (const char *f = fmt;; f++) {
 		int word = word_directive(f, &weekday);
