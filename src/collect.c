@@ -132,17 +132,17 @@ static void report_missed(struct run *run, int s, const struct page_result *pr, 
 	const struct source *src = &run->cfg->sources[s];
 	struct src_state *st = &run->srcs[s];
 	unsigned fresh = pr->missed & ~st->missed_reported;
+	/* a feed's defaults are named as the page's format has them */
 	if (fresh & PAGE_MISSED_LINK)
 		log_warn("source %s: %s: the link selector %s gave no link in any of the items (items skipped)",
-			 src->name, url, src->defaults & SOURCE_DEFAULT_LINK ? "(the feed's default)" : src->link);
+			 src->name, url, pr->missed_defaults[FIELD_COUNT] ? pr->missed_defaults[FIELD_COUNT] : src->link);
 	static const int loud[] = {FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS};
 	for (size_t k = 0; k < sizeof loud / sizeof loud[0]; k++) {
 		int i = loud[k];
 		if (!(fresh & PAGE_MISSED_FIELD(i)))
 			continue;
-		int dflt = (src->defaults & SOURCE_DEFAULT_FIELD(i)) != 0;
 		log_warn("source %s: %s: the %s selector %s selected nothing in any item%s", src->name, url,
-			 field_names[i], dflt || !src->list.v[i] ? "(the feed's default)" : src->list.v[i],
+			 field_names[i], pr->missed_defaults[i] ? pr->missed_defaults[i] : src->list.v[i],
 			 i == FIELD_TITLE ? " (articles without a title are skipped)" : "");
 	}
 	st->missed_reported |= pr->missed;

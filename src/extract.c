@@ -861,6 +861,29 @@ static char *doc_base(xmlXPathContextPtr ctx, xmlDocPtr doc, const char *url, in
 	return xstrdup(url);
 }
 
+/* Where a selector looked, for messages: "root element <feed> in
+ * namespace http://www.w3.org/2005/Atom". Malloc'd. */
+static char *root_desc(xmlNodePtr root)
+{
+	const char *ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
+	return xasprintf("root element <%s>%s%s", root ? (const char *)root->name : "", ns ? " in namespace " : "",
+			 ns ? ns : "");
+}
+
+/* The default selectors ALTS of feed format FMT, tried in this order,
+ * with the format and ROOT: "pubDate | dc:date (the RSS 0.9x-2.0
+ * defaults; root element <rss>)". Malloc'd. */
+static char *defaults_desc(const struct feed_format *fmt, const char *const alts[ALTS], xmlNodePtr root)
+{
+	struct buf b = {0};
+	for (int a = 0; a < ALTS && alts[a]; a++)
+		buf_addf(&b, "%s%s", a ? " | " : "", alts[a]);
+	char *where = root_desc(root);
+	buf_addf(&b, " (the %s defaults; %s)", fmt->name, where);
+	free(where);
+	return b.data;
+}
+
 int extract_list(const struct source *src, const char *url, const char *body, size_t len,
 		 const char *charset, struct page_result *out, char **err)
 {
@@ -893,10 +916,10 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 	}
 	int n = items->nodesetval ? items->nodesetval->nodeNr : 0;
 	if (n == 0) {
-		const char *ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
-		errf(err, "item selector %s matched nothing (%s; root element <%s>%s%s%s)", item_sel,
-		     fmt ? fmt->name : feed ? "not a known feed format" : "HTML", root ? (const char *)root->name : "",
-		     ns ? " in namespace " : "", ns ? ns : "", "");
+		char *where = root_desc(root);
+		errf(err, "item selector %s matched nothing (%s; %s)", item_sel,
+		     fmt ? fmt->name : feed ? "not a known feed format" : "HTML", where);
+		free(where);
 		goto out;
 	}
 	out->items = xcalloc((size_t)n, sizeof *out->items);
@@ -918,15 +941,21 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		fill_fields(ctx, node, &src->list, feed, base, fmt, defaults, &it->f);
 	}
 	/* a selector is reported as missing only when no item gave it */
-	if (out->nitems == 0)
+	if (out->nitems == 0) {
 		out->missed |= PAGE_MISSED_LINK;
+		if (fmt && (defaults & SOURCE_DEFAULT_LINK))
+			out->missed_defaults[FIELD_COUNT] = defaults_desc(fmt, fmt->link, root);
+	}
 	for (int i = 0; i < FIELD_COUNT && out->nitems > 0; i++) {
-		int set = src->list.v[i] || (fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0]);
+		int dflt = fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0];
 		size_t got = 0;
 		for (size_t k = 0; k < out->nitems; k++)
 			got += out->items[k].f.v[i] != NULL;
-		if (set && got == 0)
+		if ((src->list.v[i] || dflt) && got == 0) {
 			out->missed |= PAGE_MISSED_FIELD(i);
+			if (dflt)
+				out->missed_defaults[i] = defaults_desc(fmt, fmt->field[i], root);
+		}
 	}
 	if (src->next) {
 		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next, FIELD_MAX);
@@ -1033,5 +1062,7 @@ void page_result_free(struct page_result *r)
 	}
 	free(r->items);
 	free(r->next);
+	for (int i = 0; i <= FIELD_COUNT; i++)
+		free(r->missed_defaults[i]);
 	memset(r, 0, sizeof *r);
 }

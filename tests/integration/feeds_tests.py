@@ -131,3 +131,54 @@ sources = ( {{ name = "undated"; url = "{self.root}feeds-undated/index.html"; it
         lines = [ln for ln in r.err.splitlines() if "no date" in ln]
         check(len(lines) == 1 and "undated" in lines[0], f"want one warning naming the source, got {lines}")
         check(sorted(r.titles()) == ["Undated 0", "Undated 1", "Undated 2"], f"titles {r.titles()}")
+
+    def t_feed_default_miss_named(self):
+        """A feed's default selector that selects nothing in any entry is one
+        warning without -v naming the selectors tried, the format and the
+        namespace of the root element."""
+        root = os.path.join(self.www, "feeds-nodate")
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "atom.xml"), "w", encoding="utf-8") as f:
+            f.write('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+                    + "".join(f'<entry><title>Undated {i}</title><link href="{self.root}feeds-nodate/{i}.html"/>'
+                              "</entry>" for i in range(3)) + "</feed>")
+        d = self.testdir("feeds-nodate")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "nodate"; type = "feed"; url = "{self.root}feeds-nodate/atom.xml"; }} );
+""")
+        r = self.collect(conf, "--all")
+        lines = [ln for ln in r.err.splitlines() if "published selector" in ln]
+        check(len(lines) == 1, f"want one warning about the published selector, got {lines}; stderr: {r.err}")
+        for part in ("nodate", "atom:published | ", "atom:updated", "Atom 1.0",
+                     "<feed> in namespace http://www.w3.org/2005/Atom"):
+            check(part in lines[0], f"warning lacks {part!r}: {lines[0]}")
+
+    def t_date_format_language_prefix(self):
+        """date_format with language = "de" reads German month names (digest's
+        own table, whatever the C library's locale) and a date followed by
+        other words ("... Uhr von Anna"): the article is dated to the minute."""
+        root = os.path.join(self.www, "feeds-de")
+        os.makedirs(root, exist_ok=True)
+        months = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+                  "Oktober", "November", "Dezember"]
+        msk = dt.timezone(dt.timedelta(hours=3))
+        when = (dt.datetime.now(msk) - dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+        text = f"{when.day}. {months[when.month - 1]} {when.year} um {when:%H:%M} Uhr von Anna"
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write(f"<html><body><ul><li><a href='a.html'>Ein Artikel</a><span class='d'>{text}</span></li>"
+                    "</ul></body></html>")
+        d = self.testdir("feeds-de")
+        conf = self.conf(d, text=f"""
+newsletter = {{ timezone = "Europe/Moscow"; }};
+sources = ( {{ name = "de"; url = "{self.root}feeds-de/index.html"; item = "//li";
+               published = "span[@class='d']"; date_format = "%d. %B %Y um %H:%M"; language = "de"; }} );
+""")
+        self.collect(conf, "--all")
+        con = sqlite3.connect(os.path.join(d, "var", "digest.db"))
+        try:
+            rows = dict(con.execute("SELECT title, published FROM articles").fetchall())
+        finally:
+            con.close()
+        want = int(when.timestamp())
+        check(rows.get("Ein Artikel") == want, f"{text!r} stored as {rows}, want {want}")

@@ -233,6 +233,63 @@ static void test_feeds(void **state)
 	config_free(cfg);
 }
 
+/* An HTML page with HTML5's names, in text and in an attribute, beside
+ * HTML 4's and a name HTML does not have, in windows-1251. */
+static void test_html5_entities_on_pages(void **state)
+{
+	(void)state;
+	static const char page[] = "<html><head><meta charset='windows-1251'></head><body>"
+				   "<div class='news-item'><a class='title' href='/a?x=1&amp;y=&check;'>"
+				   "\xcd\xee\xe2\xee\xf1\xf2\xfc &check; &bigstar;&NewLine;&hellip; &nosuch;</a>"
+				   "<p>&fjlig;ord &amp; more</p></div></body></html>";
+	struct source s = html_source();
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&s, "https://p.example/", page, strlen(page), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 1);
+	assert_string_equal(r.items[0].f.title, "Новость \u2713 \u2605 \u2026 &nosuch;");
+	assert_string_equal(r.items[0].link, "https://p.example/a?x=1&y=%e2%9c%93");
+	assert_string_equal(r.items[0].f.summary, "fjord & more");
+	page_result_free(&r);
+}
+
+/* A feed's default selector that selects nothing in any item is reported
+ * with the selectors tried, the format, the root element and namespace. */
+static void test_feed_misses(void **state)
+{
+	(void)state;
+	struct config *cfg = load_feed_config();
+	static const char atom[] = "<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>Undated</title>"
+				   "<link href='https://a.example/1'/></entry></feed>";
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&cfg->sources[1], "https://a.example/", atom, strlen(atom), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 1);
+	assert_true(r.missed & PAGE_MISSED_FIELD(FIELD_PUBLISHED));
+	assert_false(r.missed & PAGE_MISSED_FIELD(FIELD_TITLE));
+	const char *d = r.missed_defaults[FIELD_PUBLISHED];
+	assert_non_null(d);
+	assert_non_null(strstr(d, "atom:published | "));
+	assert_non_null(strstr(d, "atom:updated"));
+	assert_non_null(strstr(d, "(the Atom 1.0 defaults; root element <feed> in namespace http://www.w3.org/2005/Atom)"));
+	assert_null(r.missed_defaults[FIELD_TITLE]);
+	assert_null(r.missed_defaults[FIELD_COUNT]);
+	page_result_free(&r);
+
+	/* no item has a link: the link's defaults, and no namespace to name */
+	static const char rss[] = "<rss><channel><item><title>t</title><guid isPermaLink='false'>x1</guid></item>"
+				  "</channel></rss>";
+	assert_int_equal(extract_list(&cfg->sources[0], "https://r.example/", rss, strlen(rss), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 0);
+	assert_true(r.missed & PAGE_MISSED_LINK);
+	d = r.missed_defaults[FIELD_COUNT];
+	assert_non_null(d);
+	assert_non_null(strstr(d, "link | guid["));
+	assert_non_null(strstr(d, "(the RSS 0.9x-2.0 defaults; root element <rss>)"));
+	page_result_free(&r);
+	config_free(cfg);
+}
+
 static char *read_fixture(const char *name, size_t *len)
 {
 	char *path = xasprintf("tests/fixtures/feeds/%s", name);
@@ -660,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_content_types), cmocka_unit_test(test_feed_corpus),
 		cmocka_unit_test(test_charset_corpus), cmocka_unit_test(test_wide_and_mixed),
+		cmocka_unit_test(test_feed_misses), cmocka_unit_test(test_html5_entities_on_pages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
