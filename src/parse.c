@@ -688,10 +688,13 @@ static void eat_weekday(const char **pp)
 		*pp = p;
 }
 
+/* "1st", "2nd", "3rd", "4th"; French "1er"; Spanish and Portuguese "1º". */
 static void eat_ordinal(const char **pp)
 {
-	if (!eat_word(pp, "st") && !eat_word(pp, "nd") && !eat_word(pp, "rd"))
-		eat_word(pp, "th");
+	static const char *const suffixes[] = {"st", "nd", "rd", "th", "er", "\xc2\xba"};
+	for (size_t k = 0; k < COUNT(suffixes); k++)
+		if (eat_word(pp, suffixes[k]))
+			return;
 }
 
 static void eat_year_word(const char **pp)

@@ -455,6 +455,62 @@ static int charset_page_right(const char *path, const char *name)
 	return ok;
 }
 
+/* tests/fixtures/dates/: one listing page per family of date forms and
+ * per language, each date beside the instant it means (written by
+ * tests/fixtures/dates/make.py with Python's zoneinfo). Every date is read
+ * from the page as a source reads it and must be on its instant; the test
+ * prints the count per page and names what is wrong. */
+static void test_date_corpus(void **state)
+{
+	(void)state;
+	static const char *const pages[] = {"forms", "mdy", "en", "ru", "de", "fr", "es",
+					    "it",    "pt",  "nl", "pl", "cs", "uk", "ca"};
+	const time_t now = 1795262400; /* 2026-11-21T12:00:00Z: 15:00 in Moscow */
+	setenv("TZ", "Europe/Moscow", 1);
+	tzset();
+	struct source s = {0};
+	s.name = "dates";
+	s.type = SOURCE_HTML;
+	s.item = "//li";
+	s.link = "a/@href";
+	s.list.title = "a";
+	s.list.published = "span[@class='d']";
+	s.list.summary = "time";
+	size_t right = 0, total = 0;
+	struct buf wrong = {0};
+	buf_adds(&wrong, "");
+	for (size_t p = 0; p < ARRAY_LEN(pages); p++) {
+		char *path = xasprintf("tests/fixtures/dates/%s.html", pages[p]);
+		size_t len;
+		char *body = read_file_at(path, &len);
+		struct page_result r;
+		char *err = NULL;
+		if (extract_list(&s, "https://d.example/", body, len, NULL, &r, &err) != 0)
+			fail_msg("%s: %s", path, err);
+		assert_true(r.nitems >= 3);
+		const struct date_rules rules = {NULL, strcmp(pages[p], "mdy") ? PARSE_DMY : PARSE_MDY, NULL};
+		size_t page_right = 0;
+		for (size_t i = 0; i < r.nitems; i++) {
+			time_t t = 0;
+			long long want = strtoll(r.items[i].f.summary, NULL, 10);
+			if (parse_date_rules(r.items[i].f.published, &rules, now, &t) == 0 && (long long)t == want)
+				page_right++;
+			else
+				buf_addf(&wrong, "\n  %s: \"%s\" read as %lld, want %lld", pages[p], r.items[i].f.published,
+					 (long long)t, want);
+		}
+		print_message("dates %-5s %zu of %zu\n", pages[p], page_right, r.nitems);
+		right += page_right;
+		total += r.nitems;
+		page_result_free(&r);
+		free(body);
+		free(path);
+	}
+	print_message("dates on the right instant: %zu of %zu%s\n", right, total, wrong.data);
+	buf_free(&wrong);
+	assert_int_equal(right, total);
+}
+
 /* tests/fixtures/charsets/: sixteen legacy charsets, each page once with
  * a <meta> declaration (all must be right) and once without (detected
  * with uchardet: at least 12 of 16 right; the test prints which fail). */
@@ -718,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_content_types), cmocka_unit_test(test_feed_corpus),
 		cmocka_unit_test(test_charset_corpus), cmocka_unit_test(test_wide_and_mixed),
 		cmocka_unit_test(test_feed_misses), cmocka_unit_test(test_html5_entities_on_pages),
+		cmocka_unit_test(test_date_corpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

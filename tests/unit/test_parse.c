@@ -509,6 +509,11 @@ static void test_dates_languages(void **state)
 		{ MSK, NOW, NULL, "25. Dezember 2020", "2020-12-24T21:00:00Z" },
 		{ MSK, NOW, NULL, "25. Dezember 2020 um 14:49 Uhr", "2020-12-25T11:49:00Z" },
 		/* fr */
+		{ MSK, NOW, NULL, "1er avril 2020", "2020-03-31T21:00:00Z" },
+		{ MSK, NOW, NULL, "1er Avril 2020 à 14h49", "2020-04-01T11:49:00Z" },
+		{ MSK, NOW, NULL, "1re avril 2020", NULL },
+		{ MSK, NOW, NULL, "1º de marzo de 2020", "2020-02-29T21:00:00Z" },
+		{ MSK, NOW, NULL, "1ºde marzo de 2020", NULL },
 		{ MSK, NOW, NULL, "3 janvier 2020", "2020-01-02T21:00:00Z" },
 		{ MSK, NOW, NULL, "3 Janvier 2020 à 14h49", "2020-01-03T11:49:00Z" },
 		{ MSK, NOW, NULL, "5 février 2020", "2020-02-04T21:00:00Z" },
