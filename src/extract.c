@@ -497,9 +497,10 @@ static char *detect_charset(const char *body, size_t len, int *repair)
 static int xml_declares_encoding(const char *body, size_t len)
 {
 	size_t lim = len < 256 ? len : 256;
-	const char *end = memmem(body, lim, "?>", 2);
 	const char *decl = memmem(body, lim, "<?xml", 5);
-	return decl && end && memmem(decl, (size_t)(end - decl), "encoding", 8) != NULL;
+	/* its end is the first "?>" after it, not one before */
+	const char *end = decl ? memmem(decl, lim - (size_t)(decl - body), "?>", 2) : NULL;
+	return end && memmem(decl, (size_t)(end - decl), "encoding", 8) != NULL;
 }
 
 static int is_feed(const struct source *src) { return src->type != SOURCE_HTML; }

@@ -640,6 +640,9 @@ static void test_garbage(void **state)
 		{1, "<!DOCTYPE r [<!ENTITY e 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'>]>"
 		    "<rss><channel><item><title>t</title><link>/x</link><description>&e;&e;&e;&e;&e;&e;&e;&e;"
 		    "</description></item></channel></rss>", "declares XML entities"},
+		/* a "?>" before the XML declaration (found by fuzz_extract) */
+		{1, "?><?xml version='1.0' encoding='utf-8'?><rss><channel><item><title>t</title><link>/x</link>"
+		    "</item></channel></rss>", "malformed XML"},
 		/* a name HTML does not have either is not made up */
 		{1, "<rss><channel><item><title>&nosuchname;</title><link>/x</link></item></channel></rss>",
 		 "malformed XML"},
