@@ -947,8 +947,12 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		if (fmt && (defaults & SOURCE_DEFAULT_LINK))
 			out->missed_defaults[FIELD_COUNT] = defaults_desc(fmt, fmt->link, root);
 	}
+	/* A feed's defaults miss only what every format has: a title and a
+	 * date. Comments, summaries and images are optional in all of them. */
 	for (int i = 0; i < FIELD_COUNT && out->nitems > 0; i++) {
 		int dflt = fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0];
+		if (dflt && i != FIELD_TITLE && i != FIELD_PUBLISHED)
+			continue;
 		size_t got = 0;
 		for (size_t k = 0; k < out->nitems; k++)
 			got += out->items[k].f.v[i] != NULL;

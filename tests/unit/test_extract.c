@@ -267,6 +267,9 @@ static void test_feed_misses(void **state)
 	assert_int_equal(r.nitems, 1);
 	assert_true(r.missed & PAGE_MISSED_FIELD(FIELD_PUBLISHED));
 	assert_false(r.missed & PAGE_MISSED_FIELD(FIELD_TITLE));
+	/* no entry has comments, a summary or an image: optional in a feed */
+	assert_false(r.missed & (PAGE_MISSED_FIELD(FIELD_COMMENTS) | PAGE_MISSED_FIELD(FIELD_SUMMARY) |
+				 PAGE_MISSED_FIELD(FIELD_IMAGE)));
 	const char *d = r.missed_defaults[FIELD_PUBLISHED];
 	assert_non_null(d);
 	assert_non_null(strstr(d, "atom:published | "));
