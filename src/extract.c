@@ -522,7 +522,8 @@ static char *xml_encoding(const char *body, size_t len)
 		return NULL;
 	size_t lim = len < 256 ? len : 256;
 	char *head = xstrndup(body, lim);
-	char *p = strstr(head, "encoding");
+	char *decl = strstr(head, "<?xml"); /* "encoding" in text before it is none */
+	char *p = decl ? strstr(decl, "encoding") : NULL;
 	char *res = NULL;
 	if (p) {
 		p += 8;
