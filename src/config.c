@@ -400,7 +400,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 {
 	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
 					    "title", "published", "views", "comments", "rating", "summary",
-					    "image", "follow", "max_follow", "article", "date_format", "date_order", NULL};
+					    "image", "follow", "max_follow", "article", "date_format", "date_order", "language", NULL};
 	char *prefix = xasprintf("sources.[%d]", index);
 	src->max_pages = 1;
 	if (!config_setting_is_group(s)) {
@@ -451,6 +451,13 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	get_choice(ld, s, prefix, "date_order", orders, &order);
 	src->date_order = order && !strcmp(order, "mdy") ? PARSE_MDY : PARSE_DMY;
 	free(order);
+	get_str(ld, s, prefix, "language", &src->language, 0);
+	if (src->language && !parse_language_known(src->language)) {
+		char *lk = key_path(prefix, "language");
+		problem(ld, config_setting_get_member(s, "language"), lk,
+			"unknown language \"%s\" (known: %s)", src->language, parse_languages());
+		free(lk);
+	}
 
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
 	if (art) {
@@ -901,6 +908,7 @@ void config_free(struct config *cfg)
 		fields_free(&s->list);
 		fields_free(&s->article);
 		free(s->date_format);
+		free(s->language);
 	}
 	free(cfg->sources);
 	free(cfg->newsletter.name);

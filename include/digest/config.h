@@ -56,6 +56,7 @@ struct source {
 	struct fields article; /* on the article page */
 	char *date_format;     /* strptime format tried first, or NULL */
 	int date_order;        /* PARSE_DMY or PARSE_MDY (date_order = "dmy" | "mdy") */
+	char *language;        /* whose month names date_format's %B reads ("de"), or NULL */
 	unsigned defaults;     /* SOURCE_DEFAULT_* bits: selectors digest.conf left to the feed reader */
 };
 
