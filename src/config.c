@@ -69,7 +69,53 @@ static const char *type_name(int type)
 	}
 }
 
-/* Warn about members of GROUP not in the NULL-terminated list KNOWN. */
+/* distance: how many single-letter edits (insert, delete, replace, swap
+ * two neighbours) make A into B, counted up to CAP (a key name is short:
+ * longer ones are not worth a suggestion). */
+static int distance(const char *a, const char *b, int cap)
+{
+	enum { MAX = 40 };
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= MAX || lb >= MAX)
+		return cap;
+	int d[MAX + 1][MAX + 1];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = (int)k;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			int best = d[i - 1][k - 1] + (a[i - 1] != b[k - 1]);
+			if (d[i - 1][k] + 1 < best)
+				best = d[i - 1][k] + 1;
+			if (d[i][k - 1] + 1 < best)
+				best = d[i][k - 1] + 1;
+			if (i > 1 && k > 1 && a[i - 1] == b[k - 2] && a[i - 2] == b[k - 1] && d[i - 2][k - 2] + 1 < best)
+				best = d[i - 2][k - 2] + 1;
+			d[i][k] = best;
+		}
+	return d[la][lb] < cap ? d[la][lb] : cap;
+}
+
+/* suggest: the member of KNOWN nearest NAME, when it is near enough to be
+ * a slip of the keyboard (at most 2 edits, and fewer than half its
+ * letters); else NULL. */
+static const char *suggest(const char *name, const char *const *known)
+{
+	const char *best = NULL;
+	int best_d = 3;
+	for (const char *const *k = known; *k; k++) {
+		int d = distance(name, *k, best_d);
+		if (d < best_d && 2 * d < (int)strlen(*k)) {
+			best = *k;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* Warn about members of GROUP not in the NULL-terminated list KNOWN, with
+ * the known key meant when one is near. */
 static void check_unknown(struct loader *ld, const config_setting_t *group, const char *prefix,
 			  const char *const *known)
 {
@@ -81,10 +127,17 @@ static void check_unknown(struct loader *ld, const config_setting_t *group, cons
 		int ok = 0;
 		for (const char *const *k = known; *k && !ok; k++)
 			ok = name && strcmp(name, *k) == 0;
+		if (ok)
+			continue;
 		const char *file = config_setting_source_file(m);
-		if (!ok)
-			log_warn("%s:%d: %s%s%s: unknown key, ignored", file ? file : ld->file, line_of(m), prefix,
-				 *prefix ? "." : "", name ? name : "?");
+		const char *near = name ? suggest(name, known) : NULL;
+		const char *dot = *prefix ? "." : "";
+		if (near)
+			log_warn("%s:%d: %s%s%s: unknown key, ignored; did you mean %s%s%s?", file ? file : ld->file,
+				 line_of(m), prefix, dot, name, prefix, dot, near);
+		else
+			log_warn("%s:%d: %s%s%s: unknown key, ignored", file ? file : ld->file, line_of(m), prefix, dot,
+				 name ? name : "?");
 	}
 }
 
@@ -347,7 +400,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 {
 	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
 					    "title", "published", "views", "comments", "rating", "summary",
-					    "image", "follow", "max_follow", "article", "date_format", "date_order", NULL};
+					    "image", "follow", "max_follow", "article", "date_format", "date_order", "language", NULL};
 	char *prefix = xasprintf("sources.[%d]", index);
 	src->max_pages = 1;
 	if (!config_setting_is_group(s)) {
@@ -398,6 +451,13 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	get_choice(ld, s, prefix, "date_order", orders, &order);
 	src->date_order = order && !strcmp(order, "mdy") ? PARSE_MDY : PARSE_DMY;
 	free(order);
+	get_str(ld, s, prefix, "language", &src->language, 0);
+	if (src->language && !parse_language_known(src->language)) {
+		char *lk = key_path(prefix, "language");
+		problem(ld, config_setting_get_member(s, "language"), lk,
+			"unknown language \"%s\" (known: %s)", src->language, parse_languages());
+		free(lk);
+	}
 
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
 	if (art) {
@@ -576,6 +636,7 @@ static void set_defaults(struct config *cfg)
 	cfg->digest.summary_chars = 280;
 	cfg->templates.dir = path_resolve(cfg->dir, "templates");
 	cfg->delivery.transport = xstrdup("smtp");
+	cfg->delivery.journal_sync = xstrdup("full");
 	cfg->delivery.maildir = path_resolve(cfg->dir, "var/outbox");
 	struct smtp_config *sm = &cfg->delivery.smtp;
 	sm->host = xstrdup("127.0.0.1");
@@ -678,10 +739,12 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
-	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", NULL};
+	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", "journal_sync", NULL};
 	check_unknown(ld, g, "delivery", dl_keys);
 	static const char *const transports[] = {"smtp", "maildir", NULL};
 	get_choice(ld, g, "delivery", "transport", transports, &cfg->delivery.transport);
+	static const char *const syncs[] = {"full", "normal", NULL};
+	get_choice(ld, g, "delivery", "journal_sync", syncs, &cfg->delivery.journal_sync);
 	get_path(ld, g, "delivery", "maildir", &cfg->delivery.maildir);
 	get_str(ld, g, "delivery", "bounce_address", &cfg->delivery.bounce_address, 0);
 	const config_setting_t *sg = get_group(ld, g, "delivery", "smtp");
@@ -845,6 +908,7 @@ void config_free(struct config *cfg)
 		fields_free(&s->list);
 		fields_free(&s->article);
 		free(s->date_format);
+		free(s->language);
 	}
 	free(cfg->sources);
 	free(cfg->newsletter.name);
@@ -859,6 +923,7 @@ void config_free(struct config *cfg)
 	free(cfg->newsletter.feedback_id);
 	free(cfg->templates.dir);
 	free(cfg->delivery.transport);
+	free(cfg->delivery.journal_sync);
 	free(cfg->delivery.maildir);
 	free(cfg->delivery.smtp.host);
 	free(cfg->delivery.smtp.security);
