@@ -247,55 +247,53 @@ class MailLoopTests:
         print(f"# crash maildir: killed at {kills[0]} and {kills[1]} messages acted on; rerun: 100 bounces "
               f"once each, 12 unknown untouched", flush=True)
 
-    def t_inbound_crash_imap(self):
-        """kill -9 of `inbound --fetch` (IMAP, TLS) in the middle of a
-        mailbox of 60 bounces and 10 human mails, then a rerun: every
-        bounce acted on once and moved to processed_folder once, the human
-        mails left in INBOX."""
-        d, dv, conf, box = self.loop_dovecot("crash-imap", "imap", "imaps", "tls", 60, "cx")
+    def loop_crash_fetch(self, protocol, after_kill):
+        """kill -9 of `inbound --fetch` over PROTOCOL (TLS) once 10 of 60
+        bounces are acted on, in a mailbox that also holds 10 human mails;
+        AFTER_KILL(subjects of INBOX) checks what the kill left; then a
+        rerun: every bounce acted on once, and out of INBOX; the human
+        mails left in it. Returns (the subjects in processed_folder, the
+        kill's count, the rerun's Result)."""
+        d, dv, conf, box = self.loop_dovecot(f"crash-{protocol}", protocol, protocol + "s", "tls", 60,
+                                             "c" + protocol)
         try:
             mail = [m for m in self.loop_mailbox(d, box, n_unknown=10) if not m[0].startswith("v")]
             dv.append([m[1] for m in mail])
             n = self.loop_kill_when(d, conf, ["--fetch"], 10, "kill at 10")
             self.loop_invariants(d, box, "after the kill")
-            inbox = dv.subjects()
-            check(sum(1 for s in inbox if s == "Re: VPK Daily") == 10, f"human mails in INBOX after the kill: "
-                  f"{sum(1 for s in inbox if s == 'Re: VPK Daily')}")
-            r = self.digest("inbound", "--fetch", conf=conf)
+            after_kill(dv.subjects())
+            r = self.digest("-v", "inbound", "--fetch", conf=conf)
             check(r.code == 0, f"the rerun: exit {r.code}: {short(r.err)}")
-            check(dv.subjects() == ["Re: VPK Daily"] * 10, f"INBOX keeps {dv.subjects()}")
-            done = dv.subjects("digest-processed") or []
-            check(len(done) == 60, f"processed_folder holds {len(done)}, want the 60 bounces once each")
+            check(dv.subjects() == ["Re: VPK Daily"] * 10, f"INBOX keeps {len(dv.subjects())}")
             seen = self.loop_invariants(d, box, "after the rerun")
             check(seen == 60, f"{seen} bounces acted on, want 60")
-            print(f"# crash imap: killed at {n} messages acted on; rerun: 60 bounces once each, 10 unknown "
-                  f"left in INBOX", flush=True)
+            return dv.subjects("digest-processed") or [], n, r
         finally:
             dv.stop()
 
+    def t_inbound_crash_imap(self):
+        """kill -9 of `inbound --fetch` (IMAP) in the middle of a mailbox,
+        then a rerun (loop_crash_fetch): the human mails never left INBOX,
+        and each bounce is in processed_folder once."""
+        def after_kill(inbox):
+            humans = sum(1 for s in inbox if s == "Re: VPK Daily")
+            check(humans == 10, f"human mails in INBOX after the kill: {humans}")
+        done, n, _ = self.loop_crash_fetch("imap", after_kill)
+        check(len(done) == 60, f"processed_folder holds {len(done)}, want the 60 bounces once each")
+        print(f"# crash imap: killed at {n} messages acted on; rerun: 60 bounces once each, 10 unknown "
+              f"left in INBOX", flush=True)
+
     def t_inbound_crash_pop3(self):
-        """kill -9 of `inbound --fetch` over POP3 (TLS) in the middle of a
-        maildrop of 60 bounces and 10 human mails: POP3 deletes only at
-        QUIT, so every message is still there, and the rerun acts on each
-        bounce once (those acted on before the kill are known as seen) and
-        deletes them, the human mails kept."""
-        d, dv, conf, box = self.loop_dovecot("crash-pop3", "pop3", "pop3s", "tls", 60, "cp")
-        try:
-            mail = [m for m in self.loop_mailbox(d, box, n_unknown=10) if not m[0].startswith("v")]
-            dv.append([m[1] for m in mail])
-            n = self.loop_kill_when(d, conf, ["--fetch"], 10, "kill at 10")
-            self.loop_invariants(d, box, "after the kill")
-            check(len(dv.subjects()) == 70, f"after the kill the maildrop holds {len(dv.subjects())}, want all 70")
-            r = self.digest("-v", "inbound", "--fetch", conf=conf)
-            check(r.code == 0, f"the rerun: exit {r.code}: {short(r.err)}")
-            check(dv.subjects() == ["Re: VPK Daily"] * 10, f"the maildrop keeps {len(dv.subjects())}")
-            seen = self.loop_invariants(d, box, "after the rerun")
-            check(seen == 60, f"{seen} bounces acted on, want 60")
-            check("seen before" in r.err or n is None, f"the rerun met none seen before: {short(r.err)}")
-            print(f"# crash pop3: killed at {n} messages acted on; rerun: 60 bounces once each, 10 unknown kept",
-                  flush=True)
-        finally:
-            dv.stop()
+        """kill -9 of `inbound --fetch` (POP3) in the middle of a maildrop,
+        then a rerun (loop_crash_fetch): POP3 deletes only at QUIT, so the
+        kill left every message there; the rerun knows those acted on
+        before as seen."""
+        def after_kill(inbox):
+            check(len(inbox) == 70, f"after the kill the maildrop holds {len(inbox)}, want all 70")
+        _, n, r = self.loop_crash_fetch("pop3", after_kill)
+        check("seen before" in r.err or n is None, f"the rerun met none seen before: {short(r.err)}")
+        print(f"# crash pop3: killed at {n} messages acted on; rerun: 60 bounces once each, 10 unknown kept",
+              flush=True)
 
     # ------------------------------------------------------------ IMAP without MOVE, POP3 with STLS
     def t_inbound_fetch_imap_without_move(self):
