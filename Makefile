@@ -51,7 +51,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench bench-archive bench-dkim clean
+.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench bench-archive bench-dkim clean \
+        install uninstall
 all: digest
 
 digest: $(REL_OBJS)
@@ -81,7 +82,7 @@ build/gen/builtin.c: $(TEMPLATES) Makefile
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(DCFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(DCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -217,6 +218,64 @@ bench: test-deps
 bench-archive: test-deps
 	$(Q)$(MAKE) --no-print-directory digest
 	$(Q)/usr/bin/python3 tests/bench/bench_archive.py
+
+# Installing (README "Installing"). The directories below may each be set;
+# DESTDIR is prepended to every one (staged installs, packages). The files
+# of dist/ name them through @BINDIR@-style placeholders; the man pages and
+# the crontab example name the defaults (/usr/local/..., /var/lib/digest),
+# rewritten to the chosen directories as they are installed. An installed
+# digest needs nothing from the source tree: its templates are compiled in
+# (the copies in DATADIR/digest/templates are for editing).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+STATEDIR    ?= /var/lib/digest
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNITS := digest-serve.service digest-run.service digest-run.timer digest-collect.service digest-collect.timer
+
+# Placeholders and defaults to the chosen directories; @SANDBOX@ becomes
+# dist/sandbox.inc, the sandbox every unit shares.
+INSTALL_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' \
+	-e 's|/usr/local/bin/digest|$(BINDIR)/digest|g' -e 's|/usr/local/libexec/digest|$(LIBEXECDIR)/digest|g' \
+	-e 's|/usr/local/share/digest|$(DATADIR)/digest|g' -e 's|/usr/local/etc/digest|$(SYSCONFDIR)/digest|g' \
+	-e 's|/var/lib/digest|$(STATEDIR)|g' -e '/^@SANDBOX@$$/{r dist/sandbox.inc' -e 'd' -e '}'
+
+install: digest
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/digest $(DESTDIR)$(DATADIR)/digest/templates \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/digest \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 digest $(DESTDIR)$(BINDIR)/digest
+	install -m 0644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/digest/templates/
+	$(INSTALL_SED) man/digest.1 > $(DESTDIR)$(MANDIR)/man1/digest.1
+	$(INSTALL_SED) man/digest.conf.5 > $(DESTDIR)$(MANDIR)/man5/digest.conf.5
+	$(INSTALL_SED) -e 's|^bindir=$$|bindir=$(BINDIR)|' cron/digest-cron > $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
+	$(INSTALL_SED) cron/digest.crontab > $(DESTDIR)$(DATADIR)/digest/digest.crontab
+	$(INSTALL_SED) dist/digest.conf.in > $(DESTDIR)$(DATADIR)/digest/digest.conf.example
+	@# the configuration is the admin's once there: never overwritten
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf (the example: $(DATADIR)/digest/digest.conf.example)"; \
+	else install -m 0644 $(DESTDIR)$(DATADIR)/digest/digest.conf.example $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf; fi
+	for u in $(UNITS); do $(INSTALL_SED) dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(INSTALL_SED) dist/sysusers.conf.in > $(DESTDIR)$(SYSUSERSDIR)/digest.conf
+	$(INSTALL_SED) dist/tmpfiles.conf.in > $(DESTDIR)$(TMPFILESDIR)/digest.conf
+
+# Everything install wrote but the configuration (and the state in STATEDIR).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/digest $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron \
+		$(addprefix $(DESTDIR)$(DATADIR)/digest/templates/,$(notdir $(TEMPLATES))) \
+		$(DESTDIR)$(DATADIR)/digest/digest.crontab $(DESTDIR)$(DATADIR)/digest/digest.conf.example \
+		$(DESTDIR)$(MANDIR)/man1/digest.1 $(DESTDIR)$(MANDIR)/man5/digest.conf.5 \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(SYSUSERSDIR)/digest.conf $(DESTDIR)$(TMPFILESDIR)/digest.conf
+	-rmdir $(DESTDIR)$(DATADIR)/digest/templates $(DESTDIR)$(DATADIR)/digest $(DESTDIR)$(LIBEXECDIR)/digest 2>/dev/null
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/digest/ (the configuration) and $(STATEDIR) (the state)"
 
 clean:
 	rm -rf build digest
