@@ -246,25 +246,35 @@ INSTALL_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g
 	-e 's|/usr/local/share/digest|$(DATADIR)/digest|g' -e 's|/usr/local/etc/digest|$(SYSCONFDIR)/digest|g' \
 	-e 's|/var/lib/digest|$(STATEDIR)|g' -e '/^@SANDBOX@$$/{r dist/sandbox.inc' -e 'd' -e '}'
 
+# install_sed: file $(1) through INSTALL_SED to $(2), quietly unless V=1.
+define install_sed
+	@echo "  INSTALL $(2)"
+	$(Q)$(INSTALL_SED) $(1) > $(2)
+endef
+
 install: digest
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/digest $(DESTDIR)$(DATADIR)/digest/templates \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/digest \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
-	install -m 0755 digest $(DESTDIR)$(BINDIR)/digest
-	install -m 0644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/digest/templates/
-	$(INSTALL_SED) man/digest.1 > $(DESTDIR)$(MANDIR)/man1/digest.1
-	$(INSTALL_SED) man/digest.conf.5 > $(DESTDIR)$(MANDIR)/man5/digest.conf.5
-	$(INSTALL_SED) -e 's|^bindir=$$|bindir=$(BINDIR)|' cron/digest-cron > $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
-	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
-	$(INSTALL_SED) cron/digest.crontab > $(DESTDIR)$(DATADIR)/digest/digest.crontab
-	$(INSTALL_SED) dist/digest.conf.in > $(DESTDIR)$(DATADIR)/digest/digest.conf.example
+	@echo "  INSTALL $(DESTDIR)$(BINDIR)/digest"
+	$(Q)install -m 0755 digest $(DESTDIR)$(BINDIR)/digest
+	@echo "  INSTALL $(DESTDIR)$(DATADIR)/digest/templates/"
+	$(Q)install -m 0644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/digest/templates/
+	$(call install_sed,man/digest.1,$(DESTDIR)$(MANDIR)/man1/digest.1)
+	$(call install_sed,man/digest.conf.5,$(DESTDIR)$(MANDIR)/man5/digest.conf.5)
+	$(call install_sed,-e 's|^bindir=$$|bindir=$(BINDIR)|' cron/digest-cron,$(DESTDIR)$(LIBEXECDIR)/digest/digest-cron)
+	$(Q)chmod 0755 $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
+	$(call install_sed,cron/digest.crontab,$(DESTDIR)$(DATADIR)/digest/digest.crontab)
+	$(call install_sed,dist/digest.conf.in,$(DESTDIR)$(DATADIR)/digest/digest.conf.example)
+	$(Q)for u in $(UNITS); do echo "  INSTALL $(DESTDIR)$(UNITDIR)/$$u"; \
+		$(INSTALL_SED) dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(call install_sed,dist/sysusers.conf.in,$(DESTDIR)$(SYSUSERSDIR)/digest.conf)
+	$(call install_sed,dist/tmpfiles.conf.in,$(DESTDIR)$(TMPFILESDIR)/digest.conf)
 	@# the configuration is the admin's once there: never overwritten
 	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf ]; then \
-		echo "kept $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf (the example: $(DATADIR)/digest/digest.conf.example)"; \
-	else install -m 0644 $(DESTDIR)$(DATADIR)/digest/digest.conf.example $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf; fi
-	for u in $(UNITS); do $(INSTALL_SED) dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
-	$(INSTALL_SED) dist/sysusers.conf.in > $(DESTDIR)$(SYSUSERSDIR)/digest.conf
-	$(INSTALL_SED) dist/tmpfiles.conf.in > $(DESTDIR)$(TMPFILESDIR)/digest.conf
+		echo "  KEPT    $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf (the example: $(DATADIR)/digest/digest.conf.example)"; \
+	else echo "  INSTALL $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf"; \
+		install -m 0644 $(DESTDIR)$(DATADIR)/digest/digest.conf.example $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf; fi
 
 # Everything install wrote but the configuration (and the state in STATEDIR).
 uninstall:
