@@ -22,6 +22,10 @@ TEST_MTA  := postfix
 # The DKIM and spam tests: two verifiers that share no code with digest
 # (dkimpy, OpenDKIM) and SpamAssassin's local rules; none is an MTA.
 TEST_DEPS += python3-dkim opendkim-tools spamassassin
+# Installing (tests/integration/install_tests.py): the man pages' linter,
+# the package build and its checker, systemd-analyze for the units, and
+# seccomp for applying digest-serve.service's sandbox without systemd.
+TEST_DEPS += mandoc man-db debhelper dpkg-dev fakeroot lintian systemd python3-seccomp
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that

@@ -32,9 +32,9 @@ import urllib.request
 import __main__
 
 if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a script
-    from __main__ import DIGEST, PY, REPO, Fail, Skip, check  # noqa: F401
+    from __main__ import DIGEST, HERE, PY, REPO, Fail, Skip, check  # noqa: F401
 else:  # run.py imported as the module `run`
-    from run import DIGEST, PY, REPO, Fail, Skip, check  # noqa: F401
+    from run import DIGEST, HERE, PY, REPO, Fail, Skip, check  # noqa: F401
 
 UNITS = ("digest-serve.service", "digest-run.service", "digest-run.timer",
          "digest-collect.service", "digest-collect.timer")
@@ -458,3 +458,172 @@ class InstallTests:
             fires |= set(re.findall(r"\b(\d\d:\d\d):00\b", out))
         want = {"07:00", "07:30", "08:30", "09:30", "10:30", "11:30"}
         check(fires == want, f"digest-run.timer fires at {sorted(fires)}, want {sorted(want)}")
+
+    # ------------------------------------------------------------ the package
+    def t_install_package(self):
+        """The .deb: lintian finds no error (its warnings are printed); it
+        holds the binary, the man pages, the units, the cron wrapper, the
+        configuration as a conffile in /etc/digest, and a postinst that
+        creates the system user digest and /var/lib/digest. Unpacked with
+        dpkg-deb -x and run from there (the source tree gone): --version,
+        check-config of the shipped example, and a maildir run of it adapted
+        to a site, its state in /var/lib/digest."""
+        r = self.install_build()
+        if shutil.which("lintian"):
+            rc, out = run(["lintian", "--no-tag-display-limit", r["deb"]], timeout=600)
+            tags = [ln for ln in out.splitlines() if re.match(r"^[EWIPX]: ", ln)]
+            errors = [ln for ln in tags if ln.startswith("E: ")]
+            check(not errors, f"lintian errors: {' | '.join(errors[:10])}")
+            check(rc == 0 or not errors, f"lintian: exit {rc}: {tail(out)}")
+            warnings = [ln for ln in tags if ln.startswith("W: ")]
+            print(f"# lintian: {len(errors)} errors, {len(warnings)} warnings"
+                  + "".join(f"\n#   {w}" for w in warnings), flush=True)
+        else:
+            print("# lintian is not installed: the package is not checked by it", flush=True)
+        rc, info = run(["dpkg-deb", "-I", r["deb"]])
+        check(rc == 0, f"dpkg-deb -I: {tail(info)}")
+        check(re.search(r"^ Depends:.*\badduser\b", info, re.M), "the package does not depend on adduser")
+        ctl = self.testdir("deb-control")
+        rc, out = run(["dpkg-deb", "-e", r["deb"], ctl])
+        check(rc == 0, f"dpkg-deb -e: {tail(out)}")
+        with open(os.path.join(ctl, "conffiles"), encoding="utf-8") as f:
+            check("/etc/digest/digest.conf" in f.read().split(), "/etc/digest/digest.conf is no conffile")
+        with open(os.path.join(ctl, "postinst"), encoding="utf-8") as f:
+            postinst = f.read()
+        check(re.search(r"adduser --system\b.*\bdigest$", postinst, re.S | re.M) and "/var/lib/digest" in postinst,
+              "the postinst does not create the system user digest and /var/lib/digest")
+        root = r["root"]
+        have = files_under(root)
+        for want in ["usr/bin/digest", "etc/digest/digest.conf", "usr/libexec/digest/digest-cron",
+                     "usr/share/man/man1/digest.1.gz", "usr/share/man/man5/digest.conf.5.gz",
+                     "usr/share/doc/digest/copyright"] + [f"lib/systemd/system/{u}" for u in UNITS]:
+            check(want in have, f"the package lacks /{want}")
+        bin_ = os.path.join(root, "usr", "bin", "digest")
+        rc, out = run([bin_, "--version"], cwd="/")
+        check(rc == 0 and out.strip() == f"digest {r['version']}", f"--version: {out.strip()!r}")
+
+        self.ns_ok()
+        state = os.path.join(self.testdir("deb-state"), "var-lib-digest")
+        os.makedirs(state)
+        conf = os.path.join(root, "etc", "digest", "digest.conf")
+        rc, out = run(ns_argv(state, [bin_, "-c", conf, "check-config"]), cwd="/")
+        check(rc == 0 and "ok (1 source)" in out, f"check-config of the shipped example: exit {rc}: {tail(out)}")
+        with_sources(conf, self.portal["base"])
+        rc, out = run(ns_argv(state, [bin_, "-c", conf, "subscribers", "import", "-"]), cwd="/",
+                      input_text="reader1@example.org\nreader2@example.org\nreader3@example.org\n")
+        check(rc == 0, f"import: exit {rc}: {tail(out)}")
+        rc, out = run(ns_argv(state, [bin_, "-c", conf, "run"]), cwd="/", timeout=120)
+        check(rc == 0 and re.search(r"^edition \S+: 10 articles; 3 subscribers: 3 sent", out, re.M),
+              f"run of the shipped example: exit {rc}: {tail(out)}")
+        msgs = maildir_messages(os.path.join(state, "outbox"))
+        check(len(msgs) == 3, f"{len(msgs)} messages in /var/lib/digest/outbox, want 3")
+        check(msgs[0]["List-Id"] and "daily.news.example.org" in msgs[0]["List-Id"],
+              f"the message's List-Id {msgs[0]['List-Id']!r} is not the shipped example's")
+        for name in ("digest.db", "secret"):
+            path = os.path.join(state, name)
+            check(os.path.exists(path), f"/var/lib/digest/{name} was not made")
+            check(os.stat(path).st_mode & 0o077 == 0, f"/var/lib/digest/{name} is readable by others")
+
+    # ------------------------------------------------------------ the sandbox
+    def t_install_serve_sandboxed(self):
+        """digest serve, from the package, runs under the sandbox of
+        digest-serve.service as tests/integration/unitsandbox.py applies it
+        without systemd (the state directory the only writable place, the
+        rest read-only, an unprivileged user, no new privileges, no
+        capabilities, only AF_UNIX/AF_INET/AF_INET6 sockets, no W^X memory):
+        a probe first shows each restriction holds, then serve answers the
+        form and a subscription, and writes the confirmation mail into
+        /var/lib/digest/outbox; SIGTERM stops it with exit 0."""
+        if os.geteuid() != 0:
+            raise Skip("applying the unit's User= and mounts needs root")
+        for tool in ("unshare", "setpriv", "findmnt"):
+            if not shutil.which(tool):
+                raise Skip(f"{tool} is not installed (util-linux)")
+        if subprocess.run([PY, "-c", "import seccomp"], capture_output=True).returncode != 0:
+            raise Skip("python3-seccomp is not installed (make test-deps installs it)")
+        r = self.install_build()
+        root = r["root"]
+        for d in (self.tmp, r["base"]):  # the unit's user reads the package's files
+            os.chmod(d, 0o755)
+        unit = os.path.join(root, "lib", "systemd", "system", "digest-serve.service")
+        d = self.testdir("serve-sandbox")
+        state = os.path.join(d, "state")
+        os.makedirs(state)
+        sandbox = ["unshare", "--mount", "--propagation", "private", PY, os.path.join(HERE, "unitsandbox.py"),
+                   unit, state, "--"]
+        probe = os.path.join(d, "probe.py")
+        with open(probe, "w", encoding="utf-8") as f:
+            f.write(PROBE.replace("@OUTSIDE@", os.path.join(root, "etc", "digest", "probe")))
+        rc, out = run(sandbox + [PY, probe], cwd="/")
+        check(rc == 0, f"the probe in the sandbox: exit {rc}: {tail(out)}")
+        got = dict(kv.split("=", 1) for kv in out.strip().splitlines()[-1].split())
+        want = {"uid": "65534", "nnp": "1", "umask": "0o27", "write_etc": "EROFS", "write_outside": "EROFS",
+                "write_state": "ok", "inet": "ok", "inet6": "ok", "netlink": "EAFNOSUPPORT",
+                "packet": "EAFNOSUPPORT", "wx": "EPERM"}
+        check(got == want, f"the sandbox does not hold: {got}, want {want}")
+        os.remove(os.path.join(state, "probe"))
+
+        port = free_port()
+        conf = os.path.join(root, "etc", "digest", "digest.conf")
+        err = open(os.path.join(d, "serve.err"), "w+b")
+        p = subprocess.Popen(sandbox + [os.path.join(root, "usr", "bin", "digest"), "-c", conf, "serve",
+                                        "--listen", f"127.0.0.1:{port}"],
+                             cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                             start_new_session=True)
+        try:
+            deadline = time.monotonic() + 15
+            while b"serve: listening" not in open(err.name, "rb").read():
+                check(p.poll() is None and time.monotonic() < deadline,
+                      f"serve did not start in the sandbox: {open(err.name, 'rb').read()[-400:]!r}")
+                time.sleep(0.1)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+                check(resp.status == 200 and b"<form" in resp.read(), "GET / did not answer the form")
+            body = urllib.parse.urlencode({"email": "reader@example.org", "name": "Reader"}).encode()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/subscribe", data=body, timeout=10) as resp:
+                check(resp.status == 200, f"POST /subscribe: {resp.status}")
+            deadline = time.monotonic() + 15
+            while not maildir_messages(os.path.join(state, "outbox")):
+                check(time.monotonic() < deadline, "no confirmation mail in /var/lib/digest/outbox within 15 s")
+                time.sleep(0.2)
+            msg = maildir_messages(os.path.join(state, "outbox"))[0]
+            check("reader@example.org" in str(msg["To"]), f"the confirmation mail is to {msg['To']!r}")
+            check(os.stat(os.path.join(state, "digest.db")).st_uid == 65534, "the database is not the user's")
+        finally:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+            try:
+                rc = p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+                rc = None
+            err.close()
+        check(rc == 0, f"serve in the sandbox exited {rc} on SIGTERM")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# What the sandbox allows, seen from inside: one KEY=VALUE a check.
+PROBE = r'''
+import ctypes, errno, mmap, os, socket
+r = {"uid": os.getuid(), "nnp": ctypes.CDLL(None).prctl(39, 0, 0, 0, 0), "umask": oct(os.umask(0o27))}
+def tryit(key, fn):
+    try:
+        fn()
+        r[key] = "ok"
+    except OSError as e:
+        r[key] = errno.errorcode.get(e.errno, str(e.errno))
+tryit("write_etc", lambda: open("/etc/unitsandbox-probe", "w"))
+tryit("write_outside", lambda: open("@OUTSIDE@", "w"))
+tryit("write_state", lambda: open("/var/lib/digest/probe", "w").write("x"))
+tryit("inet", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close())
+tryit("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close())
+tryit("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+tryit("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+tryit("wx", lambda: mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC))
+print(" ".join(f"{k}={v}" for k, v in r.items()))
+'''
