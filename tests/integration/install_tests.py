@@ -345,6 +345,28 @@ class InstallTests:
         check(not undocumented, f"keys the parser knows that digest.conf(5) lacks: {undocumented}")
         check(not unknown, f"keys digest.conf(5) describes that the parser does not know: {unknown}")
 
+    def t_install_package_deps(self):
+        """debian/control and the Makefile agree: Build-Depends are DEPS'
+        libraries and tools (gcc and make come with build-essential; clang
+        is for `make CC=clang`), and the run-time files digest needs from
+        DEPS (tzdata, ca-certificates) are in Depends."""
+        with open(os.path.join(REPO, "Makefile"), encoding="utf-8") as f:
+            m = re.search(r"^DEPS := (.*?)(?<!\\)\n", f.read(), re.S | re.M)
+        check(m, "test bug: no DEPS in the Makefile")
+        deps = set(m.group(1).replace("\\\n", " ").split())
+        with open(os.path.join(REPO, "debian", "control"), encoding="utf-8") as f:
+            control = f.read()
+        def field(name):
+            fm = re.search(rf"^{name}:(.*?)(?=^\S|\Z)", control, re.S | re.M)
+            check(fm, f"debian/control has no {name}")
+            return {re.sub(r"\s*\(.*", "", x).strip() for x in fm.group(1).split(",") if x.strip()}
+        build = field("Build-Depends") - {"debhelper-compat"}
+        want = {d for d in deps if d.endswith("-dev") or d == "pkg-config"}
+        check(build == want, f"Build-Depends {sorted(build)} and the Makefile's DEPS {sorted(want)} differ: "
+              f"only in control {sorted(build - want)}, only in DEPS {sorted(want - build)}")
+        runtime = {"tzdata", "ca-certificates"} & deps
+        check(runtime and runtime <= field("Depends"), f"Depends lacks {sorted(runtime - field('Depends'))}")
+
     # ------------------------------------------------------------ make install
     def t_install_make_install(self):
         """`make install` puts every part where the SPEC says, with the
