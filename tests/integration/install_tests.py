@@ -290,30 +290,27 @@ class InstallTests:
                         keys.add(last)
         return keys
 
-    def parser_keys(self, candidates):
+    def parser_keys(self, candidates, groups):
         """The keys the configuration parser knows, found from the outside:
-        each group of digest.conf is given every name in CANDIDATES, and
-        the names it does not warn about as unknown are its keys."""
-        groups = {  # doc prefix: (config text with @KEYS@, the prefix of its warnings)
-            "": ("@KEYS@", ""),
-            "newsletter": ("newsletter = { @KEYS@ };", "newsletter."),
-            "digest": ("digest = { @KEYS@ };", "digest."),
-            "templates": ("templates = { @KEYS@ };", "templates."),
-            "delivery": ("delivery = { @KEYS@ };", "delivery."),
-            "delivery.smtp": ("delivery = { smtp = { @KEYS@ }; };", "delivery.smtp."),
-            "storage": ("storage = { @KEYS@ };", "storage."),
-            "http": ("http = { @KEYS@ };", "http."),
-            "fetch": ("fetch = { @KEYS@ };", "fetch."),
-            "inbound": ("inbound = { @KEYS@ };", "inbound."),
-            "dkim": ("dkim = { @KEYS@ };", "dkim."),
+        each of GROUPS (dotted paths of groups) and the top level is given
+        every name in CANDIDATES, and the names it does not warn about as
+        unknown are its keys."""
+        # groups inside lists: the text around their keys, their warnings' prefix
+        in_lists = {
             "dkim.keys": ('dkim = { domain = "example.org"; keys = ( { @KEYS@ } ); };', "dkim.keys.[0]."),
             "sources": ('sources = ( { name = "probe"; @KEYS@ } );', "sources.probe."),
             "sources.article": ('sources = ( { name = "probe"; article = { @KEYS@ }; } );',
                                 "sources.probe.article."),
         }
+        probes = {"": ("@KEYS@", "")}
+        for g in groups:
+            nest = "@KEYS@"
+            for part in reversed(g.split(".")):
+                nest = f"{part} = {{ {nest} }};"
+            probes[g] = in_lists.get(g, (nest, g + "."))
         d = self.testdir("conf-keys")
         known = set()
-        for group, (text, prefix) in groups.items():
+        for group, (text, prefix) in probes.items():
             names = sorted(n for n in candidates if not (group == "sources" and n == "name"))
             conf = self.conf(d, text=text.replace("@KEYS@", " ".join(f"{n} = 0;" for n in names)) + "\n")
             r = self.digest("check-config", conf=conf)
@@ -337,7 +334,7 @@ class InstallTests:
             with open(src, encoding="utf-8") as f:
                 names |= set(re.findall(r'"([a-z][a-z0-9_]*)"', f.read()))
         names -= {"true", "false"}  # libconfig's words
-        known = self.parser_keys(names)
+        known = self.parser_keys(names, sorted({k.rsplit(".", 1)[0] for k in doc if "." in k}))
         # a group is documented by its members, not as a key of its own
         groups = {k.rsplit(".", 1)[0] for k in known | doc if "." in k}
         undocumented = sorted(k for k in known - doc if k not in groups)
