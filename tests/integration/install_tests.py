@@ -39,8 +39,17 @@ else:  # run.py imported as the module `run`
 UNITS = ("digest-serve.service", "digest-run.service", "digest-run.timer",
          "digest-collect.service", "digest-collect.timer")
 CRON_PATH = "/usr/bin:/bin"  # cron's PATH (Debian's cron and the POSIX default)
-# What the source tree holds that is no source: builds, the demo's var/.
-COPY_IGNORE = shutil.ignore_patterns(".git", "build", "var", "__pycache__", "*.o", "*.d")
+# What the source tree holds that is no source (.gitignore): builds, the
+# demo's var/, and what a package build left under debian/.
+TREE_JUNK = {"": {".git", "build", "var", "digest"},
+             "debian": {".debhelper", "digest", "debhelper-build-stamp", "files"}}
+JUNK_PATTERN = re.compile(r"^(__pycache__|.*\.(o|d|substvars|debhelper\.log))$")
+
+
+def copy_ignore(directory, names):
+    rel = os.path.relpath(directory, REPO)
+    junk = TREE_JUNK.get("" if rel == "." else rel, set())
+    return {n for n in names if n in junk or JUNK_PATTERN.match(n)}
 # mandoc's messages that say something of this machine, not of the page.
 MANDOC_ENVIRONMENT = re.compile(r"referenced manual not found|mandoc\.db")
 
@@ -142,10 +151,7 @@ class InstallTests:
         base = os.path.join(self.tmp, "install")
         version = self.changelog_version()
         src = os.path.join(base, "src", f"digest-{version}")
-        shutil.copytree(REPO, src, ignore=COPY_IGNORE)
-        for junk in ("digest",):  # a binary built in the tree is no source
-            if os.path.exists(os.path.join(src, junk)):
-                os.remove(os.path.join(src, junk))
+        shutil.copytree(REPO, src, ignore=copy_ignore)
         before = files_under(src)
         env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=2", LC_ALL="C.UTF-8")
         for k in ("DIGEST_CONFIG", "CFLAGS", "CPPFLAGS", "LDFLAGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
@@ -549,15 +555,16 @@ class InstallTests:
         digest-serve.service as tests/integration/unitsandbox.py applies it
         without systemd (the state directory the only writable place, the
         rest read-only, an unprivileged user, no new privileges, no
-        capabilities, only AF_UNIX/AF_INET/AF_INET6 sockets, no W^X memory):
+        capabilities, only AF_UNIX/AF_INET/AF_INET6 sockets, no W^X memory,
+        the unit's system call filter):
         a probe first shows each restriction holds, then serve answers the
         form and a subscription, and writes the confirmation mail into
         /var/lib/digest/outbox; SIGTERM stops it with exit 0."""
         if os.geteuid() != 0:
             raise Skip("applying the unit's User= and mounts needs root")
-        for tool in ("unshare", "setpriv", "findmnt"):
+        for tool in ("unshare", "findmnt", "systemd-analyze"):
             if not shutil.which(tool):
-                raise Skip(f"{tool} is not installed (util-linux)")
+                raise Skip(f"{tool} is not installed")
         if subprocess.run([PY, "-c", "import seccomp"], capture_output=True).returncode != 0:
             raise Skip("python3-seccomp is not installed (make test-deps installs it)")
         r = self.install_build()
@@ -576,9 +583,10 @@ class InstallTests:
         rc, out = run(sandbox + [PY, probe], cwd="/")
         check(rc == 0, f"the probe in the sandbox: exit {rc}: {tail(out)}")
         got = dict(kv.split("=", 1) for kv in out.strip().splitlines()[-1].split())
-        want = {"uid": "65534", "nnp": "1", "umask": "0o27", "write_etc": "EROFS", "write_outside": "EROFS",
-                "write_state": "ok", "inet": "ok", "inet6": "ok", "netlink": "EAFNOSUPPORT",
-                "packet": "EAFNOSUPPORT", "wx": "EPERM"}
+        want = {"uid": "65534", "nnp": "1", "umask": "0o27", "caps": "0/0/0/0", "write_etc": "EROFS",
+                "write_outside": "EROFS", "write_state": "ok", "inet": "ok", "inet6": "ok",
+                "netlink": "EAFNOSUPPORT", "packet": "EAFNOSUPPORT", "wx": "EPERM", "setpriority": "EPERM",
+                "affinity": "EPERM"}
         check(got == want, f"the sandbox does not hold: {got}, want {want}")
         os.remove(os.path.join(state, "probe"))
 
@@ -630,6 +638,9 @@ def free_port():
 PROBE = r'''
 import ctypes, errno, mmap, os, socket
 r = {"uid": os.getuid(), "nnp": ctypes.CDLL(None).prctl(39, 0, 0, 0, 0), "umask": oct(os.umask(0o27))}
+with open("/proc/self/status") as f:
+    caps = dict(line.split(":\t", 1) for line in f if line.startswith("Cap"))
+r["caps"] = "/".join(str(int(caps[k], 16)) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd"))
 def tryit(key, fn):
     try:
         fn()
@@ -644,5 +655,7 @@ tryit("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close(
 tryit("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
 tryit("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
 tryit("wx", lambda: mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC))
+tryit("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, 0, 5))  # @resources, taken out
+tryit("affinity", lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)))  # likewise
 print(" ".join(f"{k}={v}" for k, v in r.items()))
 '''

@@ -21,22 +21,29 @@ the unit's [Service] section it applies:
   MemoryDenyWriteExecute=yes
                         mmap(2), mprotect(2) and pkey_mprotect(2) asking for
                         PROT_WRITE|PROT_EXEC fail with EPERM (seccomp)
-  NoNewPrivileges=yes, CapabilityBoundingSet=
-                        setpriv(1) --no-new-privs, an empty bounding set
-                        and no inheritable capabilities
+  NoNewPrivileges=yes   prctl(PR_SET_NO_NEW_PRIVS)
+  CapabilityBoundingSet=
+                        every capability dropped from the bounding set
+  SystemCallFilter=, SystemCallErrorNumber=
+                        an allow list of system calls (seccomp), the groups
+                        expanded as `systemd-analyze syscall-filter` lists
+                        them, @default always allowed, as systemd does;
+                        the others fail with the error number
 
-and says on stderr which settings it does not apply (the rest of the
-systemd-only ones: SystemCallFilter=, PrivateTmp=, PrivateDevices=,
+in the order systemd applies them (the system call filter last, just
+before exec), and says on stderr which settings it does not apply (the
+rest of the systemd-only ones: PrivateTmp=, PrivateDevices=,
 ProtectKernel*=, ...). Exits 70 when the unit asks for one it cannot
-apply that changes what the command may do to files or sockets.
+apply.
 """
 
+import ctypes
 import errno
 import os
 import subprocess
 import sys
 
-import seccomp
+import seccomp  # python3-seccomp
 
 NOBODY = 65534
 FAMILIES = {"AF_UNIX": 1, "AF_LOCAL": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17}
@@ -44,7 +51,8 @@ AF_MAX = 46
 PROT_WRITE, PROT_EXEC = 0x2, 0x4
 APPLIED = {"User", "Group", "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome", "UMask",
            "RestrictAddressFamilies", "MemoryDenyWriteExecute", "NoNewPrivileges", "CapabilityBoundingSet",
-           "AmbientCapabilities"}
+           "AmbientCapabilities", "SystemCallFilter", "SystemCallErrorNumber"}
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
 # what only decides how systemd starts, stops and restarts it
 NOT_SANDBOX = {"Type", "ExecStart", "Restart", "RestartSec", "TimeoutStopSec"}
 
@@ -64,6 +72,49 @@ def service_settings(path):
                 k, v = line.split("=", 1)
                 out[k.strip()] = out[k.strip()] + "\n" + v.strip() if k.strip() in out else v.strip()
     return out
+
+
+def syscall_groups():
+    """systemd's groups of system calls: NAME -> members (calls and @groups)."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter"], check=True, capture_output=True,
+                         text=True).stdout
+    groups, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            cur = groups.setdefault(line.strip(), [])
+        elif cur is not None and line.strip() and not line.strip().startswith("#"):
+            cur.append(line.strip())
+    return groups
+
+
+def expand(names, groups):
+    """The system calls NAMES stand for, groups expanded."""
+    calls = set()
+    for n in names:
+        if n.startswith("@"):
+            if n not in groups:
+                raise SystemExit(f"unitsandbox: systemd knows no group {n}")
+            calls |= expand(groups[n], groups)
+        else:
+            calls.add(n)
+    return calls
+
+
+def allowed_calls(lines):
+    """The allow list of SystemCallFilter= LINES (an allow list first, then
+    lines with ~ that take calls out), with @default, which systemd always
+    allows."""
+    groups = syscall_groups()
+    allow = None
+    for line in lines:
+        deny = line.startswith("~")
+        names = line.lstrip("~").split()
+        if allow is None:
+            if deny:
+                raise SystemExit("unitsandbox: only an allow list (its first line without ~) is applied")
+            allow = set()
+        allow = allow - expand(names, groups) if deny else allow | expand(names, groups)
+    return allow | expand(["@default"], groups)
 
 
 def sh(*argv):
@@ -113,7 +164,36 @@ def main():
     elif "ProtectSystem" in last:
         skipped.append("ProtectSystem")
 
-    # seccomp: the address families and W^X
+    # the user, no capabilities, no new privileges
+    libc = ctypes.CDLL(None, use_errno=True)
+    if "CapabilityBoundingSet" in last and not last["CapabilityBoundingSet"]:
+        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+            for cap in range(int(f.read()) + 1):
+                if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                    print(f"unitsandbox: cannot drop capability {cap}", file=sys.stderr)
+                    return 70
+    if "User" in last:
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+    if "UMask" in last:
+        os.umask(int(last["UMask"], 8))
+    if last.get("NoNewPrivileges") in ("yes", "true") or "SystemCallFilter" in last:
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    # seccomp, last: the filter of system calls (default: the error
+    # number), and one of the address families and W^X (default: allow);
+    # the kernel takes the stricter answer of the two
+    filters = []
+    if "SystemCallFilter" in last:
+        err = getattr(errno, last.get("SystemCallErrorNumber", "EPERM"))
+        f = seccomp.SyscallFilter(defaction=seccomp.ERRNO(err))
+        for call in sorted(allowed_calls(s["SystemCallFilter"].split("\n"))):
+            try:
+                f.add_rule(seccomp.ALLOW, call)
+            except (RuntimeError, ValueError, OSError):
+                pass  # a call of another architecture, or one libseccomp does not know
+        filters.append(f)
     f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     if "RestrictAddressFamilies" in last:
         allowed = set()
@@ -132,21 +212,13 @@ def main():
         # as systemd does: no mapping both, and no page made executable later
         for call in ("mprotect", "pkey_mprotect"):
             f.add_rule(seccomp.ERRNO(errno.EPERM), call, seccomp.Arg(2, seccomp.MASKED_EQ, PROT_EXEC, PROT_EXEC))
-
-    if "UMask" in last:
-        os.umask(int(last["UMask"], 8))
-    setpriv = ["setpriv"]
-    if "User" in last:
-        setpriv += ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
-    if last.get("NoNewPrivileges") in ("yes", "true"):
-        setpriv.append("--no-new-privs")
-    if "CapabilityBoundingSet" in last and not last["CapabilityBoundingSet"]:
-        setpriv += ["--bounding-set", "-all", "--inh-caps", "-all"]
+    filters.append(f)
     if skipped:
         print(f"unitsandbox: not applied: {' '.join(sorted(set(skipped)))}", file=sys.stderr)
     sys.stderr.flush()
-    f.load()
-    os.execvp(setpriv[0], setpriv + ["--"] + argv)
+    for f in reversed(filters):  # the allow list last: it does not allow seccomp(2)
+        f.load()
+    os.execvp(argv[0], argv)
 
 
 if __name__ == "__main__":
