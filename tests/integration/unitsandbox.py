@@ -15,6 +15,7 @@ the unit's [Service] section it applies:
   User=, Group=         uid and gid 65534 (nobody): the unit's user need
                         not exist here
   UMask=                the umask
+  PrivateMounts=yes     the mount namespace unshare(1) made
   RestrictAddressFamilies=
                         socket(2) of any other family fails with
                         EAFNOSUPPORT (seccomp, python3-seccomp)
@@ -51,7 +52,8 @@ AF_MAX = 46
 PROT_WRITE, PROT_EXEC = 0x2, 0x4
 APPLIED = {"User", "Group", "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome", "UMask",
            "RestrictAddressFamilies", "MemoryDenyWriteExecute", "NoNewPrivileges", "CapabilityBoundingSet",
-           "AmbientCapabilities", "SystemCallFilter", "SystemCallErrorNumber"}
+           "AmbientCapabilities", "SystemCallFilter", "SystemCallErrorNumber",
+           "PrivateMounts"}  # unshare(1) gives the mount namespace
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
 # what only decides how systemd starts, stops and restarts it
 NOT_SANDBOX = {"Type", "ExecStart", "Restart", "RestartSec", "TimeoutStopSec"}
