@@ -192,7 +192,17 @@ class InstallTests:
             with open(admins, encoding="utf-8") as f:
                 check(f.read().endswith("# the admin's\n"), f"make {target} replaced the admin's digest.conf")
 
-        # the tree after the build: `debian/rules clean` leaves it as it was
+        # what the build left in the tree is ignored by git (`git status`
+        # stays clean), and `debian/rules clean` leaves the tree as it was
+        built = sorted(set(files_under(src)) - set(before))
+        if shutil.which("git"):
+            gitdir = os.path.join(base, "git")
+            rc, out = run(["git", "init", "-q", "--bare", gitdir])
+            check(rc == 0, f"git init: {tail(out)}")
+            p = subprocess.run(["git", f"--git-dir={gitdir}", f"--work-tree={src}", "check-ignore", "--no-index",
+                                "--stdin"], input="\n".join(built).encode(), capture_output=True, timeout=60)
+            seen = [b for b in built if b not in set(p.stdout.decode().split())]
+            check(not seen, f"the package build left files .gitignore does not cover: {seen[:10]}")
         rc, out = run(["fakeroot", "debian/rules", "clean"], cwd=src, env=env)
         check(rc == 0, f"debian/rules clean: exit {rc}: {tail(out)}")
         after = files_under(src)
