@@ -291,10 +291,10 @@ class InstallTests:
 
     # -------------------------------------------------- digest.conf(5) keys
     def doc_keys(self):
-        """The keys digest.conf(5) describes: each `.It Cm KEY` of a list,
-        prefixed by the key of the item whose nested list it is in
-        (`sources` then `name`: sources.name)."""
-        keys, stack, last = set(), [], None
+        """The keys digest.conf(5) describes, each with the lines of its
+        item: each `.It Cm KEY` of a list, prefixed by the key of the item
+        whose nested list it is in (`sources` then `name`: sources.name)."""
+        keys, stack, last = {}, [], None
         with open(os.path.join(REPO, "man", "digest.conf.5"), encoding="utf-8") as f:
             for line in f:
                 if line.startswith(".Bl"):
@@ -308,7 +308,9 @@ class InstallTests:
                     if m:
                         outer = [p for p in stack if p]
                         last = ".".join(outer[-1:] + [m.group(1)])
-                        keys.add(last)
+                        keys[last] = [line]
+                elif last:
+                    keys[last].append(line)
         return keys
 
     def parser_keys(self, candidates, groups):
@@ -348,8 +350,16 @@ class InstallTests:
         """digest.conf(5) describes exactly the keys the parser knows: one
         the parser knows and the page lacks fails, and so does one the page
         describes and the parser warns about as unknown."""
-        doc = self.doc_keys()
+        items = self.doc_keys()
+        doc = set(items)
         check(len(doc) > 80, f"test bug: only {len(doc)} keys read from digest.conf(5)")
+        # each with its type, its default (or that it is required) and a
+        # sentence of what it means
+        bad = [k for k, lines in items.items()
+               if not re.search(r" Pq \S", lines[0])
+               or not re.match(r"(Default|Required)\b", lines[1] if len(lines) > 1 else "")
+               or not any(ln[0] not in ".\n" and not re.match(r"(Default|Required)\b", ln) for ln in lines[1:])]
+        check(not bad, f"digest.conf(5) items without a type, a default or a meaning: {bad}")
         names = {k.rsplit(".", 1)[-1] for k in doc}
         for src in glob.glob(os.path.join(REPO, "src", "**", "*.c"), recursive=True):
             with open(src, encoding="utf-8") as f:
