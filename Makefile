@@ -3,11 +3,12 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet libpsl
 
 # Debian packages that building and running need (`make deps`).
 DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev
+        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev \
+        libpsl-dev
 
 # What only the tests and the benchmark need, installed by `make test` and
 # `make bench` themselves, never by `make deps`: a browser and an MTA have
