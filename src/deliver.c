@@ -139,6 +139,36 @@ static void wait_once(struct pool *p, double until)
 	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 
+/* take_ready: a job that may go now (a due retry first: it has waited
+ * longest; else the next recipient), or NULL; *WAKE (when not NULL) is
+ * lowered to when the next retry comes due. Called with the lock held. */
+static struct job *take_ready(struct pool *p, double *wake)
+{
+	if (p->stop)
+		return NULL;
+	double now = mono_now();
+	for (struct job **q = &p->later; *q; q = &(*q)->next) {
+		if ((*q)->due <= now) {
+			struct job *j = *q;
+			*q = j->next;
+			p->busy++;
+			return j;
+		}
+		if (wake && (*q)->due < *wake)
+			*wake = (*q)->due;
+	}
+	if (!p->ready && !p->exhausted)
+		refill(p);
+	if (!p->ready)
+		return NULL;
+	struct job *j = p->ready;
+	p->ready = j->next;
+	if (!p->ready)
+		p->ready_tail = NULL;
+	p->busy++;
+	return j;
+}
+
 /* The next job for a worker, waiting as long as one may still come;
  * NULL when the run is over. Before waiting, the worker's own marks are
  * made durable. Called with the lock held. */
@@ -148,28 +178,10 @@ static struct job *take(struct pool *p, struct journal_conn *jc)
 	for (;;) {
 		if (p->stop)
 			return NULL;
-		double now = mono_now(), wake = now + 0.25;
-		/* A due retry first: it has waited longest. */
-		for (struct job **q = &p->later; *q; q = &(*q)->next) {
-			if ((*q)->due <= now) {
-				struct job *j = *q;
-				*q = j->next;
-				p->busy++;
-				return j;
-			}
-			if ((*q)->due < wake)
-				wake = (*q)->due;
-		}
-		if (!p->ready && !p->exhausted)
-			refill(p);
-		if (p->ready) {
-			struct job *j = p->ready;
-			p->ready = j->next;
-			if (!p->ready)
-				p->ready_tail = NULL;
-			p->busy++;
+		double wake = mono_now() + 0.25;
+		struct job *j = take_ready(p, &wake);
+		if (j || p->stop)
 			return j;
-		}
 		if (!p->later && p->busy == 0) {
 			/* Once more past the last id read: whoever was added
 			 * while we were sending gets this edition too. (Someone
@@ -219,88 +231,217 @@ static void pace(struct pool *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* One message of a worker: its text and its envelope sender. */
+struct prepared {
+	struct buf msg;
+	char from[RENDER_ADDR_MAX];
+};
+
+/* prepare: J's "in flight" queued, then its message rendered into PM. 0,
+ * or -1 when it cannot be: every message would fail alike. Without the
+ * lock. */
+static int prepare(struct pool *p, struct journal_conn *jc, struct job *j, struct prepared *pm)
+{
+	journal_intend(p->jn, jc, j->sub.id);
+	struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
+	pm->msg.len = 0;
+	if (render_message(p->r, &rd, &pm->msg) < 0)
+		return -1;
+	render_message_from(p->r, &rd, pm->from, sizeof pm->from); /* VERP: the bounce names the reader */
+	j->tries++;
+	return 0;
+}
+
+/* unrenderable: J could not be rendered: the run stops; J stays to send,
+ * as nothing went. With the lock held. */
+static void unrenderable(struct pool *p, struct job *j)
+{
+	if (!p->fatal)
+		p->fatal = xstrdup("a message could not be DKIM-signed: nothing more is sent");
+	p->stop = true;
+	push_ready(p, j, true);
+	p->busy--;
+	pthread_cond_broadcast(&p->cv);
+}
+
+/* record: the outcome RC (RES) of J's attempt: its mark queued in the
+ * journal, the counts, then J retried later or done with. With the lock
+ * held. */
+static void record(struct pool *p, struct journal_conn *jc, struct job *j, int rc, const struct tx_result *res)
+{
+	const int retries = p->cfg->delivery.smtp.retries;
+	p->stats->messages++;
+	bool requeue = false;
+	if (rc == TX_OK) {
+		journal_outcome(p->jn, jc, j->sub.id, DELIVERY_SENT, res->reply, false);
+		p->stats->sent++;
+	} else if (rc == TX_FAIL && res->about == TX_ABOUT_SENDER) {
+		/* The server refuses our sender: every message would fail
+		 * alike. Stop; this one stays to send, as nothing went. */
+		if (!p->fatal)
+			p->fatal = xasprintf("%s:%d: MAIL FROM:<%s> refused: %s", p->cfg->delivery.smtp.host,
+					     p->cfg->delivery.smtp.port, p->from, res->reply);
+		p->refusal = TX_REFUSED_SERVER;
+		p->stop = true;
+		journal_outcome(p->jn, jc, j->sub.id, DELIVERY_DEFERRED, res->reply, false);
+	} else if (rc == TX_FAIL) {
+		/* Only a refused recipient is a bounce; a refused message
+		 * (content, size, an address this server cannot take) fails
+		 * this delivery without counting. */
+		journal_outcome(p->jn, jc, j->sub.id, DELIVERY_FAILED, res->reply, res->about == TX_ABOUT_RECIPIENT);
+		p->stats->failed++;
+		log_debug("%s: %s", j->sub.email, res->reply);
+	} else if (rc == TX_MAYBE) {
+		/* It may have been delivered: not again in this run. It stays
+		 * to send, and the next run sends it once more (the one
+		 * message per connection a crash may repeat). */
+		journal_outcome(p->jn, jc, j->sub.id, DELIVERY_DEFERRED, res->reply, false);
+		p->stats->deferred++;
+		log_warn("%s: %s", j->sub.email, res->reply);
+	} else {
+		journal_outcome(p->jn, jc, j->sub.id, DELIVERY_DEFERRED, res->reply, false);
+		if (j->tries <= retries) {
+			requeue = true;
+			j->due = mono_now() + backoff(p, j->tries);
+		} else {
+			p->stats->deferred++;
+			log_debug("%s: deferred: %s", j->sub.email, res->reply);
+		}
+	}
+	p->busy--;
+	if (requeue) {
+		j->next = p->later;
+		p->later = j;
+	} else {
+		free_job(j);
+	}
+	/* a worker waiting for jobs may have one now, or be the last */
+	if (p->idle > 0 || p->stop)
+		pthread_cond_broadcast(&p->cv);
+}
+
+/* follow: the job to begin behind J's final dot, on the same write (the
+ * server offers PIPELINING: smtp_finish_next), rendered into PM; NULL
+ * when none is ready now, the connection has no room for one, or the run
+ * is paced. Without the lock. */
+static struct job *follow(struct pool *p, struct journal_conn *jc, const struct transport_conn *c, bool paced,
+			  struct prepared *pm)
+{
+	if (paced || !transport_ready(c))
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	struct job *n = take_ready(p, NULL);
+	pthread_mutex_unlock(&p->mu);
+	if (n && prepare(p, jc, n, pm) < 0) {
+		pthread_mutex_lock(&p->mu);
+		unrenderable(p, n);
+		pthread_mutex_unlock(&p->mu);
+		n = NULL;
+	}
+	return n;
+}
+
+/* open_conn: C opened for J, with the lock held (released meanwhile). 0;
+ * or -1 when it could not be: J went back to the queue, and *QUIT says
+ * whether the worker ends. */
+static int open_conn(struct pool *p, struct transport_conn *c, struct job *j, int *failures, bool *quit)
+{
+	pthread_mutex_unlock(&p->mu);
+	char *err = NULL;
+	enum tx_refusal why;
+	int rc = transport_open(c, &why, &err);
+	pthread_mutex_lock(&p->mu);
+	*quit = false;
+	if (rc == TX_OK) {
+		*failures = 0;
+		return 0;
+	}
+	push_ready(p, j, true); /* not its fault: no attempt counted */
+	p->busy--;
+	if (rc == TX_FAIL) {
+		if (!p->fatal)
+			p->fatal = xstrdup(err);
+		p->refusal = why;
+		p->stop = true;
+	} else if (++*failures > p->cfg->delivery.smtp.retries) {
+		log_warn("%s", err);
+		p->unreachable = true;
+		*quit = true;
+	} else {
+		log_debug("%s; trying again", err);
+	}
+	free(err);
+	if (p->stop)
+		*quit = true;
+	if (*quit)
+		return -1;
+	pthread_cond_broadcast(&p->cv);
+	wait_for(p, mono_now() + backoff(p, *failures));
+	return -1;
+}
+
 /*
  * One connection's loop: the journal's rule (journal.h) in the order of
  * its calls. A message's "in flight" is queued before it is rendered, and
  * made durable, with the connection's last outcome, while its envelope
- * and text go out: the final dot that hands it over waits for
- * journal_handover. Nothing of the connection's may wait on a connect, a
- * pause or the end (journal_settle).
+ * goes out: the final dot that hands it over waits for journal_handover.
+ * Behind that dot, in the same write, goes the envelope of the next
+ * message when one is ready (RFC 2920 pipelining): its "in flight" is
+ * queued before, and its own dot waits for the next handover, which
+ * carries the outcome of this one. Nothing of the connection's may wait
+ * on a connect, a pause or the end (journal_settle).
  */
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
 	struct transport_conn c = {.t = p->t};
 	struct journal_conn jc = {0};
-	struct buf msg = {0};
-	struct tx_result res;
+	struct prepared pm[2];
+	int cur = 0;           /* PM[CUR] is J's */
+	struct job *j = NULL;  /* begun on C: only its final dot is left */
+	struct tx_result res, next_res;
 	int connect_failures = 0;
-	const int retries = p->cfg->delivery.smtp.retries;
 	const bool paced = p->cfg->delivery.smtp.rate_per_second > 0;
+	memset(pm, 0, sizeof pm);
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct job *j = take(p, &jc);
-		if (!j)
-			break;
-		if ((!transport_ready(&c) || paced) && settle(p, &jc) < 0) {
-			free_job(j);
-			p->busy--;
-			break;
-		}
-		pthread_mutex_unlock(&p->mu);
-
-		if (!transport_ready(&c)) {
-			char *err = NULL;
-			enum tx_refusal why;
-			int rc = transport_open(&c, &why, &err);
-			if (rc != TX_OK) {
-				pthread_mutex_lock(&p->mu);
-				push_ready(p, j, true); /* not its fault: no attempt counted */
+		int rc = TX_OK;
+		if (!j) {
+			j = take(p, &jc);
+			if (!j)
+				break;
+			if ((!transport_ready(&c) || paced) && settle(p, &jc) < 0) {
+				free_job(j);
 				p->busy--;
-				if (rc == TX_FAIL) {
-					if (!p->fatal)
-						p->fatal = xstrdup(err);
-					p->refusal = why;
-					p->stop = true;
-				} else if (++connect_failures > retries) {
-					log_warn("%s", err);
-					p->unreachable = true;
-					free(err);
-					break;
-				} else {
-					log_debug("%s; trying again", err);
-				}
-				free(err);
-				if (p->stop)
-					break;
-				pthread_cond_broadcast(&p->cv);
-				wait_for(p, mono_now() + backoff(p, connect_failures));
-				continue;
+				break;
 			}
-			connect_failures = 0;
+			if (!transport_ready(&c)) {
+				bool quit;
+				int o = open_conn(p, &c, j, &connect_failures, &quit);
+				if (o < 0) {
+					j = NULL;
+					if (quit)
+						break;
+					continue;
+				}
+			}
+			pthread_mutex_unlock(&p->mu);
+			pace(p);
+			if (prepare(p, &jc, j, &pm[cur]) < 0) {
+				pthread_mutex_lock(&p->mu);
+				unrenderable(p, j);
+				j = NULL;
+				break;
+			}
+			/* render_message writes what DATA carries (render.h) */
+			rc = transport_begin(&c, pm[cur].from, j->sub.email, pm[cur].msg.data, pm[cur].msg.len,
+					     TX_CANONICAL, &res);
+		} else {
+			pthread_mutex_unlock(&p->mu);
 		}
-		pace(p);
 
-		journal_intend(p->jn, &jc, j->sub.id);
-		struct reader rd = {.email = j->sub.email, .name = j->sub.name, .nonce = j->sub.nonce};
-		msg.len = 0;
-		if (render_message(p->r, &rd, &msg) < 0) {
-			/* every message would fail alike: stop; this one stays
-			 * to send, as nothing went */
-			pthread_mutex_lock(&p->mu);
-			if (!p->fatal)
-				p->fatal = xstrdup("a message could not be DKIM-signed: nothing more is sent");
-			p->stop = true;
-			push_ready(p, j, true);
-			p->busy--;
-			break;
-		}
-		char from[RENDER_ADDR_MAX];
-		render_message_from(p->r, &rd, from, sizeof from); /* VERP: the bounce names the reader */
-		j->tries++;
-		/* render_message writes what DATA carries (render.h) */
-		int rc = transport_begin(&c, from, j->sub.email, msg.data, msg.len, TX_CANONICAL, &res);
+		struct job *next = NULL;
 		if (rc == TX_OK) {
 			if (journal_handover(p->jn, &jc) < 0) {
 				transport_abandon(&c);
@@ -309,69 +450,36 @@ static void *worker(void *arg)
 				if (journal_failed(p->jn, &why))
 					db_failed(p, NULL, why);
 				free_job(j);
+				j = NULL;
 				p->busy--;
 				break;
 			}
-			rc = transport_finish(&c, msg.data, msg.len, &res);
+			next = follow(p, &jc, &c, paced, &pm[1 - cur]);
+			if (next)
+				rc = transport_finish_next(&c, pm[cur].msg.data, pm[cur].msg.len, &res, pm[1 - cur].from,
+							   next->sub.email, pm[1 - cur].msg.data,
+							   pm[1 - cur].msg.len, TX_CANONICAL, &next_res);
+			else
+				rc = transport_finish(&c, pm[cur].msg.data, pm[cur].msg.len, &res);
 		}
 
 		pthread_mutex_lock(&p->mu);
-		p->stats->messages++;
-		bool requeue = false;
-		if (rc == TX_OK) {
-			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_SENT, res.reply, false);
-			p->stats->sent++;
-		} else if (rc == TX_FAIL && res.about == TX_ABOUT_SENDER) {
-			/* The server refuses our sender: every message would fail
-			 * alike. Stop; this one stays to send, as nothing went. */
-			if (!p->fatal)
-				p->fatal = xasprintf("%s:%d: MAIL FROM:<%s> refused: %s", p->cfg->delivery.smtp.host,
-						     p->cfg->delivery.smtp.port, p->from, res.reply);
-			p->refusal = TX_REFUSED_SERVER;
-			p->stop = true;
-			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
-		} else if (rc == TX_FAIL) {
-			/* Only a refused recipient is a bounce; a refused message
-			 * (content, size, an address this server cannot take)
-			 * fails this delivery without counting. */
-			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_FAILED, res.reply,
-					res.about == TX_ABOUT_RECIPIENT);
-			p->stats->failed++;
-			log_debug("%s: %s", j->sub.email, res.reply);
-		} else if (rc == TX_MAYBE) {
-			/* It may have been delivered: not again in this run. It
-			 * stays to send, and the next run sends it once more
-			 * (the one message per connection a crash may repeat). */
-			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
-			p->stats->deferred++;
-			log_warn("%s: %s", j->sub.email, res.reply);
-		} else {
-			journal_outcome(p->jn, &jc, j->sub.id, DELIVERY_DEFERRED, res.reply, false);
-			if (j->tries <= retries) {
-				requeue = true;
-				j->due = mono_now() + backoff(p, j->tries);
-			} else {
-				p->stats->deferred++;
-				log_debug("%s: deferred: %s", j->sub.email, res.reply);
-			}
+		record(p, &jc, j, rc, &res);
+		j = NULL;
+		if (next && next_res.status == TX_OK) {
+			j = next; /* begun: its dot goes after the next handover */
+			cur = 1 - cur;
+		} else if (next) {
+			record(p, &jc, next, next_res.status, &next_res);
 		}
-		p->busy--;
-		if (requeue) {
-			j->next = p->later;
-			p->later = j;
-		} else {
-			free_job(j);
-		}
-		/* a worker waiting for jobs may have one now, or be the last */
-		if (p->idle > 0 || p->stop)
-			pthread_cond_broadcast(&p->cv);
 	}
 	settle(p, &jc);
 	p->alive--;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	transport_close(&c);
-	buf_free(&msg);
+	buf_free(&pm[0].msg);
+	buf_free(&pm[1].msg);
 	return NULL;
 }
 

@@ -1,5 +1,6 @@
 /* journal: an edition's delivery marks, group-committed, and the
  * exactly-once rule of journal.h. */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,14 @@ struct journal {
 	unsigned long long open; /* the commit that will carry what is queued now */
 	unsigned long long done; /* the last commit on disk */
 	bool committing;
+	/* Gathering: a connection that needs a commit while others are
+	 * about to need one too waits a little for them (at most as long as
+	 * a commit takes), so that one commit and one fsync serve them all,
+	 * rather than one each with the next ones queued behind. */
+	bool gathering;
+	int senders;     /* connections with a message under way (journal_intend .. journal_settle) */
+	int handing;     /* of them, those waiting in journal_handover */
+	double commit_s; /* how long a commit takes: a moving average, in seconds */
 	bool failed;
 	char *why;
 	long long commits;
@@ -57,7 +66,11 @@ struct journal *journal_new(struct store *st, const char *edition, int max_bounc
 	j->open = 1;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_mutex_init(&j->db, NULL);
-	pthread_cond_init(&j->durable, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->durable, &ca);
+	pthread_condattr_destroy(&ca);
 	return j;
 }
 
@@ -93,6 +106,7 @@ static void commit(struct journal *j)
 	unsigned long long number = j->open++;
 	j->committing = true;
 	pthread_mutex_unlock(&j->mu);
+	const double t0 = mono_now();
 
 	char *err = NULL;
 	int rc = 0;
@@ -127,20 +141,68 @@ static void commit(struct journal *j)
 	} else {
 		j->done = number;
 	}
-	if (any)
+	if (any) {
+		const double took = mono_now() - t0;
 		j->commits++;
+		j->commit_s = j->commit_s > 0 ? 0.75 * j->commit_s + 0.25 * took : took;
+	}
 	pthread_cond_broadcast(&j->durable);
 }
 
+/* wait_until: on DURABLE until the monotonic time AT at the latest. Called
+ * with MU held (released meanwhile). */
+static void wait_until(struct journal *j, double at)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double d = at - mono_now();
+	if (d <= 0)
+		return;
+	ts.tv_sec += (time_t)d;
+	ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&j->durable, &j->mu, &ts);
+}
+
+/* gather: before leading a commit, wait (at most as long as a commit
+ * takes) until every connection with a message under way is waiting for
+ * it too. Only a wait: whatever happens, the commit follows. Called with
+ * MU held, no commit running. */
+static void gather(struct journal *j)
+{
+	if (j->handing >= j->senders || j->commit_s <= 0)
+		return;
+	j->gathering = true;
+	const double until = mono_now() + j->commit_s;
+	while (j->handing < j->senders && !j->failed && mono_now() < until)
+		wait_until(j, until);
+	j->gathering = false;
+}
+
+/* gathered: a change of HANDING or SENDERS that may end a gather. */
+static void gathered(struct journal *j)
+{
+	if (j->gathering && j->handing >= j->senders)
+		pthread_cond_broadcast(&j->durable);
+}
+
 /* wait_durable: until commit NUMBER is on disk, leading a commit when none
- * runs. Called with MU held (released meanwhile). */
-static int wait_durable(struct journal *j, unsigned long long number)
+ * runs (after a gather when GATHER). Called with MU held (released
+ * meanwhile). */
+static int wait_durable(struct journal *j, unsigned long long number, bool gather_first)
 {
 	while (j->done < number && !j->failed) {
-		if (j->committing)
+		if (j->committing || j->gathering) {
 			pthread_cond_wait(&j->durable, &j->mu);
-		else
+		} else if (gather_first) {
+			gather_first = false;
+			gather(j);
+		} else {
 			commit(j);
+		}
 	}
 	return j->failed ? -1 : 0;
 }
@@ -148,6 +210,10 @@ static int wait_durable(struct journal *j, unsigned long long number)
 void journal_intend(struct journal *j, struct journal_conn *jc, long long sub)
 {
 	pthread_mutex_lock(&j->mu);
+	if (!jc->sending) {
+		jc->sending = true;
+		j->senders++;
+	}
 	queue(j, jc, sub, DELIVERY_INFLIGHT, NULL, false);
 	pthread_mutex_unlock(&j->mu);
 }
@@ -163,14 +229,28 @@ void journal_outcome(struct journal *j, struct journal_conn *jc, long long sub, 
 int journal_settle(struct journal *j, struct journal_conn *jc)
 {
 	pthread_mutex_lock(&j->mu);
-	int rc = wait_durable(j, jc->need);
+	if (jc->sending) {
+		jc->sending = false;
+		j->senders--;
+		gathered(j);
+	}
+	int rc = wait_durable(j, jc->need, false);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
 
 /* A message handed over after its "in flight" and its connection's last
  * outcome are durable: the rule of journal.h. */
-int journal_handover(struct journal *j, struct journal_conn *jc) { return journal_settle(j, jc); }
+int journal_handover(struct journal *j, struct journal_conn *jc)
+{
+	pthread_mutex_lock(&j->mu);
+	j->handing++;
+	gathered(j);
+	int rc = wait_durable(j, jc->need, true);
+	j->handing--;
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
 
 int journal_recipients(struct journal *j, long long after, int limit, struct subscriber *out, int *n, char **err)
 {
@@ -198,7 +278,7 @@ void journal_free(struct journal *j)
 		return;
 	pthread_mutex_lock(&j->mu);
 	if (j->queued.n > 0)
-		wait_durable(j, j->open);
+		wait_durable(j, j->open, false);
 	pthread_mutex_unlock(&j->mu);
 	free(j->queued.v);
 	free(j->spare.v);

@@ -331,14 +331,17 @@ static bool write_all(struct smtp_conn *c, const char *data, size_t len)
 	return true;
 }
 
-/* write_msg: a canonical message's LEN bytes at MSG, then CRLF "." CRLF,
- * on a plain connection: one sendmsg of the two pieces where the socket
- * takes them, with write_all's limits on time. */
-static bool write_msg(struct smtp_conn *c, const char *msg, size_t len)
+/* write_msg: a canonical message's LEN bytes at MSG, then CRLF "." CRLF
+ * and AFTER (AFTER_LEN bytes, maybe none), on a plain connection: one
+ * sendmsg of the pieces where the socket takes them, with write_all's
+ * limits on time. */
+static bool write_msg(struct smtp_conn *c, const char *msg, size_t len, const char *after, size_t after_len)
 {
 	static const char end[] = "\r\n.\r\n";
-	struct iovec iov[2] = {{(void *)msg, len}, {(void *)end, sizeof end - 1}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	const char *piece[3] = {msg, end, after};
+	size_t size[3] = {len, sizeof end - 1, after_len};
+	struct iovec iov[3] = {{(void *)msg, len}, {(void *)end, sizeof end - 1}, {(void *)after, after_len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = after_len ? 3 : 2};
 	ssize_t r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		snprintf(c->why, sizeof c->why, "connection lost");
@@ -346,10 +349,13 @@ static bool write_msg(struct smtp_conn *c, const char *msg, size_t len)
 		return false;
 	}
 	size_t done = r > 0 ? (size_t)r : 0;
-	if (done < len && !write_all(c, msg + done, len - done))
-		return false;
-	size_t e = done > len ? done - len : 0;
-	return write_all(c, end + e, sizeof end - 1 - e);
+	for (int i = 0; i < 3; i++) { /* what the socket did not take, piece by piece */
+		size_t took = done < size[i] ? done : size[i];
+		done -= took;
+		if (took < size[i] && !write_all(c, piece[i] + took, size[i] - took))
+			return false;
+	}
+	return true;
 }
 
 /* ---- replies ---- */
@@ -977,29 +983,33 @@ static int envelope(struct smtp_conn *c, const char *from, const char *param, co
 	return SMTP_OK;
 }
 
+/* An envelope checked and ready to go: its commands, for one write when
+ * the server offers PIPELINING, and the message they announce. */
+struct envelope {
+	const char *from, *param, *rcpt;
+	char group[2 * MAX_ADDRESS + 64]; /* MAIL FROM, RCPT TO and DATA */
+	size_t group_len;
+	const char *msg;
+	size_t len;     /* without the message's own last line break */
+	bool canonical; /* MSG goes as it is (SMTP_CANONICAL) */
+};
+
 /*
- * envelope_pipelined: the same three commands in one write (RFC 2920: DATA
- * may end a group, MAIL and RCPT may be anywhere in it), then their three
- * replies in order. Every reply is read, as the RFC wants: the first one
- * that is not the one wanted says what failed (its stage, its class); the
- * others are the server's business, but for a 354 to DATA after a refusal
- * (a server may accept DATA with no recipient), answered by the lone dot
- * that ends an empty message, whose reply is ignored. Then RSET, as after
- * any refused transaction. MSG (LEN bytes) is stuffed into C->data while
- * the server reads the commands.
+ * read_envelope: the replies to E's three commands, written in one group,
+ * in order. Every reply is read, as RFC 2920 wants: the first one that is
+ * not the one wanted says what failed (its stage, its class); the others
+ * are the server's business, but for a 354 to DATA after a refusal (a
+ * server may accept DATA with no recipient), answered by the lone dot that
+ * ends an empty message, whose reply is ignored. Then RSET, as after any
+ * refused transaction. A message that is not canonical is stuffed into
+ * C->data while the server reads the commands.
  */
-static int envelope_pipelined(struct smtp_conn *c, const char *from, const char *param, const char *rcpt,
-			      const char *msg, size_t len, bool canonical, char reply[SMTP_REPLY_MAX])
+static int read_envelope(struct smtp_conn *c, const struct envelope *e, char reply[SMTP_REPLY_MAX])
 {
 	static const enum smtp_stage stages[3] = {SMTP_STAGE_SENDER, SMTP_STAGE_RECIPIENT, SMTP_STAGE_MESSAGE};
-	char group[2 * MAX_ADDRESS + 64];
-	int n = snprintf(group, sizeof group, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, param, rcpt);
 	c->stage = SMTP_STAGE_SENDER;
-	c->code = 0;
-	if (n < 0 || (size_t)n >= sizeof group || !write_all(c, group, (size_t)n))
-		return refused(c, reply);
-	if (!canonical)
-		stuff(&c->data, msg, len);
+	if (!e->canonical)
+		stuff(&c->data, e->msg, e->len);
 	int st = SMTP_OK;
 	for (int i = 0; i < 3; i++) {
 		read_reply(c, c->timeout);
@@ -1030,22 +1040,25 @@ static int envelope_pipelined(struct smtp_conn *c, const char *from, const char 
 	return st;
 }
 
-int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-	       char reply[SMTP_REPLY_MAX])
+/* envelope_pipelined: E's three commands in one write (RFC 2920: DATA
+ * may end a group, MAIL and RCPT may be anywhere in it), then their
+ * replies. */
+static int envelope_pipelined(struct smtp_conn *c, const struct envelope *e, char reply[SMTP_REPLY_MAX])
 {
-	return smtp_begin_flags(c, from, rcpt, msg, len, 0, reply);
+	c->stage = SMTP_STAGE_SENDER;
+	c->code = 0;
+	if (!write_all(c, e->group, e->group_len))
+		return refused(c, reply);
+	return read_envelope(c, e, reply);
 }
 
-int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
-		     unsigned flags, char reply[SMTP_REPLY_MAX])
+/* envelope_check: E for FROM, RCPT and MSG, checked before anything goes
+ * out: SMTP_OK, or the status of a message that cannot go (REPLY says
+ * why; C->stage what it is about). */
+static int envelope_check(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+			  unsigned flags, struct envelope *e, char reply[SMTP_REPLY_MAX])
 {
-	reply[0] = '\0';
-	if (c)
-		c->stage = SMTP_STAGE_SENDER;
-	if (!c || !c->usable || c->in_data) {
-		snprintf(reply, SMTP_REPLY_MAX, "connection not usable");
-		return SMTP_RETRY;
-	}
+	c->stage = SMTP_STAGE_SENDER;
 	if (!envelope_ok(from, true)) {
 		snprintf(reply, SMTP_REPLY_MAX, "invalid sender address");
 		return SMTP_FAIL;
@@ -1067,7 +1080,16 @@ int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, co
 		snprintf(reply, SMTP_REPLY_MAX, "no message");
 		return SMTP_FAIL;
 	}
-	const char *param = utf8 ? " SMTPUTF8" : "";
+	e->from = from;
+	e->rcpt = rcpt;
+	e->param = utf8 ? " SMTPUTF8" : "";
+	int n = snprintf(e->group, sizeof e->group, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, e->param,
+			 rcpt);
+	if (n < 0 || (size_t)n >= sizeof e->group) {
+		snprintf(reply, SMTP_REPLY_MAX, "invalid recipient address");
+		return SMTP_FAIL;
+	}
+	e->group_len = (size_t)n;
 	/* The data ends with CRLF "." CRLF whatever the message ends with:
 	 * without its own last line break the message arrives as it is,
 	 * rather than with an empty line added. */
@@ -1075,30 +1097,107 @@ int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, co
 		len -= 2;
 	else if (len >= 1 && msg[len - 1] == '\n')
 		len--;
+	e->msg = msg ? msg : "";
+	e->len = len;
 	/* A canonical message (CRLF line ends only, no line that begins with
 	 * a dot: what the renderer writes) is what DATA carries already: it
 	 * is not copied, and goes from the caller's memory. */
-	const bool canonical = (flags & SMTP_CANONICAL) && msg;
-	c->msg = canonical ? msg : NULL;
-	c->msg_len = len;
-	int st;
+	e->canonical = (flags & SMTP_CANONICAL) && msg;
+	return SMTP_OK;
+}
+
+/* envelope_open: the server waits for E's text (its 354 came): the text
+ * goes with its final dot at the transaction's end. */
+static void envelope_open(struct smtp_conn *c, const struct envelope *e)
+{
+	c->msg = e->canonical ? e->msg : NULL;
+	c->msg_len = e->len;
+	c->in_data = true;
+}
+
+int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+	       char reply[SMTP_REPLY_MAX])
+{
+	return smtp_begin_flags(c, from, rcpt, msg, len, 0, reply);
+}
+
+int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
+		     unsigned flags, char reply[SMTP_REPLY_MAX])
+{
+	reply[0] = '\0';
+	if (c)
+		c->stage = SMTP_STAGE_SENDER;
+	if (!c || !c->usable || c->in_data) {
+		snprintf(reply, SMTP_REPLY_MAX, "connection not usable");
+		return SMTP_RETRY;
+	}
+	struct envelope e;
+	int st = envelope_check(c, from, rcpt, msg, len, flags, &e, reply);
+	if (st != SMTP_OK)
+		return st;
 	if (c->pipelining) {
-		st = envelope_pipelined(c, from, param, rcpt, msg ? msg : "", len, canonical, reply);
+		st = envelope_pipelined(c, &e, reply);
 	} else {
-		st = envelope(c, from, param, rcpt, reply);
-		if (st == SMTP_OK && !canonical)
-			stuff(&c->data, msg ? msg : "", len);
+		st = envelope(c, e.from, e.param, e.rcpt, reply);
+		if (st == SMTP_OK && !e.canonical)
+			stuff(&c->data, e.msg, e.len);
 	}
 	if (st != SMTP_OK)
 		return st;
 	/* The server waits for the text, which goes with its final dot in
 	 * smtp_finish: one write, one segment train, rather than the dot on
 	 * its own. */
-	c->in_data = true;
+	envelope_open(c, &e);
 	return SMTP_OK;
 }
 
-int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
+/* write_end: the open transaction's text and final dot, and AFTER
+ * (AFTER_LEN bytes: the next envelope, or nothing) in the same write.
+ * false when the connection broke (C->why says how). */
+static bool write_end(struct smtp_conn *c, const char *after, size_t after_len)
+{
+	bool wrote;
+	if (c->msg && !c->tls) {
+		wrote = write_msg(c, c->msg, c->msg_len, after, after_len);
+	} else {
+		if (c->msg) /* GnuTLS takes one buffer at a time: one copy */
+			stuff_canonical(&c->data, c->msg, c->msg_len);
+		if (after_len) /* C->data: the text and ".\r\n", then AFTER */
+			buf_add(&c->data, after, after_len);
+		wrote = write_all(c, c->data.data, c->data.len);
+	}
+	c->msg = NULL;
+	return wrote;
+}
+
+/* end_reply: the outcome of a final dot that went out: its reply within
+ * data_timeout, or SMTP_MAYBE. A refusal ends the transaction (the
+ * server has reset it); RSET follows unless PIPELINED, where the next
+ * envelope is on its way already. */
+static int end_reply(struct smtp_conn *c, bool pipelined, char reply[SMTP_REPLY_MAX])
+{
+	/* From here the server may have the message: a reply that does not
+	 * come back is no proof that it was not delivered. */
+	read_reply(c, c->data_timeout);
+	if (c->code == 0) {
+		describe(c, reply);
+		size_t n = strlen(reply);
+		snprintf(reply + n, SMTP_REPLY_MAX - n, " after the final dot: may have been delivered");
+		return SMTP_MAYBE;
+	}
+	if (c->code / 100 != 2) {
+		if (!pipelined)
+			return refused(c, reply);
+		describe(c, reply);
+		return classify(c, c->code);
+	}
+	reply_text(c->code, c->text.data, reply);
+	return SMTP_OK;
+}
+
+/* finish_start: the checks before the final dot of the open transaction:
+ * SMTP_OK, or SMTP_RETRY with REPLY. */
+static int finish_start(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 {
 	reply[0] = '\0';
 	if (!c || !c->in_data) {
@@ -1114,32 +1213,75 @@ int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
 		snprintf(reply, SMTP_REPLY_MAX, "a reply to no command before the end of the message");
 		return SMTP_RETRY;
 	}
-	bool wrote;
-	if (c->msg && !c->tls) {
-		wrote = write_msg(c, c->msg, c->msg_len);
-	} else if (c->msg) { /* GnuTLS takes one buffer at a time: one copy */
-		stuff_canonical(&c->data, c->msg, c->msg_len);
-		wrote = write_all(c, c->data.data, c->data.len);
-	} else {
-		wrote = write_all(c, c->data.data, c->data.len); /* the text and ".\r\n" */
-	}
-	c->msg = NULL;
-	if (!wrote)
-		return refused(c, reply);
-	/* From here the server may have the message: a reply that does not
-	 * come back is no proof that it was not delivered. */
-	read_reply(c, c->data_timeout);
-	if (c->code == 0) {
-		describe(c, reply);
-		size_t n = strlen(reply);
-		snprintf(reply + n, SMTP_REPLY_MAX - n, " after the final dot: may have been delivered");
-		return SMTP_MAYBE;
-	}
-	if (c->code / 100 != 2)
-		return refused(c, reply);
-	reply_text(c->code, c->text.data, reply);
-	sync_lost(c); /* delivered; but a second reply makes the connection unusable */
 	return SMTP_OK;
+}
+
+int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX])
+{
+	int st = finish_start(c, reply);
+	if (st != SMTP_OK)
+		return st;
+	if (!write_end(c, NULL, 0))
+		return refused(c, reply);
+	st = end_reply(c, false, reply);
+	if (st == SMTP_OK)
+		sync_lost(c); /* delivered; but a second reply makes the connection unusable */
+	return st;
+}
+
+/*
+ * smtp_finish_next: smtp_finish, with the envelope of the next message in
+ * the same write when the server offers PIPELINING: RFC 2920 lets a
+ * message's text begin a group that the next DATA ends. The replies come
+ * in order: the final dot's (the status returned, with REPLY), then the
+ * next envelope's (*NEXT_ST and NEXT_REPLY, as smtp_begin_flags would
+ * give them). The dot's reply is read first and means the same as
+ * smtp_finish's; when it does not come, the next message was not begun
+ * (SMTP_RETRY). Without PIPELINING: smtp_finish, then smtp_begin_flags.
+ */
+int smtp_finish_next(struct smtp_conn *c, char reply[SMTP_REPLY_MAX], const char *from, const char *rcpt,
+		     const char *msg, size_t len, unsigned flags, char next_reply[SMTP_REPLY_MAX], int *next_st)
+{
+	next_reply[0] = '\0';
+	struct envelope e;
+	if (!c || !c->pipelining || !c->in_data) {
+		int st = smtp_finish(c, reply);
+		*next_st = smtp_begin_flags(c, from, rcpt, msg, len, flags, next_reply);
+		return st;
+	}
+	*next_st = envelope_check(c, from, rcpt, msg, len, flags, &e, next_reply);
+	const enum smtp_stage next_stage = c->stage;
+	int st = finish_start(c, reply);
+	if (st != SMTP_OK) {
+		snprintf(next_reply, SMTP_REPLY_MAX, "connection not usable");
+		*next_st = SMTP_RETRY;
+		return st;
+	}
+	const bool both = *next_st == SMTP_OK;
+	if (!write_end(c, both ? e.group : NULL, both ? e.group_len : 0)) {
+		st = refused(c, reply);
+		if (both) {
+			snprintf(next_reply, SMTP_REPLY_MAX, "%s", reply);
+			*next_st = SMTP_RETRY;
+		}
+		return st;
+	}
+	st = end_reply(c, both, reply);
+	if (!both) { /* the next message cannot go: said without a word to the server */
+		if (st == SMTP_OK)
+			sync_lost(c);
+		c->stage = next_stage;
+		return st;
+	}
+	if (!c->usable) { /* no dot reply, or a 421: the next envelope is lost with it */
+		snprintf(next_reply, SMTP_REPLY_MAX, "connection lost before the envelope's replies");
+		*next_st = SMTP_RETRY;
+		return st;
+	}
+	*next_st = read_envelope(c, &e, next_reply);
+	if (*next_st == SMTP_OK)
+		envelope_open(c, &e);
+	return st;
 }
 
 void smtp_abandon(struct smtp_conn *c)
@@ -1266,6 +1408,12 @@ static int tx_open(void *state, void **conn, enum tx_refusal *why, char **err)
 	return st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : TX_RETRY;
 }
 
+/* tx_status: the transport's status for an smtp one. */
+static enum tx_status tx_status(int st)
+{
+	return st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : st == SMTP_MAYBE ? TX_MAYBE : TX_RETRY;
+}
+
 static void tx_result(const struct smtp_conn *c, int st, const char *reply, struct tx_result *res)
 {
 	snprintf(res->reply, sizeof res->reply, "%s", reply);
@@ -1273,22 +1421,33 @@ static void tx_result(const struct smtp_conn *c, int st, const char *reply, stru
 	res->about = stage == SMTP_STAGE_SENDER	     ? TX_ABOUT_SENDER
 		     : stage == SMTP_STAGE_RECIPIENT ? TX_ABOUT_RECIPIENT
 						     : TX_ABOUT_MESSAGE;
-	res->status = st == SMTP_OK ? TX_OK : st == SMTP_FAIL ? TX_FAIL : st == SMTP_MAYBE ? TX_MAYBE : TX_RETRY;
+	res->status = tx_status(st);
 }
 
-/* The envelope carries a domain in A-label form (SPEC "Addresses"): an
- * IDN domain needs no SMTPUTF8, only a non-ASCII local part does. */
+/* wire_rcpt: RCPT as the envelope carries it, its domain in A-label form
+ * (SPEC "Addresses"): an IDN domain needs no SMTPUTF8, only a non-ASCII
+ * local part does. *WIRE (to free) is NULL when RCPT is that already. -1
+ * (RES says why: not the mailbox's doing, no bounce) when it has none. */
+static int wire_rcpt(const char *rcpt, char **wire, struct tx_result *res)
+{
+	char *err = NULL;
+	*wire = NULL;
+	if (address_domain_ascii(rcpt) || address_ascii_domain(rcpt, wire, &err) == 0)
+		return 0;
+	snprintf(res->reply, sizeof res->reply, "%s", err);
+	free(err);
+	res->about = TX_ABOUT_MESSAGE;
+	res->status = TX_FAIL;
+	return -1;
+}
+
 static int tx_begin(void *conn, const char *from, const char *rcpt, const char *msg, size_t len,
 		    unsigned flags, struct tx_result *res)
 {
 	char reply[SMTP_REPLY_MAX];
-	char *wire = NULL, *err = NULL;
-	if (!address_domain_ascii(rcpt) && address_ascii_domain(rcpt, &wire, &err) < 0) {
-		snprintf(res->reply, sizeof res->reply, "%s", err);
-		free(err);
-		res->about = TX_ABOUT_MESSAGE; /* not the mailbox's doing: no bounce */
-		return res->status = TX_FAIL;
-	}
+	char *wire;
+	if (wire_rcpt(rcpt, &wire, res) < 0)
+		return res->status;
 	int st = smtp_begin_flags(conn, from, wire ? wire : rcpt, msg, len,
 				  flags & TX_CANONICAL ? SMTP_CANONICAL : 0, reply);
 	free(wire);
@@ -1304,6 +1463,28 @@ static int tx_finish(void *conn, const char *msg, size_t len, struct tx_result *
 	int st = smtp_finish(conn, reply);
 	tx_result(conn, st, reply, res);
 	return res->status;
+}
+
+static void tx_finish_next(void *conn, const char *msg, size_t len, struct tx_result *res, const char *from,
+			   const char *rcpt, const char *next, size_t next_len, unsigned flags,
+			   struct tx_result *next_res)
+{
+	char *wire;
+	if (wire_rcpt(rcpt, &wire, next_res) < 0) {
+		tx_finish(conn, msg, len, res);
+		return;
+	}
+	char reply[SMTP_REPLY_MAX], next_reply[SMTP_REPLY_MAX];
+	int next_st;
+	int st = smtp_finish_next(conn, reply, from, wire ? wire : rcpt, next, next_len,
+				  flags & TX_CANONICAL ? SMTP_CANONICAL : 0, next_reply, &next_st);
+	free(wire);
+	/* the finished message's failure is about itself: it got past its
+	 * envelope; the stage the connection shows is the next one's */
+	snprintf(res->reply, sizeof res->reply, "%s", reply);
+	res->about = TX_ABOUT_MESSAGE;
+	res->status = tx_status(st);
+	tx_result(conn, next_st, next_reply, next_res);
 }
 
 void smtp_describe(const struct smtp_conn *c, struct buf *out)
@@ -1331,6 +1512,7 @@ const struct transport_ops smtp_transport = {
 	.open = tx_open,
 	.begin = tx_begin,
 	.finish = tx_finish,
+	.finish_next = tx_finish_next,
 	.abandon = tx_abandon,
 	.usable = tx_usable,
 	.close = tx_close,

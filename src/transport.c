@@ -71,6 +71,28 @@ int transport_finish(struct transport_conn *c, const char *msg, size_t len, stru
 	return res->status;
 }
 
+int transport_finish_next(struct transport_conn *c, const char *msg, size_t len, struct tx_result *res,
+			  const char *from, const char *rcpt, const char *next, size_t next_len, unsigned flags,
+			  struct tx_result *next_res)
+{
+	if (!c->t->ops->finish_next) {
+		int rc = transport_finish(c, msg, len, res);
+		if (transport_ready(c)) {
+			transport_begin(c, from, rcpt, next, next_len, flags, next_res);
+		} else {
+			next_res->status = TX_RETRY;
+			next_res->about = TX_ABOUT_MESSAGE;
+			snprintf(next_res->reply, sizeof next_res->reply, "connection not usable");
+		}
+		return rc;
+	}
+	c->sent++;
+	res->reply[0] = next_res->reply[0] = '\0';
+	res->about = next_res->about = TX_ABOUT_MESSAGE;
+	c->t->ops->finish_next(c->c, msg, len, res, from, rcpt, next, next_len, flags, next_res);
+	return res->status;
+}
+
 void transport_abandon(struct transport_conn *c)
 {
 	if (c->c)

@@ -8,8 +8,10 @@
  * next run sends every message that is not marked sent or failed. Marks
  * of all the connections are queued and committed together (group
  * commit): whoever first needs its marks on disk while no commit runs
- * commits everything queued, the others wait for it or lead the next. No
- * transaction is held open across network I/O. */
+ * commits everything queued, the others wait for it or lead the next; a
+ * connection about to lead one first waits a little (no longer than a
+ * commit takes) for the other connections to need it too. No transaction
+ * is held open across network I/O. */
 #ifndef DIGEST_JOURNAL_H
 #define DIGEST_JOURNAL_H
 
@@ -20,9 +22,10 @@
 struct journal;
 
 /* One connection's place in the journal: the commit that carries its
- * last mark. Zero it before use. */
+ * last mark, and whether it has a message under way. Zero it before use. */
 struct journal_conn {
 	unsigned long long need;
+	bool sending;
 };
 
 /* journal_new: the journal of EDITION in ST (used by one thread at a time

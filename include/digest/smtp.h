@@ -124,6 +124,13 @@ int smtp_begin(struct smtp_conn *c, const char *from, const char *rcpt, const ch
 int smtp_begin_flags(struct smtp_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 		     unsigned flags, char reply[SMTP_REPLY_MAX]);
 int smtp_finish(struct smtp_conn *c, char reply[SMTP_REPLY_MAX]);
+/* smtp_finish_next: smtp_finish, and smtp_begin_flags of the next message
+ * (FROM, RCPT, MSG, LEN, FLAGS: its status in *NEXT_ST, its reply in
+ * NEXT_REPLY) with its envelope in the same write as the final dot when
+ * the server offers PIPELINING (RFC 2920). The dot's reply comes first
+ * and is what smtp_finish would return. */
+int smtp_finish_next(struct smtp_conn *c, char reply[SMTP_REPLY_MAX], const char *from, const char *rcpt,
+		     const char *msg, size_t len, unsigned flags, char next_reply[SMTP_REPLY_MAX], int *next_st);
 /* smtp_abandon: end the transaction smtp_begin opened without delivering
  * its message: the server still reads message text, so the connection is
  * closed without a word (no final dot, no QUIT), and is not usable. Does

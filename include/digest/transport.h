@@ -67,6 +67,13 @@ struct transport_ops {
 	/* describe (may be NULL): what CONN found (the server's TLS and
 	 * extensions), one line appended to OUT; for check-config --connect */
 	void (*describe)(const void *conn, struct buf *out);
+	/* finish_next (may be NULL): finish, and begin the next message
+	 * (FROM, RCPT, NEXT, NEXT_LEN, FLAGS as begin takes them) in the
+	 * same exchange where the transport can (SMTP pipelining): *RES is
+	 * the finished message's outcome, *NEXT_RES the next one's begin. */
+	void (*finish_next)(void *conn, const char *msg, size_t len, struct tx_result *res, const char *from,
+			    const char *rcpt, const char *next, size_t next_len, unsigned flags,
+			    struct tx_result *next_res);
 };
 
 extern const struct transport_ops smtp_transport, maildir_transport;
@@ -101,6 +108,13 @@ int transport_open(struct transport_conn *c, enum tx_refusal *why, char **err);
 int transport_begin(struct transport_conn *c, const char *from, const char *rcpt, const char *msg, size_t len,
 		    unsigned flags, struct tx_result *res);
 int transport_finish(struct transport_conn *c, const char *msg, size_t len, struct tx_result *res);
+/* transport_finish_next: transport_finish of MSG, then transport_begin of
+ * NEXT (FROM, RCPT, NEXT_LEN, FLAGS), in one exchange where the transport
+ * can: the finish's status is returned (and in *RES), the begin's in
+ * *NEXT_RES. C must be ready (transport_ready) for NEXT. */
+int transport_finish_next(struct transport_conn *c, const char *msg, size_t len, struct tx_result *res,
+			  const char *from, const char *rcpt, const char *next, size_t next_len, unsigned flags,
+			  struct tx_result *next_res);
 void transport_abandon(struct transport_conn *c);
 void transport_close(struct transport_conn *c);
 

@@ -3,7 +3,8 @@
  * messages. Whatever the server says, the client must not crash, hold more
  * than the reply limits, or hand back a reply with a control character or
  * longer than SMTP_REPLY_MAX. The first byte chooses the client's options
- * (AUTH, STARTTLS, a null sender). */
+ * (AUTH, STARTTLS, a null sender, and whether each final dot goes with
+ * the next envelope: smtp_finish_next). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -63,9 +64,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int st = smtp_open_fd(sv[0], &o, &c, NULL, &err);
 	if (st == SMTP_OK) {
 		static const char msg[] = "Subject: x\r\n\r\n.dot\r\nbody\r\n";
+		static const char canon[] = "Subject: y\r\n\r\n=2Edot\r\nbody\r\n";
+		const char *from = flags & 4 ? "" : "digest@example.org";
+		if (flags & 8) { /* pipelined: each final dot with the next envelope */
+			char next_reply[SMTP_REPLY_MAX];
+			int next_st = SMTP_OK;
+			st = smtp_begin_flags(c, from, "r@example.org", canon, sizeof canon - 1, SMTP_CANONICAL, reply);
+			check_reply(reply);
+			for (int i = 0; i < 3 && st == SMTP_OK && next_st == SMTP_OK; i++) {
+				st = smtp_finish_next(c, reply, from, "n@example.org", canon, sizeof canon - 1,
+						      SMTP_CANONICAL, next_reply, &next_st);
+				if (st < SMTP_OK || st > SMTP_MAYBE || next_st < SMTP_OK || next_st > SMTP_RETRY)
+					abort();
+				check_reply(reply);
+				check_reply(next_reply);
+				st = SMTP_OK;
+			}
+			if (next_st == SMTP_OK)
+				smtp_finish(c, reply);
+		}
 		for (int i = 0; i < 3 && smtp_usable(c); i++) {
-			st = smtp_send(c, flags & 4 ? "" : "digest@example.org", "r@example.org", msg, sizeof msg - 1,
-				       reply);
+			st = smtp_send(c, from, "r@example.org", msg, sizeof msg - 1, reply);
 			if (st < SMTP_OK || st > SMTP_MAYBE)
 				abort();
 			check_reply(reply);

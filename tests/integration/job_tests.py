@@ -843,17 +843,22 @@ class JobTests:
         after DATA) fails that delivery without counting toward
         max_bounces; a refused sender (530 at MAIL FROM: the server wants a
         login) stops the run, exit 75, with nobody failed or bouncing."""
-        d = self.testdir("job-nobounce")
-        with self.smtpd(d, "--fail-data", r"^r1@") as srv:
-            conf = self.job_conf(d, srv.port, smtp="max_bounces = 1;")
-            subs = self.add_subscribers(d, conf, n=3)
-            r = self.run_job(conf)
-            s = self.summary(r)
-            check((s["sent"], s["failed"]) == (2, 1), f"summary {s}, want 2 sent, 1 failed")
-            r = self.digest("subscribers", "list", conf=conf)
-            check(re.search(r"^r1@\S+\s+active", r.out, re.M), f"r1 is no longer active after a refused "
-                  f"message (max_bounces = 1): {short(r.out)}")
-            check(len(srv.log()) == 2, f"{len(srv.log())} messages accepted, want 2")
+        # with PIPELINING the refused text's reply comes in one group
+        # with the next message's envelope: each reply is its own message's
+        for pipe in ((), ("--pipelining",)):
+            d = self.testdir(f"job-nobounce{len(pipe)}")
+            with self.smtpd(d, "--fail-data", r"^r1@", *pipe) as srv:
+                conf = self.job_conf(d, srv.port, smtp="max_bounces = 1; connections = 1;")
+                subs = self.add_subscribers(d, conf, n=3)
+                r = self.run_job(conf)
+                s = self.summary(r)
+                check((s["sent"], s["failed"]) == (2, 1), f"{pipe}: summary {s}, want 2 sent, 1 failed")
+                r = self.digest("subscribers", "list", conf=conf)
+                check(re.search(r"^r1@\S+\s+active", r.out, re.M), f"{pipe}: r1 is no longer active after a "
+                      f"refused message (max_bounces = 1): {short(r.out)}")
+                check(len(srv.log()) == 2, f"{pipe}: {len(srv.log())} messages accepted, want 2")
+                got = sorted(e["rcpt_tos"][0] for e in srv.log())
+                check([a.split("@")[0] for a in got] == ["r2", "r3"], f"{pipe}: accepted {got}")
         d = self.testdir("job-sender")
         with self.smtpd(d, "--auth", "u:p") as srv:
             conf = self.job_conf(d, srv.port, smtp="max_bounces = 1;")

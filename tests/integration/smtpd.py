@@ -46,7 +46,7 @@ go (RFC 2920). Numbers go on from the highest NNNNNN.eml already in DIR.
   --defer-mail REGEX:N  451 to MAIL FROM for each sender matching REGEX its
                         first N times; may be repeated
   --drop-rcpt REGEX     close the connection abruptly when RCPT TO names a
-                        matching address, before replying; once
+                        matching address, before replying; once for each
   --data-without-rcpt   answer DATA with 354 even when no recipient was
                         accepted, read the message and refuse it (554): what
                         RFC 2920 warns some servers do
@@ -101,7 +101,7 @@ class State:
             self.defer_mail.append((re.compile(rx), int(n)))
         self.mail_deferred = {}   # (rule index, sender) -> times answered 451
         self.drop_rcpt = re.compile(args.drop_rcpt) if args.drop_rcpt else None
-        self.rcpt_dropped = False
+        self.rcpt_dropped = set()
         self.seq = 0
         if args.out:
             os.makedirs(args.out, exist_ok=True)
@@ -167,8 +167,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         st = self.st
-        if st.drop_rcpt and not st.rcpt_dropped and st.drop_rcpt.search(address):
-            st.rcpt_dropped = True
+        if st.drop_rcpt and address not in st.rcpt_dropped and st.drop_rcpt.search(address):
+            st.rcpt_dropped.add(address)
             log.info("conn %d: RCPT %s: dropping the connection", server.conn_no, address)
             (server._original_transport or server.transport).abort()
             await asyncio.sleep(3600)  # cancelled by connection_lost()

@@ -533,6 +533,114 @@ static void test_pipelined_dropped_and_stalled(void **state)
 /* smtp_begin sends all but the final dot: smtp_finish delivers, while
  * smtp_abandon (or smtp_close) leaves nothing delivered and the connection
  * closed; with and without PIPELINING. */
+/* smtp_finish_next: BEGIN's message finished and the next one begun on
+ * C, the statuses as wanted; the next one's stage too. */
+static void finish_next(struct smtp_conn *c, const char *rcpt, int want, const char *next, int want_next,
+			enum smtp_stage next_stage)
+{
+	const char *msg = "Subject: next\r\n\r\nbody\r\n";
+	char reply[SMTP_REPLY_MAX], next_reply[SMTP_REPLY_MAX];
+	int next_st = -1;
+	int st = smtp_finish_next(c, reply, "digest@example.org", next, msg, strlen(msg), SMTP_CANONICAL,
+				  next_reply, &next_st);
+	if (st != want || next_st != want_next)
+		fail_msg("finishing %s: %d (%s), want %d; beginning %s: %d (%s), want %d", rcpt, st, reply, want, next,
+			 next_st, next_reply, want_next);
+	if (want_next != SMTP_OK && smtp_last_stage(c) != next_stage)
+		fail_msg("beginning %s: stage %d, want %d", next, smtp_last_stage(c), next_stage);
+}
+
+/* The final dot and the next envelope in one group (RFC 2920): each
+ * reply goes to its own message: a refused message text (554 after the
+ * dot) leaves the next envelope going; a refused or deferred next
+ * recipient is that one's; an address that cannot go is refused without
+ * a word to the server; a connection that drops in the next envelope
+ * leaves the message before it delivered. */
+static void test_finish_next(void **state)
+{
+	(void)state;
+	struct smtp_opts o = opts(PIPE);
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX];
+	const char *msg = "Subject: next\r\n\r\nbody\r\n";
+	assert_int_equal(smtp_open(&o, &c, NULL, &err), SMTP_OK);
+	assert_int_equal(smtp_begin_flags(c, "digest@example.org", "n1@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, reply),
+			 SMTP_OK);
+	finish_next(c, "n1@", SMTP_OK, "reject@example.org", SMTP_OK, 0);
+	finish_next(c, "reject@", SMTP_FAIL, "bad@example.org", SMTP_FAIL, SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	assert_int_equal(smtp_begin_flags(c, "digest@example.org", "n2@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, reply),
+			 SMTP_OK);
+	finish_next(c, "n2@", SMTP_OK, "later@example.org", SMTP_RETRY, SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	assert_int_equal(smtp_begin_flags(c, "digest@example.org", "later@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, reply),
+			 SMTP_OK);
+	finish_next(c, "later@", SMTP_OK, "in>valid@example.org", SMTP_FAIL, SMTP_STAGE_RECIPIENT);
+	assert_true(smtp_usable(c));
+	assert_int_equal(smtp_begin_flags(c, "digest@example.org", "n3@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, reply),
+			 SMTP_OK);
+	finish_next(c, "n3@", SMTP_OK, "drop2@example.org", SMTP_RETRY, SMTP_STAGE_RECIPIENT);
+	assert_false(smtp_usable(c));
+	smtp_close(c);
+	assert_null(saved(PIPE, "reject@example.org", NULL, NULL));
+	assert_null(saved(PIPE, "bad@example.org", NULL, NULL));
+	const char *const got[] = {"n1@example.org", "n2@example.org", "later@example.org", "n3@example.org"};
+	for (size_t i = 0; i < ARRAY_LEN(got); i++) {
+		size_t len = 0;
+		char *m = saved(PIPE, got[i], &len, NULL);
+		if (!m)
+			fail_msg("%s: not saved", got[i]);
+		if (len != strlen(msg) || memcmp(m, msg, len))
+			fail_msg("%s: saved %zu bytes, want %zu", got[i], len, strlen(msg));
+		free(m);
+	}
+	assert_null(err);
+}
+
+/* The next envelope leaves with the final dot, before its reply: a server
+ * that has not answered the dot yet has MAIL, RCPT and DATA already. The
+ * dot's reply that never comes is "may have been delivered", and the
+ * next message is not begun. */
+static void test_finish_next_before_the_reply(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	const char *said = "220 hi\r\n250-hi\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n";
+	assert_int_equal(write(sv[1], said, strlen(said)), (ssize_t)strlen(said));
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	struct smtp_opts o = opts(PLAIN);
+	o.timeout = 2;
+	o.data_timeout = 1;
+	struct smtp_conn *c = NULL;
+	char *err = NULL, reply[SMTP_REPLY_MAX], next_reply[SMTP_REPLY_MAX];
+	assert_int_equal(smtp_open_fd(sv[0], &o, &c, NULL, &err), SMTP_OK);
+	const char *msg = "Subject: one\r\n\r\nbody\r\n";
+	assert_int_equal(smtp_begin_flags(c, "digest@example.org", "one@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, reply),
+			 SMTP_OK);
+	int next_st = -1;
+	assert_int_equal(smtp_finish_next(c, reply, "digest@example.org", "two@example.org", msg, strlen(msg),
+					  SMTP_CANONICAL, next_reply, &next_st),
+			 SMTP_MAYBE);
+	assert_int_equal(next_st, SMTP_RETRY);
+	assert_false(smtp_usable(c));
+	char got[4096];
+	ssize_t n = read(sv[1], got, sizeof got - 1);
+	assert_true(n > 0);
+	got[n] = '\0';
+	const char *dot = strstr(got, "body\r\n.\r\nMAIL FROM:<digest@example.org>\r\nRCPT TO:<two@example.org>\r\nDATA\r\n");
+	if (!dot)
+		fail_msg("the server got: %s", got);
+	smtp_close(c);
+	close(sv[1]);
+	free(err);
+}
+
 static void test_begin_finish_abandon(void **state)
 {
 	(void)state;
@@ -985,7 +1093,8 @@ static int setup(void **state)
 	const char *starttls[] = {"--starttls", cert_both, key_both, "--require-tls", "--auth", USER ":" PASS, NULL};
 	const char *implicit[] = {"--tls", cert_name, key_name, NULL};
 	const char *pipe[] = {"--pipelining", "--defer-rcpt", "^defer@:1", "--fail-rcpt", "^bad@",
-			      "--defer-mail", "^defer-sender@:1", "--drop-rcpt", "^drop@", NULL};
+			      "--defer-mail", "^defer-sender@:1", "--drop-rcpt", "^drop[0-9]*@", "--fail-data", "^reject@",
+			      "--defer-rcpt", "^later@:1", NULL};
 	const char *pipe_odd[] = {"--pipelining", "--data-without-rcpt", "--fail-rcpt", "^bad@", NULL};
 	const char *pipe_stall[] = {"--pipelining", "--stall-after", "1", NULL};
 	const char *const *extra[NSERVERS] = {plain, flaky, stall, starttls, implicit, pipe, pipe_odd, pipe_stall};
@@ -1014,6 +1123,8 @@ int main(void)
 		cmocka_unit_test(test_pipelined_refused),
 		cmocka_unit_test(test_pipelined_data_without_rcpt),
 		cmocka_unit_test(test_pipelined_dropped_and_stalled),
+		cmocka_unit_test(test_finish_next),
+		cmocka_unit_test(test_finish_next_before_the_reply),
 		cmocka_unit_test(test_begin_finish_abandon),
 		cmocka_unit_test(test_refused_rcpt),
 		cmocka_unit_test(test_deferred_then_dropped),
