@@ -520,6 +520,25 @@ static void fold_add(struct buf *out, size_t *col, const char *sep, const char *
 	*col += n;
 }
 
+/* N placeholders of b='s base64 appended to F at column COL, folded in
+ * pieces within 76 octets a line: FWS is allowed within base64. */
+static void fold_marks(struct buf *f, size_t col, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t room = col < 76 ? 76 - col : 0;
+		if (room < 8) {
+			buf_add(f, "\r\n\t", 3);
+			col = 1;
+			room = 75;
+		}
+		size_t take = n - i < room ? n - i : room;
+		size_t at = buf_room(f, take);
+		memset(f->data + at, B_MARK, take);
+		col += take;
+		i += take;
+	}
+}
+
 /* The layout of K's field with h= HLIST, signed at NOW, into F. */
 static void lay_out(const struct dkim *d, struct key *k, const char *hlist, time_t now, struct form *fm)
 {
@@ -563,21 +582,7 @@ static void lay_out(const struct dkim *d, struct key *k, const char *hlist, time
 	dkim_canon_header(&fm->canon, f->data, f->len);
 	fm->canon.len -= 2; /* without its CRLF */
 	fm->canon_bh = (size_t)((const char *)memchr(fm->canon.data, BH_MARK, fm->canon.len) - fm->canon.data);
-	/* b= in base64, folded in pieces: FWS is allowed within base64 */
-	size_t b64 = 4 * ((fm->sig_size + 2) / 3);
-	for (size_t i = 0; i < b64;) {
-		size_t room = col < 76 ? 76 - col : 0;
-		if (room < 8) {
-			buf_add(f, "\r\n\t", 3);
-			col = 1;
-			room = 75;
-		}
-		size_t take = b64 - i < room ? b64 - i : room;
-		size_t at = buf_room(f, take);
-		memset(f->data + at, B_MARK, take);
-		col += take;
-		i += take;
-	}
+	fold_marks(f, col, 4 * ((fm->sig_size + 2) / 3));
 	buf_add(f, "\r\n", 2);
 }
 
@@ -680,85 +685,103 @@ static int header_digest(const struct form *fm, const gnutls_datum_t *iov, int n
 	return 0;
 }
 
-int dkim_prep_sign(const struct dkim_prep *p, char *room, const char *msg, size_t len, char **err)
+/*
+ * The signed fields of the message whose fields are FS[N], canonical, in
+ * h= order, into IOV (returns how many, or -1 with *ERR when a signed
+ * field is missing or added against the prepared message): the prepared
+ * canonical form where the field is the prepared one byte for byte
+ * (From, Date, Content-Type...: the edition's), canonicalized into MINE
+ * where it differs (To, Message-ID, List-Unsubscribe, a personal Subject).
+ */
+static int signed_fields(const struct dkim_prep *p, const struct hfield *fs, size_t n, struct buf *mine,
+			 gnutls_datum_t iov[NSIGNED], char **err)
 {
-	struct hfield *fs = NULL;
-	size_t n = 0, body = 0;
-	int rc = -1;
-	struct buf mine = {0}; /* the canonical fields of this message that differ from the prepared ones */
-	if (split_header(msg, len, &fs, &n, &body) < 0) {
-		free(fs);
-		return errf(err, "DKIM: the message has no end of header");
-	}
 	int order[NSIGNED];
 	pick_fields(fs, n, order);
-	/* the signed fields: the prepared canonical form where the field is
-	 * the prepared one byte for byte (From, Date, Content-Type...: the
-	 * edition's), canonicalized here where it differs (To, Message-ID,
-	 * List-Unsubscribe, a personal Subject) */
 	size_t mine_at[NSIGNED]; /* SIZE_MAX: the prepared form */
 	for (int i = 0; i < NSIGNED; i++) {
-		if ((order[i] == -2) != (p->order[i] == -2) || (order[i] == -1) != (p->order[i] == -1)) {
-			errf(err, "DKIM: the message's %s field is not where the prepared message had it",
-			     dkim_signed_headers[i]);
-			goto out;
-		}
+		if ((order[i] == -2) != (p->order[i] == -2) || (order[i] == -1) != (p->order[i] == -1))
+			return errf(err, "DKIM: the message's %s field is not where the prepared message had it",
+				    dkim_signed_headers[i]);
 		mine_at[i] = SIZE_MAX;
 		if (order[i] < 0)
 			continue;
 		const struct hfield *h = &fs[order[i]];
 		if (h->len == p->raw_len[i] && !memcmp(h->p, p->raw.data + p->raw_at[i], h->len))
 			continue;
-		mine_at[i] = mine.len;
-		dkim_canon_header(&mine, h->p, h->len);
+		mine_at[i] = mine->len;
+		dkim_canon_header(mine, h->p, h->len);
 	}
-	gnutls_datum_t iov[NSIGNED];
+	/* MINE has stopped growing: its fields can be pointed at */
 	int niov = 0;
 	for (int i = 0; i < NSIGNED; i++) {
 		if (order[i] < 0)
 			continue;
-		size_t end = mine.len;
-		for (int k = i + 1; k < NSIGNED && end == mine.len; k++)
+		if (mine_at[i] == SIZE_MAX) {
+			iov[niov++] = (gnutls_datum_t){.data = (unsigned char *)p->canon.data + p->canon_at[i],
+						       .size = (unsigned)p->canon_len[i]};
+			continue;
+		}
+		size_t end = mine->len; /* where the next field of MINE starts */
+		for (int k = i + 1; k < NSIGNED && end == mine->len; k++)
 			if (mine_at[k] != SIZE_MAX)
 				end = mine_at[k];
-		iov[niov++] = mine_at[i] == SIZE_MAX
-				      ? (gnutls_datum_t){.data = (unsigned char *)p->canon.data + p->canon_at[i],
-							 .size = (unsigned)p->canon_len[i]}
-				      : (gnutls_datum_t){.data = (unsigned char *)mine.data + mine_at[i],
-							 .size = (unsigned)(end - mine_at[i])};
+		iov[niov++] = (gnutls_datum_t){.data = (unsigned char *)mine->data + mine_at[i],
+					       .size = (unsigned)(end - mine_at[i])};
 	}
-	char bh[45];
-	dkim_body_hash(msg + body, len - body, bh);
-	for (int i = 0; i < p->nforms; i++) {
-		const struct form *fm = &p->forms[i];
-		memcpy(room, fm->text.data, fm->text.len);
-		memcpy(room + fm->bh_at, bh, BH_LEN);
-		unsigned char digest[32];
-		gnutls_datum_t sig = {0};
-		if (header_digest(fm, iov, niov, bh, digest) < 0) {
-			errf(err, "DKIM: cannot hash with SHA-256");
-			goto out;
-		}
-		if (sign_digest(fm->key, digest, &sig, err) < 0)
-			goto out;
-		if (sig.size != fm->sig_size) {
-			errf(err, "DKIM key %s: a signature of %u octets, %zu expected", fm->key->selector, sig.size,
-			     fm->sig_size);
-			gnutls_free(sig.data);
-			goto out;
-		}
-		struct buf b = {0};
-		mime_base64(&b, sig.data, sig.size);
+	return niov;
+}
+
+/* FM's field for the signed fields IOV[N] and the body hash BH, written
+ * into ROOM (FM->text.len bytes). 0, or -1 with *ERR. */
+static int write_field(const struct form *fm, char *room, const gnutls_datum_t *iov, int n, const char bh[45],
+		       char **err)
+{
+	memcpy(room, fm->text.data, fm->text.len);
+	memcpy(room + fm->bh_at, bh, BH_LEN);
+	unsigned char digest[32];
+	gnutls_datum_t sig = {0};
+	if (header_digest(fm, iov, n, bh, digest) < 0)
+		return errf(err, "DKIM: cannot hash with SHA-256");
+	if (sign_digest(fm->key, digest, &sig, err) < 0)
+		return -1;
+	if (sig.size != fm->sig_size) {
+		errf(err, "DKIM key %s: a signature of %u octets, %zu expected", fm->key->selector, sig.size,
+		     fm->sig_size);
 		gnutls_free(sig.data);
-		size_t j = 0;
-		for (size_t at = fm->b_from; at < fm->text.len && j < b.len; at++)
-			if (room[at] == B_MARK)
-				room[at] = b.data[j++];
-		buf_free(&b);
-		room += fm->text.len;
+		return -1;
 	}
-	rc = 0;
-out:
+	struct buf b = {0};
+	mime_base64(&b, sig.data, sig.size);
+	gnutls_free(sig.data);
+	/* b='s placeholders, in order, across the folds */
+	size_t j = 0;
+	for (size_t at = fm->b_from; at < fm->text.len && j < b.len; at++)
+		if (room[at] == B_MARK)
+			room[at] = b.data[j++];
+	buf_free(&b);
+	return 0;
+}
+
+int dkim_prep_sign(const struct dkim_prep *p, char *room, const char *msg, size_t len, char **err)
+{
+	struct hfield *fs = NULL;
+	size_t n = 0, body = 0;
+	if (split_header(msg, len, &fs, &n, &body) < 0) {
+		free(fs);
+		return errf(err, "DKIM: the message has no end of header");
+	}
+	struct buf mine = {0};
+	gnutls_datum_t iov[NSIGNED];
+	int niov = signed_fields(p, fs, n, &mine, iov, err);
+	int rc = niov < 0 ? -1 : 0;
+	char bh[45];
+	if (rc == 0)
+		dkim_body_hash(msg + body, len - body, bh);
+	for (int i = 0; i < p->nforms && rc == 0; i++) {
+		rc = write_field(&p->forms[i], room, iov, niov, bh, err);
+		room += p->forms[i].text.len;
+	}
 	free(fs);
 	buf_free(&mine);
 	return rc;
