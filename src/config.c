@@ -69,7 +69,53 @@ static const char *type_name(int type)
 	}
 }
 
-/* Warn about members of GROUP not in the NULL-terminated list KNOWN. */
+/* distance: how many single-letter edits (insert, delete, replace, swap
+ * two neighbours) make A into B, counted up to CAP (a key name is short:
+ * longer ones are not worth a suggestion). */
+static int distance(const char *a, const char *b, int cap)
+{
+	enum { MAX = 40 };
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= MAX || lb >= MAX)
+		return cap;
+	int d[MAX + 1][MAX + 1];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = (int)k;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			int best = d[i - 1][k - 1] + (a[i - 1] != b[k - 1]);
+			if (d[i - 1][k] + 1 < best)
+				best = d[i - 1][k] + 1;
+			if (d[i][k - 1] + 1 < best)
+				best = d[i][k - 1] + 1;
+			if (i > 1 && k > 1 && a[i - 1] == b[k - 2] && a[i - 2] == b[k - 1] && d[i - 2][k - 2] + 1 < best)
+				best = d[i - 2][k - 2] + 1;
+			d[i][k] = best;
+		}
+	return d[la][lb] < cap ? d[la][lb] : cap;
+}
+
+/* suggest: the member of KNOWN nearest NAME, when it is near enough to be
+ * a slip of the keyboard (at most 2 edits, and fewer than half its
+ * letters); else NULL. */
+static const char *suggest(const char *name, const char *const *known)
+{
+	const char *best = NULL;
+	int best_d = 3;
+	for (const char *const *k = known; *k; k++) {
+		int d = distance(name, *k, best_d);
+		if (d < best_d && 2 * d < (int)strlen(*k)) {
+			best = *k;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* Warn about members of GROUP not in the NULL-terminated list KNOWN, with
+ * the known key meant when one is near. */
 static void check_unknown(struct loader *ld, const config_setting_t *group, const char *prefix,
 			  const char *const *known)
 {
@@ -81,10 +127,17 @@ static void check_unknown(struct loader *ld, const config_setting_t *group, cons
 		int ok = 0;
 		for (const char *const *k = known; *k && !ok; k++)
 			ok = name && strcmp(name, *k) == 0;
+		if (ok)
+			continue;
 		const char *file = config_setting_source_file(m);
-		if (!ok)
-			log_warn("%s:%d: %s%s%s: unknown key, ignored", file ? file : ld->file, line_of(m), prefix,
-				 *prefix ? "." : "", name ? name : "?");
+		const char *near = name ? suggest(name, known) : NULL;
+		const char *dot = *prefix ? "." : "";
+		if (near)
+			log_warn("%s:%d: %s%s%s: unknown key, ignored; did you mean %s%s%s?", file ? file : ld->file,
+				 line_of(m), prefix, dot, name, prefix, dot, near);
+		else
+			log_warn("%s:%d: %s%s%s: unknown key, ignored", file ? file : ld->file, line_of(m), prefix, dot,
+				 name ? name : "?");
 	}
 }
 

@@ -478,6 +478,7 @@ static void *worker(void *arg)
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	transport_close(&c);
+	journal_conn_done(&jc);
 	buf_free(&pm[0].msg);
 	buf_free(&pm[1].msg);
 	return NULL;

@@ -1,7 +1,9 @@
 /* journal: an edition's delivery marks, group-committed, and the
  * exactly-once rule of journal.h. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,12 @@ struct journal {
 	int max_bounces;
 
 	pthread_mutex_t mu;
-	pthread_cond_t durable; /* a commit is over */
+	pthread_cond_t all_here; /* the gatherer's: the connections it waits for have come */
+	/* The connections asleep until the running commit is over, each on
+	 * its own semaphore: the commit wakes each once, and one whose marks
+	 * it carried goes on without taking MU again (DONE and FAILED are
+	 * read atomically), rather than all of them queueing for MU. */
+	struct journal_conn *sleepers;
 	/* The store's connection, used by one thread at a time: the committer
 	 * holds this and not MU while it commits, so that the others can go
 	 * on queueing marks. Taken without MU, or after it. */
@@ -42,7 +49,7 @@ struct journal {
 	struct marks queued;     /* for commit number OPEN */
 	struct marks spare;      /* the committer's array, kept for reuse */
 	unsigned long long open; /* the commit that will carry what is queued now */
-	unsigned long long done; /* the last commit on disk */
+	unsigned long long done; /* the last commit on disk; written under MU, read atomically */
 	bool committing;
 	/* Gathering: a connection that needs a commit while others are
 	 * about to need one too waits a little for them (at most as long as
@@ -50,9 +57,9 @@ struct journal {
 	 * rather than one each with the next ones queued behind. */
 	bool gathering;
 	int senders;     /* connections with a message under way (journal_intend .. journal_settle) */
-	int handing;     /* of them, those waiting in journal_handover */
+	int handing;     /* of them, those in journal_handover (left atomically) */
 	double commit_s; /* how long a commit takes: a moving average, in seconds */
-	bool failed;
+	bool failed; /* written under MU, read atomically */
 	char *why;
 	long long commits;
 };
@@ -69,7 +76,7 @@ struct journal *journal_new(struct store *st, const char *edition, int max_bounc
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&j->durable, &ca);
+	pthread_cond_init(&j->all_here, &ca);
 	pthread_condattr_destroy(&ca);
 	return j;
 }
@@ -136,17 +143,17 @@ static void commit(struct journal *j)
 	if (rc < 0) {
 		if (!j->failed)
 			j->why = xasprintf("journal: %s", err);
-		j->failed = true;
+		__atomic_store_n(&j->failed, true, __ATOMIC_RELEASE);
 		free(err);
 	} else {
-		j->done = number;
+		__atomic_store_n(&j->done, number, __ATOMIC_RELEASE);
 	}
+
 	if (any) {
 		const double took = mono_now() - t0;
 		j->commits++;
 		j->commit_s = j->commit_s > 0 ? 0.75 * j->commit_s + 0.25 * took : took;
 	}
-	pthread_cond_broadcast(&j->durable);
 }
 
 /* wait_until: on DURABLE until the monotonic time AT at the latest. Called
@@ -164,7 +171,7 @@ static void wait_until(struct journal *j, double at)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	pthread_cond_timedwait(&j->durable, &j->mu, &ts);
+	pthread_cond_timedwait(&j->all_here, &j->mu, &ts);
 }
 
 /* gather: before leading a commit, wait (at most as long as a commit
@@ -173,11 +180,11 @@ static void wait_until(struct journal *j, double at)
  * MU held, no commit running. */
 static void gather(struct journal *j)
 {
-	if (j->handing >= j->senders || j->commit_s <= 0)
+	if (__atomic_load_n(&j->handing, __ATOMIC_ACQUIRE) >= j->senders || j->commit_s <= 0)
 		return;
 	j->gathering = true;
 	const double until = mono_now() + j->commit_s;
-	while (j->handing < j->senders && !j->failed && mono_now() < until)
+	while (__atomic_load_n(&j->handing, __ATOMIC_ACQUIRE) < j->senders && !j->failed && mono_now() < until)
 		wait_until(j, until);
 	j->gathering = false;
 }
@@ -185,26 +192,78 @@ static void gather(struct journal *j)
 /* gathered: a change of HANDING or SENDERS that may end a gather. */
 static void gathered(struct journal *j)
 {
-	if (j->gathering && j->handing >= j->senders)
-		pthread_cond_broadcast(&j->durable);
+	if (j->gathering && __atomic_load_n(&j->handing, __ATOMIC_ACQUIRE) >= j->senders)
+		pthread_cond_broadcast(&j->all_here);
 }
 
-/* wait_durable: until commit NUMBER is on disk, leading a commit when none
- * runs (after a gather when GATHER). Called with MU held (released
- * meanwhile). */
-static int wait_durable(struct journal *j, unsigned long long number, bool gather_first)
+/* durable: whether commit NUMBER is on disk, or the journal failed
+ * (read without MU). */
+static bool durable(struct journal *j, unsigned long long number)
 {
-	while (j->done < number && !j->failed) {
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE) >= number || __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE);
+}
+
+/* sleep_commit: JC asleep until the running commit is over. Called with
+ * MU held; returns without it. */
+static void sleep_commit(struct journal *j, struct journal_conn *jc)
+{
+	if (!jc->wake_ready) {
+		sem_init(&jc->wake, 0, 0);
+		jc->wake_ready = true;
+	}
+	jc->next_sleeper = j->sleepers;
+	j->sleepers = jc;
+	pthread_mutex_unlock(&j->mu);
+	while (sem_wait(&jc->wake) < 0 && errno == EINTR)
+		;
+}
+
+/* wake_all: each connection of the list SLEEPERS woken (they left the
+ * list: the waker owns it). */
+static void wake_all(struct journal_conn *sleepers)
+{
+	while (sleepers) {
+		struct journal_conn *next = sleepers->next_sleeper;
+		sem_post(&sleepers->wake); /* from here it may run, and change its links */
+		sleepers = next;
+	}
+}
+
+/* wait_durable: until JC's marks (commit JC->need) are on disk, leading
+ * a commit when none runs (after a gather when GATHER). Called with MU
+ * held; returns without it. */
+static int wait_durable(struct journal *j, struct journal_conn *jc, bool gather_first)
+{
+	const unsigned long long number = jc->need;
+	for (;;) {
+		if (durable(j, number)) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
 		if (j->committing || j->gathering) {
-			pthread_cond_wait(&j->durable, &j->mu);
+			/* the commit running, or the one the gatherer leads
+			 * next, carries what JC queued */
+			sleep_commit(j, jc);
+			if (durable(j, number))
+				break;
+			pthread_mutex_lock(&j->mu);
 		} else if (gather_first) {
 			gather_first = false;
 			gather(j);
 		} else {
 			commit(j);
+			/* those asleep for this commit woken once MU is free:
+			 * one that wakes at once wants it for its next mark */
+			struct journal_conn *wake = j->sleepers;
+			j->sleepers = NULL;
+			pthread_mutex_unlock(&j->mu);
+			wake_all(wake);
+			if (durable(j, number))
+				break;
+			pthread_mutex_lock(&j->mu);
 		}
 	}
-	return j->failed ? -1 : 0;
+	return __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) ? -1 : 0;
 }
 
 void journal_intend(struct journal *j, struct journal_conn *jc, long long sub)
@@ -234,9 +293,7 @@ int journal_settle(struct journal *j, struct journal_conn *jc)
 		j->senders--;
 		gathered(j);
 	}
-	int rc = wait_durable(j, jc->need, false);
-	pthread_mutex_unlock(&j->mu);
-	return rc;
+	return wait_durable(j, jc, false);
 }
 
 /* A message handed over after its "in flight" and its connection's last
@@ -244,12 +301,18 @@ int journal_settle(struct journal *j, struct journal_conn *jc)
 int journal_handover(struct journal *j, struct journal_conn *jc)
 {
 	pthread_mutex_lock(&j->mu);
-	j->handing++;
+	__atomic_add_fetch(&j->handing, 1, __ATOMIC_RELEASE); /* left without MU */
 	gathered(j);
-	int rc = wait_durable(j, jc->need, true);
-	j->handing--;
-	pthread_mutex_unlock(&j->mu);
+	int rc = wait_durable(j, jc, true);
+	__atomic_sub_fetch(&j->handing, 1, __ATOMIC_RELEASE);
 	return rc;
+}
+
+void journal_conn_done(struct journal_conn *jc)
+{
+	if (jc->wake_ready)
+		sem_destroy(&jc->wake);
+	jc->wake_ready = false;
 }
 
 int journal_recipients(struct journal *j, long long after, int limit, struct subscriber *out, int *n, char **err)
@@ -277,13 +340,13 @@ void journal_free(struct journal *j)
 	if (!j)
 		return;
 	pthread_mutex_lock(&j->mu);
-	if (j->queued.n > 0)
-		wait_durable(j, j->open, false);
+	if (j->queued.n > 0) /* every connection settled: none should be left, none waits */
+		commit(j);
 	pthread_mutex_unlock(&j->mu);
 	free(j->queued.v);
 	free(j->spare.v);
 	free(j->why);
-	pthread_cond_destroy(&j->durable);
+	pthread_cond_destroy(&j->all_here);
 	pthread_mutex_destroy(&j->db);
 	pthread_mutex_destroy(&j->mu);
 	free(j);

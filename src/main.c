@@ -65,7 +65,7 @@ static const char usage_text[] =
 	"options:\n"
 	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
 	"  -v, --verbose      say more (twice: debug)\n"
-	"  -q, --quiet        errors only... and not even those\n"
+	"  -q, --quiet        errors only\n"
 	"  -h, --help         this help; COMMAND --help for a command's\n"
 	"  -V, --version      the version\n"
 	"\n"
@@ -356,8 +356,13 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	struct pages *pg = NULL;
 	char *err = NULL;
 	int bad = 0;
+	/* A templates directory that cannot be read is said once, where it
+	 * is named (preflight_check), rather than once for each template. */
+	const bool templates = !cfg->templates.dir_set || access(cfg->templates.dir, R_OK | X_OK) == 0;
 	/* Every template, each problem reported. */
-	if (render_load(cfg, false, &r, &err) < 0 || render_load_confirm(r, &err) < 0) {
+	if (!templates) {
+		bad++;
+	} else if (render_load(cfg, false, &r, &err) < 0 || render_load_confirm(r, &err) < 0) {
 		log_error("%s", err);
 		bad++;
 	}
@@ -373,7 +378,7 @@ static int cmd_check_config(struct config *cfg, const union opts *o)
 	archive_free(ar);
 	free(err);
 	err = NULL;
-	if (page_load(cfg, &pg, &err) < 0) {
+	if (templates && page_load(cfg, &pg, &err) < 0) {
 		log_error("%s", err);
 		bad++;
 	}
@@ -696,28 +701,23 @@ static int parse_preview(int argc, char **argv, union opts *o, int *code)
 	return 0;
 }
 
-/* Write BODY to PATH (a temporary file renamed into place) or stdout. */
+/* Write BODY to PATH (struct outfile: a temporary file renamed into
+ * place, or a device written in place) or stdout. */
 static int write_output(const char *path, const char *data, size_t len)
 {
-	if (!path) {
-		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
-			log_error("writing the preview: output error");
-			return EX_IOERR;
-		}
-		return EX_OK;
-	}
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	int ok = f && fwrite(data, 1, len, f) == len;
-	if (f)
-		ok = (fclose(f) == 0) && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		log_error("%s: cannot write: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
+	struct outfile out;
+	char *err = NULL;
+	if (outfile_open(&out, path, &err) < 0) {
+		log_error("%s", err);
+		free(err);
 		return EX_CANTCREAT;
 	}
-	free(tmp);
+	bool ok = fwrite(data, 1, len, out.f) == len;
+	if (outfile_close(&out, ok, &err) < 0 || !ok) {
+		log_error("writing the preview: %s", err ? err : "output error");
+		free(err);
+		return EX_IOERR;
+	}
 	return EX_OK;
 }
 
@@ -822,8 +822,9 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 		log_error("%s", err);
 		free(err);
 		free(es);
+		rc = db_failed(st); /* before the store is closed */
 		store_close(st);
-		return db_failed(st);
+		return rc;
 	}
 	printf("%-10s  %-16s  %8s  %8s  %8s  %8s\n", "edition", "built", "articles", "sent", "deferred",
 	       "failed");
@@ -845,9 +846,7 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 	err = NULL;
 	free(es);
 	store_close(st);
-	if (fflush(stdout) != 0)
-		return EX_IOERR;
-	return EX_OK;
+	return EX_OK; /* an output error: main's */
 }
 
 static int sub_take(int c, const char *arg, void *ctx)
@@ -1192,18 +1191,14 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			fclose(f);
 	} else {
 		bool csv = !strcmp(o.action, "export");
-		FILE *f = stdout;
-		char *tmp = NULL;
-		if (o.output) {
-			tmp = xasprintf("%s.tmp", o.output);
-			f = fopen(tmp, "we");
-			if (!f) {
-				log_error("%s: %s", tmp, strerror(errno));
-				free(tmp);
-				store_close(st);
-				return EX_CANTCREAT;
-			}
+		struct outfile out;
+		if (outfile_open(&out, o.output, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			store_close(st);
+			return EX_CANTCREAT;
 		}
+		FILE *f = out.f;
 		struct list_ctx lc = {.f = f, .csv = csv};
 		if (csv)
 			fprintf(f, "email,name,status\n");
@@ -1212,17 +1207,11 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 		int r = store_subscribers_each(st, -1, list_row, &lc, &err);
 		if (r < 0 && err)
 			log_error("%s", err);
-		int werr = fflush(f) != 0 || ferror(f);
-		if (o.output) {
-			werr = (fclose(f) != 0) || werr;
-			if (!werr && r == 0 && rename(tmp, o.output) < 0)
-				werr = 1;
-			if (werr || r != 0)
-				unlink(tmp);
-			free(tmp);
-		}
+		free(err);
+		err = NULL;
+		int werr = outfile_close(&out, r == 0, &err) < 0;
 		if (werr)
-			log_error("%s: output error", o.output ? o.output : "stdout");
+			log_error("%s", err);
 		rc = r != 0 ? db_failed(st) : werr ? EX_IOERR : EX_OK;
 	}
 	free(err);
@@ -1519,8 +1508,6 @@ static int cmd_bounces(struct config *cfg, const union opts *opts)
 		rc = db_failed(st);
 	}
 	store_close(st);
-	if (rc == EX_OK && fflush(stdout) != 0)
-		rc = EX_IOERR;
 	return rc;
 }
 
@@ -1617,7 +1604,7 @@ static int cmd_dkim_keygen(int argc, char **argv)
 	return EX_OK;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
 						 {"verbose", no_argument, NULL, 'v'},
@@ -1639,7 +1626,7 @@ int main(int argc, char **argv)
 			level = level < LOG_INFO ? LOG_INFO : LOG_DEBUG;
 			break;
 		case 'q':
-			level = LOG_QUIET;
+			level = LOG_ERROR; /* an error is always said */
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -1691,5 +1678,18 @@ int main(int argc, char **argv)
 	config_free(cfg);
 	extract_cleanup();
 	fetch_global_cleanup();
+	return rc;
+}
+
+/* Whatever the command, output that did not arrive (a full disk, a closed
+ * pipe) is an error: exit 74, said once. */
+int main(int argc, char **argv)
+{
+	int rc = run(argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (rc != EX_IOERR)
+			log_error("standard output: %s", strerror(errno ? errno : EIO));
+		return EX_IOERR;
+	}
 	return rc;
 }

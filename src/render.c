@@ -212,9 +212,13 @@ int render_template_load(const struct config *cfg, const char *file, struct tmpl
 	const char *text = builtin_template(file, &len);
 	struct stat sb;
 	bool use_builtin = false;
-	if (text && stat(cfg->templates.dir, &sb) < 0 && errno == ENOENT)
-		use_builtin = !cfg->templates.dir_set; /* a directory named but missing is an error */
-	else if (text) {
+	if (stat(cfg->templates.dir, &sb) < 0 && errno == ENOENT) {
+		/* a directory named but missing is an error where it is named */
+		if (cfg->templates.dir_set)
+			return errf(err, "%s:%d: templates.dir: %s: %s", cfg->path, cfg->at.templates_dir,
+				    cfg->templates.dir, strerror(ENOENT));
+		use_builtin = text != NULL;
+	} else if (text) {
 		/* A templates directory need not hold every file. */
 		char *path = xasprintf("%s/%s", cfg->templates.dir, file);
 		use_builtin = stat(path, &sb) < 0 && errno == ENOENT;

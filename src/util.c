@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "digest/util.h"
 
@@ -243,6 +244,52 @@ int mkdir_p(const char *path, int mode)
 		return -1;
 	}
 	return 0;
+}
+
+int outfile_open(struct outfile *o, const char *path, char **err)
+{
+	memset(o, 0, sizeof *o);
+	if (!path) {
+		o->f = stdout;
+		return 0;
+	}
+	struct stat sb;
+	o->path = xstrdup(path);
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		o->f = fopen(path, "we");
+	} else {
+		o->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+		o->f = fopen(o->tmp, "wex");
+	}
+	if (o->f)
+		return 0;
+	errf(err, "%s: %s", o->tmp ? o->tmp : path, strerror(errno));
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof *o);
+	return -1;
+}
+
+int outfile_close(struct outfile *o, bool keep, char **err)
+{
+	if (!o->f)
+		return 0;
+	const char *name = o->path ? o->path : "standard output";
+	int e = 0;
+	if (fflush(o->f) != 0 || ferror(o->f))
+		e = errno ? errno : EIO;
+	if (o->f != stdout && fclose(o->f) != 0 && !e)
+		e = errno ? errno : EIO;
+	if (!e && keep && o->tmp && rename(o->tmp, o->path) < 0)
+		e = errno;
+	if (o->tmp && (e || !keep))
+		unlink(o->tmp);
+	if (e)
+		errf(err, "%s: %s", name, strerror(e));
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof *o);
+	return e ? -1 : 0;
 }
 
 void fmt_time_local(long long t, char out[17])

@@ -15,6 +15,7 @@
 #ifndef DIGEST_JOURNAL_H
 #define DIGEST_JOURNAL_H
 
+#include <semaphore.h>
 #include <stdbool.h>
 
 #include "digest/store.h"
@@ -26,6 +27,10 @@ struct journal;
 struct journal_conn {
 	unsigned long long need;
 	bool sending;
+	/* where it sleeps until a commit is over (journal.c) */
+	sem_t wake;
+	bool wake_ready;
+	struct journal_conn *next_sleeper;
 };
 
 /* journal_new: the journal of EDITION in ST (used by one thread at a time
@@ -55,6 +60,9 @@ void journal_outcome(struct journal *j, struct journal_conn *jc, long long sub, 
 /* journal_settle: as journal_handover, for a connection that is about to
  * wait (a connect, a pause, the end): nothing of its may wait with it. */
 int journal_settle(struct journal *j, struct journal_conn *jc);
+
+/* journal_conn_done: what JC holds released, once it is done with. */
+void journal_conn_done(struct journal_conn *jc);
 
 /* journal_recipients: store_recipients_next through the journal, which
  * owns the store's connection during the run. */

@@ -2,7 +2,9 @@
 #ifndef DIGEST_UTIL_H
 #define DIGEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdarg.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -59,6 +61,22 @@ char *path_resolve(const char *dir, const char *path);
 char *path_dir(const char *path);
 /* mkdir_p: create directory PATH and its parents with MODE. 0 or -1 (errno). */
 int mkdir_p(const char *path, int mode);
+
+/* An output file named by the user (-o): written beside PATH and renamed
+ * over it when complete, so that nobody sees half of it and a failure
+ * leaves what was there; a PATH that exists and is not a regular file (a
+ * device, a FIFO: /dev/stdout, /dev/full) is written in place, never
+ * replaced. NULL PATH: standard output. */
+struct outfile {
+	FILE *f;
+	char *path, *tmp; /* TMP NULL: written in place */
+};
+/* outfile_open: 0, or -1 with *ERR "PATH: why" (it cannot be created). */
+int outfile_open(struct outfile *o, const char *path, char **err);
+/* outfile_close: flushed, closed and renamed into place when KEEP and
+ * all went well; else the temporary file is removed. 0, or -1 with *ERR
+ * "PATH: why" (an output error). */
+int outfile_close(struct outfile *o, bool keep, char **err);
 
 /* secret_file_line: the first line of the file PATH (a password),
  * without its line end, in *OUT (malloc'd; wipe it after use); what was

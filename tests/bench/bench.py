@@ -346,7 +346,7 @@ class Bench:
         return dict(rate=median(rates), cpu_us=median(cpu_us), rss_mb=median(rss_mb))
 
     def digest_run(self, n, d, conf):
-        res = dict(rate=[], wall=[], cpu_us=[], rss_mb=[], build=[], problems=[])
+        res = dict(rate=[], wall=[], cpu_us=[], rss_mb=[], build=[], commits=[], problems=[])
         for i in range(self.opts.runs):
             self.fresh_db(d)
             rc, wall, ru, err = run_measured([DIGEST, "-c", conf, "run", "--dry-run"],
@@ -357,8 +357,11 @@ class Bench:
 
             self.fresh_db(d)
             sink0 = self.sink_cpu()
-            rc, wall, ru, err = run_measured([DIGEST, "-c", conf, "run"], stdout=subprocess.DEVNULL,
+            # -vv: the journal's count of commits (one debug line a run)
+            rc, wall, ru, err = run_measured([DIGEST, "-vv", "-c", conf, "run"], stdout=subprocess.DEVNULL,
                                              stderr_path=os.path.join(d, f"run{i + 1}.err"))
+            mc = re.search(r"journal: (\d+) commits for (\d+) messages", err)
+            res["commits"].append(int(mc.group(1)) / max(int(mc.group(2)), 1) if mc else float("nan"))
             m = None
             for line in err.splitlines():
                 m = SUMMARY.search(line) or m
@@ -382,7 +385,8 @@ class Bench:
             sink_us = (self.sink_cpu() - sink0) * 1e6 / max(sent, 1)
             print(f"  run {i + 1}: {sent} sent in {send_s:.1f} s sending ({rate:.0f} msg/s), "
                   f"{wall:.2f} s wall, {cpu:.2f} s CPU ({ru.ru_utime:.2f} user + {ru.ru_stime:.2f} sys), "
-                  f"{ru.ru_maxrss / 1024:.1f} MB peak RSS; smtp-sink {sink_us:.0f} µs CPU/msg; "
+                  f"{ru.ru_maxrss / 1024:.1f} MB peak RSS; {res['commits'][-1]:.2f} commits/msg; "
+                  f"smtp-sink {sink_us:.0f} µs CPU/msg; "
                   f"dry run {res['build'][-1]:.2f} s", flush=True)
         return {k: (median(v) if k != "problems" else v) for k, v in res.items()}
 
@@ -585,9 +589,9 @@ storage = {{ database = "var/digest.db"; }};
         # ------------------------------------------------------ the table
         print(f"\n== results (median of {o.runs} run{'s' if o.runs != 1 else ''}; message {size} bytes)\n")
         head = ["case", "msgs", "msg/s", "rate to smtp-source", "CPU µs/msg", "CPU to smtp-source",
-                "peak RSS MB", "edition build s", "run wall s"]
+                "peak RSS MB", "commits/msg", "edition build s", "run wall s"]
         rows = [[f"smtp-source -d -s {CONNECTIONS}", str(ref_count), f"{ref['rate']:.0f}", "1.00",
-                 f"{ref['cpu_us']:.0f}", "1.00", f"{ref['rss_mb']:.1f}", "-", "-"]]
+                 f"{ref['cpu_us']:.0f}", "1.00", f"{ref['rss_mb']:.1f}", "-", "-", "-"]]
         ref_cpu = ref["cpu_us"]
         ref = ref["rate"]
         for n in sizes:
@@ -595,7 +599,7 @@ storage = {{ database = "var/digest.db"; }};
             flag = " *" if r["problems"] else ""
             rows.append([f"digest run, {CONNECTIONS} connections{flag}", str(n), f"{r['rate']:.0f}",
                          f"{r['rate'] / ref:.2f}", f"{r['cpu_us']:.0f}", f"{r['cpu_us'] / ref_cpu:.2f}",
-                         f"{r['rss_mb']:.1f}", f"{r['build']:.2f}", f"{r['wall']:.2f}"])
+                         f"{r['rss_mb']:.1f}", f"{r['commits']:.2f}", f"{r['build']:.2f}", f"{r['wall']:.2f}"])
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
         print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
         print("-+-".join("-" * w for w in widths))

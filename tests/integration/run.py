@@ -72,6 +72,7 @@ from archive_tests import ArchiveTests  # noqa: E402  (likewise)
 from dkim_tests import DkimTests  # noqa: E402  (likewise)
 from inbound_tests import InboundTests  # noqa: E402  (likewise)
 from feeds_tests import FeedsTests  # noqa: E402  (likewise)
+from admin_tests import AdminTests  # noqa: E402  (likewise)
 
 
 class Result:
@@ -105,7 +106,7 @@ class Result:
 
 
 class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
-            DkimTests, InboundTests, FeedsTests):
+            DkimTests, InboundTests, FeedsTests, AdminTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -927,7 +928,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     # ------------------------------------------------------------ runner
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
-                               ArchiveTests, DkimTests, InboundTests, FeedsTests)
+                               ArchiveTests, DkimTests, InboundTests, FeedsTests, AdminTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 
