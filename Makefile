@@ -3,11 +3,13 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet libpsl
 
-# Debian packages that building and running need (`make deps`).
-DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev
+# Debian packages that building and running need (`make deps`); python3
+# writes the table of HTML entities (src/gen_entities.py) and runs the tests.
+DEPS := gcc clang make pkg-config python3 libcurl4-gnutls-dev libxml2-dev libconfig-dev \
+        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev \
+        libpsl-dev
 
 # What only the tests and the benchmark need, installed by `make test` and
 # `make bench` themselves, never by `make deps`: a browser and an MTA have
@@ -16,7 +18,7 @@ DEPS := gcc clang make pkg-config libcurl4-gnutls-dev libxml2-dev libconfig-dev 
 # MTA is installed: one is never replaced; the tests that need it skip.
 # Dovecot serves the bounce mailbox of `inbound --fetch` (the tests start
 # their own on free loopback ports).
-TEST_DEPS := python3 libcmocka-dev valgrind faketime openssl libclang-rt-dev python3-aiosmtpd chromium \
+TEST_DEPS := libcmocka-dev valgrind faketime openssl libclang-rt-dev python3-aiosmtpd chromium \
              python3-feedparser wrk dovecot-imapd dovecot-pop3d
 TEST_MTA  := postfix
 # The DKIM and spam tests: two verifiers that share no code with digest
@@ -40,7 +42,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 # The default templates are compiled in (build/gen/builtin.c) as the
 # fallback of a configuration without a templates directory.
 TEMPLATES := $(sort $(wildcard templates/*.txt templates/*.html))
-SRCS      := $(wildcard src/*.c) build/gen/builtin.c
+SRCS      := $(wildcard src/*.c) build/gen/builtin.c build/gen/entities.c
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -82,6 +84,12 @@ build/gen/builtin.c: $(TEMPLATES) Makefile
 	  echo '			return files[i].text;'; \
 	  echo '		}'; \
 	  echo '	return NULL;'; echo '}'; } > $@.tmp && mv $@.tmp $@
+
+# HTML's named character references (src/entity.c), from Debian's Python.
+build/gen/entities.c: src/gen_entities.py
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)/usr/bin/python3 src/gen_entities.py > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)

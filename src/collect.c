@@ -132,17 +132,17 @@ static void report_missed(struct run *run, int s, const struct page_result *pr, 
 	const struct source *src = &run->cfg->sources[s];
 	struct src_state *st = &run->srcs[s];
 	unsigned fresh = pr->missed & ~st->missed_reported;
+	/* a feed's defaults are named as the page's format has them */
 	if (fresh & PAGE_MISSED_LINK)
 		log_warn("source %s: %s: the link selector %s gave no link in any of the items (items skipped)",
-			 src->name, url, src->defaults & SOURCE_DEFAULT_LINK ? "(the feed's default)" : src->link);
+			 src->name, url, pr->missed_defaults[FIELD_COUNT] ? pr->missed_defaults[FIELD_COUNT] : src->link);
 	static const int loud[] = {FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS};
 	for (size_t k = 0; k < sizeof loud / sizeof loud[0]; k++) {
 		int i = loud[k];
 		if (!(fresh & PAGE_MISSED_FIELD(i)))
 			continue;
-		int dflt = (src->defaults & SOURCE_DEFAULT_FIELD(i)) != 0;
 		log_warn("source %s: %s: the %s selector %s selected nothing in any item%s", src->name, url,
-			 field_names[i], dflt || !src->list.v[i] ? "(the feed's default)" : src->list.v[i],
+			 field_names[i], pr->missed_defaults[i] ? pr->missed_defaults[i] : src->list.v[i],
 			 i == FIELD_TITLE ? " (articles without a title are skipped)" : "");
 	}
 	st->missed_reported |= pr->missed;
@@ -239,12 +239,19 @@ static void grow_index(struct run *run)
 		*slot_of(run, run->items[i].url) = i + 1;
 }
 
+/* TEXT read as a date by SRC's date_format, date_order and language. */
+static int source_date(const struct source *src, const char *text, time_t now, time_t *t)
+{
+	const struct date_rules rules = { src->date_format, src->date_order, src->language };
+	return parse_date_rules(text, &rules, now, t);
+}
+
 /* Whether F is dated, by its listing, before anything an edition can use
  * (SRC: the source whose date_format reads it). */
 static int too_old(const struct run *run, const struct source *src, const struct raw_fields *f)
 {
 	time_t t;
-	return f->published && parse_date_order(f->published, src->date_format, src->date_order, run->now, &t) == 0 &&
+	return f->published && source_date(src, f->published, run->now, &t) == 0 &&
 	       t < run->skip_before;
 }
 
@@ -351,7 +358,7 @@ static void on_list(struct fetcher *f, const struct fetch_result *r, void *arg)
 		 * article page (follow) may give one. */
 		time_t t;
 		if (it->f.published &&
-		    parse_date_order(it->f.published, src->date_format, src->date_order, run->now, &t) < 0) {
+		    source_date(src, it->f.published, run->now, &t) < 0) {
 			log_info("source %s: %s: unreadable date \"%s\" on the listing", src->name, it->link,
 				 it->f.published);
 			free(it->f.published);
@@ -416,7 +423,7 @@ static int to_article(const struct run *run, struct found *fd, struct article *a
 	a->image = fd->f.image;
 	a->first_seen = a->last_seen = run->now;
 	time_t t;
-	a->published_known = fd->f.published && parse_date_order(fd->f.published, dsrc->date_format, dsrc->date_order, run->now, &t) == 0;
+	a->published_known = fd->f.published && source_date(dsrc, fd->f.published, run->now, &t) == 0;
 	a->published = a->published_known ? t : run->now;
 	/* a site's clock a little ahead must not keep its newest article out
 	 * of the window that ends now */

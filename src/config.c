@@ -400,7 +400,7 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 {
 	static const char *const known[] = {"name", "type", "url", "next", "max_pages", "item", "link",
 					    "title", "published", "views", "comments", "rating", "summary",
-					    "image", "follow", "max_follow", "article", "date_format", "date_order", NULL};
+					    "image", "follow", "max_follow", "article", "date_format", "date_order", "language", NULL};
 	char *prefix = xasprintf("sources.[%d]", index);
 	src->max_pages = 1;
 	if (!config_setting_is_group(s)) {
@@ -451,6 +451,13 @@ static void load_source(struct loader *ld, const config_setting_t *s, int index,
 	get_choice(ld, s, prefix, "date_order", orders, &order);
 	src->date_order = order && !strcmp(order, "mdy") ? PARSE_MDY : PARSE_DMY;
 	free(order);
+	get_str(ld, s, prefix, "language", &src->language, 0);
+	if (src->language && !parse_language_known(src->language)) {
+		char *lk = key_path(prefix, "language");
+		problem(ld, config_setting_get_member(s, "language"), lk,
+			"unknown language \"%s\" (known: %s)", src->language, parse_languages());
+		free(lk);
+	}
 
 	const config_setting_t *art = get_group(ld, s, prefix, "article");
 	if (art) {
@@ -629,6 +636,7 @@ static void set_defaults(struct config *cfg)
 	cfg->digest.summary_chars = 280;
 	cfg->templates.dir = path_resolve(cfg->dir, "templates");
 	cfg->delivery.transport = xstrdup("smtp");
+	cfg->delivery.journal_sync = xstrdup("full");
 	cfg->delivery.maildir = path_resolve(cfg->dir, "var/outbox");
 	struct smtp_config *sm = &cfg->delivery.smtp;
 	sm->host = xstrdup("127.0.0.1");
@@ -731,10 +739,12 @@ static void load_root(struct loader *ld, const config_setting_t *root)
 	cfg->templates.dir_set = g && config_setting_get_member(g, "dir");
 
 	g = get_group(ld, root, "", "delivery");
-	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", NULL};
+	static const char *const dl_keys[] = {"transport", "maildir", "smtp", "bounce_address", "journal_sync", NULL};
 	check_unknown(ld, g, "delivery", dl_keys);
 	static const char *const transports[] = {"smtp", "maildir", NULL};
 	get_choice(ld, g, "delivery", "transport", transports, &cfg->delivery.transport);
+	static const char *const syncs[] = {"full", "normal", NULL};
+	get_choice(ld, g, "delivery", "journal_sync", syncs, &cfg->delivery.journal_sync);
 	get_path(ld, g, "delivery", "maildir", &cfg->delivery.maildir);
 	get_str(ld, g, "delivery", "bounce_address", &cfg->delivery.bounce_address, 0);
 	const config_setting_t *sg = get_group(ld, g, "delivery", "smtp");
@@ -898,6 +908,7 @@ void config_free(struct config *cfg)
 		fields_free(&s->list);
 		fields_free(&s->article);
 		free(s->date_format);
+		free(s->language);
 	}
 	free(cfg->sources);
 	free(cfg->newsletter.name);
@@ -912,6 +923,7 @@ void config_free(struct config *cfg)
 	free(cfg->newsletter.feedback_id);
 	free(cfg->templates.dir);
 	free(cfg->delivery.transport);
+	free(cfg->delivery.journal_sync);
 	free(cfg->delivery.maildir);
 	free(cfg->delivery.smtp.host);
 	free(cfg->delivery.smtp.security);

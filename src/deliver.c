@@ -522,6 +522,11 @@ int deliver_edition_with(const struct config *cfg, struct transport *t, struct s
 	 * page faults. A megabyte kept at the top of each heap stops that. */
 	mallopt(M_TOP_PAD, 1 << 20);
 #endif
+	/* delivery.journal_sync = "normal": the journal's commits reach the
+	 * OS, not the disk (the rest of the store stays FULL) */
+	const bool sync_full = strcmp(cfg->delivery.journal_sync, "normal") != 0;
+	if (!sync_full && store_sync(st, false, err) < 0)
+		return -1;
 	p.jn = journal_new(st, edition, cfg->delivery.smtp.max_bounces);
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_condattr_t ca;
@@ -560,6 +565,11 @@ int deliver_edition_with(const struct config *cfg, struct transport *t, struct s
 		p.fatal = xstrdup("cannot start the sending threads");
 	log_debug("journal: %lld commits for %lld messages", journal_commits(p.jn), stats->messages);
 	journal_free(p.jn); /* every worker settled its own marks: none should be left */
+	char *sync_err = NULL;
+	if (!sync_full && store_sync(st, true, &sync_err) < 0) {
+		log_warn("%s", sync_err);
+		free(sync_err);
+	}
 	stats->seconds = mono_now() - t0;
 	stats->unreachable = p.unreachable;
 	stats->refusal = p.refusal;

@@ -15,6 +15,7 @@
 #include <libxml/xpathInternals.h>
 #include <uchardet.h>
 
+#include "digest/entity.h"
 #include "digest/extract.h"
 #include "digest/url.h"
 #include "digest/util.h"
@@ -250,17 +251,21 @@ static char *sniff_charset(const char *body, size_t len)
 }
 
 /* BODY with every reference to a named HTML entity that XML does not
- * predefine ("&aacute;", "&nbsp;") made a character reference ("&#225;"),
- * outside CDATA sections and comments, so that a feed written as if XML
- * knew HTML's entities parses, with or without the RSS 0.91 DOCTYPE (whose
- * external DTD is never read). Each reference grows at most from 4 to 10
- * bytes. Malloc'd with its length in *OUTLEN, or NULL when there is none
- * to change or the body is not in an ASCII-compatible encoding. */
-static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
+ * predefine ("&aacute;", "&check;") made a character reference ("&#225;"),
+ * outside CDATA sections and comments: for a feed (ALL), every name of
+ * HTML's table, so that a feed written as if XML knew HTML's entities
+ * parses, with or without the RSS 0.91 DOCTYPE (whose external DTD is never
+ * read); for HTML, only the names libxml2's HTML parser does not know
+ * (HTML5's, "&NewLine;"), so that a page with none is not copied. Each
+ * reference grows at most from 4 to 20 bytes. Malloc'd with its length in
+ * *OUTLEN, or NULL when there is none to change or the body is not in an
+ * ASCII-compatible encoding. */
+static char *entities_as_refs(const char *body, size_t len, int all, size_t *outlen)
 {
 	if (len >= 2 && (memchr(body, '\0', len < 4 ? len : 4) || !memcmp(body, "\xFE\xFF", 2) ||
 			 !memcmp(body, "\xFF\xFE", 2)))
 		return NULL; /* UTF-16 or UTF-32 */
+	static const char *const xml_names[] = {"amp", "lt", "gt", "quot", "apos"};
 	struct buf b = {0};
 	size_t done = 0; /* bytes of BODY already in B */
 	for (size_t i = 0; i < len; i++) {
@@ -284,14 +289,16 @@ static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
 		char name[33];
 		memcpy(name, body + i + 1, n);
 		name[n] = '\0';
-		if (!strcmp(name, "amp") || !strcmp(name, "lt") || !strcmp(name, "gt") || !strcmp(name, "quot") ||
-		    !strcmp(name, "apos"))
-			continue;
-		const htmlEntityDesc *d = htmlEntityLookup((const xmlChar *)name);
-		if (!d)
+		int predefined = 0; /* what XML knows stays XML's */
+		for (size_t k = 0; all && k < ARRAY_LEN(xml_names); k++)
+			predefined |= !strcmp(name, xml_names[k]);
+		uint32_t cp[2];
+		int ncp = predefined ? 0 : entity_lookup(name, n, cp);
+		if (ncp == 0 || (!all && htmlEntityLookup((const xmlChar *)name)))
 			continue;
 		buf_add(&b, body + done, i - done);
-		buf_addf(&b, "&#%u;", d->value);
+		for (int k = 0; k < ncp; k++)
+			buf_addf(&b, "&#%u;", (unsigned)cp[k]);
 		done = i + 1 + n + 1;
 		i = done - 1;
 	}
@@ -300,6 +307,21 @@ static char *html_entities_as_refs(const char *body, size_t len, size_t *outlen)
 	buf_add(&b, body + done, len - done);
 	*outlen = b.len;
 	return b.data;
+}
+
+/* htmlReadMemory, with the named references it does not know made
+ * character references first (entities_as_refs). */
+static htmlDocPtr read_html(const char *body, size_t len, const char *url, const char *charset, int opts)
+{
+	size_t fixed_len = 0;
+	char *fixed = entities_as_refs(body, len, 0, &fixed_len);
+	if (fixed && fixed_len <= (size_t)INT32_MAX) {
+		body = fixed;
+		len = fixed_len;
+	}
+	htmlDocPtr doc = htmlReadMemory(body, (int)len, url, charset, opts);
+	free(fixed);
+	return doc;
 }
 
 
@@ -475,9 +497,10 @@ static char *detect_charset(const char *body, size_t len, int *repair)
 static int xml_declares_encoding(const char *body, size_t len)
 {
 	size_t lim = len < 256 ? len : 256;
-	const char *end = memmem(body, lim, "?>", 2);
 	const char *decl = memmem(body, lim, "<?xml", 5);
-	return decl && end && memmem(decl, (size_t)(end - decl), "encoding", 8) != NULL;
+	/* its end is the first "?>" after it, not one before */
+	const char *end = decl ? memmem(decl, lim - (size_t)(decl - body), "?>", 2) : NULL;
+	return end && memmem(decl, (size_t)(end - decl), "encoding", 8) != NULL;
 }
 
 static int is_feed(const struct source *src) { return src->type != SOURCE_HTML; }
@@ -499,7 +522,8 @@ static char *xml_encoding(const char *body, size_t len)
 		return NULL;
 	size_t lim = len < 256 ? len : 256;
 	char *head = xstrndup(body, lim);
-	char *p = strstr(head, "encoding");
+	char *decl = strstr(head, "<?xml"); /* "encoding" in text before it is none */
+	char *p = decl ? strstr(decl, "encoding") : NULL;
 	char *res = NULL;
 	if (p) {
 		p += 8;
@@ -586,7 +610,7 @@ static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size
 	if (feed) {
 		int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | xml_opts;
 		size_t fixed_len = 0;
-		char *fixed = html_entities_as_refs(body, len, &fixed_len);
+		char *fixed = entities_as_refs(body, len, 1, &fixed_len);
 		if (fixed && fixed_len <= (size_t)INT32_MAX) {
 			body = fixed;
 			len = fixed_len;
@@ -615,9 +639,9 @@ static xmlDocPtr parse_decoded(int feed, const char *url, const char *body, size
 		}
 	} else {
 		int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
-		doc = htmlReadMemory(body, (int)len, url, charset, opts);
+		doc = read_html(body, len, url, charset, opts);
 		if (!doc && charset)
-			doc = htmlReadMemory(body, (int)len, url, NULL, opts);
+			doc = read_html(body, len, url, NULL, opts);
 		if (!doc || !xmlDocGetRootElement(doc)) {
 			xmlFreeDoc(doc);
 			errf(err, "not an HTML page");
@@ -839,6 +863,29 @@ static char *doc_base(xmlXPathContextPtr ctx, xmlDocPtr doc, const char *url, in
 	return xstrdup(url);
 }
 
+/* Where a selector looked, for messages: "root element <feed> in
+ * namespace http://www.w3.org/2005/Atom". Malloc'd. */
+static char *root_desc(xmlNodePtr root)
+{
+	const char *ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
+	return xasprintf("root element <%s>%s%s", root ? (const char *)root->name : "", ns ? " in namespace " : "",
+			 ns ? ns : "");
+}
+
+/* The default selectors ALTS of feed format FMT, tried in this order,
+ * with the format and ROOT: "pubDate | dc:date (the RSS 0.9x-2.0
+ * defaults; root element <rss>)". Malloc'd. */
+static char *defaults_desc(const struct feed_format *fmt, const char *const alts[ALTS], xmlNodePtr root)
+{
+	struct buf b = {0};
+	for (int a = 0; a < ALTS && alts[a]; a++)
+		buf_addf(&b, "%s%s", a ? " | " : "", alts[a]);
+	char *where = root_desc(root);
+	buf_addf(&b, " (the %s defaults; %s)", fmt->name, where);
+	free(where);
+	return b.data;
+}
+
 int extract_list(const struct source *src, const char *url, const char *body, size_t len,
 		 const char *charset, struct page_result *out, char **err)
 {
@@ -871,10 +918,10 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 	}
 	int n = items->nodesetval ? items->nodesetval->nodeNr : 0;
 	if (n == 0) {
-		const char *ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
-		errf(err, "item selector %s matched nothing (%s; root element <%s>%s%s%s)", item_sel,
-		     fmt ? fmt->name : feed ? "not a known feed format" : "HTML", root ? (const char *)root->name : "",
-		     ns ? " in namespace " : "", ns ? ns : "", "");
+		char *where = root_desc(root);
+		errf(err, "item selector %s matched nothing (%s; %s)", item_sel,
+		     fmt ? fmt->name : feed ? "not a known feed format" : "HTML", where);
+		free(where);
 		goto out;
 	}
 	out->items = xcalloc((size_t)n, sizeof *out->items);
@@ -896,15 +943,25 @@ int extract_list(const struct source *src, const char *url, const char *body, si
 		fill_fields(ctx, node, &src->list, feed, base, fmt, defaults, &it->f);
 	}
 	/* a selector is reported as missing only when no item gave it */
-	if (out->nitems == 0)
+	if (out->nitems == 0) {
 		out->missed |= PAGE_MISSED_LINK;
+		if (fmt && (defaults & SOURCE_DEFAULT_LINK))
+			out->missed_defaults[FIELD_COUNT] = defaults_desc(fmt, fmt->link, root);
+	}
+	/* A feed's defaults miss only what every format has: a title and a
+	 * date. Comments, summaries and images are optional in all of them. */
 	for (int i = 0; i < FIELD_COUNT && out->nitems > 0; i++) {
-		int set = src->list.v[i] || (fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0]);
+		int dflt = fmt && (defaults & SOURCE_DEFAULT_FIELD(i)) && fmt->field[i][0];
+		if (dflt && i != FIELD_TITLE && i != FIELD_PUBLISHED)
+			continue;
 		size_t got = 0;
 		for (size_t k = 0; k < out->nitems; k++)
 			got += out->items[k].f.v[i] != NULL;
-		if (set && got == 0)
+		if ((src->list.v[i] || dflt) && got == 0) {
 			out->missed |= PAGE_MISSED_FIELD(i);
+			if (dflt)
+				out->missed_defaults[i] = defaults_desc(fmt, fmt->field[i], root);
+		}
 	}
 	if (src->next) {
 		char *next = eval_string(ctx, xmlDocGetRootElement(doc), src->next, FIELD_MAX);
@@ -982,9 +1039,9 @@ char *extract_text(const char *html)
 	buf_adds(&b, "");
 	size_t len = strlen(html);
 	if (len > 0 && len < (size_t)INT32_MAX) {
-		htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-						HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-							HTML_PARSE_NONET);
+		htmlDocPtr doc = read_html(html, len, NULL, "UTF-8",
+					   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+						   HTML_PARSE_NONET);
 		if (doc) {
 			collect_text(doc->children, &b, 0);
 			xmlFreeDoc(doc);
@@ -1011,5 +1068,7 @@ void page_result_free(struct page_result *r)
 	}
 	free(r->items);
 	free(r->next);
+	for (int i = 0; i <= FIELD_COUNT; i++)
+		free(r->missed_defaults[i]);
 	memset(r, 0, sizeof *r);
 }

@@ -336,93 +336,192 @@ struct name {
 	int val;
 };
 
-static const struct name months[] = {
-	{ "january", 1 },   { "jan", 1 },       { "январь", 1 },   { "января", 1 },   { "янв", 1 },
-	{ "february", 2 },  { "feb", 2 },       { "февраль", 2 },  { "февраля", 2 },  { "фев", 2 },
-	{ "февр", 2 },      { "march", 3 },     { "mar", 3 },      { "март", 3 },     { "марта", 3 },
-	{ "мар", 3 },       { "april", 4 },     { "apr", 4 },      { "апрель", 4 },   { "апреля", 4 },
-	{ "апр", 4 },       { "may", 5 },       { "май", 5 },      { "мая", 5 },      { "june", 6 },
-	{ "jun", 6 },       { "июнь", 6 },      { "июня", 6 },     { "июн", 6 },      { "july", 7 },
-	{ "jul", 7 },       { "июль", 7 },      { "июля", 7 },     { "июл", 7 },      { "august", 8 },
-	{ "aug", 8 },       { "август", 8 },    { "августа", 8 },  { "авг", 8 },      { "september", 9 },
-	{ "sep", 9 },       { "sept", 9 },      { "сентябрь", 9 }, { "сентября", 9 }, { "сен", 9 },
-	{ "сент", 9 },      { "october", 10 },  { "oct", 10 },     { "октябрь", 10 }, { "октября", 10 },
-	{ "окт", 10 },      { "november", 11 }, { "nov", 11 },     { "ноябрь", 11 },  { "ноября", 11 },
-	{ "ноя", 11 },      { "нояб", 11 },     { "december", 12 }, { "dec", 12 },    { "декабрь", 12 },
-	{ "декабря", 12 },  { "дек", 12 },
-	/* de, fr, es, it, pt, nl, pl, cs, uk and ca: names, genitives, abbreviations */
-	{ "januar", 1 }, { "jänner", 1 }, { "janvier", 1 }, { "janv", 1 }, { "enero", 1 }, { "ene", 1 },
-	{ "gennaio", 1 }, { "gen", 1 }, { "janeiro", 1 }, { "januari", 1 }, { "stycznia", 1 },
-	{ "styczeń", 1 }, { "styczen", 1 }, { "sty", 1 }, { "leden", 1 }, { "ledna", 1 }, { "led", 1 },
-	{ "січня", 1 }, { "січень", 1 }, { "січ", 1 }, { "gener", 1 }, { "februar", 2 }, { "février", 2 },
-	{ "fevrier", 2 }, { "févr", 2 }, { "fevr", 2 }, { "febrero", 2 }, { "febbraio", 2 },
-	{ "fevereiro", 2 }, { "fev", 2 }, { "februari", 2 }, { "lutego", 2 }, { "luty", 2 }, { "lut", 2 },
-	{ "únor", 2 }, { "února", 2 }, { "úno", 2 }, { "лютого", 2 }, { "лютий", 2 }, { "лют", 2 },
-	{ "febrer", 2 }, { "märz", 3 }, { "maerz", 3 }, { "mär", 3 }, { "mrz", 3 }, { "mars", 3 },
-	{ "marzo", 3 }, { "março", 3 }, { "marco", 3 }, { "maart", 3 }, { "mrt", 3 }, { "marca", 3 },
-	{ "marzec", 3 }, { "březen", 3 }, { "března", 3 }, { "bře", 3 }, { "березня", 3 },
-	{ "березень", 3 }, { "бер", 3 }, { "març", 3 }, { "avril", 4 }, { "avr", 4 }, { "abril", 4 },
-	{ "abr", 4 }, { "aprile", 4 }, { "kwietnia", 4 }, { "kwiecień", 4 }, { "kwiecien", 4 },
-	{ "kwi", 4 }, { "duben", 4 }, { "dubna", 4 }, { "dub", 4 }, { "квітня", 4 }, { "квітень", 4 },
-	{ "квіт", 4 }, { "mai", 5 }, { "mayo", 5 }, { "maggio", 5 }, { "mag", 5 }, { "maio", 5 },
-	{ "mei", 5 }, { "maja", 5 }, { "maj", 5 }, { "květen", 5 }, { "května", 5 }, { "kvě", 5 },
-	{ "травня", 5 }, { "травень", 5 }, { "трав", 5 }, { "maig", 5 }, { "juin", 6 }, { "junio", 6 },
-	{ "giugno", 6 }, { "giu", 6 }, { "junho", 6 }, { "juni", 6 }, { "czerwca", 6 }, { "czerwiec", 6 },
-	{ "cze", 6 }, { "červen", 6 }, { "června", 6 }, { "čvn", 6 }, { "червня", 6 }, { "червень", 6 },
-	{ "черв", 6 }, { "juny", 6 }, { "juli", 7 }, { "juillet", 7 }, { "juil", 7 }, { "julio", 7 },
-	{ "luglio", 7 }, { "lug", 7 }, { "julho", 7 }, { "lipca", 7 }, { "lipiec", 7 }, { "lip", 7 },
-	{ "červenec", 7 }, { "července", 7 }, { "čvc", 7 }, { "липня", 7 }, { "липень", 7 }, { "лип", 7 },
-	{ "juliol", 7 }, { "août", 8 }, { "aout", 8 }, { "agosto", 8 }, { "ago", 8 }, { "augustus", 8 },
-	{ "sierpnia", 8 }, { "sierpień", 8 }, { "sierpien", 8 }, { "sie", 8 }, { "srpen", 8 },
-	{ "srpna", 8 }, { "srp", 8 }, { "серпня", 8 }, { "серпень", 8 }, { "серп", 8 }, { "agost", 8 },
-	{ "septembre", 9 }, { "septiembre", 9 }, { "setiembre", 9 }, { "settembre", 9 }, { "set", 9 },
-	{ "setembro", 9 }, { "września", 9 }, { "wrzesień", 9 }, { "wrzesien", 9 }, { "wrz", 9 },
-	{ "září", 9 }, { "zář", 9 }, { "вересня", 9 }, { "вересень", 9 }, { "вер", 9 }, { "oktober", 10 },
-	{ "okt", 10 }, { "octobre", 10 }, { "octubre", 10 }, { "ottobre", 10 }, { "ott", 10 },
-	{ "outubro", 10 }, { "out", 10 }, { "października", 10 }, { "październik", 10 }, { "paz", 10 },
-	{ "paź", 10 }, { "říjen", 10 }, { "října", 10 }, { "říj", 10 }, { "жовтня", 10 },
-	{ "жовтень", 10 }, { "жовт", 10 }, { "novembre", 11 }, { "noviembre", 11 }, { "novembro", 11 },
-	{ "listopada", 11 }, { "listopad", 11 }, { "lis", 11 }, { "listopadu", 11 }, { "листопада", 11 },
-	{ "листопад", 11 }, { "лист", 11 }, { "dezember", 12 }, { "dez", 12 }, { "décembre", 12 },
-	{ "decembre", 12 }, { "déc", 12 }, { "diciembre", 12 }, { "dic", 12 }, { "dicembre", 12 },
-	{ "dezembro", 12 }, { "grudnia", 12 }, { "grudzień", 12 }, { "grudzien", 12 }, { "gru", 12 },
-	{ "prosinec", 12 }, { "prosince", 12 }, { "pro", 12 }, { "грудня", 12 }, { "грудень", 12 },
-	{ "груд", 12 }, { "desembre", 12 }, { "setembre", 9 },
+/*
+ * Month and weekday names by language: full names, genitives ("января",
+ * "de marzo" reads as "marzo"), abbreviations, and spellings without
+ * diacritics that sites use. Lower case: normalize() folds the input. The
+ * built-in forms read the words of every language; a source's date_format
+ * reads those of its `language` only (%B, %b, %h, %A, %a).
+ */
+static const struct name months_en[] = {
+	{ "january", 1 }, { "jan", 1 }, { "february", 2 }, { "feb", 2 }, { "march", 3 }, { "mar", 3 },
+	{ "april", 4 }, { "apr", 4 }, { "may", 5 }, { "june", 6 }, { "jun", 6 }, { "july", 7 },
+	{ "jul", 7 }, { "august", 8 }, { "aug", 8 }, { "september", 9 }, { "sep", 9 }, { "sept", 9 },
+	{ "october", 10 }, { "oct", 10 }, { "november", 11 }, { "nov", 11 }, { "december", 12 },
+	{ "dec", 12 },
+};
+static const struct name months_ru[] = {
+	{ "январь", 1 }, { "января", 1 }, { "янв", 1 }, { "февраль", 2 }, { "февраля", 2 }, { "фев", 2 },
+	{ "февр", 2 }, { "март", 3 }, { "марта", 3 }, { "мар", 3 }, { "апрель", 4 }, { "апреля", 4 },
+	{ "апр", 4 }, { "май", 5 }, { "мая", 5 }, { "июнь", 6 }, { "июня", 6 }, { "июн", 6 },
+	{ "июль", 7 }, { "июля", 7 }, { "июл", 7 }, { "август", 8 }, { "августа", 8 }, { "авг", 8 },
+	{ "сентябрь", 9 }, { "сентября", 9 }, { "сен", 9 }, { "сент", 9 }, { "октябрь", 10 },
+	{ "октября", 10 }, { "окт", 10 }, { "ноябрь", 11 }, { "ноября", 11 }, { "ноя", 11 },
+	{ "нояб", 11 }, { "декабрь", 12 }, { "декабря", 12 }, { "дек", 12 },
+};
+static const struct name months_de[] = {
+	{ "januar", 1 }, { "jänner", 1 }, { "jan", 1 }, { "februar", 2 }, { "feb", 2 }, { "märz", 3 },
+	{ "maerz", 3 }, { "mär", 3 }, { "mrz", 3 }, { "april", 4 }, { "apr", 4 }, { "mai", 5 },
+	{ "juni", 6 }, { "jun", 6 }, { "juli", 7 }, { "jul", 7 }, { "august", 8 }, { "aug", 8 },
+	{ "september", 9 }, { "sep", 9 }, { "sept", 9 }, { "oktober", 10 }, { "okt", 10 },
+	{ "november", 11 }, { "nov", 11 }, { "dezember", 12 }, { "dez", 12 },
+};
+static const struct name months_fr[] = {
+	{ "janvier", 1 }, { "janv", 1 }, { "février", 2 }, { "fevrier", 2 }, { "févr", 2 }, { "fevr", 2 },
+	{ "mars", 3 }, { "avril", 4 }, { "avr", 4 }, { "mai", 5 }, { "juin", 6 }, { "juillet", 7 },
+	{ "juil", 7 }, { "août", 8 }, { "aout", 8 }, { "septembre", 9 }, { "sept", 9 }, { "octobre", 10 },
+	{ "oct", 10 }, { "novembre", 11 }, { "nov", 11 }, { "décembre", 12 }, { "decembre", 12 },
+	{ "déc", 12 }, { "dec", 12 },
+};
+static const struct name months_es[] = {
+	{ "enero", 1 }, { "ene", 1 }, { "febrero", 2 }, { "feb", 2 }, { "marzo", 3 }, { "mar", 3 },
+	{ "abril", 4 }, { "abr", 4 }, { "mayo", 5 }, { "may", 5 }, { "junio", 6 }, { "jun", 6 },
+	{ "julio", 7 }, { "jul", 7 }, { "agosto", 8 }, { "ago", 8 }, { "septiembre", 9 },
+	{ "setiembre", 9 }, { "sep", 9 }, { "sept", 9 }, { "octubre", 10 }, { "oct", 10 },
+	{ "noviembre", 11 }, { "nov", 11 }, { "diciembre", 12 }, { "dic", 12 },
+};
+static const struct name months_it[] = {
+	{ "gennaio", 1 }, { "gen", 1 }, { "febbraio", 2 }, { "feb", 2 }, { "marzo", 3 }, { "mar", 3 },
+	{ "aprile", 4 }, { "apr", 4 }, { "maggio", 5 }, { "mag", 5 }, { "giugno", 6 }, { "giu", 6 },
+	{ "luglio", 7 }, { "lug", 7 }, { "agosto", 8 }, { "ago", 8 }, { "settembre", 9 }, { "set", 9 },
+	{ "ottobre", 10 }, { "ott", 10 }, { "novembre", 11 }, { "nov", 11 }, { "dicembre", 12 },
+	{ "dic", 12 },
+};
+static const struct name months_pt[] = {
+	{ "janeiro", 1 }, { "jan", 1 }, { "fevereiro", 2 }, { "fev", 2 }, { "março", 3 }, { "marco", 3 },
+	{ "mar", 3 }, { "abril", 4 }, { "abr", 4 }, { "maio", 5 }, { "mai", 5 }, { "junho", 6 },
+	{ "jun", 6 }, { "julho", 7 }, { "jul", 7 }, { "agosto", 8 }, { "ago", 8 }, { "setembro", 9 },
+	{ "set", 9 }, { "outubro", 10 }, { "out", 10 }, { "novembro", 11 }, { "nov", 11 },
+	{ "dezembro", 12 }, { "dez", 12 },
+};
+static const struct name months_nl[] = {
+	{ "januari", 1 }, { "jan", 1 }, { "februari", 2 }, { "feb", 2 }, { "maart", 3 }, { "mrt", 3 },
+	{ "april", 4 }, { "apr", 4 }, { "mei", 5 }, { "juni", 6 }, { "jun", 6 }, { "juli", 7 },
+	{ "jul", 7 }, { "augustus", 8 }, { "aug", 8 }, { "september", 9 }, { "sep", 9 }, { "sept", 9 },
+	{ "oktober", 10 }, { "okt", 10 }, { "november", 11 }, { "nov", 11 }, { "december", 12 },
+	{ "dec", 12 },
+};
+static const struct name months_pl[] = {
+	{ "stycznia", 1 }, { "styczeń", 1 }, { "styczen", 1 }, { "sty", 1 }, { "lutego", 2 },
+	{ "luty", 2 }, { "lut", 2 }, { "marca", 3 }, { "marzec", 3 }, { "mar", 3 }, { "kwietnia", 4 },
+	{ "kwiecień", 4 }, { "kwiecien", 4 }, { "kwi", 4 }, { "maja", 5 }, { "maj", 5 },
+	{ "czerwca", 6 }, { "czerwiec", 6 }, { "cze", 6 }, { "lipca", 7 }, { "lipiec", 7 }, { "lip", 7 },
+	{ "sierpnia", 8 }, { "sierpień", 8 }, { "sierpien", 8 }, { "sie", 8 }, { "września", 9 },
+	{ "wrzesień", 9 }, { "wrzesien", 9 }, { "wrz", 9 }, { "października", 10 },
+	{ "październik", 10 }, { "paz", 10 }, { "paź", 10 }, { "listopada", 11 }, { "listopad", 11 },
+	{ "lis", 11 }, { "grudnia", 12 }, { "grudzień", 12 }, { "grudzien", 12 }, { "gru", 12 },
+};
+static const struct name months_cs[] = {
+	{ "leden", 1 }, { "ledna", 1 }, { "led", 1 }, { "únor", 2 }, { "února", 2 }, { "úno", 2 },
+	{ "březen", 3 }, { "března", 3 }, { "bře", 3 }, { "duben", 4 }, { "dubna", 4 }, { "dub", 4 },
+	{ "květen", 5 }, { "května", 5 }, { "kvě", 5 }, { "červen", 6 }, { "června", 6 }, { "čvn", 6 },
+	{ "červenec", 7 }, { "července", 7 }, { "čvc", 7 }, { "srpen", 8 }, { "srpna", 8 }, { "srp", 8 },
+	{ "září", 9 }, { "zář", 9 }, { "říjen", 10 }, { "října", 10 }, { "říj", 10 }, { "listopad", 11 },
+	{ "listopadu", 11 }, { "lis", 11 }, { "prosinec", 12 }, { "prosince", 12 }, { "pro", 12 },
+};
+static const struct name months_uk[] = {
+	{ "січня", 1 }, { "січень", 1 }, { "січ", 1 }, { "лютого", 2 }, { "лютий", 2 }, { "лют", 2 },
+	{ "березня", 3 }, { "березень", 3 }, { "бер", 3 }, { "квітня", 4 }, { "квітень", 4 },
+	{ "квіт", 4 }, { "травня", 5 }, { "травень", 5 }, { "трав", 5 }, { "червня", 6 },
+	{ "червень", 6 }, { "черв", 6 }, { "липня", 7 }, { "липень", 7 }, { "лип", 7 }, { "серпня", 8 },
+	{ "серпень", 8 }, { "серп", 8 }, { "вересня", 9 }, { "вересень", 9 }, { "вер", 9 },
+	{ "жовтня", 10 }, { "жовтень", 10 }, { "жовт", 10 }, { "листопада", 11 }, { "листопад", 11 },
+	{ "лист", 11 }, { "грудня", 12 }, { "грудень", 12 }, { "груд", 12 },
+};
+static const struct name months_ca[] = {
+	{ "gener", 1 }, { "febrer", 2 }, { "març", 3 }, { "abril", 4 }, { "maig", 5 }, { "juny", 6 },
+	{ "juliol", 7 }, { "agost", 8 }, { "setembre", 9 }, { "octubre", 10 }, { "novembre", 11 },
+	{ "desembre", 12 },
 };
 
-static const struct name weekdays[] = {
-	{ "monday", 1 },      { "mon", 1 },     { "tuesday", 2 },  { "tue", 2 },     { "tues", 2 },
-	{ "wednesday", 3 },   { "wed", 3 },     { "thursday", 4 }, { "thu", 4 },     { "thur", 4 },
-	{ "thurs", 4 },       { "friday", 5 },  { "fri", 5 },      { "saturday", 6 }, { "sat", 6 },
-	{ "sunday", 7 },      { "sun", 7 },     { "понедельник", 1 }, { "пн", 1 },   { "вторник", 2 },
-	{ "вт", 2 },          { "среда", 3 },   { "ср", 3 },       { "четверг", 4 }, { "чт", 4 },
-	{ "пятница", 5 },     { "пт", 5 },      { "суббота", 6 },  { "сб", 6 },      { "воскресенье", 7 },
-	{ "вс", 7 },
-	/* de, fr, es, it, pt, pl, cs, uk, nl */
-	{ "montag", 1 }, { "mo", 1 }, { "lundi", 1 }, { "lun", 1 }, { "lunes", 1 }, { "lunedì", 1 },
-	{ "lunedi", 1 }, { "segunda-feira", 1 }, { "segunda", 1 }, { "seg", 1 }, { "poniedziałek", 1 },
-	{ "poniedzialek", 1 }, { "pon", 1 }, { "pondělí", 1 }, { "po", 1 }, { "понеділок", 1 },
-	{ "maandag", 1 }, { "ma", 1 }, { "dienstag", 2 }, { "di", 2 }, { "mardi", 2 },
-	{ "martes", 2 }, { "martedì", 2 }, { "martedi", 2 }, { "terça-feira", 2 }, { "terca-feira", 2 },
-	{ "terça", 2 }, { "ter", 2 }, { "wtorek", 2 }, { "wt", 2 }, { "úterý", 2 }, { "út", 2 },
-	{ "вівторок", 2 }, { "dinsdag", 2 }, { "mittwoch", 3 }, { "mi", 3 }, { "mercredi", 3 },
-	{ "mer", 3 }, { "miércoles", 3 }, { "miercoles", 3 }, { "mié", 3 }, { "mercoledì", 3 },
-	{ "mercoledi", 3 }, { "quarta-feira", 3 }, { "quarta", 3 }, { "qua", 3 }, { "środa", 3 },
-	{ "sroda", 3 }, { "śr", 3 }, { "středa", 3 }, { "st", 3 }, { "середа", 3 }, { "woensdag", 3 },
-	{ "wo", 3 }, { "donnerstag", 4 }, { "do", 4 }, { "jeudi", 4 }, { "jeu", 4 }, { "jueves", 4 },
-	{ "jue", 4 }, { "giovedì", 4 }, { "giovedi", 4 }, { "quinta-feira", 4 }, { "quinta", 4 },
-	{ "qui", 4 }, { "czwartek", 4 }, { "czw", 4 }, { "čtvrtek", 4 }, { "čt", 4 }, { "четвер", 4 },
-	{ "donderdag", 4 }, { "freitag", 5 }, { "fr", 5 }, { "vendredi", 5 }, { "ven", 5 },
-	{ "viernes", 5 }, { "vie", 5 }, { "venerdì", 5 }, { "venerdi", 5 }, { "sexta-feira", 5 },
-	{ "sexta", 5 }, { "sex", 5 }, { "piątek", 5 }, { "piatek", 5 }, { "pt", 5 }, { "pátek", 5 },
-	{ "pá", 5 }, { "п'ятниця", 5 }, { "п’ятниця", 5 }, { "vrijdag", 5 }, { "vr", 5 },
-	{ "samstag", 6 }, { "sonnabend", 6 }, { "sa", 6 }, { "samedi", 6 }, { "sam", 6 }, { "sábado", 6 },
-	{ "sabado", 6 }, { "sáb", 6 }, { "sab", 6 }, { "sabato", 6 }, { "sobota", 6 }, { "sob", 6 },
-	{ "so", 6 }, { "субота", 6 }, { "zaterdag", 6 }, { "za", 6 }, { "sonntag", 7 }, { "dimanche", 7 },
-	{ "dim", 7 }, { "domingo", 7 }, { "dom", 7 }, { "domenica", 7 }, { "niedziela", 7 },
-	{ "niedz", 7 }, { "nd", 7 }, { "neděle", 7 }, { "ne", 7 }, { "неділя", 7 }, { "нд", 7 },
+/* Weekdays are decoration, skipped and never checked against the date. No
+ * "mar" (French mardi): it would take "mar 17, 2020"'s month. */
+static const struct name weekdays_en[] = {
+	{ "monday", 1 }, { "mon", 1 }, { "tuesday", 2 }, { "tue", 2 }, { "tues", 2 }, { "wednesday", 3 },
+	{ "wed", 3 }, { "thursday", 4 }, { "thu", 4 }, { "thur", 4 }, { "thurs", 4 }, { "friday", 5 },
+	{ "fri", 5 }, { "saturday", 6 }, { "sat", 6 }, { "sunday", 7 }, { "sun", 7 },
+};
+static const struct name weekdays_ru[] = {
+	{ "понедельник", 1 }, { "пн", 1 }, { "вторник", 2 }, { "вт", 2 }, { "среда", 3 }, { "ср", 3 },
+	{ "четверг", 4 }, { "чт", 4 }, { "пятница", 5 }, { "пт", 5 }, { "суббота", 6 }, { "сб", 6 },
+	{ "воскресенье", 7 }, { "вс", 7 },
+};
+static const struct name weekdays_de[] = {
+	{ "montag", 1 }, { "mo", 1 }, { "dienstag", 2 }, { "di", 2 }, { "mittwoch", 3 }, { "mi", 3 },
+	{ "donnerstag", 4 }, { "do", 4 }, { "freitag", 5 }, { "fr", 5 }, { "samstag", 6 },
+	{ "sonnabend", 6 }, { "sa", 6 }, { "sonntag", 7 }, { "so", 7 },
+};
+static const struct name weekdays_fr[] = {
+	{ "lundi", 1 }, { "lun", 1 }, { "mardi", 2 }, { "mercredi", 3 }, { "mer", 3 }, { "jeudi", 4 },
+	{ "jeu", 4 }, { "vendredi", 5 }, { "ven", 5 }, { "samedi", 6 }, { "sam", 6 }, { "dimanche", 7 },
+	{ "dim", 7 },
+};
+static const struct name weekdays_es[] = {
+	{ "lunes", 1 }, { "lun", 1 }, { "martes", 2 }, { "miércoles", 3 }, { "miercoles", 3 },
+	{ "mié", 3 }, { "jueves", 4 }, { "jue", 4 }, { "viernes", 5 }, { "vie", 5 }, { "sábado", 6 },
+	{ "sabado", 6 }, { "sáb", 6 }, { "sab", 6 }, { "domingo", 7 }, { "dom", 7 },
+};
+static const struct name weekdays_it[] = {
+	{ "lunedì", 1 }, { "lunedi", 1 }, { "lun", 1 }, { "martedì", 2 }, { "martedi", 2 },
+	{ "mercoledì", 3 }, { "mercoledi", 3 }, { "mer", 3 }, { "giovedì", 4 }, { "giovedi", 4 },
+	{ "venerdì", 5 }, { "venerdi", 5 }, { "ven", 5 }, { "sabato", 6 }, { "sab", 6 },
+	{ "domenica", 7 }, { "dom", 7 },
+};
+static const struct name weekdays_pt[] = {
+	{ "segunda-feira", 1 }, { "segunda", 1 }, { "seg", 1 }, { "terça-feira", 2 },
+	{ "terca-feira", 2 }, { "terça", 2 }, { "ter", 2 }, { "quarta-feira", 3 }, { "quarta", 3 },
+	{ "qua", 3 }, { "quinta-feira", 4 }, { "quinta", 4 }, { "qui", 4 }, { "sexta-feira", 5 },
+	{ "sexta", 5 }, { "sex", 5 }, { "sábado", 6 }, { "sabado", 6 }, { "sáb", 6 }, { "sab", 6 },
+	{ "domingo", 7 }, { "dom", 7 },
+};
+static const struct name weekdays_nl[] = {
+	{ "maandag", 1 }, { "ma", 1 }, { "dinsdag", 2 }, { "di", 2 }, { "woensdag", 3 }, { "wo", 3 },
+	{ "donderdag", 4 }, { "do", 4 }, { "vrijdag", 5 }, { "vr", 5 }, { "zaterdag", 6 }, { "za", 6 },
 	{ "zondag", 7 }, { "zo", 7 },
 };
+static const struct name weekdays_pl[] = {
+	{ "poniedziałek", 1 }, { "poniedzialek", 1 }, { "pon", 1 }, { "wtorek", 2 }, { "wt", 2 },
+	{ "środa", 3 }, { "sroda", 3 }, { "śr", 3 }, { "czwartek", 4 }, { "czw", 4 }, { "piątek", 5 },
+	{ "piatek", 5 }, { "pt", 5 }, { "sobota", 6 }, { "sob", 6 }, { "niedziela", 7 }, { "niedz", 7 },
+	{ "nd", 7 },
+};
+static const struct name weekdays_cs[] = {
+	{ "pondělí", 1 }, { "po", 1 }, { "úterý", 2 }, { "út", 2 }, { "středa", 3 }, { "st", 3 },
+	{ "čtvrtek", 4 }, { "čt", 4 }, { "pátek", 5 }, { "pá", 5 }, { "sobota", 6 }, { "so", 6 },
+	{ "neděle", 7 }, { "ne", 7 },
+};
+static const struct name weekdays_uk[] = {
+	{ "понеділок", 1 }, { "вівторок", 2 }, { "середа", 3 }, { "четвер", 4 }, { "п'ятниця", 5 },
+	{ "п’ятниця", 5 }, { "субота", 6 }, { "неділя", 7 }, { "нд", 7 },
+};
+
+#define WORDS(a) a, COUNT(a)
+static const struct language {
+	const char *code; /* ISO 639-1, as a source's `language` names it */
+	const struct name *months;
+	size_t nmonths;
+	const struct name *weekdays;
+	size_t nweekdays;
+} languages[] = {
+	{ "en", WORDS(months_en), WORDS(weekdays_en) }, { "ru", WORDS(months_ru), WORDS(weekdays_ru) },
+	{ "de", WORDS(months_de), WORDS(weekdays_de) }, { "fr", WORDS(months_fr), WORDS(weekdays_fr) },
+	{ "es", WORDS(months_es), WORDS(weekdays_es) }, { "it", WORDS(months_it), WORDS(weekdays_it) },
+	{ "pt", WORDS(months_pt), WORDS(weekdays_pt) }, { "nl", WORDS(months_nl), WORDS(weekdays_nl) },
+	{ "pl", WORDS(months_pl), WORDS(weekdays_pl) }, { "cs", WORDS(months_cs), WORDS(weekdays_cs) },
+	{ "uk", WORDS(months_uk), WORDS(weekdays_uk) }, { "ca", WORDS(months_ca), NULL, 0 },
+};
+#undef WORDS
+
+/* The language CODE names ("de"), or NULL; NULL is English. */
+static const struct language *language_of(const char *code)
+{
+	if (!code)
+		return &languages[0];
+	for (size_t k = 0; k < COUNT(languages); k++)
+		if (!strcmp(languages[k].code, code))
+			return &languages[k];
+	return NULL;
+}
 
 static const struct name relatives[] = {
 	{ "сегодня", 0 }, { "today", 0 }, { "вчера", -1 }, { "yesterday", -1 }, { "позавчера", -2 },
@@ -553,13 +652,32 @@ static int eat_name(const char **pp, const struct name *table, size_t n, int *va
 	return 0;
 }
 
+/* A month (WEEKDAY 0) or weekday name of language LANG, or of any
+ * language when LANG is NULL. */
+static int eat_lang_name(const char **pp, const struct language *lang, int weekday, int *val)
+{
+	for (size_t k = 0; k < COUNT(languages); k++) {
+		const struct language *l = &languages[k];
+		if (lang && l != lang)
+			continue;
+		if (weekday ? eat_name(pp, l->weekdays, l->nweekdays, val) : eat_name(pp, l->months, l->nmonths, val))
+			return 1;
+	}
+	return 0;
+}
+
+static int eat_month(const char **pp, int *mon)
+{
+	return eat_lang_name(pp, NULL, 0, mon);
+}
+
 /* The weekday is decoration: it is skipped, never checked against the date. */
 static void eat_weekday(const char **pp)
 {
 	const char *p = *pp, *name_end;
 	int v;
 
-	if (!eat_name(&p, weekdays, COUNT(weekdays), &v))
+	if (!eat_lang_name(&p, NULL, 1, &v))
 		return;
 	name_end = p;
 	if (*p == ',')
@@ -570,10 +688,13 @@ static void eat_weekday(const char **pp)
 		*pp = p;
 }
 
+/* "1st", "2nd", "3rd", "4th"; French "1er"; Spanish and Portuguese "1º". */
 static void eat_ordinal(const char **pp)
 {
-	if (!eat_word(pp, "st") && !eat_word(pp, "nd") && !eat_word(pp, "rd"))
-		eat_word(pp, "th");
+	static const char *const suffixes[] = {"st", "nd", "rd", "th", "er", "\xc2\xba"};
+	for (size_t k = 0; k < COUNT(suffixes); k++)
+		if (eat_word(pp, suffixes[k]))
+			return;
 }
 
 static void eat_year_word(const char **pp)
@@ -773,7 +894,7 @@ static int eat_date(const char **pp, struct dt *d, int *iso, int order)
 		d->has_rel = 1;
 		goto done;
 	}
-	if (eat_name(&p, months, COUNT(months), &d->mon)) {
+	if (eat_month(&p, &d->mon)) {
 		if (*p != ' ')
 			return 0;
 		p++;
@@ -871,7 +992,7 @@ static int eat_date(const char **pp, struct dt *d, int *iso, int order)
 	q = p;
 	if (eat_word(&q, "de") && *q == ' ') /* "17 de marzo de 2020" */
 		p = q + 1;
-	if (!eat_name(&p, months, COUNT(months), &d->mon))
+	if (!eat_month(&p, &d->mon))
 		return 0;
 	d->has_date = 1;
 	q = p;
@@ -1096,12 +1217,73 @@ static int parse_builtin(const char *s, int order, time_t now, time_t *out)
 	return finalize(&d, now, out);
 }
 
+/* Whether F starts a directive of month names (%B, %b, %h: *WEEKDAY 0) or
+ * weekday names (%A, %a: 1). */
+static int word_directive(const char *f, int *weekday)
+{
+	if (f[0] != '%' || !f[1] || !strchr("BbhAa", f[1]))
+		return 0;
+	*weekday = f[1] == 'A' || f[1] == 'a';
+	return 1;
+}
+
 /*
- * FMT's fields that strptime left alone are unset: no year means the year
- * is inferred, no day means a time of today or yesterday, and %z (or %s)
- * fills tm_gmtoff, which then overrides TZ.
+ * strptime(3) with FMT over RAW, except that month and weekday names are
+ * the words of LANG's tables, whatever the C library's locale: FMT goes to
+ * strptime a piece at a time, and each %B, %b, %h, %A or %a between the
+ * pieces is matched in LOW, which is RAW folded by normalize() and so has
+ * every character at the same byte offset. The end of the match, or NULL.
  */
-static int parse_with_format(const char *s, const char *fmt, time_t now, time_t *out)
+static const char *match_format(const char *raw, const char *low, const char *fmt, const struct language *lang,
+				struct tm *tm)
+{
+	char piece[DATE_MAX];
+	const char *p = raw;
+	size_t n = 0;
+	int weekday = 0, v;
+
+	for (const char *f = fmt;; f++) {
+		int word = word_directive(f, &weekday);
+		if (*f && !word) {
+			/* a directive and its letter stay together: "%%B" is no %B */
+			size_t k = *f == '%' && f[1] ? 2 : 1;
+			if (n + k >= sizeof piece)
+				return NULL;
+			memcpy(piece + n, f, k);
+			n += k;
+			f += k - 1;
+			continue;
+		}
+		piece[n] = '\0';
+		if (n && !(p = strptime(p, piece, tm)))
+			return NULL;
+		n = 0;
+		if (!*f)
+			return p;
+		const char *q = low + (p - raw);
+		while (*q == ' ')
+			q++;
+		if (!eat_lang_name(&q, lang, weekday, &v))
+			return NULL;
+		/* the dot after "Okt." is the format's when it writes one */
+		if (q[-1] == '.' && f[2] == '.')
+			q--;
+		if (!weekday)
+			tm->tm_mon = v - 1;
+		p = raw + (q - low);
+		f++;
+	}
+}
+
+/*
+ * FMT (with RULES' language) over RAW, or with PREFIX over its start up to
+ * a word's end ("21.11.2026 | Политика"). FMT's fields that strptime left
+ * alone are unset: no year means the year is inferred, no day means a time
+ * of today or yesterday, and %z (or %s) fills tm_gmtoff, which then
+ * overrides TZ.
+ */
+static int parse_with_format(const char *raw, const char *low, const struct date_rules *rules, int prefix,
+			     time_t now, time_t *out)
 {
 	struct tm tm;
 	struct dt d;
@@ -1110,12 +1292,12 @@ static int parse_with_format(const char *s, const char *fmt, time_t now, time_t 
 	memset(&tm, 0, sizeof tm);
 	tm.tm_year = YEAR_UNSET;
 	tm.tm_gmtoff = LONG_MIN;
-	end = strptime(s, fmt, &tm);
+	end = match_format(raw, low, rules->format, language_of(rules->language), &tm);
 	if (!end)
 		return -1;
 	while (*end == ' ')
 		end++;
-	if (*end)
+	if (*end && (!prefix || end == raw || !(at_boundary(end) || at_boundary(end - 1))))
 		return -1;
 	memset(&d, 0, sizeof d);
 	d.has_year = tm.tm_year != YEAR_UNSET;
@@ -1189,29 +1371,48 @@ static int parse_embedded(const char *low, int order, time_t now, time_t *out)
 }
 
 /*
- * The whole string is tried as a date first; only when it is not one is a
- * date looked for among its words (a dateline with a label or a counter).
+ * In this order: the format over the whole string, the built-in forms over
+ * the whole string, the format over a prefix, the built-in forms inside
+ * other text. A format that reads only the date of "21.11.2026 09:25" so
+ * leaves its time to the built-in forms.
  */
 int parse_date(const char *s, const char *fmt, time_t now, time_t *out)
 {
-	return parse_date_order(s, fmt, PARSE_DMY, now, out);
+	const struct date_rules rules = { fmt, PARSE_DMY, NULL };
+	return parse_date_rules(s, &rules, now, out);
 }
 
-int parse_date_order(const char *s, const char *fmt, int order, time_t now, time_t *out)
+int parse_date_rules(const char *s, const struct date_rules *rules, time_t now, time_t *out)
 {
 	char raw[DATE_MAX], low[DATE_MAX];
 	/* Keeps the offset arithmetic on NOW far from overflow. */
 	const time_t bound = (time_t)1 << 40;
+	int fmt = rules && rules->format && *rules->format;
+	int order = rules ? rules->order : PARSE_DMY;
 
 	if (!s || !out || now > bound || now < -bound)
 		return -1;
-	if (normalize(s, raw, sizeof raw, 0) < 0 || !raw[0])
+	if (normalize(s, raw, sizeof raw, 0) < 0 || !raw[0] || normalize(s, low, sizeof low, 1) < 0)
 		return -1;
-	if (fmt && *fmt && parse_with_format(raw, fmt, now, out) == 0)
+	if (fmt && parse_with_format(raw, low, rules, 0, now, out) == 0)
 		return 0;
-	if (normalize(s, low, sizeof low, 1) < 0)
-		return -1;
 	if (parse_builtin(low, order, now, out) == 0)
 		return 0;
+	if (fmt && parse_with_format(raw, low, rules, 1, now, out) == 0)
+		return 0;
 	return parse_embedded(low, order, now, out);
+}
+
+int parse_language_known(const char *code)
+{
+	return code && language_of(code) != NULL;
+}
+
+const char *parse_languages(void)
+{
+	static char list[COUNT(languages) * 4];
+	if (!list[0])
+		for (size_t k = 0; k < COUNT(languages); k++)
+			strcat(strcat(list, k ? ", " : ""), languages[k].code);
+	return list;
 }

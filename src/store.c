@@ -452,6 +452,11 @@ static int step_once(struct store *st, sqlite3_stmt **s, const char *sql, const 
 	return 0;
 }
 
+int store_sync(struct store *st, bool full, char **err)
+{
+	return exec(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", err);
+}
+
 int store_begin(struct store *st, char **err) { return step_once(st, &st->begin, "BEGIN IMMEDIATE", "starting a write", err); }
 int store_commit(struct store *st, char **err) { return step_once(st, &st->commit, "COMMIT", "committing", err); }
 void store_rollback(struct store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }

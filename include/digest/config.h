@@ -56,6 +56,7 @@ struct source {
 	struct fields article; /* on the article page */
 	char *date_format;     /* strptime format tried first, or NULL */
 	int date_order;        /* PARSE_DMY or PARSE_MDY (date_order = "dmy" | "mdy") */
+	char *language;        /* whose month names date_format's %B reads ("de"), or NULL */
 	unsigned defaults;     /* SOURCE_DEFAULT_* bits: selectors digest.conf left to the feed reader */
 };
 
@@ -113,6 +114,11 @@ struct config {
 		char *maildir;
 		char *bounce_address; /* where bounces go (VERP's LOCAL@DOMAIN), or NULL: the envelope sender */
 		struct smtp_config smtp;
+		/* the journal's commits reach the disk before the next message
+		 * goes ("full", the default), or only the OS (normal): a kill -9
+		 * loses nothing either way; a power cut may repeat the messages
+		 * of the last commits not yet synced */
+		char *journal_sync;
 	} delivery;
 	/* Mail that comes back (SPEC "What comes back"). */
 	struct {

@@ -30,6 +30,12 @@ struct page_result {
 	 * page has no item): PAGE_MISSED_LINK when no item had a usable link,
 	 * PAGE_MISSED_FIELD(i) for each set field selector of the list. */
 	unsigned missed;
+	/* For each miss of a feed format's default selectors: those
+	 * selectors, the format, the root element and its namespace
+	 * ("atom:published | ... | dc:date (the Atom 1.0 defaults; root
+	 * element <feed> in namespace http://www.w3.org/2005/Atom)"); index
+	 * FIELD_COUNT is the link's. NULL for any other. */
+	char *missed_defaults[FIELD_COUNT + 1];
 };
 #define PAGE_MISSED_LINK 1u
 #define PAGE_MISSED_FIELD(i) (2u << (i))

@@ -48,16 +48,38 @@ int parse_date(const char *s, const char *fmt, time_t now, time_t *out);
  * above 12 is the day whatever the order. */
 enum { PARSE_DMY = 0, PARSE_MDY = 1 };
 
+/* How the dates of one source read (digest.conf's date_format, date_order
+ * and language). */
+struct date_rules {
+	const char *format;   /* strptime(3) format tried first, or NULL */
+	int order;            /* PARSE_DMY or PARSE_MDY */
+	const char *language; /* ISO 639-1 code whose month and weekday names
+			       * FORMAT's %B, %b, %h, %A and %a match; NULL:
+			       * English */
+};
+
 /*
- * parse_date_order: parse_date, with ORDER (PARSE_DMY or PARSE_MDY) for
- * D/M/Y dates written with "/" or "-". Also read, by both: "N минут/часов/
- * дней назад", "N mins/hours/days ago" (to the second before NOW);
- * month and weekday names of en, ru, de, fr, es, it, pt, nl, pl, cs, uk
- * and ca with their genitives and abbreviations ("19. Oktober 2019",
- * "martes 17 de marzo de 2020", "17 березня 2020 р."); "14h49"; ISO 8601
- * basic "20200316T035500Z"; a trailing "Uhr", "ч." or "г."; the zone
- * abbreviations of the table in src/parse.c (README.md lists them).
+ * parse_date_rules: parse_date, with RULES (may be NULL). FORMAT is tried
+ * over the whole of S, then the built-in forms, then FORMAT over a prefix
+ * of S that ends where a word ends ("21.11.2026 | Политика"), then the
+ * built-in forms inside other text. Its month and weekday names are the
+ * words of LANGUAGE in digest's own tables, never the C library's locale.
+ * ORDER reads D/M/Y dates written with "/" or "-". Also read, by both
+ * parse_date and this: "N минут/часов/дней назад", "N mins/hours/days
+ * ago" (to the second before NOW); month and weekday names of en, ru, de,
+ * fr, es, it, pt, nl, pl, cs, uk and ca with their genitives and
+ * abbreviations ("19. Oktober 2019", "martes 17 de marzo de 2020",
+ * "17 березня 2020 р."); "14h49"; ISO 8601 basic "20200316T035500Z"; a
+ * trailing "Uhr", "ч." or "г."; the zone abbreviations of the table in
+ * src/parse.c (README.md lists them).
  */
-int parse_date_order(const char *s, const char *fmt, int order, time_t now, time_t *out);
+int parse_date_rules(const char *s, const struct date_rules *rules, time_t now, time_t *out);
+
+/* Whether CODE ("de") is a language of the month tables: en, ru, de, fr,
+ * es, it, pt, nl, pl, cs, uk, ca. */
+int parse_language_known(const char *code);
+
+/* The codes of those languages, for messages: "en, ru, ...". Static. */
+const char *parse_languages(void);
 
 #endif

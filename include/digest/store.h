@@ -36,6 +36,11 @@ bool store_busy(const struct store *st);
 /* store_begin / store_commit / store_rollback: one write transaction,
  * begun IMMEDIATE so that a writer waits for another rather than fails. */
 int store_begin(struct store *st, char **err);
+/* store_sync: whether a commit waits for the disk (FULL, the default) or
+ * only for the OS (SQLite's synchronous = NORMAL: after a crash of the
+ * process every commit is there; after a power cut the last ones may
+ * not be). 0, or -1 with *ERR. */
+int store_sync(struct store *st, bool full, char **err);
 int store_commit(struct store *st, char **err);
 void store_rollback(struct store *st);
 

@@ -32,8 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse_number(s, &d);
 	parse_date(s, fmt, (time_t)1795000000, &t);
 	parse_date(s + (size ? 1 : 0), NULL, (time_t)1795000000, &t);
-	parse_date_order(s + (size ? 1 : 0), NULL, size && (data[0] & 0x80) ? PARSE_MDY : PARSE_DMY,
-			 (time_t)1795000000, &t);
+	/* and with a source's order and language: the first byte again */
+	static const char *const langs[] = {NULL, "de", "ru", "fr", "cs"};
+	static const char *const word_fmts[] = {NULL, "%d. %B %Y", "%A %d de %B de %Y", "%d %b. %Y %H:%M", "%%B %d"};
+	const struct date_rules rules = {size ? word_fmts[data[0] / 5 % 5] : NULL,
+					 size && (data[0] & 0x80) ? PARSE_MDY : PARSE_DMY, size ? langs[data[0] / 25 % 5] : NULL};
+	parse_date_rules(s + (size ? 1 : 0), &rules, (time_t)1795000000, &t);
 	free(s);
 	return 0;
 }

@@ -20,6 +20,27 @@ else:  # run.py imported as the module `run`
 
 
 class FeedsTests:
+    def feeds_site(self, name, files, sources):
+        """Writes FILES ({name: text}) under www/NAME and a configuration in
+        Moscow time whose sources are SOURCES (libconfig, {root} the site's
+        URL); returns the test directory and the configuration."""
+        root = os.path.join(self.www, name)
+        os.makedirs(root, exist_ok=True)
+        for fname, text in files.items():
+            with open(os.path.join(root, fname), "w", encoding="utf-8") as f:
+                f.write(text)
+        d = self.testdir(name)
+        sources = sources.replace("{root}", f"{self.root}{name}/")
+        return d, self.conf(d, text=f'newsletter = {{ timezone = "Europe/Moscow"; }};\nsources = ( {sources} );\n')
+
+    def published_by_title(self, d):
+        """{title: published} of the articles stored in D's database."""
+        con = sqlite3.connect(os.path.join(d, "var", "digest.db"))
+        try:
+            return dict(con.execute("SELECT title, published FROM articles").fetchall())
+        finally:
+            con.close()
+
     def t_feed_rdf_fragments(self):
         """An RSS 1.0 (RDF) feed under type = "feed": three entries of one
         live page (#e1, #e2, #e3) are three articles; a story listed twice,
@@ -57,30 +78,18 @@ sources = ( {{ name = "rdf"; type = "feed"; url = "{self.root}feeds-rdf/index.rd
         """A listing date that does not read ("когда-то") counts as missing:
         with follow, the article page's date is the article's; a relative
         listing date ("35 минут назад") is read as that long before now."""
-        root = os.path.join(self.www, "feeds-follow")
-        os.makedirs(root, exist_ok=True)
-        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
-            f.write("<html><body><ul>"
-                    "<li><a href='a1.html'>First story</a><span class='d'>когда-то</span></li>"
-                    "<li><a href='a2.html'>Second story</a><span class='d'>35 минут назад</span></li>"
-                    "</ul></body></html>")
-        for name in ("a1", "a2"):
-            with open(os.path.join(root, f"{name}.html"), "w", encoding="utf-8") as f:
-                f.write("<html><body><h1>x</h1><time datetime='2020-03-16T03:55:00Z'>x</time></body></html>")
-        d = self.testdir("feeds-follow")
-        conf = self.conf(d, text=f"""
-newsletter = {{ timezone = "Europe/Moscow"; }};
-sources = ( {{ name = "follow"; url = "{self.root}feeds-follow/index.html"; item = "//li";
-               published = "span[@class='d']"; follow = true;
-               article = {{ published = "//time/@datetime"; }}; }} );
-""")
+        article = "<html><body><h1>x</h1><time datetime='2020-03-16T03:55:00Z'>x</time></body></html>"
+        d, conf = self.feeds_site("feeds-follow", {
+            "index.html": "<html><body><ul>"
+                          "<li><a href='a1.html'>First story</a><span class='d'>когда-то</span></li>"
+                          "<li><a href='a2.html'>Second story</a><span class='d'>35 минут назад</span></li>"
+                          "</ul></body></html>",
+            "a1.html": article, "a2.html": article},
+            """{ name = "follow"; url = "{root}index.html"; item = "//li"; published = "span[@class='d']";
+                 follow = true; article = { published = "//time/@datetime"; }; }""")
         before = int(time.time())
         self.collect(conf, "--all")
-        con = sqlite3.connect(os.path.join(d, "var", "digest.db"))
-        try:
-            rows = dict(con.execute("SELECT title, published FROM articles").fetchall())
-        finally:
-            con.close()
+        rows = self.published_by_title(d)
         check(rows.get("First story") == 1584330900,
               f"unreadable listing date not filled from the article page: {rows}")
         got = rows.get("Second story")
@@ -117,17 +126,48 @@ sources = ( {{ name = "miss"; url = "{self.root}feeds-miss/index.html"; item = "
     def t_undated_articles_warned_once(self):
         """Articles with no date on the listing or the article page count as
         published when first seen, and one warning names the source."""
-        root = os.path.join(self.www, "feeds-undated")
-        os.makedirs(root, exist_ok=True)
-        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
-            f.write("<html><body><ul>" + "".join(f"<li><a href='u{i}.html'>Undated {i}</a></li>" for i in range(3))
-                    + "</ul></body></html>")
-        d = self.testdir("feeds-undated")
-        conf = self.conf(d, text=f"""
-newsletter = {{ timezone = "Europe/Moscow"; }};
-sources = ( {{ name = "undated"; url = "{self.root}feeds-undated/index.html"; item = "//li"; }} );
-""")
+        d, conf = self.feeds_site("feeds-undated", {
+            "index.html": "<html><body><ul>" + "".join(f"<li><a href='u{i}.html'>Undated {i}</a></li>" for i in range(3))
+                          + "</ul></body></html>"},
+            '{ name = "undated"; url = "{root}index.html"; item = "//li"; }')
         r = self.collect(conf, "--all")
         lines = [ln for ln in r.err.splitlines() if "no date" in ln]
         check(len(lines) == 1 and "undated" in lines[0], f"want one warning naming the source, got {lines}")
         check(sorted(r.titles()) == ["Undated 0", "Undated 1", "Undated 2"], f"titles {r.titles()}")
+
+    def t_feed_default_miss_named(self):
+        """A feed's default selector that selects nothing in any entry is one
+        warning without -v naming the selectors tried, the format and the
+        namespace of the root element."""
+        entries = "".join(f'<entry><title>Undated {i}</title><link href="{self.root}feeds-nodate/{i}.html"/></entry>'
+                          for i in range(3))
+        d, conf = self.feeds_site("feeds-nodate", {
+            "atom.xml": f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{entries}</feed>'},
+            '{ name = "nodate"; type = "feed"; url = "{root}atom.xml"; }')
+        r = self.collect(conf, "--all")
+        lines = [ln for ln in r.err.splitlines() if "published selector" in ln]
+        check(len(lines) == 1, f"want one warning about the published selector, got {lines}; stderr: {r.err}")
+        noise = [ln for ln in r.err.splitlines() if "comments selector" in ln]
+        check(not noise, f"a feed without comment counts is no miss: {noise}")
+        for part in ("nodate", "atom:published | ", "atom:updated", "Atom 1.0",
+                     "<feed> in namespace http://www.w3.org/2005/Atom"):
+            check(part in lines[0], f"warning lacks {part!r}: {lines[0]}")
+
+    def t_date_format_language_prefix(self):
+        """date_format with language = "de" reads German month names (digest's
+        own table, whatever the C library's locale) and a date followed by
+        other words ("... Uhr von Anna"): the article is dated to the minute."""
+        months = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+                  "Oktober", "November", "Dezember"]
+        msk = dt.timezone(dt.timedelta(hours=3))
+        when = (dt.datetime.now(msk) - dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+        text = f"{when.day}. {months[when.month - 1]} {when.year} um {when:%H:%M} Uhr von Anna"
+        d, conf = self.feeds_site("feeds-de", {
+            "index.html": f"<html><body><ul><li><a href='a.html'>Ein Artikel</a><span class='d'>{text}</span></li>"
+                          "</ul></body></html>"},
+            """{ name = "de"; url = "{root}index.html"; item = "//li"; published = "span[@class='d']";
+                 date_format = "%d. %B %Y um %H:%M"; language = "de"; }""")
+        self.collect(conf, "--all")
+        rows = self.published_by_title(d)
+        want = int(when.timestamp())
+        check(rows.get("Ein Artikel") == want, f"{text!r} stored as {rows}, want {want}")

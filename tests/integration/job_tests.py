@@ -1078,9 +1078,38 @@ delivery = {{ transport = "smtp"; smtp = {{ host = "127.0.0.1"; port = {srv.port
         sent did reach the server, and the server holds at most one message
         per connection that the journal does not call sent; after the last
         rerun everyone has the edition, repeats at most 4 per kill."""
-        d = self.testdir("job-kill-group")
+        self.kill9_group_commits("job-kill-group")
+
+    def t_job_kill9_journal_sync_normal(self):
+        """delivery.journal_sync = "normal" (commits reach the OS, not the
+        disk) keeps the kill -9 promise whole: the same three kills and
+        rerun as with "full". A value it does not know is an error at its
+        line."""
+        self.kill9_group_commits("job-kill-normal", sync="normal")
+        d = self.testdir("job-sync-bad")
+        conf = self.job_conf(d, 25)
+        with open(conf, encoding="utf-8") as f:
+            text = f.read()
+        text = text.replace('delivery = { transport = "smtp";', 'delivery = { transport = "smtp";\n'
+                            '  journal_sync = "sometimes";', 1)
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        r = self.digest("check-config", conf=conf)
+        line = text[:text.index("journal_sync")].count("\n") + 1
+        check(r.code == 78 and f"{conf}:{line}: delivery.journal_sync" in r.err,
+              f"journal_sync = \"sometimes\": exit {r.code}, {short(r.err)!r}")
+
+    def kill9_group_commits(self, name, sync=None):
+        d = self.testdir(name)
         with self.smtpd(d, "--pipelining") as srv:
             conf = self.job_conf(d, srv.port, smtp="connections = 4;")
+            if sync:
+                with open(conf, encoding="utf-8") as f:
+                    text = f.read()
+                check('delivery = { transport = "smtp";' in text, "test bug: no delivery block to change")
+                with open(conf, "w", encoding="utf-8") as f:
+                    f.write(text.replace('delivery = { transport = "smtp";',
+                                         f'delivery = {{ transport = "smtp"; journal_sync = "{sync}";', 1))
             subs = self.add_subscribers(d, conf, n=400)
             kills = 0
             for at in (40, 150, 260):

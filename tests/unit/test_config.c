@@ -15,6 +15,7 @@
 #include "digest/config.h"
 #include "digest/extract.h"
 #include "digest/log.h"
+#include "digest/parse.h"
 #include "digest/util.h"
 
 static char dir[] = "/tmp/digest-config-XXXXXX";
@@ -93,7 +94,8 @@ static void test_values(void **state)
 		"fetch = { timeout = 2; max_body = 100000; parallel = 3; per_host = 1; };\n"
 		"sources = ( { name = \"local\"; type = \"html\"; url = \"site/index.html\";\n"
 		"   item = \"//li\"; link = \"a/@href\"; title = \"a\"; follow = true;\n"
-		"   article = { views = \"//b\"; }; date_format = \"%d/%m/%Y\"; max_pages = 2; } );\n"
+		"   article = { views = \"//b\"; }; date_format = \"%d/%m/%Y\"; max_pages = 2;\n"
+		"   language = \"de\"; date_order = \"mdy\"; } );\n"
 		"dkim = { domain = \"example.org\";\n"
 		"  keys = ( { selector = \"rsa2026\"; key_file = \"keys/rsa.pem\"; },\n"
 		"           { selector = \"ed2026\"; key_file = \"/etc/ed.pem\"; } ); };\n";
@@ -116,13 +118,15 @@ static void test_values(void **state)
 	assert_true(cfg->sources[0].follow);
 	assert_string_equal(cfg->sources[0].article.views, "//b");
 	assert_int_equal(cfg->sources[0].max_pages, 2);
+	assert_string_equal(cfg->sources[0].language, "de");
+	assert_int_equal(cfg->sources[0].date_order, PARSE_MDY);
 	assert_string_equal(cfg->dkim.domain, "example.org");
 	assert_int_equal(cfg->dkim.nkeys, 2);
 	assert_string_equal(cfg->dkim.keys[0].selector, "rsa2026");
 	char *kf = xasprintf("%s/keys/rsa.pem", dir); /* relative to digest.conf */
 	assert_string_equal(cfg->dkim.keys[0].key_file, kf);
 	free(kf);
-	assert_int_equal(cfg->dkim.keys[0].line, 10);
+	assert_int_equal(cfg->dkim.keys[0].line, 11);
 	assert_string_equal(cfg->dkim.keys[1].key_file, "/etc/ed.pem");
 	config_free(cfg);
 	free(out);
@@ -187,10 +191,17 @@ static void test_errors(void **state)
 		{"fetch = { private_addresses = \"maybe\"; };", "fetch.private_addresses: expected auto | allow | deny"},
 		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; max_follow = -1; } );",
 		 "sources.a.max_follow: expected 0..100000"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; language = \"xx\"; } );",
+		 "sources.a.language: unknown language \"xx\" (known: en, ru, de, fr, es, it, pt, nl, pl, cs, uk, ca)"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; language = 1; } );",
+		 "sources.a.language: expected a string"},
 		{"@include \"part.conf\"\n", "part.conf:2: digest.max_articles: expected an integer"},
 		{"newsletter = { locale = \"fr\"; };", "newsletter.locale: expected en | ru"},
 		{"newsletter = { base_url = \"ftp://x\"; };", "newsletter.base_url: expected an http or https URL"},
 		{"newsletter = { name = \"\"; };", "newsletter.name: must not be empty"},
+		{"newsletter = {\n feedback_id = \"a:b\"; };", "digest.conf:2: newsletter.feedback_id: \"a:b\": printable ASCII"},
+		{"newsletter = { feedback_id = \"two words\"; };", "newsletter.feedback_id: \"two words\": printable ASCII"},
+		{"newsletter = { feedback_id = \"r\303\251sum\303\251\"; };", "newsletter.feedback_id:"},
 		{"sources = 5;", "sources: expected a list"},
 		{"sources = ( { type = \"rss\"; url = \"http://x/\"; } );", "sources.[0]: a source needs a name"},
 		{"sources = ( { name = \"a\"; type = \"rss\"; } );", "sources.a.url: a source needs a url"},

@@ -233,6 +233,66 @@ static void test_feeds(void **state)
 	config_free(cfg);
 }
 
+/* An HTML page with HTML5's names, in text and in an attribute, beside
+ * HTML 4's and a name HTML does not have, in windows-1251. */
+static void test_html5_entities_on_pages(void **state)
+{
+	(void)state;
+	static const char page[] = "<html><head><meta charset='windows-1251'></head><body>"
+				   "<div class='news-item'><a class='title' href='/a?x=1&amp;y=&check;'>"
+				   "\xcd\xee\xe2\xee\xf1\xf2\xfc &check; &bigstar;&NewLine;&hellip; &nosuch;</a>"
+				   "<p>&fjlig;ord &amp; more</p></div></body></html>";
+	struct source s = html_source();
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&s, "https://p.example/", page, strlen(page), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 1);
+	assert_string_equal(r.items[0].f.title, "Новость \u2713 \u2605 \u2026 &nosuch;");
+	assert_string_equal(r.items[0].link, "https://p.example/a?x=1&y=%e2%9c%93");
+	assert_string_equal(r.items[0].f.summary, "fjord & more");
+	page_result_free(&r);
+}
+
+/* A feed's default selector that selects nothing in any item is reported
+ * with the selectors tried, the format, the root element and namespace. */
+static void test_feed_misses(void **state)
+{
+	(void)state;
+	struct config *cfg = load_feed_config();
+	static const char atom[] = "<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>Undated</title>"
+				   "<link href='https://a.example/1'/></entry></feed>";
+	struct page_result r;
+	char *err = NULL;
+	assert_int_equal(extract_list(&cfg->sources[1], "https://a.example/", atom, strlen(atom), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 1);
+	assert_true(r.missed & PAGE_MISSED_FIELD(FIELD_PUBLISHED));
+	assert_false(r.missed & PAGE_MISSED_FIELD(FIELD_TITLE));
+	/* no entry has comments, a summary or an image: optional in a feed */
+	assert_false(r.missed & (PAGE_MISSED_FIELD(FIELD_COMMENTS) | PAGE_MISSED_FIELD(FIELD_SUMMARY) |
+				 PAGE_MISSED_FIELD(FIELD_IMAGE)));
+	const char *d = r.missed_defaults[FIELD_PUBLISHED];
+	assert_non_null(d);
+	assert_non_null(strstr(d, "atom:published | "));
+	assert_non_null(strstr(d, "atom:updated"));
+	assert_non_null(strstr(d, "(the Atom 1.0 defaults; root element <feed> in namespace http://www.w3.org/2005/Atom)"));
+	assert_null(r.missed_defaults[FIELD_TITLE]);
+	assert_null(r.missed_defaults[FIELD_COUNT]);
+	page_result_free(&r);
+
+	/* no item has a link: the link's defaults, and no namespace to name */
+	static const char rss[] = "<rss><channel><item><title>t</title><guid isPermaLink='false'>x1</guid></item>"
+				  "</channel></rss>";
+	assert_int_equal(extract_list(&cfg->sources[0], "https://r.example/", rss, strlen(rss), NULL, &r, &err), 0);
+	assert_int_equal(r.nitems, 0);
+	assert_true(r.missed & PAGE_MISSED_LINK);
+	d = r.missed_defaults[FIELD_COUNT];
+	assert_non_null(d);
+	assert_non_null(strstr(d, "link | guid["));
+	assert_non_null(strstr(d, "(the RSS 0.9x-2.0 defaults; root element <rss>)"));
+	page_result_free(&r);
+	config_free(cfg);
+}
+
 static char *read_fixture(const char *name, size_t *len)
 {
 	char *path = xasprintf("tests/fixtures/feeds/%s", name);
@@ -303,6 +363,12 @@ static void test_feed_corpus(void **state)
 		 "First second <tag>"},
 		{"atom10-text.xml", "Plain <b> is literal", "https://f.example/rel/t", "2020-03-24T12:00:00Z", 1585051200,
 		 "1 < 2 && 3 > 2"},
+		/* HTML5's names, unknown to libxml2: as XML entities and in escaped HTML */
+		{"rss20-html5-entities.xml", "\u2605 Stars & \u2713s 'quoted' \u2242\u0338 \u2019",
+		 "https://f.example/h5?a=1&b=2", "Sat, 21 Mar 2020 10:00:00 +0000", 1584784800,
+		 "It\u2019s \u2713ed \u2014 \u2605 fine"},
+		{"atom10-html5-entities.xml", "\u2665 Love & \u22c6s\u2026", "https://f.example/love", "2020-03-21T11:00:00Z",
+		 1584788400, "\u2713 checked & \u2AC5\u0338 &nosuchname; done"},
 		{"atom03.xml", "An Atom 0.3 entry", "http://f.example/03", "2020-03-25T08:00:00Z", 1585123200,
 		 "Escaped & content"},
 	};
@@ -336,6 +402,9 @@ static void test_feed_corpus(void **state)
 		}
 		free(body);
 	}
+	/* every assertion above held: say how much that covers */
+	print_message("feeds right (title, link, date and its instant, summary): %zu of %zu files, each read as "
+		      "type feed, rss and atom\n", ARRAY_LEN(cases), ARRAY_LEN(cases));
 	/* a feed that is neither: the message names the root and namespace */
 	static const char other[] = "<?xml version='1.0'?><opml xmlns='urn:x'><body/></opml>";
 	struct page_result r;
@@ -390,6 +459,62 @@ static int charset_page_right(const char *path, const char *name)
 	free(body);
 	free(want);
 	return ok;
+}
+
+/* tests/fixtures/dates/: one listing page per family of date forms and
+ * per language, each date beside the instant it means (written by
+ * tests/fixtures/dates/make.py with Python's zoneinfo). Every date is read
+ * from the page as a source reads it and must be on its instant; the test
+ * prints the count per page and names what is wrong. */
+static void test_date_corpus(void **state)
+{
+	(void)state;
+	static const char *const pages[] = {"forms", "mdy", "en", "ru", "de", "fr", "es",
+					    "it",    "pt",  "nl", "pl", "cs", "uk", "ca"};
+	const time_t now = 1795262400; /* 2026-11-21T12:00:00Z: 15:00 in Moscow */
+	setenv("TZ", "Europe/Moscow", 1);
+	tzset();
+	struct source s = {0};
+	s.name = "dates";
+	s.type = SOURCE_HTML;
+	s.item = "//li";
+	s.link = "a/@href";
+	s.list.title = "a";
+	s.list.published = "span[@class='d']";
+	s.list.summary = "time";
+	size_t right = 0, total = 0;
+	struct buf wrong = {0};
+	buf_adds(&wrong, "");
+	for (size_t p = 0; p < ARRAY_LEN(pages); p++) {
+		char *path = xasprintf("tests/fixtures/dates/%s.html", pages[p]);
+		size_t len;
+		char *body = read_file_at(path, &len);
+		struct page_result r;
+		char *err = NULL;
+		if (extract_list(&s, "https://d.example/", body, len, NULL, &r, &err) != 0)
+			fail_msg("%s: %s", path, err);
+		assert_true(r.nitems >= 3);
+		const struct date_rules rules = {NULL, strcmp(pages[p], "mdy") ? PARSE_DMY : PARSE_MDY, NULL};
+		size_t page_right = 0;
+		for (size_t i = 0; i < r.nitems; i++) {
+			time_t t = 0;
+			long long want = strtoll(r.items[i].f.summary, NULL, 10);
+			if (parse_date_rules(r.items[i].f.published, &rules, now, &t) == 0 && (long long)t == want)
+				page_right++;
+			else
+				buf_addf(&wrong, "\n  %s: \"%s\" read as %lld, want %lld", pages[p], r.items[i].f.published,
+					 (long long)t, want);
+		}
+		print_message("dates %-5s %zu of %zu\n", pages[p], page_right, r.nitems);
+		right += page_right;
+		total += r.nitems;
+		page_result_free(&r);
+		free(body);
+		free(path);
+	}
+	print_message("dates on the right instant: %zu of %zu%s\n", right, total, wrong.data);
+	buf_free(&wrong);
+	assert_int_equal(right, total);
 }
 
 /* tests/fixtures/charsets/: sixteen legacy charsets, each page once with
@@ -518,6 +643,15 @@ static void test_garbage(void **state)
 		{1, "<!DOCTYPE r [<!ENTITY e 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'>]>"
 		    "<rss><channel><item><title>t</title><link>/x</link><description>&e;&e;&e;&e;&e;&e;&e;&e;"
 		    "</description></item></channel></rss>", "declares XML entities"},
+		/* a "?>" before the XML declaration (found by fuzz_extract) */
+		{1, "?><?xml version='1.0' encoding='utf-8'?><rss><channel><item><title>t</title><link>/x</link>"
+		    "</item></channel></rss>", "malformed XML"},
+		/* a name HTML does not have either is not made up */
+		{1, "<rss><channel><item><title>&nosuchname;</title><link>/x</link></item></channel></rss>",
+		 "malformed XML"},
+		/* HTML5's names do not let a declaration through */
+		{1, "<!DOCTYPE r [<!ENTITY check 'AAAAAAAA'>]><rss><channel><item><title>&check;&check;</title>"
+		    "<link>/x</link></item></channel></rss>", "declares XML entities"},
 		{1, "<?xml version='1.0'?><!DOCTYPE r SYSTEM 'file:///etc/passwd'><rss><channel><item>"
 		    "<title>t</title><link>/x</link></item></channel></rss>", NULL},
 	};
@@ -608,6 +742,11 @@ static void test_text(void **state)
 		{"<p>One</p><p>Two</p>", "One Two"},
 		{"a<script>alert(1)</script>b<style>p{}</style>c", "abc"},
 		{"&amp; &lt;tag&gt; &#1055;", "& <tag> П"},
+		/* every name of HTML's table, HTML5's too (libxml2 knows HTML 4's) */
+		{"&check; &bigstar;&NewLine;&Tab;x &apos;a&apos; &NotEqualTilde; &hellip;&nbsp;&euro;",
+		 "\u2713 \u2605 x 'a' \u2242\u0338 \u2026 \u20ac"},
+		{"<p title='&check;'>&lt;b&gt; &nosuch; &check &CHECK; &amp;check;</p>", "<b> &nosuch; &check &CHECK; &check;"},
+		{"<!-- &check; -->&zwnj;|&AElig;", "\u200c|\u00c6"},
 		{"  spaced \n\t out  ", "spaced out"},
 		{"", ""},
 		{"<b>unclosed", "unclosed"},
@@ -643,6 +782,8 @@ int main(void)
 		cmocka_unit_test(test_xpath_check), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_content_types), cmocka_unit_test(test_feed_corpus),
 		cmocka_unit_test(test_charset_corpus), cmocka_unit_test(test_wide_and_mixed),
+		cmocka_unit_test(test_feed_misses), cmocka_unit_test(test_html5_entities_on_pages),
+		cmocka_unit_test(test_date_corpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -509,6 +509,11 @@ static void test_dates_languages(void **state)
 		{ MSK, NOW, NULL, "25. Dezember 2020", "2020-12-24T21:00:00Z" },
 		{ MSK, NOW, NULL, "25. Dezember 2020 um 14:49 Uhr", "2020-12-25T11:49:00Z" },
 		/* fr */
+		{ MSK, NOW, NULL, "1er avril 2020", "2020-03-31T21:00:00Z" },
+		{ MSK, NOW, NULL, "1er Avril 2020 à 14h49", "2020-04-01T11:49:00Z" },
+		{ MSK, NOW, NULL, "1re avril 2020", NULL },
+		{ MSK, NOW, NULL, "1º de marzo de 2020", "2020-02-29T21:00:00Z" },
+		{ MSK, NOW, NULL, "1ºde marzo de 2020", NULL },
 		{ MSK, NOW, NULL, "3 janvier 2020", "2020-01-02T21:00:00Z" },
 		{ MSK, NOW, NULL, "3 Janvier 2020 à 14h49", "2020-01-03T11:49:00Z" },
 		{ MSK, NOW, NULL, "5 février 2020", "2020-02-04T21:00:00Z" },
@@ -1099,16 +1104,94 @@ static void test_dates_order(void **state)
 	int bad = 0;
 	for (size_t i = 0; i < COUNT(rows); i++) {
 		time_t got = 0;
-		int rc = parse_date_order(rows[i].in, NULL, rows[i].order, utc(NOW), &got);
+		const struct date_rules rules = { NULL, rows[i].order, NULL };
+		int rc = parse_date_rules(rows[i].in, &rules, utc(NOW), &got);
 		if (rows[i].want ? rc != 0 || got != utc(rows[i].want) : rc != -1) {
 			char gb[64];
-			print_error("row %zu: parse_date_order(\"%s\", %d) = %d, %s; want %s\n", i, rows[i].in,
+			print_error("row %zu: parse_date_rules(\"%s\", %d) = %d, %s; want %s\n", i, rows[i].in,
 				    rows[i].order, rc, rc == 0 ? show_utc(got, gb, sizeof gb) : "-",
 				    rows[i].want ? rows[i].want : "-1");
 			bad++;
 		}
 	}
 	assert_int_equal(bad, 0);
+}
+
+/*
+ * date_format with a source's language: %B, %b, %h, %A and %a are words of
+ * digest's tables for that language (none of the C library's locale); the
+ * format may read a prefix that ends where a word does, tried after the
+ * built-in forms of the whole string.
+ */
+static void test_dates_format_rules(void **state)
+{
+	static const struct {
+		const char *fmt, *lang;
+		int order;
+		const char *in, *want;
+	} rows[] = {
+		{ "%d. %B %Y", "de", PARSE_DMY, "19. Oktober 2019", "2019-10-18T21:00:00Z" },
+		{ "%d. %B %Y", "de", PARSE_DMY, "19. OKTOBER 2019", "2019-10-18T21:00:00Z" },
+		{ "%d. %b. %Y", "de", PARSE_DMY, "19. Okt. 2019", "2019-10-18T21:00:00Z" },
+		{ "%d. %B %Y um %H:%M Uhr", "de", PARSE_DMY, "3. März 2020 um 14:49 Uhr", "2020-03-03T11:49:00Z" },
+		{ "%a, %d %b %Y %H:%M:%S %z", "de", PARSE_DMY, "Mo, 16 Mär 2020 14:49:00 +0100",
+		  "2020-03-16T13:49:00Z" },
+		{ "%d %B %Y", "fr", PARSE_DMY, "23 mars 2020", "2020-03-22T21:00:00Z" },
+		{ "%d %b. %Y", "fr", PARSE_DMY, "5 févr. 2021", "2021-02-04T21:00:00Z" },
+		{ "%A %d %B %Y", "fr", PARSE_DMY, "Lundi 23 mars 2020", "2020-03-22T21:00:00Z" },
+		{ "%d %B %Y", "ca", PARSE_DMY, "23 Març 2020", "2020-03-22T21:00:00Z" },
+		{ "%A %d de %B de %Y", "es", PARSE_DMY, "martes 17 de marzo de 2020", "2020-03-16T21:00:00Z" },
+		{ "%d %B %Y", "it", PARSE_DMY, "1 settembre 2020", "2020-08-31T21:00:00Z" },
+		{ "%d de %B de %Y", "pt", PARSE_DMY, "3 de março de 2020", "2020-03-02T21:00:00Z" },
+		{ "%d %B %Y", "nl", PARSE_DMY, "12 mei 2020", "2020-05-11T21:00:00Z" },
+		{ "%d %B %Y", "pl", PARSE_DMY, "5 października 2020", "2020-10-04T21:00:00Z" },
+		{ "%d. %B %Y", "cs", PARSE_DMY, "16. března 2020", "2020-03-15T21:00:00Z" },
+		{ "%d %B %Y", "uk", PARSE_DMY, "17 березня 2020", "2020-03-16T21:00:00Z" },
+		{ "%d %B %Y, %H:%M", "ru", PARSE_DMY, "7 января 2022, 10:15", "2022-01-07T07:15:00Z" },
+		{ "%B %d, %Y", NULL, PARSE_DMY, "March 7, 2022", "2022-03-06T21:00:00Z" },
+		{ "%b %d %Y", "en", PARSE_DMY, "Sept 7 2022", "2022-09-06T21:00:00Z" },
+		/* a prefix: what follows the date is not a date form */
+		{ "%d. %B %Y", "de", PARSE_DMY, "19. Oktober 2019 von Anna", "2019-10-18T21:00:00Z" },
+		{ "%d.%m.%Y", NULL, PARSE_DMY, "21.11.2026 Политика", "2026-11-20T21:00:00Z" },
+		{ "%m/%d/%Y", NULL, PARSE_DMY, "03/04/2020 via Reuters", "2020-03-03T21:00:00Z" },
+		{ "%d.%m.%Y", NULL, PARSE_DMY, "21.11.2026. Политика", "2026-11-20T21:00:00Z" },
+		/* the whole string by the built-in forms before a prefix by the format */
+		{ "%d.%m.%Y", NULL, PARSE_DMY, "21.11.2026 09:25", "2026-11-21T06:25:00Z" },
+		{ "%%B %d.%m.%Y", NULL, PARSE_DMY, "%B 21.11.2026", "2026-11-20T21:00:00Z" },
+		/* other languages' names are not the source's */
+		{ "%d. %B %Y", "fr", PARSE_DMY, "19. Oktober 2019 von Anna", NULL },
+		{ "%d %B %Y", "en", PARSE_DMY, "23 mars 2020 x", NULL },
+		{ "%d %B %Y", "de", PARSE_DMY, "23 Marchx 2020", NULL },
+		/* a prefix ends where a word ends */
+		{ "%d.%m.%Y", NULL, PARSE_DMY, "21.11.20261 x", NULL },
+		{ "%Y%m%d", NULL, PARSE_DMY, "20261121abc", NULL },
+		{ "%d. %B", "de", PARSE_DMY, "19. Oktoberfest", NULL },
+		{ "%d %B %Y", "de", PARSE_DMY, "", NULL },
+		{ "%B %Y", "de", PARSE_DMY, "Mai 2024", "2024-04-30T21:00:00Z" },
+		{ "%d. %B %Y", "de", PARSE_DMY, "31. Februar 2020 x", NULL },
+	};
+	(void)state;
+	set_tz(MSK);
+	int bad = 0;
+	for (size_t i = 0; i < COUNT(rows); i++) {
+		const struct date_rules rules = { rows[i].fmt, rows[i].order, rows[i].lang };
+		time_t got = 0;
+		int rc = parse_date_rules(rows[i].in, &rules, utc(NOW), &got);
+		if (rows[i].want ? rc != 0 || got != utc(rows[i].want) : rc != -1) {
+			char gb[64];
+			print_error("row %zu: parse_date_rules(\"%s\", \"%s\", %s) = %d, %s; want %s\n", i, rows[i].in,
+				    rows[i].fmt, rows[i].lang ? rows[i].lang : "NULL", rc,
+				    rc == 0 ? show_utc(got, gb, sizeof gb) : "-", rows[i].want ? rows[i].want : "-1");
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+	assert_true(parse_language_known("de"));
+	assert_true(parse_language_known("ca"));
+	assert_false(parse_language_known("xx"));
+	assert_false(parse_language_known(""));
+	assert_false(parse_language_known(NULL));
+	assert_non_null(strstr(parse_languages(), "en, ru, "));
 }
 
 static void test_dates_garbage(void **state)
@@ -1259,6 +1342,7 @@ int main(void)
 		cmocka_unit_test(test_dates_time_only),
 		cmocka_unit_test(test_dates_languages),
 		cmocka_unit_test(test_dates_order),
+		cmocka_unit_test(test_dates_format_rules),
 		cmocka_unit_test(test_dates_garbage),
 		cmocka_unit_test(test_fuzz),
 	};
