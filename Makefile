@@ -3,12 +3,13 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet
+PKGS    := libcurl libxml-2.0 libconfig sqlite3 gnutls libmicrohttpd libidn2 uchardet libpsl
 
 # Debian packages that building and running need (`make deps`); python3
 # writes the table of HTML entities (src/gen_entities.py) and runs the tests.
 DEPS := gcc clang make pkg-config python3 libcurl4-gnutls-dev libxml2-dev libconfig-dev \
-        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev
+        libsqlite3-dev libidn2-dev tzdata ca-certificates libetpan-dev libgnutls28-dev libmicrohttpd-dev libuchardet-dev \
+        libpsl-dev
 
 # What only the tests and the benchmark need, installed by `make test` and
 # `make bench` themselves, never by `make deps`: a browser and an MTA have
@@ -23,6 +24,10 @@ TEST_MTA  := postfix
 # The DKIM and spam tests: two verifiers that share no code with digest
 # (dkimpy, OpenDKIM) and SpamAssassin's local rules; none is an MTA.
 TEST_DEPS += python3-dkim opendkim-tools spamassassin
+# Installing (tests/integration/install_tests.py): the man pages' linter,
+# the package build and its checker, systemd-analyze for the units, and
+# seccomp for applying digest-serve.service's sandbox without systemd.
+TEST_DEPS += mandoc man-db debhelper dpkg-dev fakeroot lintian systemd python3-seccomp
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan is linked by name: its pkg-config file adds a -specs= flag that
@@ -52,7 +57,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench bench-archive bench-dkim clean
+.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench bench-archive bench-dkim clean \
+        install uninstall
 all: digest
 
 digest: $(REL_OBJS)
@@ -88,7 +94,7 @@ build/gen/entities.c: src/gen_entities.py
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(DCFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(DCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -224,6 +230,74 @@ bench: test-deps
 bench-archive: test-deps
 	$(Q)$(MAKE) --no-print-directory digest
 	$(Q)/usr/bin/python3 tests/bench/bench_archive.py
+
+# Installing (README "Installing"). The directories below may each be set;
+# DESTDIR is prepended to every one (staged installs, packages). The files
+# of dist/ name them through @BINDIR@-style placeholders; the man pages and
+# the crontab example name the defaults (/usr/local/..., /var/lib/digest),
+# rewritten to the chosen directories as they are installed. An installed
+# digest needs nothing from the source tree: its templates are compiled in
+# (the copies in DATADIR/digest/templates are for editing).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+STATEDIR    ?= /var/lib/digest
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNITS := digest-serve.service digest-run.service digest-run.timer digest-collect.service digest-collect.timer
+
+# Placeholders and defaults to the chosen directories; @SANDBOX@ becomes
+# dist/sandbox.inc, the sandbox every unit shares.
+INSTALL_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' \
+	-e 's|/usr/local/bin/digest|$(BINDIR)/digest|g' -e 's|/usr/local/libexec/digest|$(LIBEXECDIR)/digest|g' \
+	-e 's|/usr/local/share/digest|$(DATADIR)/digest|g' -e 's|/usr/local/etc/digest|$(SYSCONFDIR)/digest|g' \
+	-e 's|/var/lib/digest|$(STATEDIR)|g' -e '/^@SANDBOX@$$/{r dist/sandbox.inc' -e 'd' -e '}'
+
+# install_sed: file $(1) through INSTALL_SED to $(2), quietly unless V=1.
+define install_sed
+	@echo "  INSTALL $(2)"
+	$(Q)$(INSTALL_SED) $(1) > $(2)
+endef
+
+install: digest
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/digest $(DESTDIR)$(DATADIR)/digest/templates \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/digest \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	@echo "  INSTALL $(DESTDIR)$(BINDIR)/digest"
+	$(Q)install -m 0755 digest $(DESTDIR)$(BINDIR)/digest
+	@echo "  INSTALL $(DESTDIR)$(DATADIR)/digest/templates/"
+	$(Q)install -m 0644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/digest/templates/
+	$(call install_sed,man/digest.1,$(DESTDIR)$(MANDIR)/man1/digest.1)
+	$(call install_sed,man/digest.conf.5,$(DESTDIR)$(MANDIR)/man5/digest.conf.5)
+	$(call install_sed,-e 's|^bindir=$$|bindir=$(BINDIR)|' cron/digest-cron,$(DESTDIR)$(LIBEXECDIR)/digest/digest-cron)
+	$(Q)chmod 0755 $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron
+	$(call install_sed,cron/digest.crontab,$(DESTDIR)$(DATADIR)/digest/digest.crontab)
+	$(call install_sed,dist/digest.conf.in,$(DESTDIR)$(DATADIR)/digest/digest.conf.example)
+	$(Q)for u in $(UNITS); do echo "  INSTALL $(DESTDIR)$(UNITDIR)/$$u"; \
+		$(INSTALL_SED) dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(call install_sed,dist/sysusers.conf.in,$(DESTDIR)$(SYSUSERSDIR)/digest.conf)
+	$(call install_sed,dist/tmpfiles.conf.in,$(DESTDIR)$(TMPFILESDIR)/digest.conf)
+	@# the configuration is the admin's once there: never overwritten
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf ]; then \
+		echo "  KEPT    $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf (the example: $(DATADIR)/digest/digest.conf.example)"; \
+	else echo "  INSTALL $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf"; \
+		install -m 0644 $(DESTDIR)$(DATADIR)/digest/digest.conf.example $(DESTDIR)$(SYSCONFDIR)/digest/digest.conf; fi
+
+# Everything install wrote but the configuration (and the state in STATEDIR).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/digest $(DESTDIR)$(LIBEXECDIR)/digest/digest-cron \
+		$(addprefix $(DESTDIR)$(DATADIR)/digest/templates/,$(notdir $(TEMPLATES))) \
+		$(DESTDIR)$(DATADIR)/digest/digest.crontab $(DESTDIR)$(DATADIR)/digest/digest.conf.example \
+		$(DESTDIR)$(MANDIR)/man1/digest.1 $(DESTDIR)$(MANDIR)/man5/digest.conf.5 \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(SYSUSERSDIR)/digest.conf $(DESTDIR)$(TMPFILESDIR)/digest.conf
+	-rmdir $(DESTDIR)$(DATADIR)/digest/templates $(DESTDIR)$(DATADIR)/digest $(DESTDIR)$(LIBEXECDIR)/digest 2>/dev/null
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/digest/ (the configuration) and $(STATEDIR) (the state)"
 
 clean:
 	rm -rf build digest

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ const char *const dkim_signed_headers[] = {
 struct key {
 	char *selector;
 	bool ed25519;
+	size_t sig_size; /* a signature's octets: Ed25519's 64, RSA's modulus */
 	char *pem;
 	size_t pem_len;
 	pthread_mutex_t mu[COPIES];
@@ -127,80 +129,99 @@ void dkim_canon_body(struct buf *out, const char *body, size_t len)
 	}
 }
 
-/* The body hash without a copy: runs of lines that are canonical as they
- * stand (CRLF, no blank at the end, no tab, no two blanks in a row) go to
- * the hash straight from BODY; only the others are rewritten, line by
- * line. Empty lines are held back until a line with text follows. The
- * result is the SHA-256 of dkim_canon_body's output (fuzz_dkim checks). */
+/* Whether BODY[I] (I < N, BODY[N - 1] a LF) makes its line differ from
+ * its relaxed form: a tab (it becomes a space), a blank followed by a
+ * blank or a line end (a run, or blanks at the end), a LF without its CR.
+ * A CR before CR LF is kept as it is by both. */
+static bool odd_at(const char *body, size_t i)
+{
+	char c = body[i], n = body[i + (c != '\n')];
+	if (c == '\t')
+		return true;
+	if (c == ' ')
+		return n == ' ' || n == '\t' || n == '\r' || n == '\n';
+	return c == '\n' && (i == 0 || body[i - 1] != '\r');
+}
+
+/* The first I in [FROM, N) with odd_at, or N. Sixteen bytes at a time
+ * (GCC's vector extension, which gcc and clang map to SSE2 or NEON):
+ * in a message, odd bytes are a few dozen, blanks and line ends one in
+ * twenty, so the test is the byte and its neighbours in one go. */
+typedef unsigned char v16 __attribute__((vector_size(16)));
+static size_t next_odd(const char *body, size_t from, size_t n)
+{
+	size_t i = from;
+	if (i == 0 && i < n) {
+		if (odd_at(body, 0))
+			return 0;
+		i = 1;
+	}
+	for (; i + 17 <= n; i += 16) {
+		v16 a, nx, pv;
+		memcpy(&a, body + i, 16);
+		memcpy(&nx, body + i + 1, 16);
+		memcpy(&pv, body + i - 1, 16);
+		v16 odd = (v16)(a == '\t') |
+			  ((v16)(a == ' ') & (v16)((nx == ' ') | (nx == '\t') | (nx == '\r') | (nx == '\n'))) |
+			  ((v16)(a == '\n') & (v16)(pv != '\r'));
+		uint64_t w[2];
+		memcpy(w, &odd, sizeof w);
+		if (w[0] | w[1])
+			break; /* the scalar loop finds which */
+	}
+	for (; i < n; i++)
+		if (odd_at(body, i))
+			return i;
+	return n;
+}
+
+/* The body hash without a copy: BODY goes to the hash as it stands but
+ * for the lines that its relaxed form changes (next_odd finds them),
+ * rewritten one by one, and the end from the last line with text on,
+ * where empty lines are dropped (dkim_canon_body). The result is the
+ * SHA-256 of dkim_canon_body's output (fuzz_dkim checks). */
 void dkim_body_hash(const char *body, size_t len, char out[45])
 {
 	gnutls_hash_hd_t h;
 	unsigned char d[32];
+	struct buf line = {0};
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
 		/* not expected: hash the canonical copy in one go */
-		struct buf c = {0};
-		dkim_canon_body(&c, body, len);
-		gnutls_hash_fast(GNUTLS_DIG_SHA256, c.data ? c.data : "", c.len, d);
-		buf_free(&c);
+		dkim_canon_body(&line, body, len);
+		gnutls_hash_fast(GNUTLS_DIG_SHA256, line.data ? line.data : "", line.len, d);
 		goto encode;
 	}
-	size_t span = 0, span_end = 0; /* BODY[span, span_end) is canonical, not hashed yet */
-	size_t empty = 0, empty_at = 0; /* empty lines held back, the first one's offset */
-	bool empty_exact = true;        /* each of them exactly CRLF */
-	struct buf line = {0};
-	size_t i = 0;
-	while (i < len) {
-		const char *eol = memchr(body + i, '\n', len - i);
-		size_t end = eol ? (size_t)(eol - body) : len;
-		size_t e = end;
-		bool crlf = eol && e > i && body[e - 1] == '\r';
-		if (crlf)
-			e--;
-		size_t t = e;
-		while (t > i && wsp(body[t - 1]))
-			t--;
-		size_t next = eol ? end + 1 : len;
-		if (t == i) { /* empty once canonical */
-			if (empty++ == 0) {
-				empty_at = i;
-				empty_exact = true;
-			}
-			empty_exact = empty_exact && crlf && e == i;
-			i = next;
-			continue;
-		}
-		/* memchr looks at many bytes at a time: a base64 line has no
-		 * blank at all, a text line a few */
-		bool clean = crlf && t == e && !memchr(body + i, '\t', t - i);
-		for (const char *p = body + i; clean && (p = memchr(p, ' ', (size_t)(body + t - p))); p++)
-			if (p[1] == ' ')
-				clean = false;
-		if (clean && (empty == 0 || (empty_exact && empty_at == span_end))) {
-			if (span_end != (empty ? empty_at : i)) { /* not contiguous: start anew */
-				if (span_end > span)
-					gnutls_hash(h, body + span, span_end - span);
-				span = empty ? empty_at : i;
-			}
-			span_end = next;
-			empty = 0;
-			i = next;
-			continue;
-		}
-		if (span_end > span)
-			gnutls_hash(h, body + span, span_end - span);
-		span = span_end = next;
-		for (; empty > 0; empty--)
-			gnutls_hash(h, "\r\n", 2);
+	/* HEAD: the lines before the last one with text, each ending with a
+	 * LF: their empty lines stay (text follows) */
+	size_t cut = len;
+	while (cut > 0 && (wsp(body[cut - 1]) || body[cut - 1] == '\r' || body[cut - 1] == '\n'))
+		cut--;
+	const char *lf = cut ? memrchr(body, '\n', cut) : NULL;
+	size_t head = lf ? (size_t)(lf - body) + 1 : 0;
+	size_t at = 0; /* BODY[0, AT) hashed */
+	for (size_t q; (q = next_odd(body, at, head)) < head;) {
+		const char *ls = memrchr(body + at, '\n', q - at);
+		size_t start = ls ? (size_t)(ls - body) + 1 : at;
+		size_t end = (size_t)((const char *)memchr(body + q, '\n', head - q) - body) + 1;
+		if (start > at)
+			gnutls_hash(h, body + at, start - at);
 		line.len = 0;
-		dkim_canon_body(&line, body + i, t - i);
-		gnutls_hash(h, line.data, line.len);
-		i = next;
+		dkim_canon_body(&line, body + start, end - start);
+		if (line.len)
+			gnutls_hash(h, line.data, line.len);
+		else /* blanks alone: an empty line, and text follows */
+			gnutls_hash(h, "\r\n", 2);
+		at = end;
 	}
-	if (span_end > span)
-		gnutls_hash(h, body + span, span_end - span);
-	buf_free(&line);
+	if (head > at)
+		gnutls_hash(h, body + at, head - at);
+	line.len = 0;
+	dkim_canon_body(&line, body + head, len - head);
+	if (line.len)
+		gnutls_hash(h, line.data, line.len);
 	gnutls_hash_deinit(h, d);
 encode:;
+	buf_free(&line);
 	struct buf b = {0};
 	mime_base64(&b, d, sizeof d);
 	memcpy(out, b.data, 45);
@@ -262,6 +283,7 @@ int dkim_add_key(struct dkim *d, const char *selector, const char *pem, size_t l
 	memset(ky, 0, sizeof *ky);
 	ky->selector = xstrdup(selector);
 	ky->ed25519 = alg == GNUTLS_PK_EDDSA_ED25519;
+	ky->sig_size = ky->ed25519 ? 64 : (bits + 7) / 8;
 	ky->pem = xmalloc(len);
 	memcpy(ky->pem, pem, len);
 	ky->pem_len = len;
@@ -417,6 +439,70 @@ static int split_header(const char *msg, size_t len, struct hfield **out, size_t
 	return -1;
 }
 
+/*
+ * The signed fields of a message, in h= order: for each name of
+ * dkim_signed_headers, the instance it signs (taken from the bottom up,
+ * RFC 6376 5.4.2), or none. A name is in h= when the message has it, and
+ * "from" twice whatever (the second, matching nothing, forbids a second
+ * From). FS[N] are the message's fields; *ORDER gets for each entry of
+ * dkim_signed_headers the index of its field in FS, -1 for none, or -2
+ * when the name is not in h= at all.
+ */
+#define NSIGNED 13
+_Static_assert(sizeof dkim_signed_headers / sizeof *dkim_signed_headers == NSIGNED + 1,
+	       "NSIGNED counts dkim_signed_headers");
+static void pick_fields(const struct hfield *fs, size_t n, int order[NSIGNED])
+{
+	bool *used = xcalloc(n ? n : 1, sizeof *used);
+	for (size_t i = 0; dkim_signed_headers[i]; i++) {
+		const char *name = dkim_signed_headers[i];
+		size_t nl = strlen(name);
+		bool present = false, oversign = i > 0 && !strcmp(name, dkim_signed_headers[i - 1]);
+		order[i] = -1;
+		for (size_t j = n; j-- > 0;) {
+			if (fs[j].nlen == nl && !strncasecmp(fs[j].p, name, nl)) {
+				present = true;
+				if (!used[j]) {
+					used[j] = true;
+					order[i] = (int)j;
+					break;
+				}
+			}
+		}
+		if (!present && !oversign)
+			order[i] = -2;
+	}
+	free(used);
+}
+
+/* One key's DKIM-Signature field, laid out once: TEXT is the field as it
+ * goes out (folded, CRLF) with bh= and b= held by placeholder bytes;
+ * CANON_PRE and CANON_POST are its relaxed form with an empty b= (RFC
+ * 6376 3.7), either side of bh='s value. bh= and b= have a fixed length
+ * (a SHA-256 and the key's signature in base64), so the layout is the
+ * same for every message: each message's fields fill the placeholders. */
+struct form {
+	struct key *key;
+	struct buf text;
+	size_t bh_at, b_from; /* bh='s value at TEXT+BH_AT; b='s bytes are the B_MARKs from B_FROM */
+	size_t sig_size;      /* the signature's octets */
+	struct buf canon;     /* CANON_PRE, bh= (placeholder), CANON_POST */
+	size_t canon_bh;      /* where bh='s value is in CANON */
+};
+
+#define BH_LEN 44
+#define BH_MARK '\x01'
+#define B_MARK '\x02'
+
+struct dkim_prep {
+	int order[NSIGNED];   /* as pick_fields, for the prepared message */
+	struct buf raw, canon; /* the signed fields as they stand and canonical, one after the other */
+	size_t raw_at[NSIGNED], raw_len[NSIGNED], canon_at[NSIGNED], canon_len[NSIGNED];
+	struct form *forms;
+	int nforms;
+	size_t room;
+};
+
 /* Append "TEXT" to a header being folded: a new line (CRLF TAB) first when
  * it would take the line past 76 octets; *COL is the column. SEP is put
  * before TEXT when it stays on the line. */
@@ -434,99 +520,250 @@ static void fold_add(struct buf *out, size_t *col, const char *sep, const char *
 	*col += n;
 }
 
-/* One signature of K over the canonical header fields HDRS (as they come
- * in h=) and the body hash BH, appended to OUT. */
-static int sign_one(const struct dkim *d, struct key *k, const char *hlist, const struct buf *hdrs, const char *bh,
-		    time_t now, struct buf *out, char **err)
+/* N placeholders of b='s base64 appended to F at column COL, folded in
+ * pieces within 76 octets a line: FWS is allowed within base64. */
+static void fold_marks(struct buf *f, size_t col, size_t n)
 {
-	struct buf f = {0};
+	for (size_t i = 0; i < n;) {
+		size_t room = col < 76 ? 76 - col : 0;
+		if (room < 8) {
+			buf_add(f, "\r\n\t", 3);
+			col = 1;
+			room = 75;
+		}
+		size_t take = n - i < room ? n - i : room;
+		size_t at = buf_room(f, take);
+		memset(f->data + at, B_MARK, take);
+		col += take;
+		i += take;
+	}
+}
+
+/* The layout of K's field with h= HLIST, signed at NOW, into F. */
+static void lay_out(const struct dkim *d, struct key *k, const char *hlist, time_t now, struct form *fm)
+{
+	struct buf *f = &fm->text;
 	size_t col = 0;
 	char tag[128];
-	buf_adds(&f, "DKIM-Signature:");
-	col = f.len;
-	fold_add(&f, &col, " ", "v=1;", 4);
+	fm->key = k;
+	buf_adds(f, "DKIM-Signature:");
+	col = f->len;
+	fold_add(f, &col, " ", "v=1;", 4);
 	int n = snprintf(tag, sizeof tag, "a=%s;", k->ed25519 ? "ed25519-sha256" : "rsa-sha256");
-	fold_add(&f, &col, " ", tag, (size_t)n);
-	fold_add(&f, &col, " ", "c=relaxed/relaxed;", 18);
+	fold_add(f, &col, " ", tag, (size_t)n);
+	fold_add(f, &col, " ", "c=relaxed/relaxed;", 18);
 	char *t = xasprintf("d=%s;", d->domain);
-	fold_add(&f, &col, " ", t, strlen(t));
+	fold_add(f, &col, " ", t, strlen(t));
 	free(t);
 	t = xasprintf("s=%s;", k->selector);
-	fold_add(&f, &col, " ", t, strlen(t));
+	fold_add(f, &col, " ", t, strlen(t));
 	free(t);
 	n = snprintf(tag, sizeof tag, "t=%lld;", (long long)now);
-	fold_add(&f, &col, " ", tag, (size_t)n);
+	fold_add(f, &col, " ", tag, (size_t)n);
 	/* h= folded between names: FWS is allowed around its colons */
 	const char *h = hlist;
 	bool first = true;
 	while (*h) {
 		size_t l = strcspn(h, ":");
 		char *item = xasprintf("%s%.*s%s", first ? "h=" : "", (int)l, h, h[l] ? ":" : ";");
-		fold_add(&f, &col, first ? " " : "", item, strlen(item));
+		fold_add(f, &col, first ? " " : "", item, strlen(item));
 		free(item);
 		first = false;
 		h += l + (h[l] ? 1 : 0);
 	}
-	t = xasprintf("bh=%s;", bh);
-	fold_add(&f, &col, " ", t, strlen(t));
-	free(t);
-	fold_add(&f, &col, " ", "b=", 2);
+	char bh[3 + BH_LEN + 2] = "bh=";
+	memset(bh + 3, BH_MARK, BH_LEN);
+	memcpy(bh + 3 + BH_LEN, ";", 2);
+	fold_add(f, &col, " ", bh, strlen(bh));
+	fm->bh_at = f->len - 1 - BH_LEN;
+	fold_add(f, &col, " ", "b=", 2);
+	fm->b_from = f->len;
+	/* the relaxed form with b= empty: the field up to b='s value */
+	dkim_canon_header(&fm->canon, f->data, f->len);
+	fm->canon.len -= 2; /* without its CRLF */
+	fm->canon_bh = (size_t)((const char *)memchr(fm->canon.data, BH_MARK, fm->canon.len) - fm->canon.data);
+	fold_marks(f, col, 4 * ((fm->sig_size + 2) / 3));
+	buf_add(f, "\r\n", 2);
+}
 
-	/* What is signed: the fields in h= order, then this field with an
-	 * empty b= and without its CRLF (RFC 6376 3.7). */
-	struct buf data = {0};
-	buf_add(&data, hdrs->data, hdrs->len);
-	dkim_canon_header(&data, f.data, f.len);
-	data.len -= 2;
-	gnutls_datum_t dt = {.data = (unsigned char *)data.data, .size = (unsigned)data.len}, sig = {0};
-	unsigned char hash[32];
+void dkim_prep_free(struct dkim_prep *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nforms; i++) {
+		buf_free(&p->forms[i].text);
+		buf_free(&p->forms[i].canon);
+	}
+	free(p->forms);
+	buf_free(&p->raw);
+	buf_free(&p->canon);
+	free(p);
+}
+
+int dkim_prepare(const struct dkim *d, const char *msg, size_t len, time_t now, struct dkim_prep **out,
+		 char **err)
+{
+	*out = NULL;
+	struct hfield *fs = NULL;
+	size_t n = 0, body = 0;
+	if (split_header(msg, len, &fs, &n, &body) < 0) {
+		free(fs);
+		return errf(err, "DKIM: the message has no end of header");
+	}
+	struct dkim_prep *p = xcalloc(1, sizeof *p);
+	pick_fields(fs, n, p->order);
+	struct buf hl = {0};
+	for (size_t i = 0; dkim_signed_headers[i]; i++) {
+		if (p->order[i] == -2)
+			continue;
+		if (hl.len)
+			buf_add(&hl, ":", 1);
+		buf_adds(&hl, dkim_signed_headers[i]);
+		if (p->order[i] < 0)
+			continue;
+		const struct hfield *h = &fs[p->order[i]];
+		p->raw_at[i] = p->raw.len;
+		p->raw_len[i] = h->len;
+		buf_add(&p->raw, h->p, h->len);
+		p->canon_at[i] = p->canon.len;
+		dkim_canon_header(&p->canon, h->p, h->len);
+		p->canon_len[i] = p->canon.len - p->canon_at[i];
+	}
+	free(fs);
+	p->forms = xcalloc((size_t)(d->n ? d->n : 1), sizeof *p->forms);
+	for (int i = 0; i < d->n; i++) {
+		struct form *fm = &p->forms[p->nforms++];
+		fm->sig_size = d->keys[i].sig_size;
+		lay_out(d, &d->keys[i], hl.data ? hl.data : "", now, fm);
+		p->room += fm->text.len;
+	}
+	buf_free(&hl);
+	*out = p;
+	return 0;
+}
+
+size_t dkim_prep_room(const struct dkim_prep *p)
+{
+	return p ? p->room : 0;
+}
+
+/* K's signature of the SHA-256 DIGEST of the signed data into SIG. */
+static int sign_digest(struct key *k, const unsigned char digest[32], gnutls_datum_t *sig, char **err)
+{
 	int slot = 0, rc;
 	const char *why = NULL;
 	gnutls_privkey_t pk = take_key(k, &slot, &why);
-	if (!pk) {
-		rc = errf(err, "DKIM key %s: %s", k->selector, why);
-		goto out;
-	}
-	if (k->ed25519) {
-		/* RFC 8463: Ed25519 signs the SHA-256 of the data */
-		gnutls_hash_fast(GNUTLS_DIG_SHA256, dt.data, dt.size, hash);
-		gnutls_datum_t hd = {.data = hash, .size = sizeof hash};
-		rc = gnutls_privkey_sign_data2(pk, GNUTLS_SIGN_EDDSA_ED25519, 0, &hd, &sig);
-	} else {
-		rc = gnutls_privkey_sign_data(pk, GNUTLS_DIG_SHA256, 0, &dt, &sig);
-	}
+	if (!pk)
+		return errf(err, "DKIM key %s: %s", k->selector, why);
+	gnutls_datum_t hd = {.data = (unsigned char *)digest, .size = 32};
+	/* RFC 8463: Ed25519 signs the SHA-256 of the data; RSA (PKCS #1
+	 * v1.5) the same SHA-256 in a DigestInfo */
+	if (k->ed25519)
+		rc = gnutls_privkey_sign_data2(pk, GNUTLS_SIGN_EDDSA_ED25519, 0, &hd, sig);
+	else
+		rc = gnutls_privkey_sign_hash(pk, GNUTLS_DIG_SHA256, 0, &hd, sig);
 	pthread_mutex_unlock(&k->mu[slot]);
-	if (rc < 0) {
-		rc = errf(err, "DKIM key %s: cannot sign: %s", k->selector, gnutls_strerror(rc));
-		goto out;
+	if (rc < 0)
+		return errf(err, "DKIM key %s: cannot sign: %s", k->selector, gnutls_strerror(rc));
+	return 0;
+}
+
+/* The SHA-256 of the signed data: the header fields in h= order (N runs
+ * of IOV), then FM's field with BH and an empty b=. */
+static int header_digest(const struct form *fm, const gnutls_datum_t *iov, int n, const char bh[45],
+			 unsigned char out[32])
+{
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		gnutls_hash(h, iov[i].data, iov[i].size);
+	gnutls_hash(h, fm->canon.data, fm->canon_bh);
+	gnutls_hash(h, bh, BH_LEN);
+	gnutls_hash(h, fm->canon.data + fm->canon_bh + BH_LEN, fm->canon.len - fm->canon_bh - BH_LEN);
+	gnutls_hash_deinit(h, out);
+	return 0;
+}
+
+/*
+ * The signed fields of the message whose fields are FS[N], canonical, in
+ * h= order, into IOV (returns how many, or -1 with *ERR when a signed
+ * field is missing or added against the prepared message): the prepared
+ * canonical form where the field is the prepared one byte for byte
+ * (From, Date, Content-Type...: the edition's), canonicalized into MINE
+ * where it differs (To, Message-ID, List-Unsubscribe, a personal Subject).
+ */
+static int signed_fields(const struct dkim_prep *p, const struct hfield *fs, size_t n, struct buf *mine,
+			 gnutls_datum_t iov[NSIGNED], char **err)
+{
+	int order[NSIGNED];
+	pick_fields(fs, n, order);
+	size_t mine_at[NSIGNED]; /* SIZE_MAX: the prepared form */
+	for (int i = 0; i < NSIGNED; i++) {
+		if ((order[i] == -2) != (p->order[i] == -2) || (order[i] == -1) != (p->order[i] == -1))
+			return errf(err, "DKIM: the message's %s field is not where the prepared message had it",
+				    dkim_signed_headers[i]);
+		mine_at[i] = SIZE_MAX;
+		if (order[i] < 0)
+			continue;
+		const struct hfield *h = &fs[order[i]];
+		if (h->len == p->raw_len[i] && !memcmp(h->p, p->raw.data + p->raw_at[i], h->len))
+			continue;
+		mine_at[i] = mine->len;
+		dkim_canon_header(mine, h->p, h->len);
+	}
+	/* MINE has stopped growing: its fields can be pointed at */
+	int niov = 0;
+	for (int i = 0; i < NSIGNED; i++) {
+		if (order[i] < 0)
+			continue;
+		if (mine_at[i] == SIZE_MAX) {
+			iov[niov++] = (gnutls_datum_t){.data = (unsigned char *)p->canon.data + p->canon_at[i],
+						       .size = (unsigned)p->canon_len[i]};
+			continue;
+		}
+		size_t end = mine->len; /* where the next field of MINE starts */
+		for (int k = i + 1; k < NSIGNED && end == mine->len; k++)
+			if (mine_at[k] != SIZE_MAX)
+				end = mine_at[k];
+		iov[niov++] = (gnutls_datum_t){.data = (unsigned char *)mine->data + mine_at[i],
+					       .size = (unsigned)(end - mine_at[i])};
+	}
+	return niov;
+}
+
+/* FM's field for the signed fields IOV[N] and the body hash BH, written
+ * into ROOM (FM->text.len bytes). 0, or -1 with *ERR. */
+static int write_field(const struct form *fm, char *room, const gnutls_datum_t *iov, int n, const char bh[45],
+		       char **err)
+{
+	memcpy(room, fm->text.data, fm->text.len);
+	memcpy(room + fm->bh_at, bh, BH_LEN);
+	unsigned char digest[32];
+	gnutls_datum_t sig = {0};
+	if (header_digest(fm, iov, n, bh, digest) < 0)
+		return errf(err, "DKIM: cannot hash with SHA-256");
+	if (sign_digest(fm->key, digest, &sig, err) < 0)
+		return -1;
+	if (sig.size != fm->sig_size) {
+		errf(err, "DKIM key %s: a signature of %u octets, %zu expected", fm->key->selector, sig.size,
+		     fm->sig_size);
+		gnutls_free(sig.data);
+		return -1;
 	}
 	struct buf b = {0};
 	mime_base64(&b, sig.data, sig.size);
 	gnutls_free(sig.data);
-	/* b= folded in pieces: FWS is allowed within base64 */
-	for (size_t i = 0; i < b.len;) {
-		size_t room = col < 76 ? 76 - col : 0;
-		if (room < 8) {
-			buf_add(&f, "\r\n\t", 3);
-			col = 1;
-			room = 75;
-		}
-		size_t take = b.len - i < room ? b.len - i : room;
-		buf_add(&f, b.data + i, take);
-		col += take;
-		i += take;
-	}
+	/* b='s placeholders, in order, across the folds */
+	size_t j = 0;
+	for (size_t at = fm->b_from; at < fm->text.len && j < b.len; at++)
+		if (room[at] == B_MARK)
+			room[at] = b.data[j++];
 	buf_free(&b);
-	buf_add(&f, "\r\n", 2);
-	buf_add(out, f.data, f.len);
-	rc = 0;
-out:
-	buf_free(&f);
-	buf_free(&data);
-	return rc;
+	return 0;
 }
 
-int dkim_sign(const struct dkim *d, const char *msg, size_t len, time_t now, struct buf *out, char **err)
+int dkim_prep_sign(const struct dkim_prep *p, char *room, const char *msg, size_t len, char **err)
 {
 	struct hfield *fs = NULL;
 	size_t n = 0, body = 0;
@@ -534,56 +771,35 @@ int dkim_sign(const struct dkim *d, const char *msg, size_t len, time_t now, str
 		free(fs);
 		return errf(err, "DKIM: the message has no end of header");
 	}
+	struct buf mine = {0};
+	gnutls_datum_t iov[NSIGNED];
+	int niov = signed_fields(p, fs, n, &mine, iov, err);
+	int rc = niov < 0 ? -1 : 0;
 	char bh[45];
-	dkim_body_hash(msg + body, len - body, bh);
-
-	/* h=: the names the message has, each instance taken from the bottom
-	 * up (RFC 6376 5.4.2); "from" twice, the second matching nothing. */
-	struct buf hl = {0}, hdrs = {0};
-	bool *used = xcalloc(n ? n : 1, sizeof *used);
-	for (size_t i = 0; dkim_signed_headers[i]; i++) {
-		const char *name = dkim_signed_headers[i];
-		size_t nl = strlen(name);
-		bool present = false, oversign = i > 0 && !strcmp(name, dkim_signed_headers[i - 1]);
-		for (size_t j = n; j-- > 0;) {
-			if (fs[j].nlen == nl && !strncasecmp(fs[j].p, name, nl)) {
-				present = true;
-				if (!used[j]) {
-					used[j] = true;
-					dkim_canon_header(&hdrs, fs[j].p, fs[j].len);
-					break;
-				}
-			}
-		}
-		if (present || oversign) {
-			if (hl.len)
-				buf_add(&hl, ":", 1);
-			buf_adds(&hl, name);
-		}
+	if (rc == 0)
+		dkim_body_hash(msg + body, len - body, bh);
+	for (int i = 0; i < p->nforms && rc == 0; i++) {
+		rc = write_field(&p->forms[i], room, iov, niov, bh, err);
+		room += p->forms[i].text.len;
 	}
-	free(used);
 	free(fs);
-	int rc = 0;
-	for (int i = 0; i < d->n && rc == 0; i++)
-		rc = sign_one(d, &d->keys[i], hl.data, &hdrs, bh, now, out, err);
-	buf_free(&hl);
-	buf_free(&hdrs);
+	buf_free(&mine);
 	return rc;
 }
 
-int dkim_sign_prepend(const struct dkim *d, struct buf *msg, size_t start, time_t now, char **err)
+int dkim_sign(const struct dkim *d, const char *msg, size_t len, time_t now, struct buf *out, char **err)
 {
-	struct buf sig = {0};
-	if (dkim_sign(d, msg->data + start, msg->len - start, now, &sig, err) < 0) {
-		buf_free(&sig);
+	struct dkim_prep *p = NULL;
+	if (dkim_prepare(d, msg, len, now, &p, err) < 0)
 		return -1;
+	size_t at = buf_room(out, p->room);
+	int rc = dkim_prep_sign(p, out->data + at, msg, len, err);
+	if (rc < 0) {
+		out->len = at;
+		out->data[at] = '\0';
 	}
-	size_t old = msg->len;
-	buf_add(msg, sig.data, sig.len); /* room */
-	memmove(msg->data + start + sig.len, msg->data + start, old - start);
-	memcpy(msg->data + start, sig.data, sig.len);
-	buf_free(&sig);
-	return 0;
+	dkim_prep_free(p);
+	return rc;
 }
 
 /* ---- keygen ---- */

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpsl.h>
+
 #include "digest/log.h"
 #include "digest/preflight.h"
 #include "digest/transport.h"
@@ -114,12 +116,28 @@ static char *from_domain(const char *from)
 	return d;
 }
 
-/* DMARC's relaxed alignment, without a public-suffix list: the From
- * domain is the DKIM domain or below it. */
+/* DMARC's relaxed alignment (RFC 7489 3.1.1): the From domain and d=
+ * have one organizational domain, the registrable domain by the Public
+ * Suffix List (libpsl: Debian's publicsuffix list, else its built-in
+ * copy), so news.example.org and mail.example.org align and
+ * example.co.uk and other.co.uk do not. A name the list gives none of (a
+ * single label, an unknown suffix): aligned when From's domain is d= or
+ * below it. */
 static bool aligned(const char *from, const char *d)
 {
-	size_t fn = strlen(from), dn = strlen(d);
-	return !strcasecmp(from, d) || (fn > dn && from[fn - dn - 1] == '.' && !strcasecmp(from + fn - dn, d));
+	psl_ctx_t *latest = psl_latest(NULL);
+	const psl_ctx_t *psl = latest ? latest : psl_builtin();
+	const char *of = psl ? psl_registrable_domain(psl, from) : NULL;
+	const char *od = psl ? psl_registrable_domain(psl, d) : NULL;
+	bool ok;
+	if (of && od) {
+		ok = !strcasecmp(of, od);
+	} else {
+		size_t fn = strlen(from), dn = strlen(d);
+		ok = !strcasecmp(from, d) || (fn > dn && from[fn - dn - 1] == '.' && !strcasecmp(from + fn - dn, d));
+	}
+	psl_free(latest);
+	return ok;
 }
 
 /* The nearest directory of PATH that exists; malloc'd. */
@@ -222,7 +240,7 @@ int preflight_check(const struct config *cfg, int *warnings)
 		warns++;
 	} else if (*fd && !aligned(fd, cfg->dkim.domain)) {
 		say(false, cfg, cfg->at.dkim_domain, "dkim.domain",
-		    "\"%s\" is not aligned with the From domain \"%s\": DMARC wants From's domain or one below d=",
+		    "\"%s\" is not aligned with the From domain \"%s\": DMARC wants both under one registered domain",
 		    cfg->dkim.domain, fd);
 		warns++;
 	}

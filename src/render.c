@@ -38,6 +38,7 @@ struct render {
 	struct mime_skel *skel;
 	time_t now;         /* the edition's Date, and its signatures' t= */
 	struct dkim *dkim;  /* the dkim block's keys, or NULL: nothing signed */
+	struct dkim_prep *signing; /* the edition's signatures prepared, with dkim */
 };
 
 /* ---- locale ---- */
@@ -316,6 +317,8 @@ static void clear_rendered(struct render *r)
 	memset(&r->html, 0, sizeof r->html);
 	mime_skel_free(r->skel);
 	r->skel = NULL;
+	dkim_prep_free(r->signing);
+	r->signing = NULL;
 	r->rendered = false;
 }
 
@@ -457,6 +460,8 @@ bool render_is_ru(const struct render *r)
 	return r->ru;
 }
 
+static int prepare_signing(struct render *r, char **err);
+
 int render_edition(struct render *r, const char *date, const struct article *a, size_t n, time_t now,
 		   char **err)
 {
@@ -492,6 +497,10 @@ int render_edition(struct render *r, const char *date, const struct article *a, 
 		return -1;
 	r->now = now;
 	r->rendered = true;
+	if (r->dkim && prepare_signing(r, err) < 0) {
+		clear_rendered(r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -504,7 +513,6 @@ void render_sample_reader(const struct render *r, const char *email, struct read
 
 static void link_url(const struct render *r, const char *path, const char *purpose, const struct reader *rd,
 		     char *out, size_t n);
-
 /* The personal values of RD; STORE holds the strings they point into. */
 struct slots {
 	const char *v[SLOT_COUNT];
@@ -526,17 +534,38 @@ static void fill_slots(const struct render *r, const struct reader *rd, struct s
 		s->v[SLOT_UNSUBSCRIBE_MAILTO] = s->mailto;
 }
 
+/* What every reader's signatures share, prepared once from a sample
+ * reader's message: the same skeleton gives every reader the same signed
+ * fields in the same places (mime.h), only To, Message-ID and
+ * List-Unsubscribe (and a Subject with personal values) differ. */
+static int prepare_signing(struct render *r, char **err)
+{
+	struct reader rd;
+	struct slots s;
+	render_sample_reader(r, NULL, &rd);
+	fill_slots(r, &rd, &s);
+	struct buf m = {0};
+	mime_skel_message(r->skel, s.v, &m);
+	int rc = dkim_prepare(r->dkim, m.data, m.len, r->now, &r->signing, err);
+	buf_free(&m);
+	return rc;
+}
+
 int render_message(const struct render *r, const struct reader *rd, struct buf *out)
 {
 	struct slots s;
 	fill_slots(r, rd, &s);
-	size_t start = out->len;
+	/* The signatures' room first, the message after it: signing fills
+	 * the room and never moves the message. */
+	size_t room = dkim_prep_room(r->signing);
+	size_t start = buf_room(out, room);
 	mime_skel_message(r->skel, s.v, out);
 	/* Each reader's body differs (personal links): the body hash and
 	 * the signature are this message's own. */
-	if (r->dkim) {
+	if (r->signing) {
 		char *err = NULL;
-		if (dkim_sign_prepend(r->dkim, out, start, r->now, &err) < 0) {
+		if (dkim_prep_sign(r->signing, out->data + start, out->data + start + room, out->len - start - room,
+				   &err) < 0) {
 			log_error("%s", err);
 			free(err);
 			return -1;
@@ -673,10 +702,14 @@ int render_confirm(struct render *r, const struct reader *rd, time_t now, struct
 		snprintf(msgid, sizeof msgid, "digest-confirm.%lld.%.32s", (long long)now, rd->nonce);
 		const char *slots[SLOT_COUNT] = {[SLOT_NAME] = rd->name, [SLOT_EMAIL] = rd->email,
 						 [SLOT_UNSUBSCRIBE_URL] = "", [SLOT_MESSAGE_ID] = msgid};
-		size_t start = out->len;
-		mime_skel_message(k, slots, out);
+		/* one message: signed, then copied after its signatures */
+		struct buf m = {0};
+		mime_skel_message(k, slots, &m);
 		if (r->dkim)
-			rc = dkim_sign_prepend(r->dkim, out, start, now, err);
+			rc = dkim_sign(r->dkim, m.data, m.len, now, out, err);
+		if (rc == 0)
+			buf_add(out, m.data, m.len);
+		buf_free(&m);
 	}
 	mime_skel_free(k);
 	tout_free(&subject);

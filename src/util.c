@@ -110,6 +110,15 @@ void buf_add(struct buf *b, const void *p, size_t n)
 
 void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
+size_t buf_room(struct buf *b, size_t n)
+{
+	buf_grow(b, n);
+	size_t at = b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return at;
+}
+
 void buf_addf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -45,13 +45,36 @@ int dkim_nkeys(const struct dkim *d);
  * not dot-stuffed), signed at time NOW (t=), appended to OUT; the caller
  * puts them before the message. Safe to call from several threads at
  * once on one signer. 0, or -1 with *ERR (MSG has no header/body
- * separator, GnuTLS failed).
+ * separator, GnuTLS failed); OUT is then as it was.
  */
 int dkim_sign(const struct dkim *d, const char *msg, size_t len, time_t now, struct buf *out, char **err);
 
-/* dkim_sign_prepend: as dkim_sign, with the signatures inserted in MSG
- * before its byte START (where the message begins in the buffer). */
-int dkim_sign_prepend(const struct dkim *d, struct buf *msg, size_t start, time_t now, char **err);
+/*
+ * Signing many messages of one shape (an edition's, which differ only by
+ * their reader): dkim_prepare does once what is the same for all of them,
+ * from one of them, MSG (LEN bytes, as for dkim_sign), signed at NOW: the
+ * layout of the DKIM-Signature fields (whose length does not depend on
+ * the message: bh= and b= have a fixed size per key) and the relaxed form
+ * of the signed header fields. 0, or -1 with *ERR (no end of header).
+ * Free with dkim_prep_free (NULL is fine). D must outlive it.
+ *
+ * dkim_prep_room: the octets the signatures take before each message.
+ *
+ * dkim_prep_sign: the signatures of MSG (LEN bytes) written into ROOM
+ * (dkim_prep_room bytes, typically just before MSG in one buffer, so
+ * the message is never moved). MSG must have the signed header fields
+ * that the prepared message had, in the same places (their values may
+ * differ: the fields that differ from the prepared ones are canonicalized
+ * again, the others not). Safe from several threads at once. 0, or -1
+ * with *ERR (a signed field missing or added, no end of header, GnuTLS
+ * failed): ROOM then holds no valid field.
+ */
+struct dkim_prep;
+int dkim_prepare(const struct dkim *d, const char *msg, size_t len, time_t now, struct dkim_prep **out,
+		 char **err);
+size_t dkim_prep_room(const struct dkim_prep *p);
+int dkim_prep_sign(const struct dkim_prep *p, char *room, const char *msg, size_t len, char **err);
+void dkim_prep_free(struct dkim_prep *p);
 
 /* dkim_canon_header: header field F (LEN bytes: "Name: value", folded or
  * not, with or without its final CRLF) in relaxed canonicalization

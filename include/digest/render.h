@@ -57,12 +57,13 @@ void render_sample_reader(const struct render *r, const char *email, struct read
 
 /* render_message: the whole message of the rendered edition for RD,
  * appended to OUT, with its DKIM signatures when digest.conf has a dkim
- * block. Safe to call from several threads at once. The message is
+ * block (written into room left before the message: it is never moved).
+ * Safe to call from several threads at once. The message is
  * canonical for SMTP (transport.h TX_CANONICAL): CRLF line ends only, and
  * no line begins with a dot (quoted-printable writes one as =2E; the
  * signatures' continuation lines begin with a tab). 0; -1 when it could
- * not be signed (said on stderr; OUT then holds it unsigned: do not send
- * it). */
+ * not be signed (said on stderr; what OUT then holds is no message: do
+ * not send it). */
 int render_message(const struct render *r, const struct reader *rd, struct buf *out);
 
 /* render_body: the HTML (HTML != 0) or the wrapped text part for RD,

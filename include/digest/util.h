@@ -31,6 +31,9 @@ void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+/* buf_room: N bytes added to B's end for the caller to fill (their content
+ * is unspecified); returns their offset in B->data. */
+size_t buf_room(struct buf *b, size_t n);
 
 /* str_collapse_ws: in place, every run of whitespace (ASCII and Unicode
  * spaces such as NBSP) becomes one ASCII space; leading and trailing

@@ -9,7 +9,9 @@ and tests/bench/slowsite.py (5 ms per answer) for the collection case.
 
   sending        `digest run` of one edition to 20 000 and 100 000 subscribers
                  (connections = 4, the journal on), against `smtp-source -d -s 4`
-                 sending as many messages of the same size to the same sink
+                 sending as many messages of the same size to the same sink;
+                 and to 20 000 with delivery.journal_sync = "normal" (what the
+                 journal's fsyncs cost; not a target)
   edition build  `digest run --dry-run`: collect, rank, render, send nothing
   collection     `digest collect` of 500 article pages (+ 10 listings) versus one
                  `curl` process fetching the same 510 URLs one after another
@@ -303,6 +305,21 @@ class Bench:
         return d, conf
 
     @staticmethod
+    def normal_conf(d, conf):
+        """CONF with delivery.journal_sync = "normal", beside it in D (the
+        same database)."""
+        with open(conf, encoding="utf-8") as f:
+            text = f.read()
+        text, n = re.subn(r'^delivery = \{ transport = "smtp";', 'delivery = { transport = "smtp"; '
+                          'journal_sync = "normal";', text, flags=re.M)
+        if n != 1:
+            raise BenchError(f"{conf}: expected one `delivery = {{ transport = \"smtp\";`")
+        path = os.path.join(d, "digest-normal.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    @staticmethod
     def fresh_db(d):
         var = os.path.join(d, "var")
         for name in os.listdir(var):
@@ -574,6 +591,11 @@ storage = {{ database = "var/digest.db"; }};
         for n in sizes:
             print(f"== digest run to {n} subscribers ({CONNECTIONS} connections)")
             results[n] = self.digest_run(n, *cases[n])
+        # The same, its journal's commits handed to the OS rather than
+        # synced to the disk: what the fsyncs cost (not a target).
+        n0 = sizes[0]
+        print(f"== digest run to {n0} subscribers, delivery.journal_sync = \"normal\"")
+        normal = self.digest_run(n0, cases[n0][0], self.normal_conf(*cases[n0]))
 
         print(f"== collection: {COLLECT_ARTICLES} article pages, {COLLECT_DELAY_MS} ms per answer, "
               f"per_host = {o.per_host or 'default'}")
@@ -600,6 +622,9 @@ storage = {{ database = "var/digest.db"; }};
             rows.append([f"digest run, {CONNECTIONS} connections{flag}", str(n), f"{r['rate']:.0f}",
                          f"{r['rate'] / ref:.2f}", f"{r['cpu_us']:.0f}", f"{r['cpu_us'] / ref_cpu:.2f}",
                          f"{r['rss_mb']:.1f}", f"{r['commits']:.2f}", f"{r['build']:.2f}", f"{r['wall']:.2f}"])
+        rows.append([f"  journal_sync = \"normal\"", str(n0), f"{normal['rate']:.0f}", f"{normal['rate'] / ref:.2f}",
+                     f"{normal['cpu_us']:.0f}", f"{normal['cpu_us'] / ref_cpu:.2f}", f"{normal['rss_mb']:.1f}",
+                     f"{normal['commits']:.2f}", f"{normal['build']:.2f}", f"{normal['wall']:.2f}"])
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
         print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
         print("-+-".join("-" * w for w in widths))

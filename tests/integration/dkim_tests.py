@@ -495,6 +495,21 @@ dkim = {{ domain = "other.example.net"; keys = ( {{ selector = "k"; key_file = "
         r = self.digest("check-config", conf=conf)
         check(r.code == 0 and not [ln for ln in r.err_lines if "warning" in ln and "sources" not in ln],
               f"check-config on a production-like config: exit {r.code}: {short(r.err)}")
+        # alignment is by registered domain (the Public Suffix List): a d= of
+        # another subdomain of it aligns; one under another owner of a
+        # public suffix (co.uk) does not
+        for from_, dkim_d, warned in (("news.example.org", "mail.example.org", False),
+                                      ("example.org", "news.example.org", False),
+                                      ("news.example.co.uk", "example.co.uk", False),
+                                      ("example.co.uk", "other.co.uk", True),
+                                      ("example.org", "example.org.evil.test", True)):
+            conf = self.conf(d, text=good.replace("digest@news.example.org", f"digest@{from_}")
+                             .replace('domain = "example.org"', f'domain = "{dkim_d}"'))
+            r = self.digest("check-config", conf=conf)
+            hit = [ln for ln in r.err_lines if "dkim.domain" in ln and "not aligned" in ln]
+            check(r.code == 0 and bool(hit) == warned,
+                  f"From {from_}, d={dkim_d}: exit {r.code}, want {'a' if warned else 'no'} alignment warning: "
+                  f"{short(r.err)}")
         # an example.* base_url is a warning too, and so is no dkim block
         conf = self.conf(d, text=good.replace("https://news.vpk-daily.ru", "https://news.example.com")
                          .split("dkim = ")[0])

@@ -495,17 +495,79 @@ static void test_no_header_end(void **state)
 	assert_non_null(strstr(err, "no end of header"));
 	assert_int_equal(out.len, 0);
 	free(err);
-	/* dkim_sign_prepend puts the fields before the message */
-	struct buf m = {0};
-	buf_adds(&m, "junk before|");
-	buf_adds(&m, MSG);
-	assert_int_equal(dkim_sign_prepend(d, &m, 12, 1795000000, &err), 0);
-	static const char head[] = "junk before|DKIM-Signature: v=1; a=ed25519-sha256;";
-	assert_int_equal(strncmp(m.data, head, sizeof head - 1), 0);
-	assert_non_null(strstr(m.data, "\r\nFrom: VPK Daily"));
-	assert_string_equal(strstr(m.data, "\r\n\r\n"), strstr(MSG, "\r\n\r\n"));
-	buf_free(&m);
 	dkim_free(d);
+}
+
+/* Signing prepared once from one message: each message signed into the
+ * room before it gets, byte for byte, what dkim_sign gives it alone;
+ * whichever of its signed fields differ from the prepared message's. */
+static void test_prepared(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *find, *repl;
+		const char *fails; /* what the error names, or NULL: signed */
+	} rows[] = {
+		{"Subject", "Subject", NULL},
+		/* what differs per reader */
+		{"To: Reader <r@example.net>", "To: =?UTF-8?B?0KfQuNGC0LDRgtC10LvRjA==?= <someone.else@example.com>", NULL},
+		{"abc@example.org>", "a-much-longer-message-id.0123456789@example.org>", NULL},
+		{"unsubscribe?t=x>,\r\n <mailto", "unsubscribe?t=a-longer-token>, <mailto", NULL},
+		{"Subject: The day's stories", "Subject: The day's stories for Reader", NULL},
+		/* and what should not, but may: canonicalized again */
+		{"Date: Tue, 24", "Date:   Wed,    25", NULL},
+		{"MIME-Version: 1.0", "Mime-Version : 1.0", NULL},
+		/* unsigned fields come and go */
+		{"X-Mailer: digest\r\n", "", NULL},
+		{"X-Mailer: digest", "X-Mailer: digest\r\nX-Other: yes", NULL},
+		/* the body is each message's own */
+		{"Hello.", "Hello, Reader, with a longer body.\r\n\r\nAnd   blanks  ", NULL},
+		/* a signed field added or missing changes h=: refused */
+		{"MIME-Version: 1.0\r\n", "", "mime-version"},
+		{"X-Mailer: digest", "Reply-To: <editors@example.org>", "reply-to"},
+		{"From: VPK", "From: attacker@example.com\r\nFrom: VPK", "from"},
+		{"\r\n\r\nHello.\r\n\r\nThe stories.\r\n", "\r\n", "end of header"},
+	};
+	for (int k = 0; k < 3; k++) {
+		struct dkim *d = signer(k != 1, k != 0);
+		struct dkim_prep *p = NULL;
+		char *err = NULL;
+		assert_int_equal(dkim_prepare(d, MSG, strlen(MSG), 1795000000, &p, &err), 0);
+		size_t room = dkim_prep_room(p);
+		for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+			char *msg = edit(MSG, rows[i].find, rows[i].repl);
+			struct buf b = {0};
+			buf_adds(&b, "junk|");
+			size_t at = buf_room(&b, room);
+			buf_adds(&b, msg);
+			int rc = dkim_prep_sign(p, b.data + at, b.data + at + room, strlen(msg), &err);
+			if (rows[i].fails) {
+				if (rc != -1 || !err || !strstr(err, rows[i].fails))
+					fail_msg("row %zu: rc %d, error %s; want one naming %s", i, rc, err ? err : "none",
+						 rows[i].fails);
+				free(err);
+				err = NULL;
+			} else {
+				if (rc != 0)
+					fail_msg("row %zu: %s", i, err);
+				char *want = sign(d, msg);
+				assert_int_equal(strlen(want), room);
+				if (memcmp(b.data + at, want, room))
+					fail_msg("row %zu (keys %d): prepared\n%.*s\nalone\n%s", i, k, (int)room, b.data + at,
+						 want);
+				/* the message after it untouched */
+				assert_string_equal(b.data + at + room, msg);
+				assert_int_equal(strncmp(b.data, "junk|DKIM-Signature: v=1;", 25), 0);
+				free(want);
+			}
+			buf_free(&b);
+			free(msg);
+		}
+		dkim_prep_free(p);
+		dkim_free(d);
+	}
+	dkim_prep_free(NULL);
+	assert_int_equal(dkim_prep_room(NULL), 0);
 }
 
 int main(void)
@@ -515,7 +577,7 @@ int main(void)
 		cmocka_unit_test(test_body_hash),        cmocka_unit_test(test_signature_fields),
 		cmocka_unit_test(test_what_is_signed),   cmocka_unit_test(test_bad_keys),
 		cmocka_unit_test(test_keygen),           cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_no_header_end),
+		cmocka_unit_test(test_no_header_end),    cmocka_unit_test(test_prepared),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -620,6 +620,64 @@ static void test_confirm_injection(void **state)
 	config_free(cfg);
 }
 
+/* Feedback-ID (Gmail's feedback loop): CAMPAIGN:TYPE:SENDER, the
+ * sender newsletter.feedback_id or the From domain, none when it is "";
+ * the same in every reader's message of an edition. */
+static void test_feedback_id(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *setting; /* NULL: not set */
+		const char *digest, *confirm; /* NULL: no Feedback-ID */
+	} rows[] = {
+		{NULL, "20261123:digest:example.org", "confirm:optin:example.org"},
+		{"bulk42", "20261123:digest:bulk42", "confirm:optin:bulk42"},
+		{"", NULL, NULL},
+	};
+	char *secret = xasprintf("%s/secret", dir);
+	FILE *f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs(KEY_HEX "\n", f);
+	fclose(f);
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		struct buf t = {0};
+		buf_adds(&t, "newsletter = { name = \"Daily\"; timezone = \"UTC\"; list_id = \"daily.example.org\";");
+		conf_set(&t, "from", "News <news@example.org>");
+		conf_set(&t, "secret_file", secret);
+		if (rows[i].setting)
+			conf_set(&t, "feedback_id", rows[i].setting);
+		buf_adds(&t, " };\n");
+		struct config *cfg = load_config(t.data);
+		buf_free(&t);
+		struct render *r = NULL;
+		char *err = NULL;
+		if (render_load(cfg, true, &r, &err) < 0 || render_edition(r, "2026-11-23", NULL, 0, 1700000000, &err) < 0)
+			fail_msg("row %zu: %s", i, err);
+		for (int k = 0; k < 3; k++) {
+			static const char *const emails[] = {"a@example.org", "b@example.net", "c@example.com"};
+			struct reader rd = {.email = emails[k], .name = k ? "B" : NULL,
+					    .nonce = "0123456789abcdef0123456789abcdef"};
+			struct buf out = {0};
+			if (k < 2)
+				assert_int_equal(render_message(r, &rd, &out), 0);
+			else
+				assert_int_equal(render_confirm(r, &rd, 1700000000, &out, &err), 0);
+			struct message m;
+			parse_message(out.data, out.len, &m);
+			const char *want = k < 2 ? rows[i].digest : rows[i].confirm;
+			const char *got = field(m.h, m.nh, "Feedback-ID");
+			if (want ? !got || strcmp(got, want) : got != NULL)
+				fail_msg("row %zu, message %d: Feedback-ID %s, want %s", i, k, got ? got : "none",
+					 want ? want : "none");
+			message_free(&m);
+			buf_free(&out);
+		}
+		render_free(r);
+		config_free(cfg);
+	}
+	free(secret);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -643,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_confirm_mail),
 		cmocka_unit_test(test_confirm_injection),
+		cmocka_unit_test(test_feedback_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
