@@ -125,17 +125,7 @@ static void free_job(struct job *j)
  * latest; with the lock held (the wait releases it). */
 static void wait_once(struct pool *p, double until)
 {
-	double d = until - mono_now();
-	if (d < 0)
-		d = 0;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)d;
-	ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = mono_timespec(until);
 	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 

@@ -161,17 +161,9 @@ static void commit(struct journal *j)
  * with MU held (released meanwhile). */
 static void wait_until(struct journal *j, double at)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double d = at - mono_now();
-	if (d <= 0)
+	if (at <= mono_now())
 		return;
-	ts.tv_sec += (time_t)d;
-	ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = mono_timespec(at);
 	pthread_cond_timedwait(&j->all_here, &j->mu, &ts);
 }
 

@@ -369,6 +369,22 @@ double mono_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct timespec mono_timespec(double at)
+{
+	double d = at - mono_now();
+	if (d < 0)
+		d = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)d;
+	ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 int secret_file_line(const char *path, const char *key, char **out, char **err)
 {
 	*out = NULL;

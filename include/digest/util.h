@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdarg.h>
 
@@ -49,6 +50,10 @@ char *str_collapse_ws(char *s);
 unsigned long utf8_decode(const unsigned char *s, size_t *len);
 /* mono_now: seconds on the monotonic clock. */
 double mono_now(void);
+/* mono_timespec: the monotonic time AT (as mono_now gives it) as a
+ * timespec, for pthread_cond_timedwait on a CLOCK_MONOTONIC condition;
+ * a time past is now. */
+struct timespec mono_timespec(double at);
 /* hex_value: the value of the hex digit C, or -1. */
 int hex_value(int c);
 /* utf8_width: display columns of the UTF-8 string S (one per character;
