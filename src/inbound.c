@@ -197,16 +197,6 @@ static int read_file(const char *path, struct buf *b)
 	return rc;
 }
 
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* One subdirectory (new or cur) of a Maildir. */
 static int maildir_sub(struct inbound *in, const char *dir, const char *sub, char **err)
 {
@@ -278,8 +268,8 @@ static int maildir_sub(struct inbound *in, const char *dir, const char *sub, cha
 	}
 	if (moved) {
 		char *cur = xasprintf("%s/cur", dir);
-		sync_dir(cur);
-		sync_dir(path);
+		fsync_dir(cur);
+		fsync_dir(path);
 		free(cur);
 	}
 	for (size_t i = 0; i < n; i++)

@@ -157,7 +157,7 @@ static void commit(struct journal *j)
 	}
 }
 
-/* wait_until: on DURABLE until the monotonic time AT at the latest. Called
+/* wait_until: on ALL_HERE until the monotonic time AT at the latest. Called
  * with MU held (released meanwhile). */
 static void wait_until(struct journal *j, double at)
 {

@@ -33,16 +33,6 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int maildir_deliver(const char *dir, const char *msg, size_t len, char *name, char **err)
 {
 	return maildir_deliver_from(dir, NULL, msg, len, name, err);
@@ -119,7 +109,7 @@ int maildir_deliver_from(const char *dir, const char *return_path, const char *m
 	/* The message is in new/: delivered, whatever the sync says (an error
 	 * here must not make it sent twice). */
 	snprintf(path, sizeof path, "%s/new", dir);
-	if (sync_dir(path) < 0)
+	if (fsync_dir(path) < 0)
 		log_warn("maildir %s: cannot sync new/: %s", dir, strerror(errno));
 	if (name)
 		snprintf(name, 512, "%s", base);

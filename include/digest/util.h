@@ -64,6 +64,9 @@ size_t utf8_width(const char *s);
 char *path_resolve(const char *dir, const char *path);
 /* path_dir: the directory part of PATH ("." when none); malloc'd. */
 char *path_dir(const char *path);
+/* fsync_dir: the directory PATH synced, so that the names made or moved
+ * in it last. 0 or -1 (errno). */
+int fsync_dir(const char *path);
 /* mkdir_p: create directory PATH and its parents with MODE. 0 or -1 (errno). */
 int mkdir_p(const char *path, int mode);
 
