@@ -185,6 +185,24 @@ static const char *const migrations[] = {
 	"  diagnostic TEXT,"
 	"  edition TEXT);"
 	"CREATE INDEX bounces_at ON bounces(at);",
+	/* 5 -> 6: proof of consent and erasure (SPEC "Consent and erasure").
+	 * consents: each step a reader took to join or leave, with when, from
+	 * where (the client serve saw, "cli", "import:FILE") and the version
+	 * of the wording they were shown; it goes with the reader.
+	 * forgotten: a keyed hash of each erased reader's address key, so
+	 * that an import cannot bring them back unnoticed; nothing else of
+	 * them is kept */
+	"CREATE TABLE consents ("
+	"  id INTEGER PRIMARY KEY,"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+	"  event TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  client TEXT,"
+	"  wording TEXT);"
+	"CREATE INDEX consents_subscriber ON consents(subscriber_id, at);"
+	"CREATE TABLE forgotten ("
+	"  key_hash TEXT PRIMARY KEY,"
+	"  at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* How long a statement waits for a database another process holds

@@ -110,7 +110,7 @@ class AddressTests:
         con = sqlite3.connect(self.db(d))
         try:
             uv = con.execute("PRAGMA user_version").fetchone()[0]
-            check(uv == 5, f"user_version {uv}, want 5 (the current schema)")
+            check(uv == 6, f"user_version {uv}, want 6 (the current schema)")
             ids = dict(con.execute("SELECT email, id FROM subscribers"))
             check(ids["Bob@example.org"] == 1 and ids["иван@почта.рф"] == 4, f"kept ids: {ids}")
             created = dict(con.execute("SELECT id, created_at FROM subscribers"))

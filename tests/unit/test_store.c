@@ -1465,7 +1465,8 @@ static void test_migrate_3_to_4(void **state)
 	/* a schema-3 database: the latest schema without what 4 adds */
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
-	sql(path, "DROP TABLE inbound_seen; DROP INDEX bounces_at; DROP TABLE bounces;" /* what 5 adds */
+	sql(path, "DROP TABLE consents; DROP TABLE forgotten;" /* what 6 adds */
+		  "DROP TABLE inbound_seen; DROP INDEX bounces_at; DROP TABLE bounces;" /* what 5 adds */
 		  "ALTER TABLE subscribers DROP COLUMN bounce_score; ALTER TABLE subscribers DROP COLUMN bounce_day;"
 		  "ALTER TABLE subscribers DROP COLUMN bounce_at;"
 		  "DROP INDEX subscribers_key; DROP TABLE subscriber_aliases;"
