@@ -409,7 +409,11 @@ int store_open(const char *path, struct store **out, char **err)
 			errf(err, "%s: cannot use it as a database (%s)", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", err) < 0)
+	/* secure_delete: what is deleted or overwritten is zeroed in the
+	 * file, not left in free space: an erased reader (store_erasure.c)
+	 * leaves no bytes behind, nor does any earlier update of their row.
+	 * Debian builds SQLite with it on; other builds may not. */
+	if (exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", err) < 0)
 		goto fail;
 	/* A current schema needs no write: reading it does not wait for a
 	 * writer, so `status` works during an import. */
@@ -444,6 +448,8 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_close(st->db);
+	explicit_bzero(st->erasure_key, sizeof st->erasure_key);
+	free(st->secret_file);
 	free(st->path);
 	free(st);
 }
@@ -469,6 +475,25 @@ int store_sync(struct store *st, bool full, char **err)
 int store_begin(struct store *st, char **err) { return step_once(st, &st->begin, "BEGIN IMMEDIATE", "starting a write", err); }
 int store_commit(struct store *st, char **err) { return step_once(st, &st->commit, "COMMIT", "committing", err); }
 void store_rollback(struct store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
+
+int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
+	     char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, what);
+	if (t)
+		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, n);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else
+		sq_fail(st, err, what);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
 
 void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {

@@ -19,8 +19,15 @@ struct store {
 	bool busy; /* a failure since open was another process holding the database */
 	double bounce_threshold; /* store_bounce_policy, for subscription.c */
 	int bounce_reset_days;
+	char *secret_file; /* store_erasure_secret: the key of the erased readers' hashes */
+	unsigned char erasure_key[32];
+	bool erasure_key_loaded;
 };
 
+/* sq_count: the single integer SQL yields with ?1 bound to T (NULL:
+ * unbound) and ?2 to N: 0 and *OUT, or -1 with *ERR naming WHAT. */
+int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
+	     char **err);
 /* sq_fail: *ERR "WHAT: MSG" for the connection's last error, or when
  * another process held the database past the wait, a line saying so (and
  * ST remembers it): always -1. */

@@ -19,6 +19,7 @@ enum guard {
 	G_CONFIRMABLE, /* CONFIRM of one who left: a confirmation mail went out since they left */
 	G_THRESHOLD,   /* a bounce: the score reached the threshold */
 	G_REFUSALS,    /* a refusal: the score reached the threshold, or max_bounces in a row */
+	G_NOT_ERASED,  /* an import: the mailbox was not erased on request (else SUB_ERASED) */
 };
 
 struct cell {
@@ -31,6 +32,9 @@ struct cell {
 #define STAY(o) {KEEP, G_ALWAYS, (o), (o)}
 #define IF(g, t, y, n) {(t), (g), (y), (n)}
 #define NOONE STAY(SUB_NONE)
+/* an import's cell: as given, unless the mailbox was erased on request */
+#define IMP(t, o) {(t), G_NOT_ERASED, (o), SUB_ERASED}
+#define IMPSTAY(o) IMP(KEEP, o)
 #define P SUB_PENDING
 #define A SUB_ACTIVE
 #define U SUB_UNSUBSCRIBED
@@ -44,7 +48,9 @@ struct cell {
  * Invariants it keeps: someone who left (unsubscribed) comes back only by
  * following a confirmation link mailed since, or by an operator's
  * --resubscribe/--confirmed; an import never brings back whoever left or
- * bounced; only an active reader becomes bouncing.
+ * bounced; only an active reader becomes bouncing; a mailbox erased on
+ * request comes back only by its own request and confirmation, never by
+ * an import or an operator's resubscribe.
  */
 static const struct cell table[SUB_EV_COUNT][FROM_COUNT] = {
 	[SUB_EV_REQUEST] = {IF(G_OWED, KEEP, SUB_OWED, SUB_WAIT), STAY(SUB_ALREADY_ACTIVE),
@@ -56,23 +62,25 @@ static const struct cell table[SUB_EV_COUNT][FROM_COUNT] = {
 	[SUB_EV_MAIL_UNSUBSCRIBE] = {GO(U, SUB_UPDATED), GO(U, SUB_UPDATED), STAY(SUB_UNCHANGED), GO(U, SUB_UPDATED),
 				     NOONE},
 	[SUB_EV_COMPLAINT] = {GO(U, SUB_UPDATED), GO(U, SUB_UPDATED), STAY(SUB_UNCHANGED), GO(U, SUB_UPDATED), NOONE},
-	/* an import never demotes an active reader to pending */
-	[SUB_EV_IMPORT + P] = {STAY(SUB_UNCHANGED), STAY(SUB_UNCHANGED), STAY(SUB_KEPT), STAY(SUB_KEPT),
-			       GO(P, SUB_ADDED)},
-	[SUB_EV_IMPORT + A] = {GO(A, SUB_UPDATED), STAY(SUB_UNCHANGED), STAY(SUB_KEPT), STAY(SUB_KEPT),
-			       GO(A, SUB_ADDED)},
-	[SUB_EV_IMPORT + U] = {GO(U, SUB_UPDATED), GO(U, SUB_UPDATED), STAY(SUB_UNCHANGED), STAY(SUB_KEPT),
-			       GO(U, SUB_ADDED)},
-	[SUB_EV_IMPORT + B] = {GO(B, SUB_UPDATED), GO(B, SUB_UPDATED), STAY(SUB_KEPT), STAY(SUB_UNCHANGED),
-			       GO(B, SUB_ADDED)},
-	[SUB_EV_RESUBSCRIBE + P] = {STAY(SUB_UNCHANGED), STAY(SUB_UNCHANGED), GO(P, SUB_UPDATED), GO(P, SUB_UPDATED),
-				    GO(P, SUB_ADDED)},
-	[SUB_EV_RESUBSCRIBE + A] = {GO(A, SUB_UPDATED), STAY(SUB_UNCHANGED), GO(A, SUB_UPDATED), GO(A, SUB_UPDATED),
-				    GO(A, SUB_ADDED)},
-	[SUB_EV_RESUBSCRIBE + U] = {GO(U, SUB_UPDATED), GO(U, SUB_UPDATED), STAY(SUB_UNCHANGED), GO(U, SUB_UPDATED),
-				    GO(U, SUB_ADDED)},
-	[SUB_EV_RESUBSCRIBE + B] = {GO(B, SUB_UPDATED), GO(B, SUB_UPDATED), GO(B, SUB_UPDATED), STAY(SUB_UNCHANGED),
-				    GO(B, SUB_ADDED)},
+	/* an import never demotes an active reader to pending, and never
+	 * touches a mailbox erased on request, whatever its status now (one
+	 * who asked to come back is pending until they confirm) */
+	[SUB_EV_IMPORT + P] = {IMPSTAY(SUB_UNCHANGED), IMPSTAY(SUB_UNCHANGED), IMPSTAY(SUB_KEPT), IMPSTAY(SUB_KEPT),
+			       IMP(P, SUB_ADDED)},
+	[SUB_EV_IMPORT + A] = {IMP(A, SUB_UPDATED), IMPSTAY(SUB_UNCHANGED), IMPSTAY(SUB_KEPT), IMPSTAY(SUB_KEPT),
+			       IMP(A, SUB_ADDED)},
+	[SUB_EV_IMPORT + U] = {IMP(U, SUB_UPDATED), IMP(U, SUB_UPDATED), IMPSTAY(SUB_UNCHANGED), IMPSTAY(SUB_KEPT),
+			       IMP(U, SUB_ADDED)},
+	[SUB_EV_IMPORT + B] = {IMP(B, SUB_UPDATED), IMP(B, SUB_UPDATED), IMPSTAY(SUB_KEPT), IMPSTAY(SUB_UNCHANGED),
+			       IMP(B, SUB_ADDED)},
+	[SUB_EV_RESUBSCRIBE + P] = {IMPSTAY(SUB_UNCHANGED), IMPSTAY(SUB_UNCHANGED), IMP(P, SUB_UPDATED),
+				    IMP(P, SUB_UPDATED), IMP(P, SUB_ADDED)},
+	[SUB_EV_RESUBSCRIBE + A] = {IMP(A, SUB_UPDATED), IMPSTAY(SUB_UNCHANGED), IMP(A, SUB_UPDATED),
+				    IMP(A, SUB_UPDATED), IMP(A, SUB_ADDED)},
+	[SUB_EV_RESUBSCRIBE + U] = {IMP(U, SUB_UPDATED), IMP(U, SUB_UPDATED), IMPSTAY(SUB_UNCHANGED),
+				    IMP(U, SUB_UPDATED), IMP(U, SUB_ADDED)},
+	[SUB_EV_RESUBSCRIBE + B] = {IMP(B, SUB_UPDATED), IMP(B, SUB_UPDATED), IMP(B, SUB_UPDATED),
+				    IMPSTAY(SUB_UNCHANGED), IMP(B, SUB_ADDED)},
 	[SUB_EV_BOUNCE_HARD] = {STAY(SUB_SCORED), IF(G_THRESHOLD, B, SUB_UPDATED, SUB_SCORED), STAY(SUB_SCORED),
 				STAY(SUB_SCORED), NOONE},
 	[SUB_EV_BOUNCE_SOFT] = {STAY(SUB_SCORED), IF(G_THRESHOLD, B, SUB_UPDATED, SUB_SCORED), STAY(SUB_SCORED),
@@ -102,7 +110,7 @@ const char *sub_outcome_name(enum sub_outcome o)
 {
 	static const char *const names[SUB_OUTCOME_COUNT] = {
 		"none", "added", "updated", "unchanged", "kept", "owed", "returned", "wait", "active", "expired",
-		"scored", "dropped"};
+		"scored", "dropped", "erased"};
 	return (unsigned)o < SUB_OUTCOME_COUNT ? names[o] : "?";
 }
 
@@ -182,6 +190,7 @@ static bool holds(enum guard g, const struct sub_row *before, const struct sub_r
 		  double threshold)
 {
 	switch (g) {
+	case G_NOT_ERASED: return !a->erased;
 	case G_OWED: return before->confirm_due < 0 && after->confirm_due >= 0;
 	case G_CONFIRMABLE: return before->confirm_sent_at >= 0 && before->confirm_sent_at >= before->status_at;
 	case G_THRESHOLD: return after->bounce_score >= threshold;
@@ -201,8 +210,10 @@ void subscription_decide(const struct sub_row *before, const struct sub_args *a,
 	*res = (struct sub_result){0};
 	const struct cell *c = &table[a->ev][before ? (int)before->status : FROM_NONE];
 	if (!before) {
-		res->outcome = c->yes;
-		if (c->to == KEEP)
+		/* no row: only an import's guard applies (it reads A alone) */
+		bool go = c->guard != G_NOT_ERASED || !a->erased;
+		res->outcome = go ? c->yes : c->no;
+		if (c->to == KEEP || !go)
 			return;
 		/* a new row: only REQUEST and imports make one */
 		after->status = (enum sub_status)c->to;
@@ -227,7 +238,7 @@ void subscription_decide(const struct sub_row *before, const struct sub_args *a,
 		enter(after, (enum sub_status)c->to, a->now);
 	/* an import's name replaces the old one; it is all an unchanged
 	 * line changes */
-	if (import_event(a->ev) && a->name && (!before->name || strcmp(a->name, before->name))) {
+	if (import_event(a->ev) && guard && a->name && (!before->name || strcmp(a->name, before->name))) {
 		free(after->name);
 		after->name = xstrdup(a->name);
 		if (res->outcome == SUB_UNCHANGED)
@@ -248,12 +259,25 @@ static bool same_row(const struct sub_row *x, const struct sub_row *y)
 }
 
 /* Decide A against the stored row; when WRITE, store what changed. */
-static int run(struct store *st, const struct sub_args *a, bool write, struct sub_result *res, char **err)
+static int run(struct store *st, const struct sub_args *given, bool write, struct sub_result *res, char **err)
 {
 	struct sub_row before = {0}, after = {0};
+	struct sub_args args = *given, *a = &args;
 	int found = store_lifecycle_get(st, a->id, a->email, &before, err);
 	if (found < 0)
 		return -1;
+	/* whether the mailbox was erased: the store's word, asked only by
+	 * the events it guards (an import's line of a known reader too: one
+	 * who asked to come back is pending, not yet consenting) */
+	a->erased = false;
+	if (import_event(a->ev) && a->email) {
+		int e = store_erased(st, a->email, err);
+		if (e < 0) {
+			sub_row_clear(&before);
+			return -1;
+		}
+		a->erased = e == 1;
+	}
 	double threshold;
 	int reset_days;
 	store_bounce_policy_get(st, &threshold, &reset_days);
@@ -266,6 +290,9 @@ static int run(struct store *st, const struct sub_args *a, bool write, struct su
 			rc = store_lifecycle_insert(st, a->email, &after, a->now, &res->id, err);
 	} else if (write && found && !same_row(&before, &after)) {
 		rc = store_lifecycle_put(st, &after, err);
+		/* their own confirmation: the consent that ends an erasure */
+		if (rc == 0 && a->ev == SUB_EV_CONFIRM && res->to == SUB_ACTIVE && res->from != SUB_ACTIVE)
+			rc = store_erased_clear(st, before.id, err);
 	}
 	sub_row_clear(&before);
 	sub_row_clear(&after);

@@ -268,6 +268,45 @@ int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, c
  * (unknown, bounce-hard, bounce-soft, complaint, unsubscribe, auto-reply). */
 int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err);
 
+/* ---- erasure on request (SPEC "subscribers forget", store_erasure.c) ---- */
+
+/*
+ * An erased reader leaves nothing in the database but a keyed hash of
+ * their address key (token_erasure_hash) in `forgotten`, so that an
+ * import cannot bring them back unnoticed. The key comes from the secret
+ * file (newsletter.secret_file), read the first time a hash is needed:
+ * store_erasure_secret names it. Without it, every function below that
+ * needs a hash fails (as long as nobody was ever erased, none does).
+ */
+void store_erasure_secret(struct store *st, const char *path);
+
+/* store_erased: whether EMAIL's mailbox was erased and has not come back
+ * by its own confirmation: 1, 0, or -1 with *ERR. Reads only. */
+int store_erased(struct store *st, const char *email, char **err);
+
+/* store_erased_clear: subscriber ID confirmed again: the hash of its
+ * address goes. Within the caller's transaction; 0 or -1. */
+int store_erased_clear(struct store *st, long long id, char **err);
+
+struct forget_stats {
+	long long deliveries, bounces, aliases, consents; /* the rows deleted */
+	bool wal_kept; /* the write-ahead log could not be cut (a reader held it) */
+};
+/*
+ * store_subscriber_forget: erase EMAIL's mailbox in one transaction: the
+ * subscriber, its journal rows, its lines in the bounce log (and those
+ * that name the address without a subscriber), its old spellings'
+ * aliases and its consents; its hash stored, dated NOW. Deleted bytes are
+ * zeroed in the file (secure_delete, on for every connection) and the
+ * write-ahead log is then checkpointed and cut. DRY_RUN counts and rolls
+ * back. Returns 1 erased (or would be), 2 nothing left but the hash (erased
+ * before), 0 the address is unknown (nothing done, no hash), -1 with
+ * *ERR. Take the run lock first: a run holding a reader in memory would
+ * fail to journal them.
+ */
+int store_subscriber_forget(struct store *st, const char *email, long long now, bool dry_run,
+			    struct forget_stats *out, char **err);
+
 /* store_schema_version: the database's PRAGMA user_version, or -1. */
 int store_schema_version(struct store *st);
 

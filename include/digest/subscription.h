@@ -46,6 +46,7 @@ enum sub_outcome {
 	SUB_EXPIRED,   /* CONFIRM of a link from before they left: nothing done */
 	SUB_SCORED,    /* a bounce counted, the status kept */
 	SUB_DROPPED,   /* CONFIRM_BOUNCE: the confirmation mail no longer owed */
+	SUB_ERASED,    /* an import (or resubscribe) of a mailbox erased on request: nothing done */
 	SUB_OUTCOME_COUNT
 };
 const char *sub_outcome_name(enum sub_outcome o);
@@ -59,6 +60,11 @@ struct sub_args {
 	long long now;
 	long long resend;  /* REQUEST: at most one mail in this many seconds (0: whenever none is due) */
 	int max_bounces;   /* REFUSED: refusals in a row that make bouncing */
+	/* The mailbox was erased on request (`subscribers forget`) and has
+	 * not confirmed since: no import or resubscribe touches it. For
+	 * subscription_decide, the caller's; subscription_apply and _peek
+	 * ask the store (store_erased) and ignore what is given. */
+	bool erased;
 };
 
 struct sub_result {
@@ -80,7 +86,9 @@ void subscription_decide(const struct sub_row *before, const struct sub_args *a,
 /*
  * subscription_apply: event A, decided and stored within the caller's
  * transaction (an import's batch, the journal's group commit). 0 and
- * *RES, or -1 with *ERR.
+ * *RES, or -1 with *ERR. A reader erased on request who confirms (the
+ * only way back: their own consent) loses the hash that kept imports
+ * away (store_erased_clear).
  */
 int subscription_apply(struct store *st, const struct sub_args *a, struct sub_result *res, char **err);
 

@@ -57,6 +57,18 @@ int token_verp_make(const unsigned char key[TOKEN_KEY_LEN], char kind, const cha
 bool token_verp_check(const unsigned char key[TOKEN_KEY_LEN], char kind, const char *token, char prefix[17],
 		      unsigned *day);
 
+/*
+ * The hash an erased reader leaves (SPEC "subscribers forget"): the
+ * address key (address_key) under HMAC-SHA256 with a key of its own,
+ * derived from the secret as HMAC-SHA256(KEY, "digest erasure v1"), so
+ * that it is no token and no token is it. 64 lower-case hex digits.
+ * Stable while the secret is: a new secret makes every stored hash
+ * match nothing (the erased could then be imported again).
+ */
+#define TOKEN_ERASURE_HEX 64
+void token_erasure_hash(const unsigned char key[TOKEN_KEY_LEN], const char *addr_key,
+			char out[TOKEN_ERASURE_HEX + 1]);
+
 /* token_edition_day: the day number of edition DATE (YYYY-MM-DD), or 0
  * when DATE is malformed. token_day_edition: the reverse, into OUT. */
 unsigned token_edition_day(const char *date);
