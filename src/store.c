@@ -749,12 +749,7 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 	static const char sql[] =
 		"SELECT e.date, e.built_at,"
 		"  (SELECT count(*) FROM edition_articles a WHERE a.edition = e.date),"
-		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'sent'),"
-		"  (SELECT count(*) FROM deliveries d WHERE d.edition = e.date AND d.state = 'failed'),"
-		/* still to send: active and neither sent nor failed, as the run counts */
-		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-		"    (SELECT 1 FROM deliveries d WHERE d.edition = e.date AND d.subscriber_id = s.id"
-		"     AND d.state IN ('sent', 'failed'))),"
+		COUNTS_SQL("e.date") ","
 		"  (SELECT max(updated_at) FROM deliveries d WHERE d.edition = e.date)"
 		" FROM editions e ORDER BY e.date DESC LIMIT ?1";
 	*out = NULL;
@@ -772,8 +767,10 @@ int store_editions_recent(struct store *st, int limit, struct edition_stats **ou
 		e->articles = sqlite3_column_int64(s, 2);
 		e->sent = sqlite3_column_int64(s, 3);
 		e->failed = sqlite3_column_int64(s, 4);
-		e->pending = sqlite3_column_int64(s, 5);
-		e->last_delivery = sqlite3_column_int64(s, 6);
+		e->deferred = sqlite3_column_int64(s, 5);
+		e->untried = sqlite3_column_int64(s, 6);
+		e->pending = e->deferred + e->untried;
+		e->last_delivery = sqlite3_column_int64(s, 7);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		sq_fail(st, err, "reading editions");

@@ -81,16 +81,22 @@ int store_inbound_mark(struct store *st, const char *key, const char *kind, long
 	return rc == SQLITE_DONE ? 0 : sq_fail(st, err, "noting what came back");
 }
 
-int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
-		       void *ctx, char **err)
+/* The bounce log's lines SQL selects (?1 bound to SINCE or EDITION), to CB. */
+static int bounces_query(struct store *st, const char *where, long long since, const char *edition,
+			 int (*cb)(void *ctx, const struct bounce_row *b), void *ctx, char **err)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT at, coalesce(address, ''), kind, coalesce(status, ''), coalesce(diagnostic, ''),"
-			       " source FROM bounces WHERE at >= ?1 ORDER BY at, id",
-			       -1, &s, NULL) != SQLITE_OK)
+	char *sql = xasprintf("SELECT at, coalesce(address, ''), kind, coalesce(status, ''), coalesce(diagnostic, ''),"
+			      " source FROM bounces WHERE %s ORDER BY at, id",
+			      where);
+	int prc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	free(sql);
+	if (prc != SQLITE_OK)
 		return sq_fail(st, err, "preparing the bounce list");
-	sqlite3_bind_int64(s, 1, since);
+	if (edition)
+		sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(s, 1, since);
 	int rc, r = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct bounce_row b = {
@@ -108,6 +114,18 @@ int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, c
 		r = sq_fail(st, err, "reading the bounce list");
 	sqlite3_finalize(s);
 	return r;
+}
+
+int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
+		       void *ctx, char **err)
+{
+	return bounces_query(st, "at >= ?1", since, NULL, cb, ctx, err);
+}
+
+int store_bounces_of_edition(struct store *st, const char *edition, int (*cb)(void *ctx, const struct bounce_row *b),
+			     void *ctx, char **err)
+{
+	return bounces_query(st, "edition = ?1 AND source <> 'run'", 0, edition, cb, ctx, err);
 }
 
 int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err)

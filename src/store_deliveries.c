@@ -79,12 +79,7 @@ int store_delivery_mark(struct store *st, const char *edition, long long subscri
 
 int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err)
 {
-	static const char sql[] =
-		"SELECT (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'sent'),"
-		"  (SELECT count(*) FROM deliveries WHERE edition = ?1 AND state = 'failed'),"
-		"  (SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-		"    (SELECT 1 FROM deliveries d WHERE d.edition = ?1 AND d.subscriber_id = s.id"
-		"     AND d.state IN ('sent', 'failed')))";
+	static const char sql[] = "SELECT " COUNTS_SQL("?1");
 	memset(c, 0, sizeof *c);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -94,10 +89,51 @@ int store_delivery_counts(struct store *st, const char *edition, struct delivery
 	if (rc == SQLITE_ROW) {
 		c->sent = sqlite3_column_int64(s, 0);
 		c->failed = sqlite3_column_int64(s, 1);
-		c->pending = sqlite3_column_int64(s, 2);
+		c->deferred = sqlite3_column_int64(s, 2);
+		c->untried = sqlite3_column_int64(s, 3);
+		c->pending = c->deferred + c->untried;
 	} else {
 		sq_fail(st, err, "counting deliveries");
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_deliveries_each(struct store *st, const char *edition, bool failed,
+			  int (*cb)(void *ctx, const struct delivery_row *d), void *ctx, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT s.email, s.status, d.state, d.attempts, coalesce(d.reply, ''), d.updated_at"
+			       " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+			       " WHERE d.edition = ?1 AND (CASE d.state WHEN 'failed' THEN 1 WHEN 'deferred' THEN 0"
+			       "  WHEN 'inflight' THEN 0 ELSE -1 END) = ?2 ORDER BY s.addr_key",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, "preparing the journal query");
+	sqlite3_bind_text(s, 1, edition, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, failed ? 1 : 0);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 2);
+		enum delivery_state ds = DELIVERY_FAILED;
+		for (int i = 0; i < 4; i++)
+			if (state && !strcmp(state, state_names[i]))
+				ds = (enum delivery_state)i;
+		enum sub_status status = SUB_PENDING;
+		sub_status_parse((const char *)sqlite3_column_text(s, 1), &status);
+		struct delivery_row d = {
+			.email = (const char *)sqlite3_column_text(s, 0),
+			.status = status,
+			.state = ds,
+			.attempts = sqlite3_column_int(s, 3),
+			.reply = (const char *)sqlite3_column_text(s, 4),
+			.updated_at = sqlite3_column_int64(s, 5),
+		};
+		if ((r = cb(ctx, &d)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sq_fail(st, err, "reading the journal");
+	sqlite3_finalize(s);
+	return r;
 }

@@ -24,6 +24,18 @@ struct store {
 	bool erasure_key_loaded;
 };
 
+/* COUNTS_SQL: the counts of the edition named by the SQL ED (store_delivery_counts
+ * and store_editions_recent): sent,
+ * failed, and the active readers neither: tried (deferred, or in flight
+ * at a crash) and never tried. */
+#define COUNTS_SQL(ed)                                                                                       \
+	"(SELECT count(*) FROM deliveries d WHERE d.edition = " ed " AND d.state = 'sent'),"                   \
+	"(SELECT count(*) FROM deliveries d WHERE d.edition = " ed " AND d.state = 'failed'),"                 \
+	"(SELECT count(*) FROM subscribers s JOIN deliveries d ON d.subscriber_id = s.id AND d.edition = " ed    \
+	"  WHERE s.status = 'active' AND d.state IN ('deferred', 'inflight')),"                               \
+	"(SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"                          \
+	"  (SELECT 1 FROM deliveries d WHERE d.edition = " ed " AND d.subscriber_id = s.id))"
+
 /* sq_count: the single integer SQL yields with ?1 bound to T (NULL:
  * unbound) and ?2 to N: 0 and *OUT, or -1 with *ERR naming WHAT. */
 int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,

@@ -88,7 +88,11 @@ int store_edition_freeze(struct store *st, const char *date, const struct editio
 
 struct edition_stats {
 	char date[11];
-	long long built_at, articles, sent, failed, pending, last_delivery;
+	long long built_at, articles, sent, failed, last_delivery;
+	/* active readers neither sent nor failed: PENDING, of whom DEFERRED
+	 * were tried (a temporary failure, or in flight at a crash: the
+	 * next run tries them again) and UNTRIED never were */
+	long long pending, deferred, untried;
 };
 /* store_editions_recent: the LIMIT latest editions, newest first, with
  * their journal's counts; *OUT malloc'd. */
@@ -225,9 +229,27 @@ int store_delivery_mark(struct store *st, const char *edition, long long subscri
 			const char *reply, long long now, char **err);
 
 struct delivery_counts {
-	long long sent, failed, pending; /* pending: active, neither sent nor failed */
+	long long sent, failed;
+	long long pending;  /* active, neither sent nor failed: DEFERRED + UNTRIED */
+	long long deferred; /* of them, tried: the journal says deferred or in flight */
+	long long untried;  /* of them, never tried for this edition */
 };
 int store_delivery_counts(struct store *st, const char *edition, struct delivery_counts *c, char **err);
+
+/* One journal row, with its reader, as `status --failed` lists it. */
+struct delivery_row {
+	const char *email;
+	enum sub_status status; /* the reader's now */
+	enum delivery_state state;
+	int attempts;
+	const char *reply;      /* the server's last reply; "" when none */
+	long long updated_at;
+};
+/* store_deliveries_each: CB for EDITION's journal rows whose state is
+ * FAILED (failed) or, else, deferred or in flight, by address; a
+ * non-zero CB result stops and is returned. */
+int store_deliveries_each(struct store *st, const char *edition, bool failed,
+			  int (*cb)(void *ctx, const struct delivery_row *d), void *ctx, char **err);
 
 /* ---- what comes back (SPEC "What comes back") ---- */
 
@@ -264,6 +286,11 @@ struct bounce_row {
  * first; a non-zero CB result stops and is returned. */
 int store_bounces_each(struct store *st, long long since, int (*cb)(void *ctx, const struct bounce_row *b),
 		       void *ctx, char **err);
+/* store_bounces_of_edition: CB for every message that came back naming
+ * EDITION (its VERP token), oldest first; not the run's own refusals,
+ * which the journal has. */
+int store_bounces_of_edition(struct store *st, const char *edition, int (*cb)(void *ctx, const struct bounce_row *b),
+			     void *ctx, char **err);
 /* store_bounce_counts: the log's lines since SINCE by dsn kind
  * (unknown, bounce-hard, bounce-soft, complaint, unsubscribe, auto-reply). */
 int store_bounce_counts(struct store *st, long long since, long long counts[6], char **err);

@@ -31,6 +31,30 @@ static void sql(const char *path, const char *q)
 	sqlite3_close(db);
 }
 
+/* The journal rows store_deliveries_each gives, one line each:
+ * "EMAIL STATE ATTEMPTS REPLY UPDATED_AT". */
+struct rows_seen {
+	char *line[8];
+	int n;
+};
+
+static int collect_rows(void *ctx, const struct delivery_row *d)
+{
+	static const char *const states[] = {"inflight", "sent", "deferred", "failed"};
+	struct rows_seen *r = ctx;
+	assert_true(r->n < 8);
+	r->line[r->n++] = xasprintf("%s %s %d %s %lld", d->email, states[d->state], d->attempts, d->reply,
+				    d->updated_at);
+	return 0;
+}
+
+static void rows_clear(struct rows_seen *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->line[i]);
+	r->n = 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* The calls these tests were written with, now made through the module
  * that owns the rules (subscription.c): the assertions stay as they were. */
@@ -421,6 +445,19 @@ static void test_journal(void **state)
 	assert_int_equal(dc.sent, 1);
 	assert_int_equal(dc.failed, 1);
 	assert_int_equal(dc.pending, 4); /* deferred and in flight are still to send */
+	assert_int_equal(dc.deferred, 2); /* of them tried: 3 deferred, 4 in flight */
+	assert_int_equal(dc.untried, 2);  /* and never tried: 5 and 6 */
+	/* who failed, with the server's reply; who was deferred */
+	struct rows_seen failed = {0}, deferred = {0};
+	assert_int_equal(store_deliveries_each(st, ed, true, collect_rows, &failed, &err), 0);
+	assert_int_equal(failed.n, 1);
+	assert_string_equal(failed.line[0], "r1@x.org failed 1 550 no 301");
+	assert_int_equal(store_deliveries_each(st, ed, false, collect_rows, &deferred, &err), 0);
+	assert_int_equal(deferred.n, 2);
+	assert_string_equal(deferred.line[0], "r2@x.org deferred 1 451 later 301");
+	assert_string_equal(deferred.line[1], "r3@x.org inflight 1  300");
+	rows_clear(&failed);
+	rows_clear(&deferred);
 	/* Sent and failed are never offered again; deferred and in flight are. */
 	assert_int_equal(store_recipients_next(st, ed, 0, 3, page, &k, &err), 0);
 	assert_int_equal(k, 3);
@@ -448,6 +485,10 @@ static void test_journal(void **state)
 	assert_string_equal(es[0].date, "2026-11-25");
 	assert_int_equal(es[1].sent, 1);
 	assert_int_equal(es[1].articles, 1);
+	assert_int_equal(es[1].failed, 1);
+	assert_int_equal(es[1].deferred, 2);
+	assert_int_equal(es[1].untried, 2);
+	assert_int_equal(es[1].pending, 4);
 	free(es);
 	store_close(st);
 	free(path);
