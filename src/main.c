@@ -20,12 +20,14 @@
 #include "digest/job.h"
 #include "digest/log.h"
 #include "digest/render.h"
+#include "digest/report.h"
 #include "digest/store.h"
 #include "digest/serve.h"
 #include "digest/address.h"
 #include "digest/archive.h"
 #include "digest/subscriber.h"
 #include "digest/subscription.h"
+#include "digest/token.h"
 #include "digest/optin.h"
 #include "digest/page.h"
 #include "digest/preflight.h"
@@ -46,10 +48,14 @@ static const char usage_text[] =
 	"                  the daily job: collect, rank, render, send to every subscriber\n"
 	"  preview [--date D] [--format html|text|eml] [-o FILE] [--to ADDR] [--no-fetch]\n"
 	"                  render the edition without sending it to the list\n"
-	"  status          recent editions with their delivery counts, subscribers\n"
+	"  status [--failed [--edition YYYY-MM-DD]]\n"
+	"                  recent editions with their delivery counts, subscribers;\n"
+	"                  --failed: who failed or was deferred, and why\n"
 	"  subscribe ADDR [--name NAME] [--confirmed]\n"
 	"  unsubscribe ADDR\n"
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
+	"  subscribers forget ADDR [--dry-run]\n"
+	"                  erase a reader on request; only a hash of the address stays\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config [--connect]\n"
@@ -70,7 +76,8 @@ static const char usage_text[] =
 	"  -h, --help         this help; COMMAND --help for a command's\n"
 	"  -V, --version      the version\n"
 	"\n"
-	"exit codes (sysexits): 0 done, 64 usage, 65 bad input data, 69 every source\n"
+	"exit codes (sysexits): 0 done, 64 usage, 65 bad input data, 67 no such\n"
+	"subscriber (subscribers forget), 69 every source\n"
 	"unavailable or the SMTP server's certificate refused, 70 internal error,\n"
 	"73 database cannot be created, 75 temporary failure (a later run resumes;\n"
 	"also the database locked by another process), 77 the SMTP login refused,\n"
@@ -214,7 +221,12 @@ struct preview_opts {
 
 struct sub_opts {
 	const char *addr, *name, *output, *action, *file;
-	int confirmed, resubscribe;
+	int confirmed, resubscribe, dry_run;
+};
+
+struct status_opts {
+	const char *edition;
+	int failed;
 };
 
 struct serve_opts {
@@ -241,6 +253,7 @@ union opts {
 	struct run_opts run;
 	struct preview_opts preview;
 	struct sub_opts sub;
+	struct status_opts status;
 	struct serve_opts serve;
 	struct archive_opts archive;
 	struct inbound_opts inbound;
@@ -317,21 +330,6 @@ out:
 	free(err);
 	store_close(st);
 	return rc;
-}
-
-static int no_take(int c, const char *arg, void *ctx)
-{
-	(void)c;
-	(void)arg;
-	(void)ctx;
-	return -1;
-}
-
-/* The parser of a command that takes no option but --help. */
-static int no_opts(int argc, char **argv, const char *usage, int *code)
-{
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	return command_opts(argc, argv, longopts, usage, no_take, NULL, code);
 }
 
 static int check_take(int c, const char *arg, void *ctx)
@@ -431,16 +429,23 @@ static const char preview_usage[] =
 	"  --no-fetch  use the articles already stored\n";
 
 static const char status_usage[] =
-	"usage: digest status\n"
+	"usage: digest status [--failed [--edition YYYY-MM-DD]]\n"
 	"\n"
-	"Recent editions with their delivery counts, and subscribers by status.\n";
+	"Recent editions with their delivery counts, and subscribers by status:\n"
+	"deferred are the active readers tried and deferred (the next run tries them\n"
+	"again), untried those never tried for that edition.\n"
+	"  --failed     for the latest edition: each reader whose delivery failed, and\n"
+	"               each one deferred, with the server's last reply; then the mail\n"
+	"               that came back for it\n"
+	"  --edition D  the edition of day D instead (exit 65 when never built)\n";
 
 static const char subscribe_usage[] =
 	"usage: digest subscribe ADDR [--name NAME] [--confirmed]\n"
 	"\n"
 	"Add a subscriber: pending, and sent the confirmation mail (again, when\n"
 	"pending already); an address that had left is asked to confirm anew.\n"
-	"--confirmed makes it active at once, without a mail.\n"
+	"--confirmed makes it active at once, without a mail (never a reader erased\n"
+	"on request: they come back only by confirming themselves).\n"
 	"exit: 0 done, 65 a bad address, 69 the server refused the address, 75 the\n"
 	"mail was deferred (`digest serve` tries again), 78 a template error\n";
 
@@ -453,10 +458,16 @@ static const char unsubscribe_usage[] =
 static const char subscribers_usage[] =
 	"usage: digest subscribers list|export [-o FILE]\n"
 	"       digest subscribers import FILE [--resubscribe]\n"
+	"       digest subscribers forget ADDR [--dry-run]\n"
 	"\n"
 	"list: a table; export: CSV email,name,status; import: CSV with a header\n"
 	"(email, name, status columns) or one `Name <addr>` / `addr` a line, imported\n"
-	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n";
+	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe;\n"
+	"an address erased on request is never imported.\n"
+	"forget: erase a reader on request (their row, journal, bounce lines, consents);\n"
+	"a keyed hash of the address stays, so that no import brings them back; they\n"
+	"may subscribe again themselves. --dry-run says what would go. Exit 67 when\n"
+	"ADDR is no subscriber, 75 while a run is sending.\n";
 
 static bool want_progress(void)
 {
@@ -473,6 +484,7 @@ static int open_store(const struct config *cfg, struct store **st)
 		return open_failed(rc);
 	}
 	store_bounce_policy(*st, cfg->inbound.bounce_threshold, cfg->inbound.bounce_reset_days);
+	store_erasure_secret(*st, cfg->newsletter.secret_file);
 	return EX_OK;
 }
 
@@ -502,11 +514,9 @@ static void summary(const char *date, size_t articles, const struct delivery_cou
 {
 	if (log_get_level() < LOG_ERROR)
 		return;
-	long long total = dc->sent + dc->failed + dc->pending;
-	double rate = ds && ds->seconds > 0 ? (double)(ds->sent + ds->failed) / ds->seconds : 0;
-	fprintf(stderr, "edition %s: %zu article%s; %lld subscriber%s: %lld sent, %lld deferred, %lld failed in %.1f s (%.0f msg/s)%s\n",
-		date, articles, articles == 1 ? "" : "s", total, total == 1 ? "" : "s", dc->sent, dc->pending,
-		dc->failed, ds ? ds->seconds : 0.0, rate, dry ? " (dry run: nothing sent)" : "");
+	char *line = report_summary(date, articles, dc, ds, dry);
+	fprintf(stderr, "%s\n", line);
+	free(line);
 }
 
 /* The summary of a run stopped before it opened the store (a template
@@ -618,7 +628,7 @@ static int cmd_run(struct config *cfg, const union opts *opts)
 		if (store_delivery_counts(st, date, &dc, &err) < 0)
 			log_error("%s", err);
 		/* No edition: the subscribers wait for nothing. */
-		dc.pending = 0;
+		dc.pending = dc.deferred = dc.untried = 0;
 		summary(date, 0, &dc, &ds, false);
 		goto out_quiet;
 	}
@@ -802,20 +812,93 @@ out:
 	return rc;
 }
 
+static int status_take(int c, const char *arg, void *ctx)
+{
+	struct status_opts *o = ctx;
+	if (c == 'f')
+		o->failed = 1;
+	else if (c == 'e')
+		o->edition = arg;
+	else
+		return -1;
+	return 0;
+}
+
+/* Whether DATE is a real day written YYYY-MM-DD (no 2026-02-31, no 2026-2-1). */
+static bool valid_date(const char *date)
+{
+	char back[11];
+	unsigned day = token_edition_day(date);
+	if (!day)
+		return false;
+	token_day_edition(day, back);
+	return !strcmp(back, date);
+}
+
 static int parse_status(int argc, char **argv, union opts *o, int *code)
 {
-	(void)o;
-	return no_opts(argc, argv, status_usage, code);
+	static const struct option longopts[] = {{"failed", no_argument, NULL, 'f'},
+						 {"edition", required_argument, NULL, 'e'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	if (command_opts(argc, argv, longopts, status_usage, status_take, &o->status, code) < 0)
+		return -1;
+	const char *ed = o->status.edition;
+	if (ed && (!o->status.failed || !valid_date(ed))) {
+		if (!o->status.failed)
+			log_error("status: --edition needs --failed");
+		else
+			log_error("status: --edition %s: expected a date YYYY-MM-DD", ed);
+		*code = EX_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+/* `status --failed`: who failed and why, for EDITION or the latest one. */
+static int status_failed(struct store *st, const char *edition)
+{
+	char *err = NULL;
+	char date[11];
+	int found;
+	if (edition) {
+		struct article *a = NULL;
+		size_t n = 0;
+		snprintf(date, sizeof date, "%s", edition);
+		found = store_edition_load(st, date, NULL, &a, &n, &err);
+		articles_free(a, n);
+	} else {
+		found = store_edition_latest(st, date, &err);
+	}
+	int rc = EX_OK;
+	if (found < 0) {
+		log_error("%s", err);
+		rc = db_failed(st);
+	} else if (found == 0 && edition) {
+		log_error("status: edition %s was never built", edition);
+		rc = EX_DATAERR;
+	} else if (found == 0) {
+		printf("(no edition yet)\n");
+	} else if (report_failed(stdout, st, date, &err) < 0) {
+		log_error("%s", err);
+		rc = db_failed(st);
+	}
+	free(err);
+	return rc;
 }
 
 static int cmd_status(struct config *cfg, const union opts *opts)
 {
-	(void)opts;
 	struct store *st = NULL;
 	char *err = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc != EX_OK)
 		return rc;
+	if (opts->status.failed) {
+		rc = status_failed(st, opts->status.edition);
+		store_close(st);
+		return rc;
+	}
 	struct edition_stats *es = NULL;
 	size_t n = 0;
 	long long counts[4];
@@ -827,15 +910,15 @@ static int cmd_status(struct config *cfg, const union opts *opts)
 		store_close(st);
 		return rc;
 	}
-	printf("%-10s  %-16s  %8s  %8s  %8s  %8s\n", "edition", "built", "articles", "sent", "deferred",
-	       "failed");
+	printf("%-10s  %-16s  %8s  %8s  %8s  %8s  %8s\n", "edition", "built", "articles", "sent", "deferred",
+	       "failed", "untried");
 	if (n == 0)
 		printf("(no edition yet)\n");
 	for (size_t i = 0; i < n; i++) {
 		char built[17];
 		fmt_time_local(es[i].built_at, built);
-		printf("%-10s  %-16s  %8lld  %8lld  %8lld  %8lld\n", es[i].date, built, es[i].articles, es[i].sent,
-		       es[i].pending, es[i].failed);
+		printf("%-10s  %-16s  %8lld  %8lld  %8lld  %8lld  %8lld\n", es[i].date, built, es[i].articles,
+		       es[i].sent, es[i].deferred, es[i].failed, es[i].untried);
 	}
 	printf("\nsubscribers: %lld active, %lld pending, %lld unsubscribed, %lld bouncing\n",
 	       counts[SUB_ACTIVE], counts[SUB_PENDING], counts[SUB_UNSUBSCRIBED], counts[SUB_BOUNCING]);
@@ -866,6 +949,7 @@ static int sub_take(int c, const char *arg, void *ctx)
 	case 'C': o->confirmed = 1; break;
 	case 'r': o->resubscribe = 1; break;
 	case 'o': o->output = arg; break;
+	case 'D': o->dry_run = 1; break;
 	default: return -1;
 	}
 	return 0;
@@ -877,6 +961,7 @@ static int parse_sub(int argc, char **argv, union opts *o, int *code, const char
 						 {"confirmed", no_argument, NULL, 'C'},
 						 {"resubscribe", no_argument, NULL, 'r'},
 						 {"output", required_argument, NULL, 'o'},
+						 {"dry-run", no_argument, NULL, 'D'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	short_output(argc, argv);
@@ -889,7 +974,7 @@ static int parse_subscribe(int argc, char **argv, union opts *o, int *code)
 {
 	if (parse_sub(argc, argv, o, code, subscribe_usage) < 0)
 		return -1;
-	if (!o->sub.file || o->sub.action || o->sub.resubscribe || o->sub.output) {
+	if (!o->sub.file || o->sub.action || o->sub.resubscribe || o->sub.output || o->sub.dry_run) {
 		fputs(subscribe_usage, stderr);
 		*code = EX_USAGE;
 		return -1;
@@ -903,7 +988,7 @@ static int parse_unsubscribe(int argc, char **argv, union opts *o, int *code)
 	if (parse_sub(argc, argv, o, code, unsubscribe_usage) < 0)
 		return -1;
 	if (!o->sub.file || o->sub.action || o->sub.name || o->sub.confirmed || o->sub.resubscribe ||
-	    o->sub.output) {
+	    o->sub.output || o->sub.dry_run) {
 		fputs(unsubscribe_usage, stderr);
 		*code = EX_USAGE;
 		return -1;
@@ -921,12 +1006,14 @@ static int parse_subscribers(int argc, char **argv, union opts *o, int *code)
 		s->action = s->file;
 		s->file = NULL;
 	}
-	bool ok = s->action && !s->name && !s->confirmed &&
+	bool forget = s->action && !strcmp(s->action, "forget");
+	bool ok = s->action && !s->name && !s->confirmed && (!s->dry_run || forget) &&
 		  ((!strcmp(s->action, "import") && s->file && !s->output) ||
+		   (forget && s->file && !s->output && !s->resubscribe) ||
 		   ((!strcmp(s->action, "list") || !strcmp(s->action, "export")) && !s->file && !s->resubscribe));
 	if (!ok) {
 		if (s->action && strcmp(s->action, "import") && strcmp(s->action, "list") &&
-		    strcmp(s->action, "export"))
+		    strcmp(s->action, "export") && !forget)
 			log_error("subscribers: unknown action \"%s\"", s->action);
 		fputs(subscribers_usage, stderr);
 		*code = EX_USAGE;
@@ -1026,6 +1113,10 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
 			rc = db_failed(st);
+		} else if (res.outcome == SUB_ERASED) {
+			log_error("subscribe: %s was erased on request: --confirmed does not bring them back; "
+				  "`digest subscribe %s` mails them the link to confirm themselves", addr, addr);
+			rc = EX_DATAERR;
 		} else {
 			printf("%s: active\n", addr);
 		}
@@ -1098,7 +1189,8 @@ struct import_ctx {
 	struct store *st;
 	bool resubscribe;
 	long long now;
-	unsigned long added, updated, unchanged, kept;
+	const char *path;
+	unsigned long added, updated, unchanged, kept, erased;
 	unsigned long batch, committed; /* rows in the open batch; rows committed */
 	double batch_start;
 	char *err;
@@ -1118,6 +1210,12 @@ static int import_row(void *ctx, const struct sub_record *r)
 	case SUB_ADDED: ic->added++; break;
 	case SUB_UPDATED: ic->updated++; break;
 	case SUB_KEPT: ic->kept++; break;
+	case SUB_ERASED:
+		/* only the reader brings themselves back (subscription.c) */
+		ic->erased++;
+		log_error("%s:%d: %s: erased on request; not imported%s", ic->path, r->line, r->email,
+			  ic->resubscribe ? ", even with --resubscribe" : "");
+		break;
 	default: ic->unchanged++; break;
 	}
 	if (++ic->batch >= IMPORT_BATCH_ROWS || mono_now() - ic->batch_start >= IMPORT_BATCH_SECONDS) {
@@ -1140,11 +1238,59 @@ static int import_row(void *ctx, const struct sub_record *r)
 	return 0;
 }
 
+/* `subscribers forget ADDR`: the run lock first (a run holding the reader
+ * would fail to journal them), then one transaction (store_erasure.c). */
+static int subscribers_forget(struct config *cfg, const char *given, bool dry_run)
+{
+	char *err = NULL;
+	char *addr = command_address("subscribers forget", given);
+	if (!addr)
+		return EX_DATAERR;
+	int lock = -1, rc;
+	struct store *st = NULL;
+	if (!dry_run && (lock = deliver_lock(cfg->storage.database, &err)) < 0) {
+		log_error("subscribers forget: %s", err);
+		rc = lock == -2 ? EX_TEMPFAIL : EX_CANTCREAT;
+		lock = -1;
+		goto out;
+	}
+	if ((rc = open_store(cfg, &st)) != EX_OK)
+		goto out;
+	struct forget_stats fs;
+	int r = store_subscriber_forget(st, addr, (long long)time(NULL), dry_run, &fs, &err);
+	if (r < 0) {
+		log_error("subscribers forget: %s", err);
+		rc = db_failed(st);
+	} else if (r == 0) {
+		log_error("subscribers forget: %s is not a subscriber; nothing erased", addr);
+		rc = EX_NOUSER;
+	} else if (r == 2) {
+		printf("%s: already erased; only a hash of the address is kept\n", addr);
+	} else {
+		printf("%s: %s (the subscriber; journal rows %lld, bounce lines %lld, old spellings %lld, consents "
+		       "%lld); %s a hash of the address, so that no import brings them back\n",
+		       addr, dry_run ? "would be erased" : "erased", fs.deliveries, fs.bounces, fs.aliases, fs.consents,
+		       dry_run ? "would keep" : "kept");
+		if (fs.wal_kept)
+			log_warn("subscribers forget: another process holds the database's write-ahead log; the old "
+				 "pages in it go at its next checkpoint");
+	}
+out:
+	store_close(st);
+	if (lock >= 0)
+		close(lock);
+	free(addr);
+	free(err);
+	return rc;
+}
+
 static int cmd_subscribers(struct config *cfg, const union opts *opts)
 {
 	const struct sub_opts o = opts->sub;
 	struct store *st = NULL;
 	char *err = NULL;
+	if (!strcmp(o.action, "forget"))
+		return subscribers_forget(cfg, o.file, o.dry_run);
 	int rc = open_store(cfg, &st);
 	if (rc != EX_OK)
 		return rc;
@@ -1155,8 +1301,8 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			store_close(st);
 			return EX_NOINPUT;
 		}
-		struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL),
-					.batch_start = mono_now()};
+		struct import_ctx ic = {.st = st, .path = o.file, .resubscribe = o.resubscribe,
+					.now = (long long)time(NULL), .batch_start = mono_now()};
 		unsigned long bad = 0;
 		/* In batches (import_row): the lines before a failure stay
 		 * imported, and a rerun of the same file finds them unchanged. */
@@ -1167,7 +1313,7 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			err = ic.err;
 			ic.err = NULL;
 		}
-		unsigned long good = ic.added + ic.updated + ic.unchanged + ic.kept;
+		unsigned long good = ic.added + ic.updated + ic.unchanged + ic.kept + ic.erased;
 		if (r == 0 && good == 0 && bad > 0) {
 			store_rollback(st);
 			log_error("%s: no valid line (%lu bad)", o.file, bad);
@@ -1181,8 +1327,11 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 				log_error("%s: %s; nothing imported", o.file, err ? err : "import failed");
 			rc = db_failed(st);
 		} else {
-			printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines\n",
-			       o.file, ic.added, ic.updated, ic.unchanged, ic.kept, bad);
+			char erased[64] = "";
+			if (ic.erased)
+				snprintf(erased, sizeof erased, ", %lu skipped: erased on request", ic.erased);
+			printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines%s\n",
+			       o.file, ic.added, ic.updated, ic.unchanged, ic.kept, bad, erased);
 		}
 		free(ic.err);
 		if (f != stdin)

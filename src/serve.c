@@ -777,6 +777,9 @@ int serve_run(const struct config *cfg, const char *listen_on)
 		server_free(&sv);
 		return EX_SOFTWARE;
 	}
+	/* a confirmation ends an erasure: its hash needs the secret */
+	store_erasure_secret(sv.st, cfg->newsletter.secret_file);
+	store_erasure_secret(sv.sender_st, cfg->newsletter.secret_file);
 	sv.prefix = base_path(cfg->newsletter.base_url);
 	sv.per_client = ratelimit_new(CLIENT_BURST, CLIENT_EVERY, LIMIT_SLOTS);
 	sv.per_address = ratelimit_new(ADDRESS_BURST, ADDRESS_EVERY, LIMIT_SLOTS);
