@@ -4,8 +4,9 @@
  * asks of it checked after every step: nobody who left comes back
  * without a confirmation mailed since or an operator's resubscribe, only
  * an active reader starts bouncing from a bounce, no active reader is
- * owed a confirmation mail, scores stay within their steps, and the
- * result says what the row is. */
+ * owed a confirmation mail, scores stay within their steps, a mailbox
+ * erased on request is touched by no import, and the result says what the
+ * row is. */
 #define _GNU_SOURCE
 #include <assert.h>
 #include <stddef.h>
@@ -42,11 +43,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     .name = data[i + 2] & 1 ? "Reader" : NULL,
 				     .now = now,
 				     .resend = data[i + 2] & 2 ? 3600 : 0,
-				     .max_bounces = data[i + 2] & 0x0c};
+				     .max_bounces = data[i + 2] & 0x0c,
+				     .erased = (data[i + 2] & 0x30) == 0x30};
 		struct sub_row after;
 		struct sub_result res;
 		subscription_decide(exists ? &row : NULL, &a, 3.0, 14, &after, &res);
 		assert(res.outcome < SUB_OUTCOME_COUNT);
+		/* a mailbox erased on request: no import nor resubscribe
+		 * touches it, in any status; nothing else says erased */
+		bool importing = a.ev >= SUB_EV_IMPORT && a.ev <= SUB_EV_RESUBSCRIBE_LAST;
+		assert((res.outcome == SUB_ERASED) == (a.erased && importing));
+		if (res.outcome == SUB_ERASED) {
+			assert(!exists || (after.status == row.status && after.status_at == row.status_at &&
+					   (after.name == row.name || (after.name && row.name && !strcmp(after.name, row.name)))));
+			sub_row_clear(&after);
+			continue;
+		}
 		if (!exists) {
 			assert(res.outcome == SUB_ADDED || res.outcome == SUB_NONE);
 			if (res.outcome == SUB_NONE) {
