@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "digest/config.h"
@@ -49,7 +50,10 @@ static const char usage_text[] =
 	"  archive -o DIR  write the archive of sent editions as static files\n"
 	"\n"
 	"options:\n"
-	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf)\n"
+	"  -c, --config FILE  configuration (default: $DIGEST_CONFIG, else ./digest.conf,\n"
+	"                     else the installation's: /etc/digest/digest.conf for\n"
+	"                     /usr/bin/digest, PREFIX/etc/digest/digest.conf for\n"
+	"                     PREFIX/bin/digest)\n"
 	"  -v, --verbose      say more (twice: debug)\n"
 	"  -q, --quiet        errors only\n"
 	"  -h, --help         this help; COMMAND --help for a command's\n"
@@ -62,16 +66,50 @@ static const char usage_text[] =
 	"78 configuration or template error.\n";
 
 
-static const char *config_path(const char *opt)
+/* installed_config: the digest.conf of the installation this binary is
+ * part of: PREFIX/bin/digest reads PREFIX/etc/digest/digest.conf, and
+ * /usr/bin/digest reads /etc/digest/digest.conf (the Makefile's default
+ * SYSCONFDIR for PREFIX), wherever the package or `make install` put it,
+ * without building the prefix in. NULL when the binary's own path is not
+ * known. */
+static char *installed_config(void)
 {
-	if (opt)
-		return opt;
-	const char *env = getenv("DIGEST_CONFIG");
-	return env && *env ? env : "digest.conf";
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0 || (size_t)n >= sizeof exe - 1)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/'); /* PREFIX/bin/digest -> PREFIX/bin */
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	slash = strrchr(exe, '/'); /* -> PREFIX */
+	if (!slash || strcmp(slash, "/bin") != 0)
+		return NULL; /* not an installed digest (a build tree's) */
+	*slash = '\0';
+	if (!strcmp(exe, "/usr"))
+		return xstrdup("/etc/digest/digest.conf");
+	return xasprintf("%s/etc/digest/digest.conf", exe);
 }
 
-/* Parse a command's options; returns -1 after printing help (*CODE 0) or a
- * usage error (*CODE 64). */
+/* The configuration to read: -c, else $DIGEST_CONFIG, else ./digest.conf,
+ * else the installation's (installed_config) when it exists. Malloc'd. */
+static char *config_path(const char *opt)
+{
+	if (opt)
+		return xstrdup(opt);
+	const char *env = getenv("DIGEST_CONFIG");
+	if (env && *env)
+		return xstrdup(env);
+	if (access("digest.conf", F_OK) == 0)
+		return xstrdup("digest.conf");
+	char *inst = installed_config();
+	if (inst && access(inst, F_OK) == 0)
+		return inst;
+	free(inst);
+	return xstrdup("digest.conf");
+}
+
 /* The commands, in the order of the usage text. */
 static const struct command *const commands[] = {
 	&command_collect,      &command_run,         &command_preview,     &command_status,
@@ -150,13 +188,16 @@ static int run(int argc, char **argv)
 	extract_init();
 	struct config *cfg = NULL;
 	int rc;
-	if (config_load(config_path(conf), &cfg) < 0) {
+	char *path = config_path(conf);
+	log_debug("configuration: %s", path);
+	if (config_load(path, &cfg) < 0) {
 		rc = EX_CONFIG;
 	} else {
 		config_apply_timezone(cfg);
 		rc = cmd->run(cfg, opts);
 	}
 	free(opts);
+	free(path);
 	config_free(cfg);
 	extract_cleanup();
 	fetch_global_cleanup();
