@@ -149,6 +149,18 @@ int store_bounce_counts(struct store *st, long long since, long long counts[6], 
 
 int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err)
 {
+	/* A bounce that comes back for a reader erased on request (mail sent
+	 * before, a late DSN) keeps nothing of them: no address, and no
+	 * diagnostic, which often quotes it. */
+	const char *address = b->address && *b->address ? b->address : NULL;
+	const char *diagnostic = b->diagnostic && *b->diagnostic ? b->diagnostic : NULL;
+	if (b->subscriber <= 0 && address) {
+		int erased = store_erased(st, address, err);
+		if (erased < 0)
+			return -1;
+		if (erased)
+			address = diagnostic = NULL;
+	}
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO bounces (at, subscriber_id, address, kind, source, status, diagnostic, edition)"
@@ -161,11 +173,11 @@ int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now
 		sqlite3_bind_int64(s, 2, b->subscriber);
 	else
 		sqlite3_bind_null(s, 2);
-	sq_bind_text(s, 3, b->address && *b->address ? b->address : NULL);
+	sq_bind_text(s, 3, address);
 	sq_bind_text(s, 4, b->kind);
 	sq_bind_text(s, 5, b->source);
 	sq_bind_text(s, 6, b->status && *b->status ? b->status : NULL);
-	sq_bind_text(s, 7, b->diagnostic && *b->diagnostic ? b->diagnostic : NULL);
+	sq_bind_text(s, 7, diagnostic);
 	sq_bind_text(s, 8, b->edition && *b->edition ? b->edition : NULL);
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);

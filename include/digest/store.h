@@ -276,6 +276,9 @@ struct bounce_rec {
 	const char *address;  /* NULL: the subscriber's */
 	const char *kind, *source, *status, *diagnostic, *edition;
 };
+/* store_bounce_log: B as a line of the log, at NOW. A line with no
+ * subscriber whose address was erased on request (store_erased) keeps
+ * neither the address nor the diagnostic. */
 int store_bounce_log(struct store *st, const struct bounce_rec *b, long long now, char **err);
 
 struct bounce_row {

@@ -178,6 +178,23 @@ static void test_forget(void **state)
 	assert_int_equal(store_subscriber_forget(st, "nobody@example.org", 3100, false, &fs, &err), 0);
 	assert_int_equal(count(path, "SELECT count(*) FROM forgotten"), 1);
 
+	/* a late bounce naming the erased address keeps nothing of it */
+	struct bounce_rec late = {.address = "VICTIM.READER@example.org", .kind = "bounce-hard", .source = "inbound",
+				  .status = "5.1.1", .diagnostic = "<victim.reader@example.org>: no such user"};
+	assert_int_equal(store_bounce_log(st, &late, 3200, &err), 0);
+	assert_int_equal(count(path, "SELECT count(*) FROM bounces WHERE address IS NULL AND diagnostic IS NULL"
+				     " AND status = '5.1.1'"), 1);
+	struct bounce_rec kept = {.address = "stranger@example.org", .kind = "bounce-hard", .source = "inbound",
+				  .diagnostic = "no such user"};
+	assert_int_equal(store_bounce_log(st, &kept, 3200, &err), 0);
+	assert_int_equal(count(path, "SELECT count(*) FROM bounces WHERE address = 'stranger@example.org'"), 1);
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_false(db_holds(path, "victim.reader"));
+	assert_false(db_holds(path, "VICTIM.READER"));
+
 	/* another secret: the hashes kept match nothing (the README says so) */
 	char *secret2 = xasprintf("%s/other.secret", dir);
 	store_erasure_secret(st, secret2);
