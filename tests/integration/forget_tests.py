@@ -10,6 +10,7 @@ A mixin of run.py's Suite.
 """
 
 import datetime as dt
+import fcntl
 import os
 import re
 import sqlite3
@@ -178,6 +179,12 @@ class ForgetTests:
             r = self.digest("subscribers", "forget", spelled, "--dry-run", conf=conf)
             check(r.code == 0 and "would" in r.out, f"forget --dry-run: exit {r.code}: {short(r.out)} {short(r.err)}")
             check(query(db, "SELECT count(*) FROM subscribers")[0][0] == 3, "forget --dry-run erased")
+            # a run sending (its lock held): 75, nothing erased
+            with open(db + ".lock", "a") as lk:
+                fcntl.flock(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                r = self.digest("subscribers", "forget", spelled, conf=conf)
+            check(r.code == EX_TEMPFAIL, f"forget during a run: exit {r.code}, want 75: {short(r.err)}")
+            check(query(db, "SELECT count(*) FROM subscribers")[0][0] == 3, "forget erased during a run")
             r = self.digest("subscribers", "forget", spelled, conf=conf)
             check(r.code == 0, f"forget: exit {r.code}: {short(r.err)}")
             check(len(r.out.splitlines()) == 1 and "erased" in r.out, f"forget: want one line: {r.out!r}")
