@@ -25,8 +25,11 @@ static int hash_of(struct store *st, const char *email, char out[TOKEN_ERASURE_H
 	if (!st->erasure_key_loaded) {
 		if (!st->secret_file)
 			return errf(err, "the hashes of erased readers need newsletter.secret_file");
-		if (token_key_load(st->secret_file, st->erasure_key, err) < 0)
+		unsigned char secret[TOKEN_KEY_LEN];
+		if (token_key_load(st->secret_file, secret, err) < 0)
 			return -1;
+		token_erasure_key(secret, st->erasure_key);
+		explicit_bzero(secret, sizeof secret);
 		st->erasure_key_loaded = true;
 	}
 	char *key = sq_key_of(email);
@@ -35,14 +38,28 @@ static int hash_of(struct store *st, const char *email, char out[TOKEN_ERASURE_H
 	return 0;
 }
 
+/* Whether the statement *SLOT (SQL, prepared once) with ?1 bound to T
+ * (NULL: none) yields a row: 1, 0, or -1. */
+static int exists(struct store *st, sqlite3_stmt **slot, const char *sql, const char *t, char **err)
+{
+	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
+		*slot = NULL;
+		return sq_fail(st, err, "reading the erased readers");
+	}
+	if (t)
+		sqlite3_bind_text(*slot, 1, t, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(*slot);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		sq_fail(st, err, "reading the erased readers");
+	sqlite3_reset(*slot);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Whether anyone was ever erased: until then no hash is needed, and no
  * secret is read (an import on a machine that never erased anyone). */
 static int any_erased(struct store *st, char **err)
 {
-	long long n = 0;
-	if (sq_count(st, "SELECT EXISTS (SELECT 1 FROM forgotten)", NULL, 0, &n, "reading the erased readers", err) < 0)
-		return -1;
-	return n != 0;
+	return exists(st, &st->erased_any, "SELECT 1 FROM forgotten LIMIT 1", NULL, err);
 }
 
 int store_erased(struct store *st, const char *email, char **err)
@@ -53,11 +70,7 @@ int store_erased(struct store *st, const char *email, char **err)
 	char h[TOKEN_ERASURE_HEX + 1];
 	if (hash_of(st, email, h, err) < 0)
 		return -1;
-	long long n = 0;
-	if (sq_count(st, "SELECT count(*) FROM forgotten WHERE key_hash = ?1", h, 0, &n, "reading the erased readers",
-		     err) < 0)
-		return -1;
-	return n > 0;
+	return exists(st, &st->erased_get, "SELECT 1 FROM forgotten WHERE key_hash = ?1", h, err);
 }
 
 int store_erased_clear(struct store *st, long long id, char **err)

@@ -20,6 +20,7 @@ struct store {
 	double bounce_threshold; /* store_bounce_policy, for subscription.c */
 	int bounce_reset_days;
 	char *secret_file; /* store_erasure_secret: the key of the erased readers' hashes */
+	sqlite3_stmt *erased_any, *erased_get; /* prepared once: an import asks per line */
 	unsigned char erasure_key[32];
 	bool erasure_key_loaded;
 };

@@ -267,10 +267,14 @@ static int run(struct store *st, const struct sub_args *given, bool write, struc
 	if (found < 0)
 		return -1;
 	/* whether the mailbox was erased: the store's word, asked only by
-	 * the events it guards (an import's line of a known reader too: one
-	 * who asked to come back is pending, not yet consenting) */
+	 * the events it guards, for no row or a row an erased mailbox can
+	 * have: one who asked to come back is pending until they confirm
+	 * (and may unsubscribe meanwhile); an active or bouncing row never
+	 * is, as only the confirmation that ends an erasure makes a row of
+	 * one active (the table's guard keeps imports from it) */
 	a->erased = false;
-	if (import_event(a->ev) && a->email) {
+	if (import_event(a->ev) && a->email &&
+	    (!found || before.status == SUB_PENDING || before.status == SUB_UNSUBSCRIBED)) {
 		int e = store_erased(st, a->email, err);
 		if (e < 0) {
 			sub_row_clear(&before);

@@ -284,14 +284,21 @@ void token_day_edition(unsigned day, char out[11])
 	out[10] = '\0';
 }
 
-void token_erasure_hash(const unsigned char key[TOKEN_KEY_LEN], const char *addr_key,
-			char out[TOKEN_ERASURE_HEX + 1])
+void token_erasure_key(const unsigned char key[TOKEN_KEY_LEN], unsigned char out[TOKEN_KEY_LEN])
 {
 	static const char label[] = "digest erasure v1";
-	unsigned char k[32], m[32];
-	gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, TOKEN_KEY_LEN, label, sizeof label - 1, k);
-	gnutls_hmac_fast(GNUTLS_MAC_SHA256, k, sizeof k, addr_key, strlen(addr_key), m);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", m[i]);
-	explicit_bzero(k, sizeof k);
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, TOKEN_KEY_LEN, label, sizeof label - 1, out);
+}
+
+void token_erasure_hash(const unsigned char erasure_key[TOKEN_KEY_LEN], const char *addr_key,
+			char out[TOKEN_ERASURE_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char m[32];
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, erasure_key, TOKEN_KEY_LEN, addr_key, strlen(addr_key), m);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[m[i] >> 4];
+		out[2 * i + 1] = hex[m[i] & 15];
+	}
+	out[TOKEN_ERASURE_HEX] = '\0';
 }

@@ -60,13 +60,15 @@ bool token_verp_check(const unsigned char key[TOKEN_KEY_LEN], char kind, const c
 /*
  * The hash an erased reader leaves (SPEC "subscribers forget"): the
  * address key (address_key) under HMAC-SHA256 with a key of its own,
- * derived from the secret as HMAC-SHA256(KEY, "digest erasure v1"), so
- * that it is no token and no token is it. 64 lower-case hex digits.
- * Stable while the secret is: a new secret makes every stored hash
- * match nothing (the erased could then be imported again).
+ * token_erasure_key: HMAC-SHA256(KEY, "digest erasure v1") of the secret
+ * KEY, so that it is no token and no token is it. token_erasure_hash: 64
+ * lower-case hex digits. Stable while the secret is: a new secret makes
+ * every stored hash match nothing (the erased could then be imported
+ * again).
  */
 #define TOKEN_ERASURE_HEX 64
-void token_erasure_hash(const unsigned char key[TOKEN_KEY_LEN], const char *addr_key,
+void token_erasure_key(const unsigned char key[TOKEN_KEY_LEN], unsigned char out[TOKEN_KEY_LEN]);
+void token_erasure_hash(const unsigned char erasure_key[TOKEN_KEY_LEN], const char *addr_key,
 			char out[TOKEN_ERASURE_HEX + 1]);
 
 /* token_edition_day: the day number of edition DATE (YYYY-MM-DD), or 0
