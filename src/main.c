@@ -49,7 +49,8 @@ static const char usage_text[] =
 	"  status          recent editions with their delivery counts, subscribers\n"
 	"  subscribe ADDR [--name NAME] [--confirmed]\n"
 	"  unsubscribe ADDR\n"
-	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
+	"  subscribers list|export [-o FILE] | import FILE [--resubscribe] [--dry-run]\n"
+	"              [--encoding NAME] [--delimiter D]\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config [--connect]\n"
@@ -215,6 +216,10 @@ struct preview_opts {
 struct sub_opts {
 	const char *addr, *name, *output, *action, *file;
 	int confirmed, resubscribe;
+	/* import: --dry-run, --encoding, --delimiter */
+	int dry_run;
+	const char *encoding, *delimiter;
+	struct import_opts import;
 };
 
 struct serve_opts {
@@ -452,11 +457,21 @@ static const char unsubscribe_usage[] =
 
 static const char subscribers_usage[] =
 	"usage: digest subscribers list|export [-o FILE]\n"
-	"       digest subscribers import FILE [--resubscribe]\n"
+	"       digest subscribers import FILE [--resubscribe] [--dry-run] [--encoding NAME]\n"
+	"                                      [--delimiter D]\n"
 	"\n"
 	"list: a table; export: CSV email,name,status; import: CSV with a header\n"
-	"(email, name, status columns) or one `Name <addr>` / `addr` a line, imported\n"
-	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n";
+	"(email, name, status columns, also as other mailers name them: Email Address,\n"
+	"E-mail, First Name + Last Name, Адрес, ФИО ...; listmonk and Mailchimp exports\n"
+	"as they are), or one `Name <addr>`, `addr` or `addr,name` a line, imported as\n"
+	"active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n"
+	"  --dry-run        read and check everything, print what would change, write\n"
+	"                   nothing\n"
+	"  --encoding NAME  the file's charset (windows-1251, koi8-r, utf-16 ...; any\n"
+	"                   iconv name); default UTF-8; a byte order mark decides\n"
+	"  --delimiter D    , ; or tab (default: found from the first line)\n"
+	"exit: 0 done, 64 a usage error (an unknown encoding), 65 no valid line or\n"
+	"text not in its encoding, 66 FILE cannot be opened\n";
 
 static bool want_progress(void)
 {
@@ -866,10 +881,16 @@ static int sub_take(int c, const char *arg, void *ctx)
 	case 'C': o->confirmed = 1; break;
 	case 'r': o->resubscribe = 1; break;
 	case 'o': o->output = arg; break;
+	case 'N': o->dry_run = 1; break;
+	case 'E': o->encoding = arg; break;
+	case 'D': o->delimiter = arg; break;
 	default: return -1;
 	}
 	return 0;
 }
+
+/* Whether an option only an import takes was given. */
+static bool sub_import_opts(const struct sub_opts *s) { return s->dry_run || s->encoding || s->delimiter; }
 
 static int parse_sub(int argc, char **argv, union opts *o, int *code, const char *usage)
 {
@@ -877,6 +898,9 @@ static int parse_sub(int argc, char **argv, union opts *o, int *code, const char
 						 {"confirmed", no_argument, NULL, 'C'},
 						 {"resubscribe", no_argument, NULL, 'r'},
 						 {"output", required_argument, NULL, 'o'},
+						 {"dry-run", no_argument, NULL, 'N'},
+						 {"encoding", required_argument, NULL, 'E'},
+						 {"delimiter", required_argument, NULL, 'D'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	short_output(argc, argv);
@@ -889,7 +913,7 @@ static int parse_subscribe(int argc, char **argv, union opts *o, int *code)
 {
 	if (parse_sub(argc, argv, o, code, subscribe_usage) < 0)
 		return -1;
-	if (!o->sub.file || o->sub.action || o->sub.resubscribe || o->sub.output) {
+	if (!o->sub.file || o->sub.action || o->sub.resubscribe || o->sub.output || sub_import_opts(&o->sub)) {
 		fputs(subscribe_usage, stderr);
 		*code = EX_USAGE;
 		return -1;
@@ -903,7 +927,7 @@ static int parse_unsubscribe(int argc, char **argv, union opts *o, int *code)
 	if (parse_sub(argc, argv, o, code, unsubscribe_usage) < 0)
 		return -1;
 	if (!o->sub.file || o->sub.action || o->sub.name || o->sub.confirmed || o->sub.resubscribe ||
-	    o->sub.output) {
+	    o->sub.output || sub_import_opts(&o->sub)) {
 		fputs(unsubscribe_usage, stderr);
 		*code = EX_USAGE;
 		return -1;
@@ -923,7 +947,19 @@ static int parse_subscribers(int argc, char **argv, union opts *o, int *code)
 	}
 	bool ok = s->action && !s->name && !s->confirmed &&
 		  ((!strcmp(s->action, "import") && s->file && !s->output) ||
-		   ((!strcmp(s->action, "list") || !strcmp(s->action, "export")) && !s->file && !s->resubscribe));
+		   ((!strcmp(s->action, "list") || !strcmp(s->action, "export")) && !s->file && !s->resubscribe &&
+		    !sub_import_opts(s)));
+	char *err = NULL;
+	if (ok && s->encoding && import_encoding_check(s->encoding, &err) < 0) {
+		log_error("subscribers import: --encoding: %s (`iconv -l` lists them)", err);
+		free(err);
+		ok = false;
+	}
+	if (ok && s->delimiter && import_delimiter_parse(s->delimiter, &s->import.delimiter) < 0) {
+		log_error("subscribers import: --delimiter: expected \",\", \";\" or \"tab\", not \"%s\"", s->delimiter);
+		ok = false;
+	}
+	s->import.encoding = s->encoding;
 	if (!ok) {
 		if (s->action && strcmp(s->action, "import") && strcmp(s->action, "list") &&
 		    strcmp(s->action, "export"))
@@ -1095,7 +1131,8 @@ static int list_row(void *ctx, const struct subscriber *s)
 #define IMPORT_BATCH_SECONDS 0.05
 
 struct import_ctx {
-	struct store *st;
+	struct store *st;     /* NULL: a dry run with no database yet */
+	struct sub_dry *dry;  /* a dry run: what the rows before would have done */
 	bool resubscribe;
 	long long now;
 	unsigned long added, updated, unchanged, kept;
@@ -1104,6 +1141,32 @@ struct import_ctx {
 	char *err;
 };
 
+/* Commits the open batch when it is full or old enough, and opens the
+ * next: 0, or -1 with IC->err. */
+static int import_batch(struct import_ctx *ic)
+{
+	if (++ic->batch < IMPORT_BATCH_ROWS && mono_now() - ic->batch_start < IMPORT_BATCH_SECONDS)
+		return 0;
+	if (store_commit(ic->st, &ic->err) < 0)
+		return -1;
+	ic->committed += ic->batch;
+	ic->batch = 0;
+	/* Others wait for the database by polling it (SQLite's busy
+	 * handler sleeps up to 100 ms between tries): a lock taken
+	 * again at once would starve them. A pause of 5 to 20 ms,
+	 * jittered so as never to beat in step with their polls, gives
+	 * each poll about one chance in five. */
+	long ms = 5 + (long)(mono_now() * 1e6) % 16;
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+	nanosleep(&pause, NULL);
+	if (store_begin(ic->st, &ic->err) < 0)
+		return -1;
+	ic->batch_start = mono_now();
+	return 0;
+}
+
+/* One valid line of the file: its event, counted by outcome; a dry run
+ * decides it as the real import would, and writes nothing. */
 static int import_row(void *ctx, const struct sub_record *r)
 {
 	struct import_ctx *ic = ctx;
@@ -1112,7 +1175,9 @@ static int import_row(void *ctx, const struct sub_record *r)
 				    (r->has_status ? r->status : SUB_ACTIVE),
 			      .email = r->email, .name = r->name, .now = ic->now};
 	struct sub_result res;
-	if (subscription_apply(ic->st, &ev, &res, &ic->err) < 0)
+	int rc = ic->dry ? subscription_dry(ic->st, ic->dry, &ev, &res, &ic->err)
+			 : subscription_apply(ic->st, &ev, &res, &ic->err);
+	if (rc < 0)
 		return -1;
 	switch (res.outcome) {
 	case SUB_ADDED: ic->added++; break;
@@ -1120,98 +1185,107 @@ static int import_row(void *ctx, const struct sub_record *r)
 	case SUB_KEPT: ic->kept++; break;
 	default: ic->unchanged++; break;
 	}
-	if (++ic->batch >= IMPORT_BATCH_ROWS || mono_now() - ic->batch_start >= IMPORT_BATCH_SECONDS) {
-		if (store_commit(ic->st, &ic->err) < 0)
-			return -1;
-		ic->committed += ic->batch;
-		ic->batch = 0;
-		/* Others wait for the database by polling it (SQLite's busy
-		 * handler sleeps up to 100 ms between tries): a lock taken
-		 * again at once would starve them. A pause of 5 to 20 ms,
-		 * jittered so as never to beat in step with their polls, gives
-		 * each poll about one chance in five. */
-		long ms = 5 + (long)(mono_now() * 1e6) % 16;
-		struct timespec pause = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
-		nanosleep(&pause, NULL);
-		if (store_begin(ic->st, &ic->err) < 0)
-			return -1;
-		ic->batch_start = mono_now();
+	return ic->dry ? 0 : import_batch(ic);
+}
+
+/* `subscribers import`: in batches (import_row), so that the lines
+ * before a failure stay imported and a rerun of the same file finds them
+ * unchanged; with --dry-run, nothing written and the same counts. */
+static int subscribers_import(struct config *cfg, const struct sub_opts *o)
+{
+	struct store *st = NULL;
+	char *err = NULL;
+	int rc = EX_OK;
+	/* a dry run creates no database: none is a store with no one yet */
+	if (!o->dry_run || access(cfg->storage.database, F_OK) == 0 || errno != ENOENT) {
+		rc = open_store(cfg, &st);
+		if (rc != EX_OK)
+			return rc;
 	}
-	return 0;
+	FILE *f = !strcmp(o->file, "-") ? stdin : fopen(o->file, "re");
+	if (!f) {
+		log_error("%s: %s", o->file, strerror(errno));
+		store_close(st);
+		return EX_NOINPUT;
+	}
+	struct import_ctx ic = {.st = st, .dry = o->dry_run ? sub_dry_new() : NULL, .resubscribe = o->resubscribe,
+				.now = (long long)time(NULL), .batch_start = mono_now()};
+	unsigned long bad = 0;
+	int r = ic.dry ? 0 : store_begin(st, &err);
+	if (r == 0)
+		r = import_read(f, o->file, &o->import, import_row, &ic, &bad, &err);
+	bool db_err = ic.err != NULL; /* the store failed, not the file */
+	if (r != 0 && !err && ic.err) {
+		err = ic.err;
+		ic.err = NULL;
+	}
+	unsigned long good = ic.added + ic.updated + ic.unchanged + ic.kept;
+	if (r == IMPORT_EDATA) {
+		if (!ic.dry)
+			store_rollback(st);
+		log_error("%s; nothing imported", err);
+		rc = EX_DATAERR;
+	} else if (r == 0 && good == 0 && bad > 0) {
+		if (!ic.dry)
+			store_rollback(st);
+		log_error("%s: no valid line (%lu bad)", o->file, bad);
+		rc = EX_DATAERR;
+	} else if (r != 0 || (!ic.dry && store_commit(st, &err) < 0)) {
+		if (!ic.dry)
+			store_rollback(st);
+		if (ic.committed)
+			log_error("%s: %s; the %lu lines before it were imported", o->file, err ? err : "import failed",
+				  ic.committed);
+		else
+			log_error("%s: %s; nothing imported", o->file, err ? err : "import failed");
+		rc = r == IMPORT_EREAD && !db_err ? EX_IOERR : db_failed(st);
+	} else {
+		printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines%s\n",
+		       o->file, ic.added, ic.updated, ic.unchanged, ic.kept, bad,
+		       ic.dry ? " (dry run: nothing imported)" : "");
+	}
+	free(ic.err);
+	free(err);
+	sub_dry_free(ic.dry);
+	if (f != stdin)
+		fclose(f);
+	store_close(st);
+	return rc;
 }
 
 static int cmd_subscribers(struct config *cfg, const union opts *opts)
 {
 	const struct sub_opts o = opts->sub;
+	if (!strcmp(o.action, "import"))
+		return subscribers_import(cfg, &o);
 	struct store *st = NULL;
 	char *err = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc != EX_OK)
 		return rc;
-	if (!strcmp(o.action, "import")) {
-		FILE *f = !strcmp(o.file, "-") ? stdin : fopen(o.file, "re");
-		if (!f) {
-			log_error("%s: %s", o.file, strerror(errno));
-			store_close(st);
-			return EX_NOINPUT;
-		}
-		struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL),
-					.batch_start = mono_now()};
-		unsigned long bad = 0;
-		/* In batches (import_row): the lines before a failure stay
-		 * imported, and a rerun of the same file finds them unchanged. */
-		int r = store_begin(st, &err);
-		if (r == 0)
-			r = import_read(f, o.file, import_row, &ic, &bad, &err);
-		if (r != 0 && !err && ic.err) {
-			err = ic.err;
-			ic.err = NULL;
-		}
-		unsigned long good = ic.added + ic.updated + ic.unchanged + ic.kept;
-		if (r == 0 && good == 0 && bad > 0) {
-			store_rollback(st);
-			log_error("%s: no valid line (%lu bad)", o.file, bad);
-			rc = EX_DATAERR;
-		} else if (r != 0 || store_commit(st, &err) < 0) {
-			store_rollback(st);
-			if (ic.committed)
-				log_error("%s: %s; the %lu lines before it were imported", o.file,
-					  err ? err : "import failed", ic.committed);
-			else
-				log_error("%s: %s; nothing imported", o.file, err ? err : "import failed");
-			rc = db_failed(st);
-		} else {
-			printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines\n",
-			       o.file, ic.added, ic.updated, ic.unchanged, ic.kept, bad);
-		}
-		free(ic.err);
-		if (f != stdin)
-			fclose(f);
-	} else {
-		bool csv = !strcmp(o.action, "export");
-		struct outfile out;
-		if (outfile_open(&out, o.output, &err) < 0) {
-			log_error("%s", err);
-			free(err);
-			store_close(st);
-			return EX_CANTCREAT;
-		}
-		FILE *f = out.f;
-		struct list_ctx lc = {.f = f, .csv = csv};
-		if (csv)
-			fprintf(f, "email,name,status\n");
-		else
-			fprintf(f, "%-40s  %-12s  %-16s  %s\n", "email", "status", "since", "name");
-		int r = store_subscribers_each(st, -1, list_row, &lc, &err);
-		if (r < 0 && err)
-			log_error("%s", err);
+	bool csv = !strcmp(o.action, "export");
+	struct outfile out;
+	if (outfile_open(&out, o.output, &err) < 0) {
+		log_error("%s", err);
 		free(err);
-		err = NULL;
-		int werr = outfile_close(&out, r == 0, &err) < 0;
-		if (werr)
-			log_error("%s", err);
-		rc = r != 0 ? db_failed(st) : werr ? EX_IOERR : EX_OK;
+		store_close(st);
+		return EX_CANTCREAT;
 	}
+	FILE *f = out.f;
+	struct list_ctx lc = {.f = f, .csv = csv};
+	if (csv)
+		fprintf(f, "email,name,status\n");
+	else
+		fprintf(f, "%-40s  %-12s  %-16s  %s\n", "email", "status", "since", "name");
+	int r = store_subscribers_each(st, -1, list_row, &lc, &err);
+	if (r < 0 && err)
+		log_error("%s", err);
+	free(err);
+	err = NULL;
+	int werr = outfile_close(&out, r == 0, &err) < 0;
+	if (werr)
+		log_error("%s", err);
+	rc = r != 0 ? db_failed(st) : werr ? EX_IOERR : EX_OK;
 	free(err);
 	store_close(st);
 	return rc;

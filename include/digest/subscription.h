@@ -92,6 +92,26 @@ int subscription_event(struct store *st, const struct sub_args *a, struct sub_re
 int subscription_peek(struct store *st, const struct sub_args *a, struct sub_result *res, char **err);
 
 /*
+ * A dry run's memory: the rows as the events decided so far would have
+ * left them, by address identity, over what the store holds; nothing is
+ * written, and nothing is locked.
+ */
+struct sub_dry;
+struct sub_dry *sub_dry_new(void);
+/* sub_dry_free: takes NULL. */
+void sub_dry_free(struct sub_dry *d);
+
+/*
+ * subscription_dry: what A (an event naming its subscriber by address:
+ * a request, an import line) would do after the events of D before it,
+ * as subscription_apply would say it, and remembered in D; nothing
+ * written. ST may be NULL: a store with no subscriber yet (a database
+ * that does not exist). 0 and *RES, or -1 with *ERR.
+ */
+int subscription_dry(struct store *st, struct sub_dry *d, const struct sub_args *a, struct sub_result *res,
+		     char **err);
+
+/*
  * subscription_delivery: the journal's mark of STATE for (EDITION,
  * SUBSCRIBER) with REPLY, and what it means for the subscriber: SENT an
  * event SUB_EV_SENT; FAILED with MAX_BOUNCES > 0 (a refusal that is the
