@@ -254,6 +254,111 @@ static void test_transactions(void **state)
 	free(path);
 }
 
+/* A row of the store, as text: what a dry run must leave alone. */
+static int row_text(void *ctx, const struct subscriber *sub)
+{
+	buf_addf(ctx, "%s|%s|%d|%lld\n", sub->email, sub->name ? sub->name : "-", (int)sub->status, sub->status_at);
+	return 0;
+}
+
+static char *rows_of(struct store *st)
+{
+	struct buf b = {0};
+	char *err = NULL;
+	buf_add(&b, "", 0);
+	assert_int_equal(store_subscribers_each(st, -1, row_text, &b, &err), 0);
+	return b.data;
+}
+
+/* One event of a random import: one of a few readers (in other
+ * spellings), any import status, with or without --resubscribe, a name
+ * or none. */
+static struct sub_args random_import(unsigned long long *x, long long now)
+{
+	static const char *const emails[] = {"a@x.org", "A@X.ORG", "b@x.org", "c@x.org", "B@x.org", "d@x.org",
+					     "e@x.org", "f@почта.рф"};
+	static const char *const names[] = {NULL, "Ann", "Bob", NULL, "Ann"};
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	unsigned long long v = *x >> 16;
+	struct sub_args a = {.now = now};
+	a.ev = (v & 1 ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) + (int)(v >> 1 & 3);
+	a.email = emails[(v >> 3) % ARRAY_LEN(emails)];
+	a.name = names[(v >> 7) % ARRAY_LEN(names)];
+	return a;
+}
+
+/* A dry run says, event by event, what applying the same events says,
+ * over a store with readers in every status and over none at all; and it
+ * writes nothing. */
+static void test_dry_run(void **state)
+{
+	(void)state;
+	char *path;
+	struct store *st = open_db("dry.db", &path);
+	char *err = NULL;
+	struct sub_result r, d;
+	/* readers before: one in each status */
+	static const struct {
+		const char *email;
+		enum sub_status s;
+	} before[] = {{"a@x.org", SUB_PENDING}, {"b@x.org", SUB_ACTIVE}, {"c@x.org", SUB_UNSUBSCRIBED},
+		      {"d@x.org", SUB_BOUNCING}};
+	for (size_t i = 0; i < ARRAY_LEN(before); i++) {
+		struct sub_args a = {.ev = SUB_EV_RESUBSCRIBE + before[i].s, .email = before[i].email, .now = 5};
+		assert_int_equal(subscription_event(st, &a, &r, &err), 0);
+	}
+	for (int round = 0; round < 40; round++) {
+		unsigned long long x = 0x9E3779B97F4A7C15ULL + (unsigned long long)round, y = x;
+		char *rows = rows_of(st);
+		struct sub_dry *dry = sub_dry_new();
+		enum sub_outcome want[64];
+		for (int i = 0; i < 64; i++) {
+			struct sub_args a = random_import(&x, 100 + round);
+			assert_int_equal(subscription_dry(st, dry, &a, &d, &err), 0);
+			want[i] = d.outcome;
+		}
+		sub_dry_free(dry);
+		char *after = rows_of(st);
+		assert_string_equal(rows, after); /* nothing written */
+		free(after);
+		assert_int_equal(store_begin(st, &err), 0);
+		for (int i = 0; i < 64; i++) {
+			struct sub_args a = random_import(&y, 100 + round);
+			assert_int_equal(subscription_apply(st, &a, &r, &err), 0);
+			if (r.outcome != want[i])
+				fail_msg("round %d, event %d (%s %s): dry %s, applied %s", round, i,
+					 sub_event_name(a.ev), a.email, sub_outcome_name(want[i]),
+					 sub_outcome_name(r.outcome));
+		}
+		/* every other round is kept: the next starts from what it left */
+		if (round % 2)
+			assert_int_equal(store_commit(st, &err), 0);
+		else
+			store_rollback(st);
+		free(rows);
+	}
+	store_close(st);
+	free(path);
+
+	/* no store: as an empty one */
+	st = open_db("dry-empty.db", &path);
+	unsigned long long x = 42, y = 42;
+	struct sub_dry *dry = sub_dry_new();
+	assert_int_equal(store_begin(st, &err), 0);
+	for (int i = 0; i < 200; i++) {
+		struct sub_args a = random_import(&x, 7), b = random_import(&y, 7);
+		assert_int_equal(subscription_dry(NULL, dry, &a, &d, &err), 0);
+		assert_int_equal(subscription_apply(st, &b, &r, &err), 0);
+		assert_int_equal(d.outcome, r.outcome);
+		assert_int_equal(d.to, r.to);
+	}
+	store_rollback(st);
+	sub_dry_free(dry);
+	sub_dry_free(NULL);
+	store_close(st);
+	free(path);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -275,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_every_cell),
 		cmocka_unit_test(test_guards),
 		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_dry_run),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
