@@ -960,6 +960,14 @@ static int csv_record(struct importer *im, int line, const struct csv *c, const 
  * of `subscribers export`). */
 #define LIST_COLUMNS 3
 
+/* Whether S, trimmed, is one address. */
+static bool is_address(const char *s)
+{
+	char *a = address_normalize(s, NULL);
+	free(a);
+	return a != NULL;
+}
+
 /* The separator that makes the list line S a record whose first field is
  * an address: SEP when given, else the first of SEPARATORS that does; 0
  * when none does. */
@@ -969,12 +977,8 @@ static char list_separator(struct csv *c, char sep, const char *s, size_t n)
 		c->sep = sep ? sep : separators[i];
 		if (memchr(s, c->sep, n)) {
 			csv_begin(c);
-			if (csv_feed(c, s, n) && c->nf >= 2) {
-				char *a = address_normalize(trim(c->data.data + c->off[0]), NULL);
-				free(a);
-				if (a)
-					return c->sep;
-			}
+			if (csv_feed(c, s, n) && c->nf >= 2 && is_address(c->data.data + c->off[0]))
+				return c->sep;
 		}
 		if (sep)
 			break;
@@ -987,7 +991,8 @@ static char list_separator(struct csv *c, char sep, const char *s, size_t n)
  * record of address, name and status on that line. S is modified. */
 static int list_line(struct importer *im, int line, char *s, size_t n, struct csv *c, char *sep, char given)
 {
-	if (memchr(s, '<', n) || (!*sep && !(*sep = list_separator(c, given, s, n))) || !memchr(s, *sep, n))
+	if (memchr(s, '<', n) || (!*sep && !(*sep = list_separator(c, given, s, n))) || !memchr(s, *sep, n) ||
+	    is_address(s)) /* a separator inside a quoted local part: "a,b"@example.com */
 		return mail_line(im, line, s);
 	c->sep = *sep;
 	csv_begin(c);

@@ -916,9 +916,9 @@ static const struct import_row export_rows[] = {
 	 "\"email\"x,name\n", "", 1, "digest: list.csv:1: expected <address> after the quoted name\n"},
 	{"without a header: address,name and address;name and tab, each line as it comes",
 	 "a@example.com,Ann\nb@example.com\nCarl <c@example.com>\nd@example.com,\"Lee, Dan\",pending\n"
-	 "\"john doe\"@example.com\ne@example.com,Eve,bogus\n",
+	 "\"john doe\"@example.com\ne@example.com,Eve,bogus\n\"a,b\"@example.com\n",
 	 "a@example.com|Ann|-|1\nb@example.com|-|-|2\nc@example.com|Carl|-|3\nd@example.com|Lee, Dan|pending|4\n"
-	 "\"john doe\"@example.com|-|-|5\n",
+	 "\"john doe\"@example.com|-|-|5\n\"a,b\"@example.com|-|-|7\n",
 	 1, "digest: list.csv:6: unknown status \"bogus\" (pending, active, unsubscribed or bouncing)\n"},
 	{"without a header, semicolons: a comma in the name is no separator",
 	 "ivan@example.ru;Петров, Иван\nolga@example.ru;Ольга\n",
