@@ -287,30 +287,25 @@ static int parse_subscribers(int argc, char **argv, void *opts, int *code)
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	struct subscribers_opts *o = opts;
-	short_output(argc, argv);
 	if (command_opts(argc, argv, longopts, subscribers_usage, subscribers_take, o, code) < 0)
 		return -1;
 	const struct action *a = action_named(o->action);
 	if (!a && o->action)
-		log_error("subscribers: unknown action \"%s\"", o->action);
-	bool ok = a && !(a->takes & TAKES_ARG) == !o->arg && (!o->output || (a->takes & TAKES_OUTPUT)) &&
-		  (!o->resubscribe || (a->takes & TAKES_RESUBSCRIBE)) &&
-		  (!(o->dry_run || o->import.encoding || o->delimiter) || (a->takes & TAKES_IMPORT));
+		return usage_error(code, subscribers_usage, "subscribers: unknown action \"%s\"", o->action);
+	if (!a || !(a->takes & TAKES_ARG) != !o->arg || (o->output && !(a->takes & TAKES_OUTPUT)) ||
+	    (o->resubscribe && !(a->takes & TAKES_RESUBSCRIBE)) ||
+	    ((o->dry_run || o->import.encoding || o->delimiter) && !(a->takes & TAKES_IMPORT)))
+		return usage_error(code, subscribers_usage, NULL);
 	char *err = NULL;
-	if (ok && o->import.encoding && import_encoding_check(o->import.encoding, &err) < 0) {
-		log_error("subscribers import: --encoding: %s (`iconv -l` lists them)", err);
+	if (o->import.encoding && import_encoding_check(o->import.encoding, &err) < 0) {
+		int rc = usage_error(code, subscribers_usage, "subscribers import: --encoding: %s (`iconv -l` lists them)",
+				     err);
 		free(err);
-		ok = false;
+		return rc;
 	}
-	if (ok && o->delimiter && import_delimiter_parse(o->delimiter, &o->import.delimiter) < 0) {
-		log_error("subscribers import: --delimiter: expected \",\", \";\" or \"tab\", not \"%s\"", o->delimiter);
-		ok = false;
-	}
-	if (!ok) {
-		fputs(subscribers_usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (o->delimiter && import_delimiter_parse(o->delimiter, &o->import.delimiter) < 0)
+		return usage_error(code, subscribers_usage,
+				   "subscribers import: --delimiter: expected \",\", \";\" or \"tab\", not \"%s\"", o->delimiter);
 	return 0;
 }
 
