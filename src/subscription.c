@@ -247,7 +247,21 @@ static bool same_row(const struct sub_row *x, const struct sub_row *y)
 	       (x->name ? y->name && !strcmp(x->name, y->name) : !y->name);
 }
 
-/* Decide A against the stored row; when WRITE, store what changed. */
+bool subscription_consents(const struct sub_args *a, const struct sub_result *res)
+{
+	if (!res->id)
+		return false;
+	switch (res->outcome) {
+	case SUB_ADDED: return true;
+	case SUB_OWED:
+	case SUB_RETURNED:
+	case SUB_WAIT: return a->ev == SUB_EV_REQUEST;
+	default: return res->from != res->to;
+	}
+}
+
+/* Decide A against the stored row; when WRITE, store what changed and,
+ * with A's consent, the step in the reader's trail. */
 static int run(struct store *st, const struct sub_args *a, bool write, struct sub_result *res, char **err)
 {
 	struct sub_row before = {0}, after = {0};
@@ -266,6 +280,12 @@ static int run(struct store *st, const struct sub_args *a, bool write, struct su
 			rc = store_lifecycle_insert(st, a->email, &after, a->now, &res->id, err);
 	} else if (write && found && !same_row(&before, &after)) {
 		rc = store_lifecycle_put(st, &after, err);
+	}
+	if (rc == 0 && write && a->consent && subscription_consents(a, res)) {
+		struct consent_rec c = *a->consent;
+		if (!c.event)
+			c.event = sub_event_name(a->ev);
+		rc = store_consent_add(st, res->id, &c, a->now, err);
 	}
 	sub_row_clear(&before);
 	sub_row_clear(&after);
