@@ -44,25 +44,33 @@ static void put_line(FILE *f, const char *s, size_t max)
 		fputs("…", f);
 }
 
+/* Where the rows go, and how many went. */
+struct counted {
+	FILE *f;
+	int n;
+};
+
 static int consent_line(void *ctx, const struct consent_row *c)
 {
-	FILE *f = ctx;
+	struct counted *o = ctx;
 	char when[LOG_TIME_LEN + 1];
 	log_time(c->at, when);
-	fprintf(f, "  %s  %-18s  %-28s  %s\n", when, c->event, *c->client ? c->client : "-",
+	fprintf(o->f, "  %s  %-19s  %-28s  %s\n", when, c->event, *c->client ? c->client : "-",
 		*c->wording ? c->wording : "-");
-	return ferror(f) ? -1 : 0;
+	o->n++;
+	return ferror(o->f) ? 1 : 0; /* stop: the caller sees the error */
 }
 
 static int delivery_line(void *ctx, const struct delivery_row *d)
 {
-	FILE *f = ctx;
+	struct counted *o = ctx;
 	char when[17];
 	fmt_time_local(d->updated_at, when);
-	fprintf(f, "  %s  %-8s  %3lld  %s  ", d->edition, d->state, d->attempts, when);
-	put_line(f, *d->reply ? d->reply : "-", 100);
-	fputc('\n', f);
-	return ferror(f) ? -1 : 0;
+	fprintf(o->f, "  %s  %-8s  %3lld  %s  ", d->edition, d->state, d->attempts, when);
+	put_line(o->f, *d->reply ? d->reply : "-", 100);
+	fputc('\n', o->f);
+	o->n++;
+	return ferror(o->f) ? 1 : 0; /* stop: the caller sees the error */
 }
 
 int consent_show(struct store *st, const char *addr, FILE *f, char **err)
@@ -79,25 +87,32 @@ int consent_show(struct store *st, const char *addr, FILE *f, char **err)
 	char since[17], created[17], t[17];
 	fmt_time_local(sub.status_at, since);
 	fmt_time_local(sub.created_at, created);
-	fprintf(f, "address:     %s\n", sub.email);
-	fprintf(f, "name:        %s\n", sub.name ? sub.name : "-");
-	fprintf(f, "status:      %s since %s\n", sub_status_name(sub.status), since);
-	fprintf(f, "created:     %s\n", created);
+	fprintf(f, "%-14s%s\n", "address:", sub.email);
+	fprintf(f, "%-14s%s\n", "name:", sub.name ? sub.name : "-");
+	fprintf(f, "%-14s%s since %s\n", "status:", sub_status_name(sub.status), since);
+	fprintf(f, "%-14s%s\n", "created:", created);
 	if (row.confirm_due >= 0)
-		fmt_time_local(row.confirm_due, t), fprintf(f, "confirmation: owed since %s\n", t);
+		fmt_time_local(row.confirm_due, t), fprintf(f, "%-14sowed since %s\n", "confirmation:", t);
 	else if (row.confirm_sent_at >= 0)
-		fmt_time_local(row.confirm_sent_at, t), fprintf(f, "confirmation: last sent %s\n", t);
+		fmt_time_local(row.confirm_sent_at, t), fprintf(f, "%-14slast sent %s\n", "confirmation:", t);
 	if (row.asked_at >= 0)
-		fmt_time_local(row.asked_at, t), fprintf(f, "last asked:  %s\n", t);
-	fprintf(f, "bounces:     score %.1f", row.bounce_score);
+		fmt_time_local(row.asked_at, t), fprintf(f, "%-14s%s\n", "last asked:", t);
+	fprintf(f, "%-14sscore %.1f", "bounces:", row.bounce_score);
 	if (row.bounce_at >= 0)
 		fmt_time_local(row.bounce_at, t), fprintf(f, ", last %s", t);
 	fprintf(f, "; %d refused in a row\n", row.bounces);
 	fprintf(f, "\nconsent (time, event, client, wording):\n");
-	int rc = store_consents_each(st, sub.id, consent_line, f, err);
-	fprintf(f, "\ndeliveries (the latest %d: edition, state, attempts, when, last reply):\n", CONSENT_SHOW_DELIVERIES);
+	struct counted c = {.f = f};
+	int rc = store_consents_each(st, sub.id, consent_line, &c, err);
+	if (rc == 0 && !c.n)
+		fprintf(f, "  (none recorded)\n");
+	fprintf(f, "\ndeliveries (the latest %d: edition, state, attempts, when, last reply):\n",
+		CONSENT_SHOW_DELIVERIES);
+	c.n = 0;
 	if (rc == 0)
-		rc = store_deliveries_of(st, sub.id, CONSENT_SHOW_DELIVERIES, delivery_line, f, err);
+		rc = store_deliveries_of(st, sub.id, CONSENT_SHOW_DELIVERIES, delivery_line, &c, err);
+	if (rc == 0 && !c.n)
+		fprintf(f, "  (none)\n");
 	subscriber_clear(&sub);
 	sub_row_clear(&row);
 	if (rc > 0)

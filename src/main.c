@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "digest/collect.h"
+#include "digest/consent.h"
 #include "digest/config.h"
 #include "digest/deliver.h"
 #include "digest/dkim.h"
@@ -49,7 +50,7 @@ static const char usage_text[] =
 	"  status          recent editions with their delivery counts, subscribers\n"
 	"  subscribe ADDR [--name NAME] [--confirmed]\n"
 	"  unsubscribe ADDR\n"
-	"  subscribers list|export [-o FILE] | import FILE [--resubscribe]\n"
+	"  subscribers list|export [-o FILE] | import FILE [--resubscribe] | show ADDR\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config [--connect]\n"
@@ -453,10 +454,14 @@ static const char unsubscribe_usage[] =
 static const char subscribers_usage[] =
 	"usage: digest subscribers list|export [-o FILE]\n"
 	"       digest subscribers import FILE [--resubscribe]\n"
+	"       digest subscribers show ADDR\n"
 	"\n"
 	"list: a table; export: CSV email,name,status; import: CSV with a header\n"
 	"(email, name, status columns) or one `Name <addr>` / `addr` a line, imported\n"
-	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n";
+	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n"
+	"show: one reader's record: status and since when, bounce score, the consent\n"
+	"trail (time, event, client, wording version) and the latest deliveries;\n"
+	"exit 67 when no reader has ADDR.\n";
 
 static bool want_progress(void)
 {
@@ -923,10 +928,11 @@ static int parse_subscribers(int argc, char **argv, union opts *o, int *code)
 	}
 	bool ok = s->action && !s->name && !s->confirmed &&
 		  ((!strcmp(s->action, "import") && s->file && !s->output) ||
+		   (!strcmp(s->action, "show") && s->file && !s->output && !s->resubscribe) ||
 		   ((!strcmp(s->action, "list") || !strcmp(s->action, "export")) && !s->file && !s->resubscribe));
 	if (!ok) {
 		if (s->action && strcmp(s->action, "import") && strcmp(s->action, "list") &&
-		    strcmp(s->action, "export"))
+		    strcmp(s->action, "export") && strcmp(s->action, "show"))
 			log_error("subscribers: unknown action \"%s\"", s->action);
 		fputs(subscribers_usage, stderr);
 		*code = EX_USAGE;
@@ -942,7 +948,9 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	time_t now = time(NULL);
 	/* Whoever runs this command asks on the reader's behalf: a mail goes
 	 * out however recently the last did. */
-	struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = name, .now = (long long)now};
+	static const struct consent_rec proof = {.event = "request", .client = "cli"};
+	struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = name, .now = (long long)now,
+			      .consent = &proof};
 	struct sub_result res;
 	if (subscription_event(st, &ev, &res, &err) < 0) {
 		log_error("%s", err);
@@ -1020,8 +1028,9 @@ static int cmd_subscribe(struct config *cfg, const union opts *opts)
 	if (rc == EX_OK && !o.confirmed) {
 		rc = subscribe_optin(cfg, st, addr, name);
 	} else if (rc == EX_OK) {
+		static const struct consent_rec proof = {.event = "subscribe-confirmed", .client = "cli"};
 		struct sub_args ev = {.ev = SUB_EV_RESUBSCRIBE + SUB_ACTIVE, .email = addr, .name = name,
-				      .now = (long long)time(NULL)};
+				      .now = (long long)time(NULL), .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
@@ -1046,7 +1055,9 @@ static int cmd_unsubscribe(struct config *cfg, const union opts *opts)
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc == EX_OK) {
-		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .email = addr, .now = (long long)time(NULL)};
+		static const struct consent_rec proof = {.event = "unsubscribe", .client = "cli"};
+		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .email = addr, .now = (long long)time(NULL),
+				      .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
@@ -1096,6 +1107,7 @@ static int list_row(void *ctx, const struct subscriber *s)
 
 struct import_ctx {
 	struct store *st;
+	struct consent_rec proof; /* each line's step: client "import:FILE" */
 	bool resubscribe;
 	long long now;
 	unsigned long added, updated, unchanged, kept;
@@ -1110,7 +1122,7 @@ static int import_row(void *ctx, const struct sub_record *r)
 	/* one event a line, within the batch's transaction */
 	struct sub_args ev = {.ev = (ic->resubscribe ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) +
 				    (r->has_status ? r->status : SUB_ACTIVE),
-			      .email = r->email, .name = r->name, .now = ic->now};
+			      .email = r->email, .name = r->name, .now = ic->now, .consent = &ic->proof};
 	struct sub_result res;
 	if (subscription_apply(ic->st, &ev, &res, &ic->err) < 0)
 		return -1;
@@ -1140,6 +1152,28 @@ static int import_row(void *ctx, const struct sub_record *r)
 	return 0;
 }
 
+/* `subscribers show ADDR`: 0, EX_NOUSER when no reader has ADDR,
+ * EX_DATAERR when it is no address. */
+static int subscribers_show(struct store *st, const char *arg)
+{
+	char *addr = command_address("subscribers show", arg);
+	if (!addr)
+		return EX_DATAERR;
+	char *err = NULL;
+	int found = consent_show(st, addr, stdout, &err);
+	int rc = EX_OK;
+	if (found < 0) {
+		log_error("%s", err);
+		rc = db_failed(st);
+	} else if (!found) {
+		log_error("subscribers show: %s: no such subscriber", addr);
+		rc = EX_NOUSER;
+	}
+	free(err);
+	free(addr);
+	return rc; /* an output error: main's */
+}
+
 static int cmd_subscribers(struct config *cfg, const union opts *opts)
 {
 	const struct sub_opts o = opts->sub;
@@ -1155,8 +1189,9 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			store_close(st);
 			return EX_NOINPUT;
 		}
-		struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL),
-					.batch_start = mono_now()};
+		char *client = xasprintf("import:%s", o.file);
+		struct import_ctx ic = {.st = st, .proof = {.client = client}, .resubscribe = o.resubscribe,
+					.now = (long long)time(NULL), .batch_start = mono_now()};
 		unsigned long bad = 0;
 		/* In batches (import_row): the lines before a failure stay
 		 * imported, and a rerun of the same file finds them unchanged. */
@@ -1185,8 +1220,11 @@ static int cmd_subscribers(struct config *cfg, const union opts *opts)
 			       o.file, ic.added, ic.updated, ic.unchanged, ic.kept, bad);
 		}
 		free(ic.err);
+		free(client);
 		if (f != stdin)
 			fclose(f);
+	} else if (!strcmp(o.action, "show")) {
+		rc = subscribers_show(st, o.file);
 	} else {
 		bool csv = !strcmp(o.action, "export");
 		struct outfile out;
