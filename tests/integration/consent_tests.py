@@ -23,6 +23,7 @@ if hasattr(__main__, "Fail") and hasattr(__main__, "check"):  # run.py run as a 
 else:  # run.py imported as the module `run`
     from run import REPO, check
 
+from inbound_tests import MAILTO  # noqa: E402
 from job_tests import free_port, short  # noqa: E402
 from serve_tests import FORM, Served, post_form, request  # noqa: E402
 
@@ -354,3 +355,36 @@ class ConsentTests:
         check(r.code == 64, f"show without an address: exit {r.code}, want 64")
         r = self.digest("subscribers", "--help", conf=conf)
         check(r.code == 0 and "show ADDR" in r.out + r.err, f"subscribers --help: {short(r.out + r.err)}")
+
+    # ------------------------------------------------------------ what comes back
+    def t_consent_inbound(self):
+        """`digest inbound`: mail to a reader's mailto address and a
+        complaint each add a step with client "mail"; the same message
+        again adds nothing; a reader who did neither keeps only the
+        import's step."""
+        d, conf, box = self.inbound_setup("consent-inbound", n=3)
+        a, b, c = sorted(box)
+        lu = " ".join((box[a][1]["List-Unsubscribe"] or "").split())
+        to = MAILTO.search(lu).group(1)
+        msg = (f"Return-Path: <{a}>\nFrom: {a}\nTo: {to}\nSubject: unsubscribe\n"
+               f"Message-ID: <cu1@example.net>\n\n").encode()
+        self.inbound(conf, d, msg, "unsub.eml")
+        self.inbound(conf, d, msg, "unsub-again.eml")
+        original = box[b][0].decode("utf-8", "replace")
+        arf = ("From: fbl@feedback.example.com\nTo: fbl@example.org\nSubject: complaint\n"
+               "Message-ID: <carf-1@feedback.example.com>\nMIME-Version: 1.0\n"
+               'Content-Type: multipart/report; report-type=feedback-report; boundary="F"\n\n'
+               "--F\nContent-Type: text/plain\n\nA complaint.\n\n--F\nContent-Type: message/feedback-report\n\n"
+               "Feedback-Type: abuse\nVersion: 1\n\n--F\nContent-Type: message/rfc822\n\n"
+               + original + "\n--F--\n").encode()
+        self.inbound(conf, d, arf, "arf.eml")
+        path = self.db(d)
+        imported = os.path.join(d, "subs-in.txt")
+        for addr, want in ((a, [("import-active", f"import:{imported}"), ("mail-unsubscribe", "mail")]),
+                           (b, [("import-active", f"import:{imported}"), ("complaint", "mail")]),
+                           (c, [("import-active", f"import:{imported}")])):
+            got = [(e, cl) for e, _, cl, _ in consents(path, addr)]
+            check(got == want, f"{addr}'s trail: {got}, want {want}")
+        out = self.show(conf, a).out
+        check(re.search(r"^  " + STAMP + r"\s+mail-unsubscribe\s+mail\s+-$", out, re.M),
+              f"show {a}: no mail-unsubscribe row: {out}")
