@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"  subscribe ADDR [--name NAME] [--confirmed]\n"
 	"  unsubscribe ADDR\n"
 	"  subscribers list|export [-o FILE] | import FILE [--resubscribe] [--dry-run]\n"
-	"              [--encoding NAME] [--delimiter D]\n"
+	"              [--encoding NAME] [--delimiter D] | show ADDR\n"
 	"  serve [--listen HOST:PORT]\n"
 	"                  the web endpoint: subscribe, confirm, unsubscribe, preview\n"
 	"  check-config [--connect]\n"

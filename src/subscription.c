@@ -249,6 +249,19 @@ static bool same_row(const struct sub_row *x, const struct sub_row *y)
 	       (x->name ? y->name && !strcmp(x->name, y->name) : !y->name);
 }
 
+bool subscription_consents(const struct sub_args *a, const struct sub_result *res)
+{
+	if (!res->id)
+		return false;
+	switch (res->outcome) {
+	case SUB_ADDED: return true;
+	case SUB_OWED:
+	case SUB_RETURNED:
+	case SUB_WAIT: return a->ev == SUB_EV_REQUEST;
+	default: return res->from != res->to;
+	}
+}
+
 /* ---- a dry run's rows ---- */
 
 /* Open addressing on the address key, grown at half full. */
@@ -336,7 +349,8 @@ static char *dry_key(const char *email)
 }
 
 /* Decide A against the stored row (or, in a dry run D, the one D holds);
- * when WRITE, store what changed; in a dry run, remember it. */
+ * when WRITE, store what changed and, with A's consent, the step in the
+ * reader's trail; in a dry run, remember what changed. */
 static int run(struct store *st, struct sub_dry *dry, const struct sub_args *a, bool write, struct sub_result *res,
 	       char **err)
 {
@@ -373,6 +387,12 @@ static int run(struct store *st, struct sub_dry *dry, const struct sub_args *a, 
 			rc = store_lifecycle_insert(st, a->email, &after, a->now, &res->id, err);
 	} else if (write && found && !same_row(&before, &after)) {
 		rc = store_lifecycle_put(st, &after, err);
+	}
+	if (rc == 0 && write && a->consent && subscription_consents(a, res)) {
+		struct consent_rec c = *a->consent;
+		if (!c.event)
+			c.event = sub_event_name(a->ev);
+		rc = store_consent_add(st, res->id, &c, a->now, err);
 	}
 	free(key);
 	sub_row_clear(&before);

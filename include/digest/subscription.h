@@ -59,6 +59,10 @@ struct sub_args {
 	long long now;
 	long long resend;  /* REQUEST: at most one mail in this many seconds (0: whenever none is due) */
 	int max_bounces;   /* REFUSED: refusals in a row that make bouncing */
+	/* Proof of consent: when set, what the event did goes in the
+	 * reader's trail, in the same transaction (see subscription_consents):
+	 * as CONSENT's event, or when that is NULL, sub_event_name(EV). */
+	const struct consent_rec *consent;
 };
 
 struct sub_result {
@@ -76,6 +80,14 @@ struct sub_result {
  */
 void subscription_decide(const struct sub_row *before, const struct sub_args *a, double threshold, int reset_days,
 			 struct sub_row *after, struct sub_result *res);
+
+/*
+ * subscription_consents: whether event A with result RES is a step of the
+ * reader's consent trail: a new reader, a change of status, or a request
+ * to join (even one that waits for the mail sent lately); never a reader
+ * already active asking again, nor an event that changed nothing.
+ */
+bool subscription_consents(const struct sub_args *a, const struct sub_result *res);
 
 /*
  * subscription_apply: event A, decided and stored within the caller's

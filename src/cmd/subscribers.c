@@ -1,6 +1,7 @@
 /* cmd/subscribers: `digest subscribers ACTION`: the list as a table or
- * CSV, and imports (subscriber.c reads the file, subscription.c owns each
- * line's event). Each action is a row of actions[]. */
+ * CSV, imports (subscriber.c reads the file, subscription.c owns each
+ * line's event), and one reader's record (consent.c). Each action is a
+ * row of actions[]. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "digest/address.h"
+#include "digest/consent.h"
 #include "digest/log.h"
 #include "digest/subscriber.h"
 #include "digest/subscription.h"
@@ -20,6 +23,7 @@ static const char subscribers_usage[] =
 	"usage: digest subscribers list|export [-o FILE]\n"
 	"       digest subscribers import FILE [--resubscribe] [--dry-run] [--encoding NAME]\n"
 	"                                      [--delimiter D]\n"
+	"       digest subscribers show ADDR\n"
 	"\n"
 	"list: a table; export: CSV email,name,status; import: CSV with a header\n"
 	"(email, name, status columns, also as other mailers name them: Email Address,\n"
@@ -31,8 +35,11 @@ static const char subscribers_usage[] =
 	"  --encoding NAME  the file's charset (windows-1251, koi8-r, utf-16 ...; any\n"
 	"                   iconv name); default UTF-8; a byte order mark decides\n"
 	"  --delimiter D    , ; or tab (default: found from the first line)\n"
-	"exit: 0 done, 64 a usage error (an unknown encoding), 65 no valid line or\n"
-	"text not in its encoding, 66 FILE cannot be opened\n";
+	"import exits 64 on a usage error (an unknown encoding), 65 when no line is\n"
+	"valid or the text is not in its encoding, 66 when FILE cannot be opened.\n"
+	"show: one reader's record: status and since when, bounce score, the consent\n"
+	"trail (time, event, client, wording version) and the latest deliveries;\n"
+	"exit 67 when no reader has ADDR.\n";
 
 struct subscribers_opts {
 	const char *action, *arg, *output;
@@ -111,8 +118,9 @@ static int list_row(void *ctx, const struct subscriber *s)
 #define IMPORT_BATCH_SECONDS 0.05
 
 struct import_ctx {
-	struct store *st;     /* NULL: a dry run with no database yet */
-	struct sub_dry *dry;  /* a dry run: what the rows before would have done */
+	struct store *st;         /* NULL: a dry run with no database yet */
+	struct sub_dry *dry;      /* a dry run: what the rows before would have done */
+	struct consent_rec proof; /* each line's step: client "import:FILE" */
 	bool resubscribe;
 	long long now;
 	unsigned long added, updated, unchanged, kept;
@@ -154,7 +162,7 @@ static int import_row(void *ctx, const struct sub_record *r)
 	/* one event a line, within the batch's transaction */
 	struct sub_args ev = {.ev = (ic->resubscribe ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) +
 				    (r->has_status ? r->status : SUB_ACTIVE),
-			      .email = r->email, .name = r->name, .now = ic->now};
+			      .email = r->email, .name = r->name, .now = ic->now, .consent = &ic->proof};
 	struct sub_result res;
 	int rc = ic->dry ? subscription_dry(ic->st, ic->dry, &ev, &res, &ic->err)
 			 : subscription_apply(ic->st, &ev, &res, &ic->err);
@@ -188,8 +196,9 @@ static int run_import(struct store *st, const struct subscribers_opts *po)
 		log_error("%s: %s", o.arg, strerror(errno));
 		return EX_NOINPUT;
 	}
-	struct import_ctx ic = {.st = st, .dry = o.dry_run ? sub_dry_new() : NULL, .resubscribe = o.resubscribe,
-				.now = (long long)time(NULL), .batch_start = mono_now()};
+	char *client = xasprintf("import:%s", o.arg);
+	struct import_ctx ic = {.st = st, .dry = o.dry_run ? sub_dry_new() : NULL, .proof = {.client = client},
+				.resubscribe = o.resubscribe, .now = (long long)time(NULL), .batch_start = mono_now()};
 	unsigned long bad = 0;
 	int r = ic.dry ? 0 : store_begin(st, &err);
 	if (r == 0)
@@ -225,6 +234,7 @@ static int run_import(struct store *st, const struct subscribers_opts *po)
 	}
 	free(ic.err);
 	sub_dry_free(ic.dry);
+	free(client);
 	if (f != stdin)
 		fclose(f);
 	free(err);
@@ -263,10 +273,37 @@ static int run_list(struct store *st, const struct subscribers_opts *po)
 	return rc;
 }
 
+/* show: one reader's record; EX_NOUSER when no reader has ADDR, EX_DATAERR
+ * when it is no address */
+static int run_show(struct store *st, const struct subscribers_opts *o)
+{
+	char *why = NULL, *err = NULL;
+	/* ADDR as subscribe and unsubscribe take it: found by its identity */
+	char *addr = address_accept(o->arg, NULL, &why);
+	if (!addr) {
+		log_error("subscribers show: %s: %s", o->arg, why ? why : "invalid address");
+		free(why);
+		return EX_DATAERR;
+	}
+	int found = consent_show(st, addr, stdout, &err);
+	int rc = EX_OK;
+	if (found < 0) {
+		log_error("%s", err);
+		rc = db_failed(st);
+	} else if (!found) {
+		log_error("subscribers show: %s: no such subscriber", addr);
+		rc = EX_NOUSER;
+	}
+	free(err);
+	free(addr);
+	return rc; /* an output error: main's */
+}
+
 static const struct action actions[] = {
 	{"list", TAKES_OUTPUT, run_list, NULL},
 	{"export", TAKES_OUTPUT, run_list, NULL},
 	{"import", TAKES_ARG | TAKES_RESUBSCRIBE | TAKES_IMPORT, run_import, import_without_store},
+	{"show", TAKES_ARG, run_show, NULL},
 };
 
 static const struct action *action_named(const char *name)

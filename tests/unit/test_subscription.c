@@ -1,6 +1,6 @@
 /* Unit tests of subscription: the lifecycle's state table, every
  * from-state x event against a real database, the guards on both sides,
- * and each event one transaction. */
+ * each event one transaction, and the consent trail it records. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "digest/store.h"
 #include "digest/subscription.h"
@@ -359,6 +360,124 @@ static void test_dry_run(void **state)
 	free(path);
 }
 
+struct trail {
+	char rows[16][160];
+	int n;
+};
+
+static int trail_row(void *ctx, const struct consent_row *c)
+{
+	struct trail *t = ctx;
+	if (t->n < 16)
+		snprintf(t->rows[t->n++], sizeof t->rows[0], "%lld %s %s %s", c->at, c->event, c->client, c->wording);
+	return 0;
+}
+
+/* The trail of EMAIL, rows joined by "|". */
+static char *trail_of(struct store *st, const char *email)
+{
+	struct subscriber s = {0};
+	char *err = NULL;
+	assert_int_equal(store_subscriber_get(st, email, &s, &err), 1);
+	struct trail t = {0};
+	assert_int_equal(store_consents_each(st, s.id, trail_row, &t, &err), 0);
+	subscriber_clear(&s);
+	struct buf b = {0};
+	for (int i = 0; i < t.n; i++) {
+		buf_adds(&b, i ? "|" : "");
+		buf_adds(&b, t.rows[i]);
+	}
+	buf_add(&b, "", 1);
+	return b.data;
+}
+
+/* Proof of consent: each step with a consent record goes in the trail,
+ * in the event's transaction; nothing that changed nothing does, and a
+ * peek never. */
+static void test_consent_trail(void **state)
+{
+	(void)state;
+	char *path;
+	struct store *st = open_db("consent.db", &path);
+	char *err = NULL;
+	struct sub_result r;
+	static const struct consent_rec web = {.event = "request", .client = "203.0.113.5", .wording = "0123456789ab"};
+	static const struct consent_rec click = {.event = "confirm", .client = "2001:db8::1", .wording = "0123456789ab"};
+	static const struct consent_rec one_click = {.event = "one-click", .client = "203.0.113.5"};
+	static const struct consent_rec import = {.client = "import:list.csv"};
+	static const struct {
+		enum sub_event ev;
+		const struct consent_rec *c;
+		bool peek, rollback;
+		const char *trail; /* after the step */
+	} steps[] = {
+		{SUB_EV_REQUEST, &web, false, false, "10 request 203.0.113.5 0123456789ab"},
+		/* asking again while the mail is recent: a request all the same */
+		{SUB_EV_REQUEST, &web, false, false, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		/* a peek (the GET of the link) and a rolled-back event leave nothing */
+		{SUB_EV_CONFIRM, &click, true, false, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, true, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		/* an active reader asking or confirming again: nothing */
+		{SUB_EV_REQUEST, &web, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		{SUB_EV_UNSUBSCRIBE, &one_click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		/* already so, kept by an import, or no record given: nothing */
+		{SUB_EV_UNSUBSCRIBE, &one_click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		{SUB_EV_IMPORT + SUB_ACTIVE, &import, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		{SUB_EV_RESUBSCRIBE + SUB_PENDING, NULL, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		/* the event's own name when the record names none */
+		{SUB_EV_RESUBSCRIBE + SUB_ACTIVE, &import, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 |21 resubscribe-active import:list.csv "},
+		/* a bounce that only scores changes no status: no row, even given a record */
+		{SUB_EV_BOUNCE_HARD, &web, false, false, NULL},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+		struct sub_args a = {.ev = steps[i].ev, .email = "Jane@Example.org", .now = 10 + (long long)i,
+				     .resend = 3600, .consent = steps[i].c};
+		if (steps[i].peek) {
+			assert_int_equal(subscription_peek(st, &a, &r, &err), 0);
+		} else if (steps[i].rollback) {
+			assert_int_equal(store_begin(st, &err), 0);
+			assert_int_equal(subscription_apply(st, &a, &r, &err), 0);
+			assert_int_equal(r.outcome, SUB_UPDATED);
+			store_rollback(st);
+		} else {
+			assert_int_equal(subscription_event(st, &a, &r, &err), 0);
+		}
+		char *t = trail_of(st, "jane@example.org");
+		const char *want = steps[i].trail ? steps[i].trail : steps[i - 1].trail;
+		if (strcmp(t, want))
+			fail_msg("step %zu (%s): trail [%s], want [%s]", i, sub_event_name(steps[i].ev), t, want);
+		free(t);
+	}
+	/* the trail goes with the reader */
+	store_close(st);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM subscribers", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM consents", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	free(path);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -381,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_guards),
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_consent_trail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
