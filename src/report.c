@@ -37,7 +37,7 @@ struct rows {
 	long long n;
 };
 
-static int count_row(void *ctx, const struct delivery_row *d)
+static int count_row(void *ctx, const struct edition_delivery *d)
 {
 	(void)d;
 	((struct rows *)ctx)->n++;
@@ -45,7 +45,7 @@ static int count_row(void *ctx, const struct delivery_row *d)
 }
 
 /* One journal row: the reply on one line, whatever the server sent. */
-static int print_row(void *ctx, const struct delivery_row *d)
+static int print_row(void *ctx, const struct edition_delivery *d)
 {
 	struct rows *r = ctx;
 	char when[17], attempts[16];

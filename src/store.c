@@ -449,6 +449,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->erased_any);
 	sqlite3_finalize(st->erased_get);
+	sqlite3_finalize(st->consent_add);
 	sqlite3_close(st->db);
 	explicit_bzero(st->erasure_key, sizeof st->erasure_key);
 	free(st->secret_file);

@@ -100,7 +100,7 @@ int store_delivery_counts(struct store *st, const char *edition, struct delivery
 }
 
 int store_deliveries_each(struct store *st, const char *edition, bool failed,
-			  int (*cb)(void *ctx, const struct delivery_row *d), void *ctx, char **err)
+			  int (*cb)(void *ctx, const struct edition_delivery *d), void *ctx, char **err)
 {
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db,
@@ -121,7 +121,7 @@ int store_deliveries_each(struct store *st, const char *edition, bool failed,
 				ds = (enum delivery_state)i;
 		enum sub_status status = SUB_PENDING;
 		sub_status_parse((const char *)sqlite3_column_text(s, 1), &status);
-		struct delivery_row d = {
+		struct edition_delivery d = {
 			.email = (const char *)sqlite3_column_text(s, 0),
 			.status = status,
 			.state = ds,

@@ -38,7 +38,7 @@ struct rows_seen {
 	int n;
 };
 
-static int collect_rows(void *ctx, const struct delivery_row *d)
+static int collect_rows(void *ctx, const struct edition_delivery *d)
 {
 	static const char *const states[] = {"inflight", "sent", "deferred", "failed"};
 	struct rows_seen *r = ctx;
