@@ -314,7 +314,9 @@ static int run_show(const struct config *cfg, struct store *st, const struct sub
 		log_error("%s", err);
 		rc = db_failed(st);
 	} else if (!found) {
-		log_error("subscribers show: %s: no such subscriber", addr);
+		int erased = store_erased(st, addr, NULL);
+		log_error("subscribers show: %s: no such subscriber%s", addr,
+			  erased == 1 ? " (erased on request: only a hash of the address is kept)" : "");
 		rc = EX_NOUSER;
 	}
 	free(err);

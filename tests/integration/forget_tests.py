@@ -200,6 +200,9 @@ class ForgetTests:
             check(len(hashes) == 1 and re.fullmatch(r"[0-9a-f]{64}", hashes[0][0]), f"forgotten: {hashes}")
             r = self.digest("subscribers", "forget", victim, conf=conf)
             check(r.code == 0 and "already" in r.out, f"forget again: exit {r.code}: {short(r.out)}")
+            r = self.digest("subscribers", "show", victim, conf=conf)
+            check(r.code == EX_NOUSER and "erased on request" in r.err, f"show an erased reader: exit {r.code}: "
+                  f"{short(r.err)}")
             r = self.digest("subscribers", "forget", "nobody@example.net", conf=conf)
             check(r.code == EX_NOUSER and "nobody@example.net" in r.err, f"forget an unknown address: exit "
                   f"{r.code}, want 67: {short(r.err)}")
