@@ -238,7 +238,7 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 	*out = NULL;
 	struct render *r = xcalloc(1, sizeof *r);
 	r->cfg = cfg;
-	r->ru = !strcmp(cfg->newsletter.locale, "ru");
+	r->ru = cfg->newsletter.locale == LOCALE_RU;
 	char *why = NULL;
 	if (check_mailbox(cfg->newsletter.from, "newsletter.from", &r->from_name, &r->from_addr, err) < 0)
 		goto fail;
