@@ -426,7 +426,7 @@ static const struct conf_key newsletter_keys[] = {
 	{"list_id", CONF_STRING, CFG(newsletter.list_id), .def = "digest.localhost", .at = CFG(at.list_id),
 	 .doc = "The List-Id."},
 	{"subject", CONF_STRING, CFG(newsletter.subject), .def = "{{newsletter.name}} — {{date}}: {{#top}}{{title}}{{/top}}",
-	 .at = CFG(newsletter.subject_line), .doc = "The subject, a template (see Templates)."},
+	 .at = CFG(newsletter.subject_line), .doc = "The subject, a template."},
 	{"timezone", CONF_STRING, CFG(newsletter.timezone), .def = "UTC", .hook = check_timezone,
 	 .doc = "A zone of the tz database (`Europe/Moscow`): edition dates, dates without an offset, and output."},
 	{"locale", CONF_ENUM, CFG(newsletter.locale), .def = "en", .choices = locales,
@@ -472,7 +472,7 @@ static const struct conf_key source_keys[] = {
 	 .doc = "Named in errors and stored with each article."},
 	{"type", CONF_ENUM, SRC(type), .def = "html", .choices = source_types,
 	 .doc = "`html`, or `feed` (`rss`, `atom`: the same; any of them reads RSS 0.9x to 2.0, RSS 1.0 and Atom "
-		"0.3 and 1.0), whose selectors default to the feed's own elements (see Feeds)."},
+		"0.3 and 1.0), whose selectors default to the feed's own elements."},
 	{"url", CONF_STRING, SRC(url), .def_doc = "required", .hook = source_url_hook,
 	 .doc = "An http, https or file URL, or a path relative to the configuration."},
 	{"item", CONF_XPATH, SRC(item), .def_doc = "required for html",
@@ -484,9 +484,9 @@ static const struct conf_key source_keys[] = {
 	 .doc = "The title."},
 	{"published", CONF_XPATH, SRC(list.published), .def_doc = "none (feeds: their date)",
 	 .doc = "The date: ISO 8601, RFC 2822, numeric and spelled-out forms in a dozen languages, relative forms "
-		"(`35 минут назад`, `yesterday 09:25`); see Collection."},
+		"(`35 минут назад`, `yesterday 09:25`)."},
 	{"views", CONF_XPATH, SRC(list.views),
-	 .doc = "The view count: `2212`, `2 212`, `2.2K`, `12,5 тыс.` (see Collection)."},
+	 .doc = "The view count: `2212`, `2 212`, `2.2K`, `12,5 тыс.`"},
 	{"comments", CONF_XPATH, SRC(list.comments), .def_doc = "none (feeds: `slash:comments`)",
 	 .doc = "The comment count."},
 	{"rating", CONF_XPATH, SRC(list.rating), .doc = "The rating."},
@@ -583,8 +583,7 @@ static const struct conf_key delivery_keys[] = {
 	 .doc = "`full`: each of the journal's commits is on the disk (fsync) before a connection hands over its "
 		"next message; `normal`: it is handed to the operating system only (SQLite's `synchronous = "
 		"NORMAL`), so that a crash or `kill -9` of digest still repeats at most one message per connection, "
-		"but a power cut or an operating system crash may repeat the messages of the last commits. For "
-		"machines where an fsync is dear (see Performance)."},
+		"but a power cut or an operating system crash may repeat the messages of the last commits."},
 	{"smtp", CONF_GROUP, 0, .sub = &smtp_table, .doc = "The SMTP transport."},
 	{NULL},
 };
