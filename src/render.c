@@ -297,7 +297,7 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		goto fail;
 	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
 		goto fail;
-	if (dkim_load(cfg, &r->dkim, err) < 0)
+	if (dkim_load(&cfg->dkim, cfg->path, &r->dkim, err) < 0)
 		goto fail;
 	*out = r;
 	return 0;

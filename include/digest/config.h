@@ -103,6 +103,14 @@ struct dkim_key_config {
 	int line;       /* where digest.conf sets it */
 };
 
+/* The dkim block: dkim.c's options. */
+struct dkim_config {
+	char *domain;                 /* d=; NULL: no dkim block, nothing is signed */
+	struct dkim_key_config *keys; /* one DKIM-Signature each */
+	int nkeys;
+	int line; /* where the dkim block starts */
+};
+
 /* Where digest.conf sets a key (its line; 0: not set), for check-config's
  * warnings. */
 struct config_lines {
@@ -154,12 +162,7 @@ struct config {
 		 * client is the last X-Forwarded-For address */
 		bool behind_proxy;
 	} http;
-	struct {
-		char *domain;                /* d=; NULL: no dkim block, nothing is signed */
-		struct dkim_key_config *keys; /* one DKIM-Signature each */
-		int nkeys;
-		int line;                    /* where the dkim block starts */
-	} dkim;
+	struct dkim_config dkim;
 	struct fetch_config fetch;
 };
 
