@@ -438,7 +438,7 @@ static const struct conf_key newsletter_keys[] = {
 	 .flags = CONF_EMPTY_OK, .hook = check_feedback_id,
 	 .doc = "The sender id of the Feedback-ID header (Gmail's feedback loop): printable ASCII without spaces "
 		"or colons; `\"\"` means no Feedback-ID."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key digest_keys[] = {
@@ -451,7 +451,7 @@ static const struct conf_key digest_keys[] = {
 	{"send_empty", CONF_BOOL, CFG(digest.send_empty), .def = "false", .doc = "Send an edition with no article."},
 	{"summary_chars", CONF_INT, CFG(digest.summary_chars), .def = "280", .min = 0, .max = 100000,
 	 .doc = "Summaries are cut to this many characters, at a word."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key field_keys[] = {
@@ -463,7 +463,7 @@ static const struct conf_key field_keys[] = {
 	{"rating", CONF_XPATH, SRC(article.rating), .doc = "The rating."},
 	{"summary", CONF_XPATH, SRC(article.summary), .doc = "The summary."},
 	{"image", CONF_XPATH, SRC(article.image), .doc = "The image's URL."},
-	{NULL},
+	{.name = NULL},
 };
 static const struct conf_table article_table = {.keys = field_keys};
 
@@ -514,7 +514,7 @@ static const struct conf_key source_keys[] = {
 		"`19. Oktober 2019`); the built-in date forms read every one of them whatever it says."},
 	{"date_order", CONF_ENUM, SRC(date_order), .def = "dmy", .choices = date_orders,
 	 .doc = "How `03/04/2020` (with `/` or `-`) reads; a part above 12 is the day either way."},
-	{NULL},
+	{.name = NULL},
 };
 static const struct conf_table source_table = {
 	.section = "SOURCES",
@@ -531,7 +531,7 @@ static const struct conf_key templates_keys[] = {
 		"`page.html`, `edition.html`, `archive.html`. A file the directory lacks is the built-in one; when "
 		"the key is not set and there is no `templates` directory beside the configuration, every template "
 		"is built in. A directory named but missing is an error."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key smtp_keys[] = {
@@ -568,7 +568,7 @@ static const struct conf_key smtp_keys[] = {
 	 .doc = "A PEM file of the CAs to trust instead."},
 	{"envelope_from", CONF_STRING, CFG(delivery.smtp.envelope_from), .def_doc = "`newsletter.from`'s address",
 	 .doc = "The MAIL FROM address, made personal by VERP."},
-	{NULL},
+	{.name = NULL},
 };
 static const struct conf_table smtp_table = {.keys = smtp_keys, .finish = smtp_done};
 
@@ -585,13 +585,13 @@ static const struct conf_key delivery_keys[] = {
 		"NORMAL`), so that a crash or `kill -9` of digest still repeats at most one message per connection, "
 		"but a power cut or an operating system crash may repeat the messages of the last commits."},
 	{"smtp", CONF_GROUP, 0, .sub = &smtp_table, .doc = "The SMTP transport."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key storage_keys[] = {
 	{"database", CONF_PATH, CFG(storage.database), .def = "var/digest.db",
 	 .doc = "The SQLite database (WAL), created 0600 in a directory created 0700."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key http_keys[] = {
@@ -600,7 +600,7 @@ static const struct conf_key http_keys[] = {
 		"IPv4)."},
 	{"behind_proxy", CONF_BOOL, CFG(http.behind_proxy), .def = "false",
 	 .doc = "Take the client of a loopback peer from X-Forwarded-For, for the rate limits."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key fetch_keys[] = {
@@ -622,7 +622,7 @@ static const struct conf_key fetch_keys[] = {
 	{"private_addresses", CONF_ENUM, CFG(fetch.private_addresses), .def = "auto", .choices = private_modes,
 	 .doc = "Where links found on pages may lead: `auto`, to private and loopback addresses only for a source "
 		"served from one; `allow`, anywhere; `deny`, never there."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key inbound_keys[] = {
@@ -650,7 +650,7 @@ static const struct conf_key inbound_keys[] = {
 	 .doc = "The bounce score (hard 1, soft 0.5, one step a day at most) at which a reader becomes `bouncing`."},
 	{"bounce_reset_days", CONF_INT, CFG(inbound.bounce_reset_days), .def = "14", .min = 1, .max = 3650,
 	 .doc = "Days without a bounce after which the score starts again from 0."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_key dkim_key_keys[] = {
@@ -659,7 +659,7 @@ static const struct conf_key dkim_key_keys[] = {
 	{"key_file", CONF_PATH, KEY(key_file), .def_doc = "required",
 	 .doc = "A PEM private key, RSA (rsa-sha256) or Ed25519 (ed25519-sha256), readable by the user digest runs "
 		"as (see `digest dkim-keygen`)."},
-	{NULL},
+	{.name = NULL},
 };
 static const struct conf_table dkim_key_table = {
 	.section = "DKIM",
@@ -675,7 +675,7 @@ static const struct conf_key dkim_keys[] = {
 	 .doc = "The signing domain (`d=`), in ASCII (an IDN in A-label form); a `dkim` block signs every message."},
 	{"keys", CONF_LIST, CFG(dkim.keys), .def_doc = "required in a `dkim` block, at least one",
 	 .sub = &dkim_key_table, .hook = load_dkim_keys, .doc = "One DKIM-Signature per key."},
-	{NULL},
+	{.name = NULL},
 };
 
 static const struct conf_table newsletter_table = {"NEWSLETTER", newsletter_keys, NULL, 0, 0, NULL};
@@ -700,7 +700,7 @@ static const struct conf_key root_keys[] = {
 	{"fetch", CONF_GROUP, 0, .sub = &fetch_table, .doc = "Fetching."},
 	{"inbound", CONF_GROUP, 0, .sub = &inbound_table, .doc = "Mail that comes back."},
 	{"dkim", CONF_GROUP, 0, .sub = &dkim_table, .doc = "DKIM signing."},
-	{NULL},
+	{.name = NULL},
 };
 
 const struct conf_table config_root = {.keys = root_keys};
