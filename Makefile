@@ -42,8 +42,10 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 # The default templates are compiled in (build/gen/builtin.c) as the
 # fallback of a configuration without a templates directory.
 TEMPLATES := $(sort $(wildcard templates/*.txt templates/*.html))
-SRCS      := $(wildcard src/*.c) build/gen/builtin.c build/gen/entities.c
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+# src/main.c and src/cmd/ are the command line; the rest is the library
+# that the unit tests and fuzz targets link.
+SRCS      := $(wildcard src/*.c src/cmd/*.c) build/gen/builtin.c build/gen/entities.c
+LIB_SRCS  := $(filter-out src/main.c src/cmd/%,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 REL_OBJS  := $(SRCS:%.c=build/rel/%.o)

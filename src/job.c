@@ -1,5 +1,6 @@
 /* job: the daily job's edition: frozen once, collected and selected before
- * that. Shared by `run`, `preview` and the web preview. */
+ * that. Shared by `collect`, `run`, `preview` and the
+ * web preview. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +19,21 @@ void job_edition_clear(struct job_edition *e)
 	memset(e, 0, sizeof *e);
 }
 
-int job_edition(const struct config *cfg, struct store *st, const char *date, time_t now, bool fetch,
-		bool freeze, bool progress, struct job_edition *out, char **err)
+int job_edition(const struct config *cfg, struct store *st, const struct job_want *w, struct job_edition *out,
+		char **err)
 {
 	memset(out, 0, sizeof *out);
+	const char *date = w->date;
+	const time_t now = w->now;
+	const bool freeze = w->freeze && !w->fresh;
 	time_t from, to;
 	if (edition_window(date, now, cfg->digest.window_hours, out->date, &from, &to) < 0)
 		return -2;
-	int found = store_edition_load(st, out->date, &out->rec, &out->a, &out->n, err);
+	int found = w->fresh ? 0 : store_edition_load(st, out->date, &out->rec, &out->a, &out->n, err);
 	if (found < 0)
 		return -1;
 	if (found) {
+		out->selected = out->n;
 		out->frozen = true;
 		return 0;
 	}
@@ -48,9 +53,9 @@ int job_edition(const struct config *cfg, struct store *st, const char *date, ti
 				 "edition %s leaves out every article an edition carried", out->date, latest,
 				 out->date);
 	}
-	if (fetch) {
+	if (w->fetch) {
 		struct collect_stats cs;
-		if (collect_run(cfg, st, now, from, progress, &cs, err) < 0)
+		if (collect_run(cfg, st, now, from, w->progress, &cs, err) < 0)
 			return -1;
 		log_info("%d sources (%d failed), %d pages, %d article pages, %d articles", cs.sources, cs.failed,
 			 cs.pages, cs.followed, cs.articles);
@@ -62,15 +67,19 @@ int job_edition(const struct config *cfg, struct store *st, const char *date, ti
 		return -1;
 	edition_rank(cands, n);
 	size_t k = edition_select(cands, n, cfg->digest.max_articles, cfg->digest.min_views);
-	for (size_t i = k; i < n; i++)
-		article_clear(&cands[i]);
+	if (!w->all) {
+		for (size_t i = k; i < n; i++)
+			article_clear(&cands[i]);
+		n = k;
+	}
 	out->a = cands;
-	out->n = k;
+	out->n = n;
+	out->selected = k;
 	out->rec.built_at = now;
 	out->rec.window_from = from;
 	out->rec.window_to = to;
 	if (freeze && (k > 0 || cfg->digest.send_empty)) {
-		if (store_edition_freeze(st, out->date, &out->rec, out->a, out->n, err) < 0)
+		if (store_edition_freeze(st, out->date, &out->rec, out->a, k, err) < 0)
 			return -1;
 		out->frozen = true;
 	}

@@ -434,7 +434,8 @@ static enum MHD_Result do_preview(struct server *sv, struct MHD_Connection *c, b
 	if (!sv->preview_at || now - sv->preview_at >= PREVIEW_TTL || now < sv->preview_at) {
 		struct job_edition e = {0};
 		char *err = NULL;
-		int rc = job_edition(sv->cfg, sv->st, NULL, now, false, false, false, &e, &err);
+		const struct job_want w = {.now = now}; /* what is stored: no fetch, no freeze */
+		int rc = job_edition(sv->cfg, sv->st, &w, &e, &err);
 		if (rc == 0)
 			rc = render_edition(sv->preview_r, e.date, e.a, e.n, now, &err);
 		if (rc < 0) {

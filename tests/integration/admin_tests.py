@@ -137,3 +137,49 @@ class AdminTests:
         with open(out, encoding="utf-8") as f:
             check("a@example.org" in f.read(), "the export lacks the subscriber")
         check([n for n in os.listdir(d) if ".tmp" in n] == [], f"temporary files left: {os.listdir(d)}")
+
+    def t_admin_installed_config_found(self):
+        """Without -c, $DIGEST_CONFIG or ./digest.conf, an installed digest
+        (PREFIX/bin/digest) reads PREFIX/etc/digest/digest.conf, so that
+        `digest status` works from any directory; ./digest.conf still comes
+        first, and a digest outside a bin/ directory looks nowhere else."""
+        d = self.testdir("admin-installed")
+        prefix = os.path.join(d, "prefix")
+        os.makedirs(os.path.join(prefix, "bin"))
+        os.makedirs(os.path.join(prefix, "etc", "digest"))
+        exe = os.path.join(prefix, "bin", "digest")
+        shutil.copy2(DIGEST, exe)
+        loose = os.path.join(d, "digest")  # not in a bin/: a build tree's
+        shutil.copy2(DIGEST, loose)
+
+        def conf_at(path, db):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(f'storage = {{ database = "{db}"; }};\nsources = ();\n')
+
+        conf_at(os.path.join(prefix, "etc", "digest", "digest.conf"), "installed.db")
+        elsewhere = os.path.join(d, "elsewhere")
+        os.mkdir(elsewhere)
+        env = dict(os.environ)
+        env.pop("DIGEST_CONFIG", None)
+
+        def status(binary, cwd):
+            p = subprocess.run([binary, "-v", "-v", "status"], stdin=subprocess.DEVNULL, capture_output=True,
+                               env=env, cwd=cwd, timeout=60)
+            err = p.stderr.decode("utf-8", "replace")
+            check(not SANITIZER.search(err), f"sanitizer report: {short(err)}")
+            return p.returncode, err
+
+        code, err = status(exe, elsewhere)
+        want = os.path.join(prefix, "etc", "digest", "digest.conf")
+        check(code == 0, f"installed digest without -c: exit {code}: {short(err)}")
+        check(f"configuration: {want}" in err, f"-vv does not name {want}: {short(err)}")
+        check(os.path.exists(os.path.join(prefix, "etc", "digest", "installed.db")),
+              "the installation's configuration was not the one used (no installed.db beside it)")
+        conf_at(os.path.join(elsewhere, "digest.conf"), "local.db")
+        code, err = status(exe, elsewhere)
+        check(code == 0 and "configuration: digest.conf" in err, f"./digest.conf not first: {short(err)}")
+        check(os.path.exists(os.path.join(elsewhere, "local.db")), "./digest.conf's database not used")
+        os.unlink(os.path.join(elsewhere, "digest.conf"))
+        code, err = status(loose, elsewhere)
+        check(code == EX_CONFIG and "digest.conf: cannot read the configuration" in err,
+              f"a digest outside bin/ found a configuration: exit {code}: {short(err)}")
