@@ -42,8 +42,6 @@ static const struct conf_choice date_orders[] = {{"dmy", PARSE_DMY}, {"mdy", PAR
 
 /* ---- hooks ---- */
 
-static struct config *cfg_of(struct conf_loader *ld) { return ld->cfg; }
-
 /* Report a problem about GROUP's member NAME (or GROUP when not set). */
 __attribute__((format(printf, 5, 6))) static void member_problem(struct conf_loader *ld,
 								  const config_setting_t *group,
@@ -166,7 +164,7 @@ static int has_scheme(const char *url)
 static char *source_url(struct conf_loader *ld, const config_setting_t *s, const char *key, const char *v)
 {
 	if (!has_scheme(v)) {
-		char *path = path_resolve(cfg_of(ld)->dir, v);
+		char *path = path_resolve(ld->cfg->dir, v);
 		char *abs = NULL;
 		if (path[0] != '/') {
 			char *cwd = getcwd(NULL, 0);

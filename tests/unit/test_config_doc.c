@@ -1,8 +1,9 @@
 /* The documentation of digest.conf's keys, generated from the one table of
  * keys (src/config_table.c): README.md's key tables and digest.conf(5)'s key
  * list, each between markers. Run from the source tree:
- *   test_config_doc          checks both files against the table (a test)
- *   test_config_doc --write  rewrites them (`make docs`)
+ *   test_config_doc             checks both files against the table (a test)
+ *   test_config_doc --write     rewrites them (`make docs`)
+ *   test_config_doc --markdown  prints the README's part; --mdoc digest.conf(5)'s
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -71,8 +72,9 @@ static void add_bound(struct buf *b, const struct conf_key *k, double v)
 		buf_addf(b, "%g", v);
 }
 
-/* The default, in the keys' markup (`code`, `"string"`). */
-static void add_default(struct buf *b, const struct conf_key *k)
+/* The default, in the keys' markup (`code`, `"string"`); a number as
+ * code in a table (PLAIN false), as a word in text. */
+static void add_default(struct buf *b, const struct conf_key *k, bool plain)
 {
 	if (k->def_doc)
 		buf_adds(b, k->def_doc);
@@ -80,6 +82,8 @@ static void add_default(struct buf *b, const struct conf_key *k)
 		buf_adds(b, "none");
 	else if (quoted(k))
 		buf_addf(b, "`\"%s\"`", k->def);
+	else if (plain && k->type != CONF_BOOL)
+		buf_adds(b, k->def);
 	else
 		buf_addf(b, "`%s`", k->def);
 }
@@ -126,7 +130,7 @@ static void md_rows(struct buf *b, const struct conf_table *t, const char *prefi
 		md_cell(b, c.data);
 		md_cell(b, type_word(k));
 		c.len = 0;
-		add_default(&c, k);
+		add_default(&c, k, false);
 		md_cell(b, c.data);
 		c.len = 0;
 		buf_adds(&c, "");
@@ -315,7 +319,7 @@ static void man_item(struct buf *b, const struct conf_key *k, const char *name)
 		buf_addf(&m, "R%s", k->def_doc + 1);
 	} else {
 		buf_adds(&m, "Default ");
-		add_default(&m, k);
+		add_default(&m, k, true);
 	}
 	if (ranged(k)) {
 		buf_adds(&m, k->def_doc ? "; range " : ", range ");
@@ -399,13 +403,14 @@ static void check_file(const char *path, const char *begin, const char *end, cha
 		fail_msg("%s: no lines %s... %s (run from the source tree)", path, begin, end);
 	if (strcmp(have, out)) {
 		/* name the first line that differs */
-		const char *a = have, *b = out;
+		const char *a = have, *b = out, *bol = out;
 		int line = 1;
 		while (*a && *a == *b) {
 			if (*a == '\n')
-				line++;
+				line++, bol = b + 1;
 			a++, b++;
 		}
+		b = bol;
 		const char *nl = strchr(b, '\n');
 		fail_msg("%s:%d: the key table differs from src/config_table.c's (`make docs` writes it): wanted "
 			 "\"%.*s\"",
@@ -535,6 +540,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--write"))
 		return write_docs();
+	if (argc == 2 && (!strcmp(argv[1], "--markdown") || !strcmp(argv[1], "--mdoc"))) {
+		char *text = argv[1][2] == 'm' && argv[1][3] == 'a' ? markdown() : mdoc();
+		int rc = fputs(text, stdout) < 0 || fflush(stdout) != 0;
+		free(text);
+		return rc;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_markup),
