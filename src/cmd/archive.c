@@ -41,12 +41,8 @@ static int parse_archive(int argc, char **argv, void *opts, int *code)
 	struct archive_opts *o = opts;
 	if (command_opts(argc, argv, longopts, archive_usage, archive_take, o, code) < 0)
 		return -1;
-	if (!o->output || !*o->output) {
-		log_error("archive: -o DIR is required");
-		fputs(archive_usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (!o->output || !*o->output)
+		return usage_error(code, archive_usage, "archive: -o DIR is required");
 	return 0;
 }
 

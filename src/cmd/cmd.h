@@ -40,11 +40,12 @@ extern const struct command command_collect, command_check_config, command_run, 
 int command_opts(int argc, char **argv, const struct option *longopts, const char *usage,
 		 int (*take)(int c, const char *arg, void *ctx), void *ctx, int *code);
 
+/* usage_error: a usage error: the line FMT says (when not NULL), then
+ * USAGE on stderr; *CODE = 64; returns -1, as a parser does. */
+int usage_error(int *code, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* no_opts: the parser of a command that takes no option but --help. */
 int no_opts(int argc, char **argv, const char *usage, int *code);
-
-/* short_output: "-o FILE" as "--output FILE" in ARGV. */
-void short_output(int argc, char **argv);
 
 /* open_store: the configured database with the bounce policy, or an error
  * line and the exit code (EX_TEMPFAIL when another process holds it,

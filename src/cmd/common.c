@@ -2,6 +2,7 @@
  * store, exit codes of store failures, the article table. */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,24 @@
 #include "cmd.h"
 #include "digest/log.h"
 #include "digest/util.h"
+
+int usage_error(int *code, const char *usage, const char *fmt, ...)
+{
+	if (fmt) {
+		char *msg = NULL;
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) < 0)
+			msg = NULL;
+		va_end(ap);
+		log_error("%s", msg ? msg : fmt);
+		free(msg);
+	}
+	if (usage)
+		fputs(usage, stderr);
+	*code = EX_USAGE;
+	return -1;
+}
 
 int command_opts(int argc, char **argv, const struct option *longopts, const char *usage,
 		 int (*take)(int c, const char *arg, void *ctx), void *ctx, int *code)
@@ -30,22 +49,14 @@ int command_opts(int argc, char **argv, const struct option *longopts, const cha
 			*code = EX_OK;
 			return -1;
 		}
-		if (c == '?' || take(c, optarg, ctx) < 0) {
-			if (c == '?')
-				log_error("%s: unknown option %s", argv[0], argv[optind - 1]);
-			else if (c == 1)
-				log_error("%s: unexpected argument \"%s\"", argv[0], optarg);
-			fputs(usage, stderr);
-			*code = EX_USAGE;
-			return -1;
-		}
+		if (c == '?')
+			return usage_error(code, usage, "%s: unknown option %s", argv[0], argv[optind - 1]);
+		if (take(c, optarg, ctx) < 0)
+			return c == 1 ? usage_error(code, usage, "%s: unexpected argument \"%s\"", argv[0], optarg)
+				      : usage_error(code, usage, NULL);
 	}
-	if (optind < argc) {
-		log_error("%s: unexpected argument \"%s\"", argv[0], argv[optind]);
-		fputs(usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (optind < argc)
+		return usage_error(code, usage, "%s: unexpected argument \"%s\"", argv[0], argv[optind]);
 	return 0;
 }
 
@@ -124,9 +135,3 @@ int open_store(const struct config *cfg, struct store **st)
 	return EX_OK;
 }
 
-void short_output(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-o"))
-			argv[i] = (char *)"--output";
-}

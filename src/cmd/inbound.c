@@ -53,12 +53,8 @@ static int parse_inbound(int argc, char **argv, void *opts, int *code)
 	struct inbound_opts *o = opts;
 	if (command_opts(argc, argv, longopts, inbound_usage, inbound_take, o, code) < 0)
 		return -1;
-	if ((o->file != NULL) + (o->maildir != NULL) + o->fetch > 1) {
-		log_error("inbound: one of FILE, --maildir and --fetch");
-		fputs(inbound_usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if ((o->file != NULL) + (o->maildir != NULL) + o->fetch > 1)
+		return usage_error(code, inbound_usage, "inbound: one of FILE, --maildir and --fetch");
 	return 0;
 }
 

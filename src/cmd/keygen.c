@@ -49,12 +49,8 @@ static int parse_keygen(int argc, char **argv, void *opts, int *code)
 	struct keygen_opts *o = opts;
 	if (command_opts(argc, argv, longopts, keygen_usage, keygen_take, o, code) < 0)
 		return -1;
-	if (!o->selector) {
-		log_error("dkim-keygen: the selector is missing");
-		fputs(keygen_usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (!o->selector)
+		return usage_error(code, keygen_usage, "dkim-keygen: the selector is missing");
 	return 0;
 }
 

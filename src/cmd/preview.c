@@ -55,15 +55,11 @@ static int parse_preview(int argc, char **argv, void *opts, int *code)
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	struct preview_opts *o = opts;
-	short_output(argc, argv);
 	if (command_opts(argc, argv, longopts, preview_usage, preview_take, o, code) < 0)
 		return -1;
 	const char *f = o->format;
-	if (f && strcmp(f, "html") && strcmp(f, "text") && strcmp(f, "eml")) {
-		log_error("preview: --format %s: expected html, text or eml", f);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (f && strcmp(f, "html") && strcmp(f, "text") && strcmp(f, "eml"))
+		return usage_error(code, NULL, "preview: --format %s: expected html, text or eml", f);
 	return 0;
 }
 

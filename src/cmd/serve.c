@@ -47,9 +47,8 @@ static int parse_serve(int argc, char **argv, void *opts, int *code)
 	char *host = NULL, *err = NULL;
 	int port;
 	if (o->listen && listen_parse(o->listen, &host, &port, &err) < 0) {
-		log_error("serve: --listen %s", err);
+		usage_error(code, NULL, "serve: --listen %s", err);
 		free(err);
-		*code = EX_USAGE;
 		return -1;
 	}
 	free(host);

@@ -57,12 +57,8 @@ static int parse_addr(int argc, char **argv, const struct option *longopts, cons
 	struct subscribe_opts *o = opts;
 	if (command_opts(argc, argv, longopts, usage, subscribe_take, o, code) < 0)
 		return -1;
-	if (!o->addr) {
-		log_error("%s: the address is missing", argv[0]);
-		fputs(usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	if (!o->addr)
+		return usage_error(code, usage, "%s: the address is missing", argv[0]);
 	return 0;
 }
 

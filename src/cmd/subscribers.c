@@ -235,18 +235,14 @@ static int parse_subscribers(int argc, char **argv, void *opts, int *code)
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	struct subscribers_opts *o = opts;
-	short_output(argc, argv);
 	if (command_opts(argc, argv, longopts, subscribers_usage, subscribers_take, o, code) < 0)
 		return -1;
 	const struct action *a = action_named(o->action);
 	if (!a && o->action)
-		log_error("subscribers: unknown action \"%s\"", o->action);
+		return usage_error(code, subscribers_usage, "subscribers: unknown action \"%s\"", o->action);
 	if (!a || !(a->takes & TAKES_ARG) != !o->arg || (o->output && !(a->takes & TAKES_OUTPUT)) ||
-	    (o->resubscribe && !(a->takes & TAKES_RESUBSCRIBE))) {
-		fputs(subscribers_usage, stderr);
-		*code = EX_USAGE;
-		return -1;
-	}
+	    (o->resubscribe && !(a->takes & TAKES_RESUBSCRIBE)))
+		return usage_error(code, subscribers_usage, NULL);
 	return 0;
 }
 
