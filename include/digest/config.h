@@ -1,5 +1,8 @@
-/* config: digest.conf (libconfig) loaded into plain structs, with defaults
- * and validation. */
+/* config: digest.conf (libconfig) loaded into plain structs: defaults,
+ * types, ranges and choices as the one table of keys says
+ * (config_table.h, src/config_table.c). A module that reads one group
+ * takes that group's struct (smtp_config, inbound_config, dkim_config,
+ * fetch_config), not the whole configuration. */
 #ifndef DIGEST_CONFIG_H
 #define DIGEST_CONFIG_H
 
