@@ -1,8 +1,9 @@
 /* config: digest.conf (libconfig) loaded into plain structs: defaults,
  * types, ranges and choices as the one table of keys says
- * (config_table.h, src/config_table.c). A module that reads one group
- * takes that group's struct (smtp_config, inbound_config, dkim_config,
- * fetch_config), not the whole configuration. */
+ * (config_table.h, src/config_table.c). The groups one module reads have
+ * structs of their own (smtp_config, inbound_config, dkim_config,
+ * fetch_config), which the module's code takes where it needs nothing
+ * else (fetcher_new, dkim_load, inbound's mailbox readers). */
 #ifndef DIGEST_CONFIG_H
 #define DIGEST_CONFIG_H
 
