@@ -132,7 +132,11 @@ static int act(struct inbound *in, struct dsn_result *r, char **err)
 	default: break;
 	}
 	if (rc == 0 && found && ev != SUB_EV_COUNT) {
-		struct sub_args a = {.ev = ev, .id = sub.id, .now = (long long)in->now};
+		/* leaving by mail is a step of the consent trail; bounces are not */
+		static const struct consent_rec by_mail = {.client = "mail"};
+		bool leaves = ev == SUB_EV_COMPLAINT || ev == SUB_EV_MAIL_UNSUBSCRIBE;
+		struct sub_args a = {.ev = ev, .id = sub.id, .now = (long long)in->now,
+				     .consent = leaves ? &by_mail : NULL};
 		struct sub_result res;
 		rc = subscription_apply(in->st, &a, &res, err);
 		if (rc == 0 && res.from != res.to)

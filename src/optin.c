@@ -7,6 +7,7 @@
 #include "digest/address.h"
 #include "digest/deliver.h"
 #include "digest/log.h"
+#include "digest/util.h"
 #include "digest/optin.h"
 
 /* Claim S's mail in a transaction of its own: 1 claimed, 0 not due. */
@@ -20,6 +21,29 @@ static int claim(struct store *st, const struct subscriber *s, time_t now, char 
 		return -1;
 	}
 	return c;
+}
+
+/* WHY (a server's reply may quote the recipient) with each of the N
+ * spellings of the address in ADDRS (NULL ones skipped) as MASKED,
+ * whatever its case; malloc'd. */
+static char *scrub(const char *why, const char *const *addrs, size_t n, const char *masked)
+{
+	char *out = xstrdup(why ? why : "?");
+	for (size_t i = 0; i < n; i++) {
+		if (!addrs[i] || !*addrs[i])
+			continue;
+		size_t al = strlen(addrs[i]);
+		char *hit;
+		size_t from = 0;
+		while ((hit = strcasestr(out + from, addrs[i])) != NULL) {
+			size_t at = (size_t)(hit - out);
+			char *next = xasprintf("%.*s%s%s", (int)at, out, masked, hit + al);
+			free(out);
+			out = next;
+			from = at + strlen(masked);
+		}
+	}
+	return out;
 }
 
 int optin_send_one(const struct config *cfg, struct store *st, struct render *r, const struct subscriber *s,
@@ -47,27 +71,34 @@ int optin_send_one(const struct config *cfg, struct store *st, struct render *r,
 	render_confirm_from(r, &rd, from, sizeof from); /* a bounce of it names the pending row */
 	if (rc == 0)
 		rc = deliver_message(cfg, from, rcpt ? rcpt : s->email, msg.data, msg.len, &why);
-	free(rcpt);
 	buf_free(&msg);
 	__atomic_store_n(&stats->current, 0, __ATOMIC_SEQ_CST);
+	/* the log names the reader masked, and so does what the server said */
+	char masked[LOG_MASK_MAX];
+	log_mask_address(s->email, masked, sizeof masked);
+	const char *spellings[] = {s->email, rcpt};
+	char *said = scrub(why, spellings, 2, masked);
+	free(rcpt);
 	if (rc == 0) {
 		stats->sent++;
-		log_info("confirmation mail sent to %s", s->email);
+		log_event("confirmation sent to %s", masked);
 	} else if (rc == 1) {
 		stats->deferred++;
-		log_warn("confirmation mail to %s deferred: %s; trying again in %d s", s->email, why ? why : "?",
+		log_warn("confirmation to %s deferred: %s; trying again in %d s", masked, said,
 			 OPTIN_RETRY_SECONDS);
 		if (store_begin(st, err) < 0 ||
 		    store_optin_retry(st, s->id, (long long)now, (long long)now + OPTIN_RETRY_SECONDS, err) < 0 ||
 		    store_commit(st, err) < 0) {
 			store_rollback(st);
 			free(why);
+			free(said);
 			return -1;
 		}
 	} else {
 		stats->failed++;
-		log_warn("confirmation mail to %s failed: %s", s->email, why ? why : "?");
+		log_warn("confirmation to %s failed: %s", masked, said);
 	}
+	free(said);
 	free(why);
 	return 0;
 }

@@ -219,3 +219,16 @@ void page_render(const struct pages *p, enum page_kind kind, const struct page_a
 	tout_free(&o);
 	tv_free(ctx);
 }
+
+void page_wording(const struct pages *p, struct buf *out)
+{
+	/* what a reader reads on the way in: the form, the answer to it, the
+	 * confirmation page and the one after it; for an address and a link
+	 * that are no one's, so that the same words give the same bytes */
+	static const enum page_kind shown[] = {PAGE_FORM, PAGE_CHECK_INBOX, PAGE_CONFIRM, PAGE_CONFIRMED};
+	struct page_args a = {.root = "", .email = "reader@example.invalid", .token = "token"};
+	for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+		page_render(p, shown[i], &a, out);
+		buf_add(out, "", 1);
+	}
+}

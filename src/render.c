@@ -647,13 +647,11 @@ static void link_url(const struct render *r, const char *path, const char *purpo
 	snprintf(out, n, "%.*s/%s?t=%s", (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, path, token);
 }
 
-int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err)
+/* What the confirmation mail's templates are rendered against: RD's
+ * address and name, the link URL, the words of the locale. */
+static struct tval *confirm_ctx(const struct render *r, const struct reader *rd, const char *url)
 {
-	if (render_load_confirm(r, err) < 0)
-		return -1;
 	const struct labels *l = r->ru ? &labels_ru : &labels_en;
-	char url[1024];
-	link_url(r, "confirm", "confirm", rd, url, sizeof url);
 	struct tval *ctx = tv_object();
 	struct tval *nl = tv_object();
 	tv_set_str(nl, "name", r->cfg->newsletter.name);
@@ -674,6 +672,35 @@ int render_confirm(struct render *r, const struct reader *rd, time_t now, struct
 	tv_set_str(t, "confirm_link", l->c_link);
 	tv_set_str(t, "confirm_ignore", l->c_ignore);
 	tv_set(ctx, "t", t);
+	return ctx;
+}
+
+int render_confirm_wording(struct render *r, struct buf *out, char **err)
+{
+	if (render_load_confirm(r, err) < 0)
+		return -1;
+	/* a reader and a link that are no one's: the same text every time */
+	struct reader rd = {.email = "reader@example.invalid"};
+	struct tval *ctx = confirm_ctx(r, &rd, "confirm-url");
+	struct tmpl *parts[] = {r->c_subject, r->c_text, r->c_html};
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		struct tout o = {0};
+		tmpl_render(parts[i], ctx, &o);
+		tout_flatten(&o, NULL, out);
+		tout_free(&o);
+		buf_add(out, "", 1); /* the parts apart: a word moved across them is a change */
+	}
+	tv_free(ctx);
+	return 0;
+}
+
+int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err)
+{
+	if (render_load_confirm(r, err) < 0)
+		return -1;
+	char url[1024];
+	link_url(r, "confirm", "confirm", rd, url, sizeof url);
+	struct tval *ctx = confirm_ctx(r, rd, url);
 	struct tout subject = {0}, text = {0}, html = {0};
 	tmpl_render(r->c_subject, ctx, &subject);
 	tmpl_render(r->c_text, ctx, &text);

@@ -21,6 +21,7 @@
 
 #include "digest/address.h"
 #include "digest/archive.h"
+#include "digest/consent.h"
 #include "digest/http.h"
 #include "digest/job.h"
 #include "digest/log.h"
@@ -73,6 +74,7 @@ struct server {
 	char *prefix; /* the path of newsletter.base_url without a trailing "/": "" or "/digest" */
 	struct ratelimit *per_client, *per_address, *bad_links;
 	struct ratelimit *all_mail; /* confirmation mails in all */
+	char wording[CONSENT_WORDING_LEN + 1]; /* the version of what a reader joining is shown */
 
 	struct render *preview_r;
 	time_t preview_at;
@@ -142,10 +144,11 @@ static enum MHD_Result page(struct server *sv, struct MHD_Connection *c, enum pa
 
 /* ---- who asks ---- */
 
-/* The client's address as a rate-limit key: IPv4 as it is, IPv6 by its
- * /64, which one household or server usually holds whole. */
-static void addr_key(const struct sockaddr *sa, char *out, size_t n)
+/* The address of SA as text: IPv4 (an IPv4-mapped IPv6 address too) in
+ * dotted quads, IPv6 as inet_ntop writes it; "?" for another family. */
+static void addr_text(const struct sockaddr *sa, char *out, size_t n)
 {
+	snprintf(out, n, "?");
 	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
 	} else if (sa->sa_family == AF_INET6) {
@@ -154,8 +157,7 @@ static void addr_key(const struct sockaddr *sa, char *out, size_t n)
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 			snprintf(out, n, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
 		else
-			snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3], b[4],
-				 b[5], b[6], b[7]);
+			inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)n);
 	}
 }
 
@@ -178,13 +180,16 @@ static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *
 	return MHD_YES;
 }
 
-static void client_key(const struct server *sv, struct MHD_Connection *c, char *out, size_t n)
+/* Who asks: the peer's address, or with http.behind_proxy and a peer on
+ * loopback (the proxy), the last address of the last X-Forwarded-For
+ * line, when it is one. What the logs and the consent trail name. */
+static void client_ip(const struct server *sv, struct MHD_Connection *c, char *out, size_t n)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	snprintf(out, n, "?");
 	if (!ci || !ci->client_addr)
 		return;
-	addr_key(ci->client_addr, out, n);
+	addr_text(ci->client_addr, out, n);
 	if (!sv->cfg->http.behind_proxy || !is_loopback(ci->client_addr))
 		return;
 	/* Our proxy appends the address it saw, to the last header line:
@@ -202,11 +207,26 @@ static void client_key(const struct server *sv, struct MHD_Connection *c, char *
 	struct sockaddr_in s4 = {.sin_family = AF_INET};
 	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
 	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
-		addr_key((const struct sockaddr *)&s4, out, n);
+		addr_text((const struct sockaddr *)&s4, out, n);
 	else if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
-		addr_key((const struct sockaddr *)&s6, out, n);
+		addr_text((const struct sockaddr *)&s6, out, n);
 }
 
+/* The client as a rate-limit key: IPv4 as it is, IPv6 by its /64, which
+ * one household or server usually holds whole. */
+static void client_key(const struct server *sv, struct MHD_Connection *c, char *out, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	client_ip(sv, c, ip, sizeof ip);
+	struct in6_addr a6;
+	if (!strchr(ip, ':') || inet_pton(AF_INET6, ip, &a6) != 1) {
+		snprintf(out, n, "%s", ip);
+		return;
+	}
+	const unsigned char *b = a6.s6_addr;
+	snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+		 b[7]);
+}
 
 /* Whether the request's body is a URL-encoded form. */
 static bool is_urlencoded(struct MHD_Connection *c)
@@ -258,29 +278,68 @@ static void *sender_main(void *arg)
 
 /* ---- the routes ---- */
 
+/*
+ * What serve logs, one line per action, at the default level, each with
+ * the time (log_set_server) and the client (client_ip); an address only
+ * masked (log_mask_address), a token never:
+ *
+ *   subscribe request from CLIENT: j***@example.org: OUTCOME
+ *   confirmation sent to j***@example.org            (optin.c, the sender)
+ *   confirmed from CLIENT: j***@example.org
+ *   unsubscribed from CLIENT: j***@example.org
+ *   one-click unsubscribe from CLIENT: j***@example.org
+ *   rejected PURPOSE token (malformed|forged|expired) from CLIENT
+ *   refused subscribe request from CLIENT: too many from this client | too many for j***@...
+ *   refused PURPOSE token from CLIENT: too many bad links
+ *   invalid subscribe request from CLIENT: REASON
+ *   invalid PURPOSE request from CLIENT: REASON
+ *
+ * (PURPOSE: confirm or unsubscribe.) A confirm or unsubscribe link that
+ * finds nothing to do says so: "confirm from CLIENT: ...: active already".
+ */
+
+/* What a subscribe request came to, for its log line. */
+static const char *request_outcome(enum sub_outcome o)
+{
+	switch (o) {
+	case SUB_ADDED: return "new, confirmation owed";
+	case SUB_OWED: return "pending, confirmation owed again";
+	case SUB_RETURNED: return "back, confirmation owed";
+	case SUB_WAIT: return "pending, confirmation sent lately";
+	default: return "active already";
+	}
+}
+
 static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c, struct request *rq,
 				    const char *root)
 {
 	struct page_args a = {.root = root};
-	if (!is_urlencoded(c))
+	char ip[INET6_ADDRSTRLEN + 1];
+	client_ip(sv, c, ip, sizeof ip);
+	if (!is_urlencoded(c)) {
+		log_event("serve: invalid subscribe request from %s: not a form (application/x-www-form-urlencoded)",
+			  ip);
 		return page(sv, c, PAGE_BAD_TYPE, &a, NULL, 0);
+	}
 	char who[64];
 	client_key(sv, c, who, sizeof who);
 	double retry = 0;
 	if (!ratelimit_take(sv->per_client, who, mono_now(), &retry)) {
-		log_info("serve: %s: too many subscribe requests", who);
+		log_event("serve: refused subscribe request from %s: too many from this client", ip);
 		return page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	}
 	struct form f;
 	char *why = NULL;
 	if (form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &f, &why) < 0) {
-		log_info("serve: %s: POST /subscribe: %s", who, why);
+		log_event("serve: invalid subscribe request from %s: %s", ip, why);
 		free(why);
 		return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
 	}
 	const char *email = form_get(&f, "email"), *name = form_get(&f, "name");
 	enum MHD_Result ok;
 	if (!email || form_count(&f, "email") > 1 || form_count(&f, "name") > 1) {
+		log_event("serve: invalid subscribe request from %s: %s", ip,
+			  !email ? "no email field" : "a field given twice");
 		ok = page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
 		form_free(&f);
 		return ok;
@@ -290,7 +349,11 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 	char *key = NULL;
 	char *addr = address_accept(email, &key, &why);
 	char *clean = name ? name_clean(name) : NULL;
+	char masked[LOG_MASK_MAX];
+	log_mask_address(addr ? addr : email, masked, sizeof masked);
 	if (!addr) {
+		/* the reason never quotes the address */
+		log_event("serve: invalid subscribe request from %s: %s: %s", ip, masked, why ? why : "invalid address");
 		/* The form comes back with what was typed, the reason in English
 		 * pages only: the checker's words are English. */
 		a.email = strlen(email) <= ADDRESS_MAX ? email : NULL;
@@ -299,24 +362,20 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
 	} else if (!ratelimit_take(sv->per_address, key, mono_now(), &retry) ||
 		   !ratelimit_take(sv->all_mail, "*", mono_now(), &retry)) {
-		log_info("serve: %s: too many subscribe requests for %s", who, addr);
+		log_event("serve: refused subscribe request from %s: too many for %s", ip, masked);
 		ok = page(sv, c, PAGE_TOO_MANY, &a, NULL, retry);
 	} else {
 		char *err = NULL;
+		struct consent_rec proof = {.event = "request", .client = ip, .wording = sv->wording};
 		struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = clean, .now = (long long)time(NULL),
-				      .resend = OPTIN_RESEND_SECONDS};
+				      .resend = OPTIN_RESEND_SECONDS, .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(sv->st, &ev, &res, &err) < 0) {
-			log_error("serve: subscribing %s: %s", addr, err);
+			log_error("serve: subscribe request from %s: %s: %s", ip, masked, err);
 			free(err);
 			ok = page(sv, c, PAGE_FAILED, &a, NULL, 0);
 		} else {
-			log_info("serve: %s: subscribe %s: %s", who, addr,
-				 res.outcome == SUB_ADDED	   ? "new, confirmation owed"
-				 : res.outcome == SUB_OWED	   ? "pending, confirmation owed again"
-				 : res.outcome == SUB_RETURNED ? "back, confirmation owed"
-				 : res.outcome == SUB_WAIT	   ? "pending, confirmation sent lately"
-								   : "active already");
+			log_event("serve: subscribe request from %s: %s: %s", ip, masked, request_outcome(res.outcome));
 			/* Woken whatever the outcome: the answer takes the same path. */
 			wake_sender(sv);
 			/* The same answer whatever the address was: the page tells
@@ -338,20 +397,27 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 {
 	struct page_args a = {.root = root};
 	const char *purpose = confirm ? "confirm" : "unsubscribe";
+	char ip[INET6_ADDRSTRLEN + 1];
+	client_ip(sv, c, ip, sizeof ip);
 	struct form f = {0};
 	const char *token = NULL;
 	if (post && is_urlencoded(c)) {
 		char *why = NULL;
 		if (form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &f, &why) < 0) {
+			log_event("serve: invalid %s request from %s: %s", purpose, ip, why);
 			free(why);
 			return page(sv, c, PAGE_BAD_REQUEST, &a, NULL, 0);
 		}
 		token = form_get(&f, "t");
 	}
 	/* RFC 8058's one-click POST carries the token in the URL, its body
-	 * ("List-Unsubscribe=One-Click") in whatever form the sender chose. */
-	if (!token)
+	 * ("List-Unsubscribe=One-Click") in whatever form the sender chose;
+	 * the page's button sends it in the form. */
+	bool one_click = false;
+	if (!token) {
 		token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+		one_click = post && !confirm;
+	}
 	char who[64];
 	client_key(sv, c, who, sizeof who);
 	double retry = 0;
@@ -363,7 +429,7 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	if (!token || token_nonce(token, nonce) < 0) {
 		kind = PAGE_BAD_LINK;
 	} else if ((found = store_subscriber_by_nonce(sv->st, nonce, &sub, &err)) < 0) {
-		log_error("serve: %s", err);
+		log_error("serve: %s from %s: %s", purpose, ip, err);
 		kind = PAGE_FAILED;
 	} else if (!found || !token_check(sv->key, purpose, sub.email, token)) {
 		kind = PAGE_FORGED_LINK;
@@ -373,9 +439,12 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 	if (kind == PAGE_BAD_LINK || kind == PAGE_FORGED_LINK) {
 		/* Guessing links is hopeless (128-bit MACs), but costs a query
 		 * each: a client that keeps trying is slowed down. */
-		log_info("serve: %s: %s %s link", who, kind == PAGE_BAD_LINK ? "malformed" : "forged", purpose);
-		if (!ratelimit_take(sv->bad_links, who, mono_now(), &retry))
+		log_event("serve: rejected %s token (%s) from %s", purpose, kind == PAGE_BAD_LINK ? "malformed" : "forged",
+			  ip);
+		if (!ratelimit_take(sv->bad_links, who, mono_now(), &retry)) {
+			log_event("serve: refused %s token from %s: too many bad links", purpose, ip);
 			kind = PAGE_TOO_MANY;
+		}
 	}
 	if (kind != PAGE_COUNT) {
 		subscriber_clear(&sub);
@@ -383,39 +452,52 @@ static enum MHD_Result do_token(struct server *sv, struct MHD_Connection *c, str
 		free(err);
 		return page(sv, c, kind, &a, NULL, retry);
 	}
+	char masked[LOG_MASK_MAX];
+	log_mask_address(sub.email, masked, sizeof masked);
 	a.email = sub.email;
 	a.token = token;
 	long long now = (long long)time(NULL);
 	if (confirm && sub.status == SUB_ACTIVE) {
 		kind = PAGE_ALREADY_ACTIVE;
+		if (post)
+			log_event("serve: confirm from %s: %s: active already", ip, masked);
 	} else if (confirm) {
 		/* Pending, or back after leaving with a confirmation sent since;
 		 * else a link from before they left: it never brings anyone back. */
-		struct sub_args ev = {.ev = SUB_EV_CONFIRM, .id = sub.id, .now = now};
+		struct consent_rec proof = {.event = "confirm", .client = ip, .wording = sv->wording};
+		struct sub_args ev = {.ev = SUB_EV_CONFIRM, .id = sub.id, .now = now, .consent = &proof};
 		struct sub_result res = {0};
 		int rc = post ? subscription_event(sv->st, &ev, &res, &err) : subscription_peek(sv->st, &ev, &res, &err);
 		bool may = res.outcome == SUB_UPDATED;
 		if (rc < 0) {
-			log_error("serve: %s: %s", sub.email, err);
+			log_error("serve: confirm from %s: %s: %s", ip, masked, err);
 			kind = PAGE_FAILED;
 		} else if (!may) {
+			log_event("serve: rejected confirm token (expired) from %s: %s", ip, masked);
 			kind = PAGE_LINK_EXPIRED;
 		} else {
 			kind = post ? PAGE_CONFIRMED : PAGE_CONFIRM;
 			if (post)
-				log_info("serve: %s: %s confirmed", who, sub.email);
+				log_event("serve: confirmed from %s: %s", ip, masked);
 		}
 	} else if (sub.status == SUB_UNSUBSCRIBED || !post) {
 		kind = sub.status == SUB_UNSUBSCRIBED ? PAGE_UNSUBSCRIBED : PAGE_UNSUBSCRIBE;
+		if (post)
+			log_event("serve: %s from %s: %s: unsubscribed already", one_click ? "one-click unsubscribe"
+											      : "unsubscribe",
+				  ip, masked);
 	} else {
 		kind = PAGE_UNSUBSCRIBED;
-		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .id = sub.id, .now = now};
+		struct consent_rec proof = {.event = one_click ? "one-click" : "unsubscribe", .client = ip};
+		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .id = sub.id, .now = now, .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(sv->st, &ev, &res, &err) < 0) {
-			log_error("serve: %s: %s", sub.email, err);
+			log_error("serve: unsubscribe from %s: %s: %s", ip, masked, err);
 			kind = PAGE_FAILED;
+		} else if (one_click) {
+			log_event("serve: one-click unsubscribe from %s: %s", ip, masked);
 		} else {
-			log_info("serve: %s: %s unsubscribed", who, sub.email);
+			log_event("serve: unsubscribed from %s: %s", ip, masked);
 		}
 	}
 	enum MHD_Result ok = page(sv, c, kind, &a, NULL, 0);
@@ -611,6 +693,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		client_key(sv, c, who, sizeof who);
 		char shown[200];
 		size_t o = 0;
+		/* the path only (libmicrohttpd keeps the query, and the link's
+		 * token in it, apart) */
 		for (const char *p = url; *p && o + 5 < sizeof shown; p++)
 			o += (unsigned char)*p < 0x20 || *p == 0x7F
 				     ? (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", (unsigned char)*p)
@@ -757,6 +841,7 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	 * still look at it while the process exits. */
 	static struct server sv;
 	memset(&sv, 0, sizeof sv);
+	log_set_server(true);
 	sv.cfg = cfg;
 	pthread_mutex_init(&sv.mu, NULL);
 	pthread_cond_init(&sv.cv, NULL);
@@ -765,6 +850,12 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	if (page_load(cfg, &sv.pages, &err) < 0 || archive_load(cfg, &sv.archive, &err) < 0 ||
 	    render_load(cfg, true, &sv.preview_r, &err) < 0 ||
 	    render_load(cfg, true, &sv.sender_r, &err) < 0 || render_load_confirm(sv.sender_r, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		server_free(&sv);
+		return EX_CONFIG;
+	}
+	if (consent_wording(sv.pages, sv.sender_r, sv.wording, &err) < 0) {
 		log_error("%s", err);
 		free(err);
 		server_free(&sv);
@@ -819,6 +910,8 @@ int serve_run(const struct config *cfg, const char *listen_on)
 	else
 		log_warn("serve: no thread for confirmation mails: they wait for the next start");
 	wake_sender(&sv); /* mail owed from before */
+	log_event("serve: wording version %s (the subscribe pages and the confirmation mail, as consent "
+		  "records name them)", sv.wording);
 	fprintf(stderr, "serve: listening on http://%s\n", shown);
 	fflush(stderr);
 

@@ -443,6 +443,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->row_put);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->consent_add);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);

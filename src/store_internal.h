@@ -1,5 +1,5 @@
 /* store_internal: what the store's files (store.c, store_subscribers.c,
- * store_deliveries.c, store_bounces.c) share; SQLite stays inside them. */
+ * store_deliveries.c, store_bounces.c, store_consents.c) share; SQLite stays inside them. */
 #ifndef DIGEST_STORE_INTERNAL_H
 #define DIGEST_STORE_INTERNAL_H
 
@@ -15,6 +15,7 @@ struct store {
 	/* prepared once: imports and runs use them per line, per message */
 	sqlite3_stmt *sub_get, *sub_insert, *row_by_id, *row_by_key, *row_put;
 	sqlite3_stmt *begin, *commit; /* prepared once: a run commits a few times a message */
+	sqlite3_stmt *consent_add;    /* prepared once: an import records a row a line */
 	char *path;
 	bool busy; /* a failure since open was another process holding the database */
 	double bounce_threshold; /* store_bounce_policy, for subscription.c */

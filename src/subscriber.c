@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <iconv.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,6 +47,45 @@ int sub_status_parse(const char *s, enum sub_status *out)
 	for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
 		if (strcasecmp(s, status_names[i]) == 0) {
 			*out = (enum sub_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * The statuses of other mailers' exports, as ours. listmonk's CSV export
+ * (knadh/listmonk cmd/subscribers.go: columns uuid, email, name,
+ * attributes, status, created_at, updated_at) gives the subscriber
+ * status of models/models.go: enabled, disabled (kept by an operator
+ * from every mailing) or blocklisted (unsubscribed, or bounced past
+ * listmonk's threshold: it tells no more). Mailchimp's API names a
+ * member subscribed, unsubscribed, cleaned (hard bounces), pending
+ * (double opt-in unconfirmed) or transactional (its exports say
+ * "nonsubscribed": never opted in to the list). Whoever must not be sent
+ * to maps onto a status that is never sent to; who never confirmed
+ * onto pending, which an import never makes anyone receive.
+ */
+static const struct {
+	const char *name;
+	enum sub_status status;
+} import_statuses[] = {
+	{"pending", SUB_PENDING},          {"active", SUB_ACTIVE},
+	{"unsubscribed", SUB_UNSUBSCRIBED}, {"bouncing", SUB_BOUNCING},
+	/* listmonk */
+	{"enabled", SUB_ACTIVE},           {"disabled", SUB_UNSUBSCRIBED},
+	{"blocklisted", SUB_UNSUBSCRIBED},
+	/* Mailchimp ("unsubscribed" and "pending" as ours) */
+	{"subscribed", SUB_ACTIVE},        {"cleaned", SUB_BOUNCING},
+	{"nonsubscribed", SUB_PENDING},    {"transactional", SUB_PENDING},
+};
+
+int import_status_parse(const char *s, enum sub_status *out)
+{
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < ARRAY_LEN(import_statuses); i++)
+		if (strcasecmp(s, import_statuses[i].name) == 0) {
+			*out = import_statuses[i].status;
 			return 0;
 		}
 	return -1;
@@ -596,32 +636,158 @@ static void csv_free(struct csv *c)
 	free(c->off);
 }
 
-/* Column indexes of a CSV header; -1 when absent. */
-struct columns {
-	long email, name, status;
+/* ------------------------------------------------------------------ */
+/* Headers                                                             */
+
+/*
+ * What header cells are taken for. Spellings are compared by their
+ * header_key: "E-mail", "e_mail" and "EMAIL" are one entry, "Email
+ * Address" (Mailchimp) and "email_address" another. Mailchimp's audience
+ * export is a file per status ("Email Address","First Name","Last
+ * Name",...,MEMBER_RATING,OPTIN_TIME,...,LEID,EUID,NOTES), none with a
+ * status column: its unsubscribed file alone has UNSUB_TIME (and
+ * UNSUB_CAMPAIGN_TITLE, UNSUB_REASON ...), its cleaned file CLEAN_TIME
+ * (CLEAN_CAMPAIGN_TITLE ...), and those columns tell the status.
+ */
+static const struct {
+	const char *alias;
+	enum import_role role;
+} header_aliases[] = {
+	{"email", IMPORT_COL_EMAIL},
+	{"email address", IMPORT_COL_EMAIL},
+	{"address", IMPORT_COL_EMAIL},
+	{"mail", IMPORT_COL_EMAIL},
+	{"адрес", IMPORT_COL_EMAIL},
+	{"адрес электронной почты", IMPORT_COL_EMAIL},
+	{"электронная почта", IMPORT_COL_EMAIL},
+	{"почта", IMPORT_COL_EMAIL},
+	{"e-mail адрес", IMPORT_COL_EMAIL},
+	{"адрес e-mail", IMPORT_COL_EMAIL},
+	{"name", IMPORT_COL_NAME},
+	{"full name", IMPORT_COL_NAME},
+	{"фио", IMPORT_COL_NAME},
+	{"first name", IMPORT_COL_FIRST},
+	{"имя", IMPORT_COL_FIRST},
+	{"last name", IMPORT_COL_LAST},
+	{"фамилия", IMPORT_COL_LAST},
+	{"status", IMPORT_COL_STATUS},
+	{"subscription status", IMPORT_COL_STATUS},
+	{"статус", IMPORT_COL_STATUS},
+	{"unsub_time", IMPORT_COL_UNSUB_TIME},
+	{"clean_time", IMPORT_COL_CLEAN_TIME},
 };
 
-/* Whether the header line S, split by SEP, names an "email" column. */
+/* Longest header cell compared; a longer one is no alias. */
+#define HEADER_KEY_MAX 64
+
+/* S as compared: ASCII and Cyrillic letters lower-cased (Ё as Е),
+ * spaces (Unicode ones too), "-", "_" and "." left out; 0, or -1 when it
+ * does not fit in KEY or is not UTF-8. */
+static int header_key(const char *s, char key[HEADER_KEY_MAX + 1])
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k = 0;
+	while (*p) {
+		uint32_t cp;
+		size_t n = u8_next(p, &cp);
+		if (!n)
+			return -1;
+		p += n;
+		if (is_space_cp(cp) || cp == '-' || cp == '_' || cp == '.')
+			continue;
+		if (cp >= 'A' && cp <= 'Z')
+			cp += 32;
+		else if (cp >= 0x410 && cp <= 0x42F) /* А..Я */
+			cp += 32;
+		if (cp == 0x401 || cp == 0x451) /* Ё, ё */
+			cp = 0x435;
+		char enc[4];
+		size_t m = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+		if (m == 1) {
+			enc[0] = (char)cp;
+		} else if (m == 2) {
+			enc[0] = (char)(0xC0 | cp >> 6);
+			enc[1] = (char)(0x80 | (cp & 0x3F));
+		} else {
+			/* only the two-octet letters above are changed: copy */
+			memcpy(enc, p - n, n);
+			m = n;
+		}
+		if (k + m > HEADER_KEY_MAX)
+			return -1;
+		memcpy(key + k, enc, m);
+		k += m;
+	}
+	key[k] = '\0';
+	return 0;
+}
+
+enum import_role import_column_role(const char *s)
+{
+	char key[HEADER_KEY_MAX + 1], alias[HEADER_KEY_MAX + 1];
+	if (!s || header_key(s, key) < 0 || !*key)
+		return IMPORT_COL_NONE;
+	for (size_t i = 0; i < ARRAY_LEN(header_aliases); i++)
+		if (header_key(header_aliases[i].alias, alias) == 0 && strcmp(key, alias) == 0)
+			return header_aliases[i].role;
+	return IMPORT_COL_NONE;
+}
+
+/* The columns of a CSV header, by role; -1 when absent. */
+struct columns {
+	long col[IMPORT_COL_ROLES];
+	size_t n;     /* columns in the header */
+	int implied;  /* the status its rows have without a status cell, or -1 */
+};
+
+/* Whether the line S, split by SEP, is a header naming an address column:
+ * its columns in *COLS. */
 static int header_columns(struct csv *c, char sep, const char *s, size_t n, struct columns *cols)
 {
 	c->sep = sep;
 	csv_begin(c);
-	if (!csv_feed(c, s, n))
+	if (!csv_feed(c, s, n) || c->stray)
 		return 0;
-	cols->email = cols->name = cols->status = -1;
+	for (size_t r = 0; r < IMPORT_COL_ROLES; r++)
+		cols->col[r] = -1;
+	cols->n = c->nf;
+	cols->implied = -1;
 	for (size_t i = 0; i < c->nf; i++) {
-		char *f = trim(c->data.data + c->off[i]);
-		long *slot = NULL;
-		if (strcasecmp(f, "email") == 0)
-			slot = &cols->email;
-		else if (strcasecmp(f, "name") == 0)
-			slot = &cols->name;
-		else if (strcasecmp(f, "status") == 0)
-			slot = &cols->status;
-		if (slot && *slot < 0) /* the first of two same-named columns */
-			*slot = (long)i;
+		enum import_role role = import_column_role(trim(c->data.data + c->off[i]));
+		if (role != IMPORT_COL_NONE && cols->col[role] < 0) /* the first of two same-named columns */
+			cols->col[role] = (long)i;
 	}
-	return cols->email >= 0;
+	if (cols->col[IMPORT_COL_UNSUB_TIME] >= 0)
+		cols->implied = SUB_UNSUBSCRIBED;
+	else if (cols->col[IMPORT_COL_CLEAN_TIME] >= 0)
+		cols->implied = SUB_BOUNCING;
+	return cols->col[IMPORT_COL_EMAIL] >= 0;
+}
+
+/* The separators tried when none is given, in the order that breaks ties. */
+static const char separators[] = {',', ';', '\t'};
+
+/* Whether the line S is a header: with separator SEP (0: the one of
+ * SEPARATORS that makes it name the most columns), its columns in *COLS
+ * and its separator in C->sep. */
+static int find_header(struct csv *c, char sep, const char *s, size_t n, struct columns *cols)
+{
+	struct columns best = {.n = 0}, got;
+	char best_sep = 0;
+	for (size_t i = 0; i < ARRAY_LEN(separators); i++) {
+		char try = sep ? sep : separators[i];
+		if (header_columns(c, try, s, n, &got) && got.n > best.n) {
+			best = got;
+			best_sep = try;
+		}
+		if (sep)
+			break;
+	}
+	if (!best_sep)
+		return 0;
+	*cols = best;
+	c->sep = best_sep;
+	return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -660,8 +826,8 @@ static char *shown(const char *s)
 }
 
 /* Checks one record's parts and hands it to the callback: its result, or
- * 0 after a bad line. */
-static int deliver(struct importer *im, int line, const char *email, const char *name, const char *status)
+ * 0 after a bad line. STATUS empty or NULL: DEF (a status, or -1: none). */
+static int deliver(struct importer *im, int line, const char *email, const char *name, const char *status, int def)
 {
 	struct sub_record r = {.line = line};
 	char *why = NULL, *addr, *nm;
@@ -680,13 +846,16 @@ static int deliver(struct importer *im, int line, const char *email, const char 
 		return 0;
 	}
 	if (status && *status) {
-		if (sub_status_parse(status, &r.status) < 0) {
+		if (import_status_parse(status, &r.status) < 0) {
 			char *v = shown(status);
 			bad_line(im, line, "unknown status \"%s\" (pending, active, unsubscribed or bouncing)", v);
 			free(v);
 			free(addr);
 			return 0;
 		}
+		r.has_status = true;
+	} else if (def >= 0) {
+		r.status = (enum sub_status)def;
 		r.has_status = true;
 	}
 	nm = name_clean(name);
@@ -724,7 +893,7 @@ static int mail_line(struct importer *im, int line, char *s)
 			return 0;
 		}
 		if (s[i + 1] == '@') /* a bare address with a quoted local part */
-			return deliver(im, line, s, NULL, NULL);
+			return deliver(im, line, s, NULL, NULL, -1);
 		char *rest = s + i + 1;
 		while (*rest == ' ' || *rest == '\t')
 			rest++;
@@ -738,7 +907,7 @@ static int mail_line(struct importer *im, int line, char *s)
 	} else {
 		char *lt = strchr(s, '<');
 		if (!lt)
-			return deliver(im, line, s, NULL, NULL);
+			return deliver(im, line, s, NULL, NULL, -1);
 		*lt = '\0';
 		name = s;
 		addr = lt + 1;
@@ -749,23 +918,100 @@ static int mail_line(struct importer *im, int line, char *s)
 		return 0;
 	}
 	addr[n - 1] = '\0';
-	return deliver(im, line, trim(addr), name, NULL);
+	return deliver(im, line, trim(addr), name, NULL, -1);
 }
 
-/* One CSV record: its result for the import. */
+/* Whether every field of C is blank: the ",," rows spreadsheets leave
+ * below a table. */
+static int csv_empty(const struct csv *c)
+{
+	for (size_t i = 0; i < c->nf; i++)
+		if (!is_blank(c->data.data + c->off[i], strlen(c->data.data + c->off[i])))
+			return 0;
+	return 1;
+}
+
+/* One CSV record under a header: its result for the import. The name is
+ * the name column's, else the first and the last name's joined. */
 static int csv_record(struct importer *im, int line, const struct csv *c, const struct columns *cols)
 {
-	int empty = 1;
-	for (size_t i = 0; i < c->nf && empty; i++)
-		empty = is_blank(c->data.data + c->off[i], strlen(c->data.data + c->off[i]));
-	if (empty) /* ",," rows: what spreadsheets leave below a table */
+	if (csv_empty(c))
 		return 0;
 	if (c->stray) {
 		bad_line(im, line, "text after a closing quote");
 		return 0;
 	}
-	char *status = csv_get(c, cols->status);
-	return deliver(im, line, csv_get(c, cols->email), csv_get(c, cols->name), status ? trim(status) : NULL);
+	char *status = csv_get(c, cols->col[IMPORT_COL_STATUS]);
+	const char *name = csv_get(c, cols->col[IMPORT_COL_NAME]);
+	char *joined = NULL;
+	if (!name || is_blank(name, strlen(name))) {
+		const char *first = csv_get(c, cols->col[IMPORT_COL_FIRST]);
+		const char *last = csv_get(c, cols->col[IMPORT_COL_LAST]);
+		if (first || last)
+			name = joined = xasprintf("%s %s", first ? first : "", last ? last : "");
+	}
+	int rc = deliver(im, line, csv_get(c, cols->col[IMPORT_COL_EMAIL]), name, status ? trim(status) : NULL,
+			 cols->implied);
+	free(joined);
+	return rc;
+}
+
+/* Columns of a list without a header: address, name, status (the order
+ * of `subscribers export`). */
+#define LIST_COLUMNS 3
+
+/* Whether S, trimmed, is one address. */
+static bool is_address(const char *s)
+{
+	char *a = address_normalize(s, NULL);
+	free(a);
+	return a != NULL;
+}
+
+/* The separator that makes the list line S a record whose first field is
+ * an address: SEP when given, else the first of SEPARATORS that does; 0
+ * when none does. */
+static char list_separator(struct csv *c, char sep, const char *s, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_LEN(separators); i++) {
+		c->sep = sep ? sep : separators[i];
+		if (memchr(s, c->sep, n)) {
+			csv_begin(c);
+			if (csv_feed(c, s, n) && c->nf >= 2 && is_address(c->data.data + c->off[0]))
+				return c->sep;
+		}
+		if (sep)
+			break;
+	}
+	return 0;
+}
+
+/* One line of a list without a header: the mail form (`Name <addr>`, a
+ * bare address), or, once a line has shown the separator (*SEP), a CSV
+ * record of address, name and status on that line. S is modified. */
+static int list_line(struct importer *im, int line, char *s, size_t n, struct csv *c, char *sep, char given)
+{
+	if (memchr(s, '<', n) || (!*sep && !(*sep = list_separator(c, given, s, n))) || !memchr(s, *sep, n) ||
+	    is_address(s)) /* a separator inside a quoted local part: "a,b"@example.com */
+		return mail_line(im, line, s);
+	c->sep = *sep;
+	csv_begin(c);
+	if (!csv_feed(c, s, n)) {
+		bad_line(im, line, "unterminated quote");
+		return 0;
+	}
+	if (csv_empty(c))
+		return 0;
+	if (c->stray) {
+		bad_line(im, line, "text after a closing quote");
+		return 0;
+	}
+	if (c->nf > LIST_COLUMNS) {
+		bad_line(im, line, "%zu fields without a header naming them (address, name, status)", c->nf);
+		return 0;
+	}
+	char *status = csv_get(c, 2);
+	return deliver(im, line, csv_get(c, 0), csv_get(c, 1), status ? trim(status) : NULL, -1);
 }
 
 /* A CSV record is complete: a line with a NUL in it is bad, else the
@@ -779,16 +1025,282 @@ static int csv_done(struct importer *im, int line, bool nul, const struct csv *c
 	return csv_record(im, line, c, cols);
 }
 
-int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub_record *r), void *ctx,
-		unsigned long *bad, char **err)
+/* ------------------------------------------------------------------ */
+/* Decoding: the file's text as UTF-8, checked whole before any record  */
+
+/* What --encoding suggests for text that is not UTF-8: the charset of
+ * Russian Excel's "CSV" and of most Cyrillic files. */
+#define ENCODING_HINT "windows-1251"
+
+/* A streaming UTF-8 check (RFC 3629: no overlong form, no surrogate,
+ * nothing past U+10FFFF), one byte at a time, across blocks. */
+struct u8check {
+	int need;             /* continuation bytes still to come */
+	unsigned char lo, hi; /* the range of the next one */
+	unsigned char lead;   /* the first byte of the character */
+};
+
+static bool u8check_byte(struct u8check *v, unsigned char c)
 {
-	struct importer im = {.path = path ? path : "-", .cb = cb, .ctx = ctx};
+	if (v->need) {
+		if (c < v->lo || c > v->hi)
+			return false;
+		v->need--;
+		v->lo = 0x80, v->hi = 0xBF;
+		return true;
+	}
+	if (c < 0x80)
+		return true;
+	v->lead = c;
+	v->lo = 0x80, v->hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		v->need = 1;
+	else if (c == 0xE0)
+		v->need = 2, v->lo = 0xA0;
+	else if (c == 0xED)
+		v->need = 2, v->hi = 0x9F;
+	else if (c >= 0xE1 && c <= 0xEF)
+		v->need = 2;
+	else if (c == 0xF0)
+		v->need = 3, v->lo = 0x90;
+	else if (c >= 0xF1 && c <= 0xF3)
+		v->need = 3;
+	else if (c == 0xF4)
+		v->need = 3, v->hi = 0x8F;
+	else
+		return false;
+	return true;
+}
+
+static bool is_utf8_name(const char *e) { return !strcasecmp(e, "UTF-8") || !strcasecmp(e, "UTF8"); }
+
+static int read_failed(const char *path, char **err)
+{
+	errf(err, "%s: %s", path, errno ? strerror(errno) : "read error");
+	return IMPORT_EREAD;
+}
+
+static int tmp_failed(char **err)
+{
+	errf(err, "a temporary file for the converted text: %s", strerror(errno ? errno : EIO));
+	return IMPORT_EREAD;
+}
+
+/* Where F's text begins (F holds LEN bytes of it in BLK already); F
+ * itself, at SEEK_AT, when F can be read again from there, else a copy. */
+struct decoding {
+	FILE *f;
+	const char *path;
+	unsigned char *blk;
+	size_t len;
+	long seek_at; /* -1: F cannot seek */
+};
+
+/* Checks that the text is UTF-8; *TEXT is F again, or a temporary copy
+ * when F cannot seek (a pipe). */
+static int check_utf8(struct decoding *d, FILE **text, char **err)
+{
+	FILE *copy = d->seek_at < 0 ? tmpfile() : NULL;
+	struct u8check v = {0};
+	unsigned long line = 1;
+	size_t len = d->len;
+
+	if (d->seek_at < 0 && !copy)
+		return tmp_failed(err);
+	for (;;) {
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = d->blk[i];
+			if (c < 0x80 && !v.need) { /* the common case */
+				line += c == '\n';
+				continue;
+			}
+			if (!u8check_byte(&v, c)) {
+				/* the byte that began the character, as iconv would name it */
+				errf(err, "%s:%lu: not UTF-8 text (byte 0x%02X); name its encoding, e.g. --encoding " ENCODING_HINT,
+				     d->path, line, v.need ? v.lead : c);
+				goto bad;
+			}
+			line += c == '\n';
+		}
+		if (copy && fwrite(d->blk, 1, len, copy) != len) {
+			fclose(copy);
+			return tmp_failed(err);
+		}
+		len = fread(d->blk, 1, BLOCK, d->f);
+		if (len == 0) {
+			if (ferror(d->f)) {
+				if (copy)
+					fclose(copy);
+				return read_failed(d->path, err);
+			}
+			break;
+		}
+	}
+	if (v.need) {
+		errf(err, "%s:%lu: not UTF-8 text (it ends inside a character); name its encoding, e.g. --encoding " ENCODING_HINT,
+		     d->path, line);
+		goto bad;
+	}
+	if (copy) {
+		if (fflush(copy) != 0 || fseek(copy, 0, SEEK_SET) != 0) {
+			fclose(copy);
+			return tmp_failed(err);
+		}
+		*text = copy;
+	} else {
+		if (fseek(d->f, d->seek_at, SEEK_SET) != 0)
+			return read_failed(d->path, err);
+		*text = d->f;
+	}
+	return 0;
+bad:
+	if (copy)
+		fclose(copy);
+	return IMPORT_EDATA;
+}
+
+/* Converts the text from the charset FROM to UTF-8 into a temporary file,
+ * *TEXT. */
+static int convert(struct decoding *d, const char *from, FILE **text, char **err)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	if (cd == (iconv_t)-1) {
+		errf(err, "unknown encoding \"%s\"", from);
+		return IMPORT_EDATA;
+	}
+	FILE *out = tmpfile();
+	if (!out) {
+		iconv_close(cd);
+		return tmp_failed(err);
+	}
+	char *obuf = xmalloc(4 * BLOCK);
+	unsigned long line = 1;
+	size_t len = d->len;
+	int rc = 0;
+	for (;;) {
+		char *in = (char *)d->blk;
+		size_t inleft = len;
+		while (inleft) {
+			char *o = obuf;
+			size_t oleft = 4 * BLOCK;
+			size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+			int e = errno;
+			size_t made = (size_t)(o - obuf);
+			for (size_t i = 0; i < made; i++)
+				line += obuf[i] == '\n';
+			if (fwrite(obuf, 1, made, out) != made) {
+				rc = tmp_failed(err);
+				goto done;
+			}
+			if (r != (size_t)-1 || e == E2BIG)
+				continue;
+			if (e == EINVAL) /* a character cut by the block's end: read on */
+				break;
+			errf(err, "%s:%lu: not %s text (byte 0x%02X)", d->path, line, from, (unsigned char)*in);
+			rc = IMPORT_EDATA;
+			goto done;
+		}
+		memmove(d->blk, in, inleft);
+		size_t got = fread(d->blk + inleft, 1, BLOCK - inleft, d->f);
+		if (got == 0) {
+			if (ferror(d->f)) {
+				rc = read_failed(d->path, err);
+				goto done;
+			}
+			if (inleft) {
+				errf(err, "%s:%lu: not %s text (it ends inside a character)", d->path, line, from);
+				rc = IMPORT_EDATA;
+				goto done;
+			}
+			break;
+		}
+		len = inleft + got;
+	}
+	if (fflush(out) != 0 || fseek(out, 0, SEEK_SET) != 0)
+		rc = tmp_failed(err);
+done:
+	free(obuf);
+	iconv_close(cd);
+	if (rc)
+		fclose(out);
+	else
+		*text = out;
+	return rc;
+}
+
+/* F's text as UTF-8 in *TEXT (F itself, or a temporary file to close):
+ * a byte order mark decides the encoding, else ENCODING (NULL: UTF-8). */
+static int decode(FILE *f, const char *path, const char *encoding, FILE **text, char **err)
+{
+	struct decoding d = {.f = f, .path = path, .blk = xmalloc(BLOCK)};
+	const char *from = encoding, *bom = NULL;
+	size_t skip = 0;
+	int rc;
+
+	errno = 0;
+	d.seek_at = ftell(f);
+	if (d.seek_at >= 0 && fseek(f, d.seek_at, SEEK_SET) != 0)
+		d.seek_at = -1;
+	d.len = fread(d.blk, 1, BLOCK, f);
+	if (d.len == 0 && ferror(f)) {
+		free(d.blk);
+		return read_failed(path, err);
+	}
+	if (d.len >= 3 && memcmp(d.blk, "\xEF\xBB\xBF", 3) == 0)
+		bom = "UTF-8"; /* left for the reader, which skips it */
+	else if (d.len >= 2 && d.blk[0] == 0xFF && d.blk[1] == 0xFE)
+		bom = "UTF-16LE", skip = 2;
+	else if (d.len >= 2 && d.blk[0] == 0xFE && d.blk[1] == 0xFF)
+		bom = "UTF-16BE", skip = 2;
+	if (bom) {
+		if (encoding && strncasecmp(encoding, "UTF", 3) != 0)
+			log_warn("%s: its byte order mark says %s: read as such, not as %s", path, bom, encoding);
+		from = bom;
+	}
+	if (!from || is_utf8_name(from)) {
+		rc = check_utf8(&d, text, err);
+	} else {
+		memmove(d.blk, d.blk + skip, d.len - skip);
+		d.len -= skip;
+		rc = convert(&d, from, text, err);
+	}
+	free(d.blk);
+	return rc;
+}
+
+int import_encoding_check(const char *name, char **err)
+{
+	iconv_t cd = name && *name ? iconv_open("UTF-8", name) : (iconv_t)-1;
+	if (cd == (iconv_t)-1)
+		return errf(err, "unknown encoding \"%s\"", name ? name : "");
+	iconv_close(cd);
+	return 0;
+}
+
+int import_delimiter_parse(const char *s, char *out)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, ",") || !strcmp(s, ";") || !strcmp(s, "\t"))
+		*out = s[0];
+	else if (!strcasecmp(s, "tab") || !strcmp(s, "\\t"))
+		*out = '\t';
+	else
+		return -1;
+	return 0;
+}
+
+/* The records of the UTF-8 text F, for IM; SEP the separator given, or
+ * 0. 0, the callback's result, or IMPORT_EREAD with *ERR. */
+static int parse_text(FILE *f, struct importer *im, char sep, char **err)
+{
 	struct reader r = {.f = f, .blk = xmalloc(BLOCK)};
 	struct buf line = {0};
 	struct csv c = {0};
-	struct columns cols = {-1, -1, -1};
-	enum { UNKNOWN, MAIL, CSV } format = UNKNOWN;
+	struct columns cols = {.n = 0};
+	enum { UNKNOWN, LIST, CSV } format = UNKNOWN;
 	int lineno = 0, start = 0, in_record = 0, nul = 0, rc = 0, got;
+	char list_sep = 0; /* a list's separator, once a line has shown it */
 
 	errno = 0;
 
@@ -801,10 +1313,10 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 			lineno++;
 		if (got == -2) {
 			if (in_record) {
-				bad_line(&im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
+				bad_line(im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
 				in_record = 0;
 			} else {
-				bad_line(&im, lineno, "line over 64 KiB; skipped");
+				bad_line(im, lineno, "line over 64 KiB; skipped");
 			}
 			continue;
 		}
@@ -816,13 +1328,13 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 				if (c.data.len > LINE_MAX_BYTES) {
 					/* a quote never closed: the lines it took are
 					 * lost, the next ones are records again */
-					bad_line(&im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
+					bad_line(im, start, "quoted field over 64 KiB (a quote not closed?); skipped");
 					in_record = 0;
 				}
 				continue;
 			}
 			in_record = 0;
-			rc = csv_done(&im, start, nul, &c, &cols);
+			rc = csv_done(im, start, nul, &c, &cols);
 			if (rc)
 				break;
 			continue;
@@ -831,20 +1343,20 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 			continue;
 		nul = memchr(s, '\0', n) != NULL;
 		if (nul && format != CSV) {
-			bad_line(&im, lineno, "NUL byte in the line");
+			bad_line(im, lineno, "NUL byte in the line");
 			if (format == UNKNOWN)
-				format = MAIL;
+				format = LIST;
 			continue;
 		}
 		if (format == UNKNOWN) {
-			if (header_columns(&c, ',', s, n, &cols) || header_columns(&c, ';', s, n, &cols)) {
+			if (find_header(&c, sep, s, n, &cols)) {
 				format = CSV;
 				continue;
 			}
-			format = MAIL;
+			format = LIST;
 		}
-		if (format == MAIL) {
-			rc = mail_line(&im, lineno, s);
+		if (format == LIST) {
+			rc = list_line(im, lineno, s, n, &c, &list_sep, sep);
 		} else {
 			/* a line with a NUL is still parsed, so that a quote in it
 			 * opens or closes a field as it would elsewhere, and is
@@ -855,20 +1367,34 @@ int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub
 				in_record = 1;
 				continue;
 			}
-			rc = csv_done(&im, start, nul, &c, &cols);
+			rc = csv_done(im, start, nul, &c, &cols);
 		}
 		if (rc)
 			break;
 	}
 	if (got == -1)
-		rc = errf(err, "%s: %s", im.path, errno ? strerror(errno) : "read error");
+		rc = errf(err, "%s: %s", im->path, errno ? strerror(errno) : "read error"); /* IMPORT_EREAD */
 	else if (in_record)
-		bad_line(&im, start, "unterminated quote");
-	if (bad)
-		*bad = im.bad;
+		bad_line(im, start, "unterminated quote");
 	free(r.blk);
 	buf_free(&line);
 	csv_free(&c);
+	return rc;
+}
+
+int import_read(FILE *f, const char *path, const struct import_opts *o,
+		int (*cb)(void *ctx, const struct sub_record *r), void *ctx, unsigned long *bad, char **err)
+{
+	struct importer im = {.path = path ? path : "-", .cb = cb, .ctx = ctx};
+	FILE *text = NULL;
+	int rc = decode(f, im.path, o ? o->encoding : NULL, &text, err);
+	if (rc == 0) {
+		rc = parse_text(text, &im, o ? o->delimiter : 0, err);
+		if (text != f)
+			fclose(text);
+	}
+	if (bad)
+		*bad = im.bad;
 	return rc;
 }
 

@@ -1,8 +1,10 @@
 /* subscription: the subscriber lifecycle, one state table. */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest/address.h"
 #include "digest/subscription.h"
 #include "digest/util.h"
 
@@ -247,19 +249,138 @@ static bool same_row(const struct sub_row *x, const struct sub_row *y)
 	       (x->name ? y->name && !strcmp(x->name, y->name) : !y->name);
 }
 
-/* Decide A against the stored row; when WRITE, store what changed. */
-static int run(struct store *st, const struct sub_args *a, bool write, struct sub_result *res, char **err)
+bool subscription_consents(const struct sub_args *a, const struct sub_result *res)
+{
+	if (!res->id)
+		return false;
+	switch (res->outcome) {
+	case SUB_ADDED: return true;
+	case SUB_OWED:
+	case SUB_RETURNED:
+	case SUB_WAIT: return a->ev == SUB_EV_REQUEST;
+	default: return res->from != res->to;
+	}
+}
+
+/* ---- a dry run's rows ---- */
+
+/* Open addressing on the address key, grown at half full. */
+struct dry_slot {
+	char *key; /* NULL: empty */
+	struct sub_row row;
+};
+
+struct sub_dry {
+	struct dry_slot *slots;
+	size_t cap, n;
+};
+
+struct sub_dry *sub_dry_new(void) { return xcalloc(1, sizeof(struct sub_dry)); }
+
+void sub_dry_free(struct sub_dry *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->cap; i++)
+		if (d->slots[i].key) {
+			free(d->slots[i].key);
+			sub_row_clear(&d->slots[i].row);
+		}
+	free(d->slots);
+	free(d);
+}
+
+/* FNV-1a */
+static size_t dry_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h ^ h >> 32);
+}
+
+static struct dry_slot *dry_slot(const struct sub_dry *d, const char *key)
+{
+	if (!d->cap)
+		return NULL;
+	size_t i = dry_hash(key) & (d->cap - 1);
+	while (d->slots[i].key && strcmp(d->slots[i].key, key) != 0)
+		i = (i + 1) & (d->cap - 1);
+	return &d->slots[i];
+}
+
+/* Remembers ROW (owning its name from now on) as KEY's (owned too). */
+static void dry_put(struct sub_dry *d, char *key, struct sub_row *row)
+{
+	if (2 * (d->n + 1) > d->cap) {
+		struct sub_dry bigger = {.cap = d->cap ? 2 * d->cap : 64};
+		bigger.slots = xcalloc(bigger.cap, sizeof *bigger.slots);
+		for (size_t i = 0; i < d->cap; i++)
+			if (d->slots[i].key)
+				*dry_slot(&bigger, d->slots[i].key) = d->slots[i];
+		free(d->slots);
+		d->slots = bigger.slots;
+		d->cap = bigger.cap;
+	}
+	struct dry_slot *s = dry_slot(d, key);
+	if (s->key) {
+		free(key);
+		sub_row_clear(&s->row);
+	} else {
+		s->key = key;
+		d->n++;
+	}
+	s->row = *row;
+	row->name = NULL;
+}
+
+/* The identity a dry run remembers a row by: the store's (address_key),
+ * or the address lower-cased when it has none. */
+static char *dry_key(const char *email)
+{
+	char *key = NULL;
+	if (address_key(email, &key, NULL) == 0)
+		return key;
+	key = xstrdup(email);
+	for (char *p = key; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	return key;
+}
+
+/* Decide A against the stored row (or, in a dry run D, the one D holds);
+ * when WRITE, store what changed and, with A's consent, the step in the
+ * reader's trail; in a dry run, remember what changed. */
+static int run(struct store *st, struct sub_dry *dry, const struct sub_args *a, bool write, struct sub_result *res,
+	       char **err)
 {
 	struct sub_row before = {0}, after = {0};
-	int found = store_lifecycle_get(st, a->id, a->email, &before, err);
-	if (found < 0)
+	char *key = dry ? dry_key(a->email ? a->email : "") : NULL;
+	struct dry_slot *seen = key ? dry_slot(dry, key) : NULL;
+	int found;
+	if (seen && seen->key) {
+		before = seen->row;
+		before.name = before.name ? xstrdup(before.name) : NULL;
+		found = 1;
+	} else {
+		found = st ? store_lifecycle_get(st, a->id, a->email, &before, err) : 0;
+	}
+	if (found < 0) {
+		free(key);
 		return -1;
-	double threshold;
-	int reset_days;
-	store_bounce_policy_get(st, &threshold, &reset_days);
+	}
+	double threshold = 3.0;
+	int reset_days = 14;
+	if (st)
+		store_bounce_policy_get(st, &threshold, &reset_days);
 	subscription_decide(found ? &before : NULL, a, threshold, reset_days, &after, res);
 	int rc = 0;
-	if (write && !found && res->outcome == SUB_ADDED) {
+	if (dry) {
+		if ((!found && res->outcome == SUB_ADDED) || (found && !same_row(&before, &after))) {
+			dry_put(dry, key, &after);
+			key = NULL;
+		}
+	} else if (write && !found && res->outcome == SUB_ADDED) {
 		if (!a->email)
 			rc = errf(err, "a new subscriber needs an address");
 		else
@@ -267,26 +388,39 @@ static int run(struct store *st, const struct sub_args *a, bool write, struct su
 	} else if (write && found && !same_row(&before, &after)) {
 		rc = store_lifecycle_put(st, &after, err);
 	}
+	if (rc == 0 && write && a->consent && subscription_consents(a, res)) {
+		struct consent_rec c = *a->consent;
+		if (!c.event)
+			c.event = sub_event_name(a->ev);
+		rc = store_consent_add(st, res->id, &c, a->now, err);
+	}
+	free(key);
 	sub_row_clear(&before);
 	sub_row_clear(&after);
 	return rc;
 }
 
+int subscription_dry(struct store *st, struct sub_dry *d, const struct sub_args *a, struct sub_result *res,
+		     char **err)
+{
+	return run(st, d, a, false, res, err);
+}
+
 int subscription_apply(struct store *st, const struct sub_args *a, struct sub_result *res, char **err)
 {
-	return run(st, a, true, res, err);
+	return run(st, NULL, a, true, res, err);
 }
 
 int subscription_peek(struct store *st, const struct sub_args *a, struct sub_result *res, char **err)
 {
-	return run(st, a, false, res, err);
+	return run(st, NULL, a, false, res, err);
 }
 
 int subscription_event(struct store *st, const struct sub_args *a, struct sub_result *res, char **err)
 {
 	if (store_begin(st, err) < 0)
 		return -1;
-	if (run(st, a, true, res, err) < 0 || store_commit(st, err) < 0) {
+	if (run(st, NULL, a, true, res, err) < 0 || store_commit(st, err) < 0) {
 		store_rollback(st);
 		return -1;
 	}

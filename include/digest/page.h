@@ -52,4 +52,10 @@ int page_status(enum page_kind kind);
 /* page_render: the page KIND with A, appended to OUT (UTF-8 HTML). Safe
  * from several threads at once. */
 void page_render(const struct pages *p, enum page_kind kind, const struct page_args *a, struct buf *out);
+
+/* page_wording: the pages a reader reads on the way in (the form, the
+ * answer to it, the confirmation page and the one after), rendered for
+ * an address and a link that are no one's: the same bytes until
+ * page.html or the locale's words change; appended to OUT. */
+void page_wording(const struct pages *p, struct buf *out);
 #endif

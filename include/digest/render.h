@@ -109,6 +109,11 @@ int render_load_confirm(struct render *r, char **err);
  * been loaded with its key. 0, or -1 with *ERR.
  */
 int render_confirm(struct render *r, const struct reader *rd, time_t now, struct buf *out, char **err);
+/* render_confirm_wording: the words of the confirmation mail (subject,
+ * text and HTML parts, rendered for a reader and a link that are no
+ * one's: the same bytes until a template or the locale's words change),
+ * appended to OUT. 0, or -1 with *ERR (a template error). */
+int render_confirm_wording(struct render *r, struct buf *out, char **err);
 /* render_count: V with digits grouped by threes: "12 500" (a no-break
  * space) when RU, else "12,500". */
 void render_count(char *out, size_t n, long long v, bool ru);

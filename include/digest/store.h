@@ -203,6 +203,38 @@ int store_lifecycle_insert(struct store *st, const char *email, const struct sub
 /* store_new_nonce: 32 random hex digits. */
 void store_new_nonce(char out[33]);
 
+/* ---- proof of consent (store_consents.c) ---- */
+
+/* One step of a reader's consent trail (README "Proof of consent"). */
+struct consent_rec {
+	const char *event;   /* "request", "confirm", "unsubscribe", "one-click", ... */
+	const char *client;  /* the client `serve` saw, "cli", "import:FILE", "mail"; may be NULL */
+	const char *wording; /* the version of the wording shown (consent_wording), or NULL */
+};
+/* store_consent_add: C as a row of SUBSCRIBER's trail at AT, within the
+ * caller's transaction (the row goes with the reader when they are
+ * deleted). 0, or -1 with *ERR. */
+int store_consent_add(struct store *st, long long subscriber, const struct consent_rec *c, long long at,
+		      char **err);
+
+struct consent_row {
+	long long at;
+	const char *event, *client, *wording; /* "" when none; valid during the callback */
+};
+/* store_consents_each: CB for each row of SUBSCRIBER's trail, oldest
+ * first; a non-zero CB result stops and is returned; -1 with *ERR. */
+int store_consents_each(struct store *st, long long subscriber, int (*cb)(void *ctx, const struct consent_row *c),
+			void *ctx, char **err);
+
+struct delivery_row {
+	const char *edition, *state, *reply; /* "" when none; valid during the callback */
+	long long attempts, updated_at;
+};
+/* store_deliveries_of: CB for SUBSCRIBER's LIMIT latest journal rows,
+ * newest edition first; as store_consents_each. */
+int store_deliveries_of(struct store *st, long long subscriber, int limit,
+			int (*cb)(void *ctx, const struct delivery_row *d), void *ctx, char **err);
+
 /* The journal: one row per (edition, subscriber). */
 enum delivery_state { DELIVERY_INFLIGHT, DELIVERY_SENT, DELIVERY_DEFERRED, DELIVERY_FAILED };
 

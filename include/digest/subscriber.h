@@ -41,24 +41,81 @@ struct sub_record {
 	int line;          /* where it came from */
 };
 
+/* What import_read is told of a file beyond its bytes. */
+struct import_opts {
+	const char *encoding; /* its charset, an iconv name ("windows-1251"); NULL: UTF-8 */
+	char delimiter;       /* ',', ';' or '\t'; 0: found from the first line */
+};
+
+/* import_read's failures besides a callback's result. */
+#define IMPORT_EREAD (-1) /* the file (or a temporary file) could not be read or written */
+#define IMPORT_EDATA (-2) /* the file is not text in its encoding: nothing was handed on */
+
 /*
  * import_read: read a subscriber list from F (named PATH in messages).
+ *
+ * The text is decoded first, whole, before any record is handed on (a
+ * pipe is kept in a temporary file meanwhile): a byte order mark
+ * (UTF-8, UTF-16LE, UTF-16BE) decides its encoding, else O->encoding
+ * (converted with iconv), else it must be UTF-8. Text that is not valid
+ * in its encoding is IMPORT_EDATA with *ERR "PATH:LINE: ..." naming the
+ * first bad line (and, for UTF-8, suggesting --encoding): then the
+ * callback is never called.
+ *
  * When the first line that is not blank or a "#" comment is a CSV header
- * naming an "email" column (also "name", "status"; others ignored;
- * case-insensitive; RFC 4180 quoting, "," or ";" separated), every line
- * is a CSV record; otherwise each line is `Name <addr>`, `"Name" <addr>`,
- * `<addr>` or a bare address. CB gets each valid record (its strings live
- * until CB returns); a CB result other than 0 stops the reading and is
- * returned. Each bad line is reported on stderr as "PATH:LINE: reason"
- * and counted in *BAD; so is a line over 64 KiB ("PATH:LINE: line over 64
- * KiB; skipped") and a quoted CSV field that runs over 64 KiB (a quote
+ * naming an address column (one of the aliases of import_column_role:
+ * "email", "E-mail", "Email Address", "Адрес", ...; the name in one
+ * column or as first and last name; a status), every line is a CSV record
+ * (RFC 4180 quoting: doubled quotes, quoted line breaks; separated by ",",
+ * ";" or a tab, whichever makes the header name the most columns, or
+ * O->delimiter). A header without a status column but with one of the
+ * columns that tell Mailchimp's per-status exports apart (UNSUB_TIME,
+ * CLEAN_TIME) gives its rows that status.
+ *
+ * Otherwise each line is `Name <addr>`, `"Name" <addr>`, `<addr>`, a bare
+ * address, or fields separated as a CSV record: address, name, status
+ * (the separator found from the first such line whose first field is an
+ * address, or O->delimiter).
+ *
+ * A status is ours (pending, active, unsubscribed, bouncing) or one of
+ * listmonk's or Mailchimp's (import_status_parse). CB gets each valid
+ * record (its strings live until CB returns); a CB result other than 0
+ * stops the reading and is returned. Each bad line is reported on stderr
+ * as "PATH:LINE: reason" and counted in *BAD (an unknown status, an
+ * invalid address, ...); so is a line over 64 KiB ("PATH:LINE: line over
+ * 64 KiB; skipped") and a quoted CSV field that runs over 64 KiB (a quote
  * never closed: the lines it took are skipped with it), and the reading
  * goes on. An address is valid when address_normalize takes it and
  * address_key can make its identity (an IDN domain must be a valid IDNA
- * name). Returns 0, the CB's result, or -1 with *ERR when F cannot be read.
+ * name). O may be NULL (UTF-8, the separator found). Returns 0, the CB's
+ * result, IMPORT_EDATA, or IMPORT_EREAD with *ERR when F cannot be read.
  */
-int import_read(FILE *f, const char *path, int (*cb)(void *ctx, const struct sub_record *r), void *ctx,
-		unsigned long *bad, char **err);
+int import_read(FILE *f, const char *path, const struct import_opts *o,
+		int (*cb)(void *ctx, const struct sub_record *r), void *ctx, unsigned long *bad, char **err);
+
+/* import_encoding_check: 0 when iconv can convert from NAME to UTF-8,
+ * else -1 with *ERR ("unknown encoding \"NAME\""). */
+int import_encoding_check(const char *name, char **err);
+
+/* import_delimiter_parse: "," ";" "tab" (or a tab) as the separator in
+ * *OUT; 0, or -1 for anything else. */
+int import_delimiter_parse(const char *s, char *out);
+
+/* import_status_parse: a status as an import file gives it, by a table
+ * (case-insensitive): ours, listmonk's subscriber statuses (enabled,
+ * disabled, blocklisted) and Mailchimp's (subscribed, unsubscribed,
+ * cleaned, pending, nonsubscribed, transactional). 0 or -1. */
+int import_status_parse(const char *s, enum sub_status *out);
+
+/* The roles a column of an import file's header can have. */
+enum import_role { IMPORT_COL_NONE = -1, IMPORT_COL_EMAIL, IMPORT_COL_NAME, IMPORT_COL_FIRST, IMPORT_COL_LAST,
+		   IMPORT_COL_STATUS, IMPORT_COL_UNSUB_TIME, IMPORT_COL_CLEAN_TIME, IMPORT_COL_ROLES };
+
+/* import_column_role: the role of the header cell S, by a table of
+ * aliases compared case-insensitively (ASCII and Cyrillic), with spaces,
+ * "-", "_" and "." ignored: "E-mail", "email_address" and "Email
+ * Address" are one; IMPORT_COL_NONE for a column to ignore. */
+enum import_role import_column_role(const char *s);
 
 /* csv_field: write S as one CSV field (quoted when it holds a comma,
  * quote, CR or LF, or starts or ends with a space). */

@@ -59,6 +59,10 @@ struct sub_args {
 	long long now;
 	long long resend;  /* REQUEST: at most one mail in this many seconds (0: whenever none is due) */
 	int max_bounces;   /* REFUSED: refusals in a row that make bouncing */
+	/* Proof of consent: when set, what the event did goes in the
+	 * reader's trail, in the same transaction (see subscription_consents):
+	 * as CONSENT's event, or when that is NULL, sub_event_name(EV). */
+	const struct consent_rec *consent;
 };
 
 struct sub_result {
@@ -78,6 +82,14 @@ void subscription_decide(const struct sub_row *before, const struct sub_args *a,
 			 struct sub_row *after, struct sub_result *res);
 
 /*
+ * subscription_consents: whether event A with result RES is a step of the
+ * reader's consent trail: a new reader, a change of status, or a request
+ * to join (even one that waits for the mail sent lately); never a reader
+ * already active asking again, nor an event that changed nothing.
+ */
+bool subscription_consents(const struct sub_args *a, const struct sub_result *res);
+
+/*
  * subscription_apply: event A, decided and stored within the caller's
  * transaction (an import's batch, the journal's group commit). 0 and
  * *RES, or -1 with *ERR.
@@ -90,6 +102,26 @@ int subscription_event(struct store *st, const struct sub_args *a, struct sub_re
 
 /* subscription_peek: what A would do, nothing written: 0 and *RES, -1. */
 int subscription_peek(struct store *st, const struct sub_args *a, struct sub_result *res, char **err);
+
+/*
+ * A dry run's memory: the rows as the events decided so far would have
+ * left them, by address identity, over what the store holds; nothing is
+ * written, and nothing is locked.
+ */
+struct sub_dry;
+struct sub_dry *sub_dry_new(void);
+/* sub_dry_free: takes NULL. */
+void sub_dry_free(struct sub_dry *d);
+
+/*
+ * subscription_dry: what A (an event naming its subscriber by address:
+ * a request, an import line) would do after the events of D before it,
+ * as subscription_apply would say it, and remembered in D; nothing
+ * written. ST may be NULL: a store with no subscriber yet (a database
+ * that does not exist). 0 and *RES, or -1 with *ERR.
+ */
+int subscription_dry(struct store *st, struct sub_dry *d, const struct sub_args *a, struct sub_result *res,
+		     char **err);
 
 /*
  * subscription_delivery: the journal's mark of STATE for (EDITION,

@@ -83,7 +83,9 @@ static int subscribe_optin(struct config *cfg, struct store *st, const char *add
 	time_t now = time(NULL);
 	/* Whoever runs this command asks on the reader's behalf: a mail goes
 	 * out however recently the last did. */
-	struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = name, .now = (long long)now};
+	static const struct consent_rec proof = {.event = "request", .client = "cli"};
+	struct sub_args ev = {.ev = SUB_EV_REQUEST, .email = addr, .name = name, .now = (long long)now,
+			      .consent = &proof};
 	struct sub_result res;
 	if (subscription_event(st, &ev, &res, &err) < 0) {
 		log_error("%s", err);
@@ -161,8 +163,9 @@ static int exec_subscribe(struct config *cfg, const void *opts)
 	if (rc == EX_OK && !o.confirmed) {
 		rc = subscribe_optin(cfg, st, addr, name);
 	} else if (rc == EX_OK) {
+		static const struct consent_rec proof = {.event = "subscribe-confirmed", .client = "cli"};
 		struct sub_args ev = {.ev = SUB_EV_RESUBSCRIBE + SUB_ACTIVE, .email = addr, .name = name,
-				      .now = (long long)time(NULL)};
+				      .now = (long long)time(NULL), .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);
@@ -187,7 +190,9 @@ static int exec_unsubscribe(struct config *cfg, const void *opts)
 	struct store *st = NULL;
 	int rc = open_store(cfg, &st);
 	if (rc == EX_OK) {
-		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .email = addr, .now = (long long)time(NULL)};
+		static const struct consent_rec proof = {.event = "unsubscribe", .client = "cli"};
+		struct sub_args ev = {.ev = SUB_EV_UNSUBSCRIBE, .email = addr, .now = (long long)time(NULL),
+				      .consent = &proof};
 		struct sub_result res;
 		if (subscription_event(st, &ev, &res, &err) < 0) {
 			log_error("%s", err);

@@ -1,6 +1,7 @@
 /* cmd/subscribers: `digest subscribers ACTION`: the list as a table or
- * CSV, and imports (subscriber.c reads the file, subscription.c owns each
- * line's event). Each action is a row of actions[]. */
+ * CSV, imports (subscriber.c reads the file, subscription.c owns each
+ * line's event), and one reader's record (consent.c). Each action is a
+ * row of actions[]. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
+#include "digest/address.h"
+#include "digest/consent.h"
 #include "digest/log.h"
 #include "digest/subscriber.h"
 #include "digest/subscription.h"
@@ -17,15 +21,32 @@
 
 static const char subscribers_usage[] =
 	"usage: digest subscribers list|export [-o FILE]\n"
-	"       digest subscribers import FILE [--resubscribe]\n"
+	"       digest subscribers import FILE [--resubscribe] [--dry-run] [--encoding NAME]\n"
+	"                                      [--delimiter D]\n"
+	"       digest subscribers show ADDR\n"
 	"\n"
 	"list: a table; export: CSV email,name,status; import: CSV with a header\n"
-	"(email, name, status columns) or one `Name <addr>` / `addr` a line, imported\n"
-	"as active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n";
+	"(email, name, status columns, also as other mailers name them: Email Address,\n"
+	"E-mail, First Name + Last Name, Адрес, ФИО ...; listmonk and Mailchimp exports\n"
+	"as they are), or one `Name <addr>`, `addr` or `addr,name` a line, imported as\n"
+	"active. Unsubscribed or bouncing addresses stay so unless --resubscribe.\n"
+	"  --dry-run        read and check everything, print what would change, write\n"
+	"                   nothing\n"
+	"  --encoding NAME  the file's charset (windows-1251, koi8-r, utf-16 ...; any\n"
+	"                   iconv name); default UTF-8; a byte order mark decides\n"
+	"  --delimiter D    , ; or tab (default: found from the first line)\n"
+	"import exits 64 on a usage error (an unknown encoding), 65 when no line is\n"
+	"valid or the text is not in its encoding, 66 when FILE cannot be opened.\n"
+	"show: one reader's record: status and since when, bounce score, the consent\n"
+	"trail (time, event, client, wording version) and the latest deliveries;\n"
+	"exit 67 when no reader has ADDR.\n";
 
 struct subscribers_opts {
 	const char *action, *arg, *output;
 	int resubscribe;
+	int dry_run;                /* import --dry-run */
+	const char *delimiter;      /* import --delimiter, as given */
+	struct import_opts import;  /* import --encoding, and the delimiter parsed */
 };
 
 /* What an action takes besides --help. */
@@ -33,12 +54,15 @@ enum {
 	TAKES_ARG = 1,         /* FILE or ADDR */
 	TAKES_OUTPUT = 2,      /* -o FILE */
 	TAKES_RESUBSCRIBE = 4, /* --resubscribe */
+	TAKES_IMPORT = 8,      /* --dry-run, --encoding, --delimiter */
 };
 
 struct action {
 	const char *name;
 	unsigned takes;
 	int (*run)(struct store *st, const struct subscribers_opts *o);
+	/* NULL, or whether it runs without opening the database (ST NULL) */
+	bool (*without_store)(const struct config *cfg, const struct subscribers_opts *o);
 };
 
 static int subscribers_take(int c, const char *arg, void *ctx)
@@ -55,6 +79,9 @@ static int subscribers_take(int c, const char *arg, void *ctx)
 		break;
 	case 'r': o->resubscribe = 1; break;
 	case 'o': o->output = arg; break;
+	case 'N': o->dry_run = 1; break;
+	case 'E': o->import.encoding = arg; break;
+	case 'D': o->delimiter = arg; break;
 	default: return -1;
 	}
 	return 0;
@@ -91,7 +118,9 @@ static int list_row(void *ctx, const struct subscriber *s)
 #define IMPORT_BATCH_SECONDS 0.05
 
 struct import_ctx {
-	struct store *st;
+	struct store *st;         /* NULL: a dry run with no database yet */
+	struct sub_dry *dry;      /* a dry run: what the rows before would have done */
+	struct consent_rec proof; /* each line's step: client "import:FILE" */
 	bool resubscribe;
 	long long now;
 	unsigned long added, updated, unchanged, kept;
@@ -100,15 +129,44 @@ struct import_ctx {
 	char *err;
 };
 
+/* Commits the open batch when it is full or old enough, and opens the
+ * next: 0, or -1 with IC->err. */
+static int import_batch(struct import_ctx *ic)
+{
+	if (++ic->batch < IMPORT_BATCH_ROWS && mono_now() - ic->batch_start < IMPORT_BATCH_SECONDS)
+		return 0;
+	if (store_commit(ic->st, &ic->err) < 0)
+		return -1;
+	ic->committed += ic->batch;
+	ic->batch = 0;
+	/* Others wait for the database by polling it (SQLite's busy
+	 * handler sleeps up to 100 ms between tries): a lock taken
+	 * again at once would starve them. A pause of 5 to 20 ms,
+	 * jittered so as never to beat in step with their polls, gives
+	 * each poll about one chance in five. */
+	long ms = 5 + (long)(mono_now() * 1e6) % 16;
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+	nanosleep(&pause, NULL);
+	if (store_begin(ic->st, &ic->err) < 0)
+		return -1;
+	ic->batch_start = mono_now();
+	return 0;
+}
+
+/* One valid line of the file: its event, counted by outcome; a dry run
+ * decides it as the import would, over what the lines before would have
+ * done, and writes nothing. */
 static int import_row(void *ctx, const struct sub_record *r)
 {
 	struct import_ctx *ic = ctx;
 	/* one event a line, within the batch's transaction */
 	struct sub_args ev = {.ev = (ic->resubscribe ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) +
 				    (r->has_status ? r->status : SUB_ACTIVE),
-			      .email = r->email, .name = r->name, .now = ic->now};
+			      .email = r->email, .name = r->name, .now = ic->now, .consent = &ic->proof};
 	struct sub_result res;
-	if (subscription_apply(ic->st, &ev, &res, &ic->err) < 0)
+	int rc = ic->dry ? subscription_dry(ic->st, ic->dry, &ev, &res, &ic->err)
+			 : subscription_apply(ic->st, &ev, &res, &ic->err);
+	if (rc < 0)
 		return -1;
 	switch (res.outcome) {
 	case SUB_ADDED: ic->added++; break;
@@ -116,26 +174,18 @@ static int import_row(void *ctx, const struct sub_record *r)
 	case SUB_KEPT: ic->kept++; break;
 	default: ic->unchanged++; break;
 	}
-	if (++ic->batch >= IMPORT_BATCH_ROWS || mono_now() - ic->batch_start >= IMPORT_BATCH_SECONDS) {
-		if (store_commit(ic->st, &ic->err) < 0)
-			return -1;
-		ic->committed += ic->batch;
-		ic->batch = 0;
-		/* Others wait for the database by polling it (SQLite's busy
-		 * handler sleeps up to 100 ms between tries): a lock taken
-		 * again at once would starve them. A pause of 5 to 20 ms,
-		 * jittered so as never to beat in step with their polls, gives
-		 * each poll about one chance in five. */
-		long ms = 5 + (long)(mono_now() * 1e6) % 16;
-		struct timespec pause = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
-		nanosleep(&pause, NULL);
-		if (store_begin(ic->st, &ic->err) < 0)
-			return -1;
-		ic->batch_start = mono_now();
-	}
-	return 0;
+	return ic->dry ? 0 : import_batch(ic);
 }
 
+/* A dry run creates no database: none is a store with no one yet. */
+static bool import_without_store(const struct config *cfg, const struct subscribers_opts *o)
+{
+	return o->dry_run && access(cfg->storage.database, F_OK) < 0 && errno == ENOENT;
+}
+
+/* In batches (import_row): the lines before a failure stay imported, and
+ * a rerun of the same file finds them unchanged. With --dry-run, nothing
+ * written and the same line printed, marked as such. */
 static int run_import(struct store *st, const struct subscribers_opts *po)
 {
 	const struct subscribers_opts o = *po;
@@ -146,36 +196,45 @@ static int run_import(struct store *st, const struct subscribers_opts *po)
 		log_error("%s: %s", o.arg, strerror(errno));
 		return EX_NOINPUT;
 	}
-	struct import_ctx ic = {.st = st, .resubscribe = o.resubscribe, .now = (long long)time(NULL),
-				.batch_start = mono_now()};
+	char *client = xasprintf("import:%s", o.arg);
+	struct import_ctx ic = {.st = st, .dry = o.dry_run ? sub_dry_new() : NULL, .proof = {.client = client},
+				.resubscribe = o.resubscribe, .now = (long long)time(NULL), .batch_start = mono_now()};
 	unsigned long bad = 0;
-	/* In batches (import_row): the lines before a failure stay
-	 * imported, and a rerun of the same file finds them unchanged. */
-	int r = store_begin(st, &err);
+	int r = ic.dry ? 0 : store_begin(st, &err);
 	if (r == 0)
-		r = import_read(f, o.arg, import_row, &ic, &bad, &err);
+		r = import_read(f, o.arg, &o.import, import_row, &ic, &bad, &err);
+	bool db_err = ic.err != NULL; /* the store failed, not the file */
 	if (r != 0 && !err && ic.err) {
 		err = ic.err;
 		ic.err = NULL;
 	}
 	unsigned long good = ic.added + ic.updated + ic.unchanged + ic.kept;
-	if (r == 0 && good == 0 && bad > 0) {
-		store_rollback(st);
+	if (r == IMPORT_EDATA) {
+		if (!ic.dry)
+			store_rollback(st);
+		log_error("%s; nothing imported", err);
+		rc = EX_DATAERR;
+	} else if (r == 0 && good == 0 && bad > 0) {
+		if (!ic.dry)
+			store_rollback(st);
 		log_error("%s: no valid line (%lu bad)", o.arg, bad);
 		rc = EX_DATAERR;
-	} else if (r != 0 || store_commit(st, &err) < 0) {
-		store_rollback(st);
+	} else if (r != 0 || (!ic.dry && store_commit(st, &err) < 0)) {
+		if (!ic.dry)
+			store_rollback(st);
 		if (ic.committed)
-			log_error("%s: %s; the %lu lines before it were imported", o.arg,
-				  err ? err : "import failed", ic.committed);
+			log_error("%s: %s; the %lu lines before it were imported", o.arg, err ? err : "import failed",
+				  ic.committed);
 		else
 			log_error("%s: %s; nothing imported", o.arg, err ? err : "import failed");
-		rc = db_failed(st);
+		rc = (r == IMPORT_EREAD && !db_err) || !st ? EX_IOERR : db_failed(st);
 	} else {
-		printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines\n",
-		       o.arg, ic.added, ic.updated, ic.unchanged, ic.kept, bad);
+		printf("%s: %lu added, %lu updated, %lu unchanged, %lu kept unsubscribed or bouncing, %lu bad lines%s\n",
+		       o.arg, ic.added, ic.updated, ic.unchanged, ic.kept, bad, ic.dry ? " (dry run: nothing imported)" : "");
 	}
 	free(ic.err);
+	sub_dry_free(ic.dry);
+	free(client);
 	if (f != stdin)
 		fclose(f);
 	free(err);
@@ -214,10 +273,37 @@ static int run_list(struct store *st, const struct subscribers_opts *po)
 	return rc;
 }
 
+/* show: one reader's record; EX_NOUSER when no reader has ADDR, EX_DATAERR
+ * when it is no address */
+static int run_show(struct store *st, const struct subscribers_opts *o)
+{
+	char *why = NULL, *err = NULL;
+	/* ADDR as subscribe and unsubscribe take it: found by its identity */
+	char *addr = address_accept(o->arg, NULL, &why);
+	if (!addr) {
+		log_error("subscribers show: %s: %s", o->arg, why ? why : "invalid address");
+		free(why);
+		return EX_DATAERR;
+	}
+	int found = consent_show(st, addr, stdout, &err);
+	int rc = EX_OK;
+	if (found < 0) {
+		log_error("%s", err);
+		rc = db_failed(st);
+	} else if (!found) {
+		log_error("subscribers show: %s: no such subscriber", addr);
+		rc = EX_NOUSER;
+	}
+	free(err);
+	free(addr);
+	return rc; /* an output error: main's */
+}
+
 static const struct action actions[] = {
-	{"list", TAKES_OUTPUT, run_list},
-	{"export", TAKES_OUTPUT, run_list},
-	{"import", TAKES_ARG | TAKES_RESUBSCRIBE, run_import},
+	{"list", TAKES_OUTPUT, run_list, NULL},
+	{"export", TAKES_OUTPUT, run_list, NULL},
+	{"import", TAKES_ARG | TAKES_RESUBSCRIBE | TAKES_IMPORT, run_import, import_without_store},
+	{"show", TAKES_ARG, run_show, NULL},
 };
 
 static const struct action *action_named(const char *name)
@@ -232,6 +318,9 @@ static int parse_subscribers(int argc, char **argv, void *opts, int *code)
 {
 	static const struct option longopts[] = {{"resubscribe", no_argument, NULL, 'r'},
 						 {"output", required_argument, NULL, 'o'},
+						 {"dry-run", no_argument, NULL, 'N'},
+						 {"encoding", required_argument, NULL, 'E'},
+						 {"delimiter", required_argument, NULL, 'D'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	struct subscribers_opts *o = opts;
@@ -241,19 +330,33 @@ static int parse_subscribers(int argc, char **argv, void *opts, int *code)
 	if (!a && o->action)
 		return usage_error(code, subscribers_usage, "subscribers: unknown action \"%s\"", o->action);
 	if (!a || !(a->takes & TAKES_ARG) != !o->arg || (o->output && !(a->takes & TAKES_OUTPUT)) ||
-	    (o->resubscribe && !(a->takes & TAKES_RESUBSCRIBE)))
+	    (o->resubscribe && !(a->takes & TAKES_RESUBSCRIBE)) ||
+	    ((o->dry_run || o->import.encoding || o->delimiter) && !(a->takes & TAKES_IMPORT)))
 		return usage_error(code, subscribers_usage, NULL);
+	char *err = NULL;
+	if (o->import.encoding && import_encoding_check(o->import.encoding, &err) < 0) {
+		int rc = usage_error(code, subscribers_usage, "subscribers import: --encoding: %s (`iconv -l` lists them)",
+				     err);
+		free(err);
+		return rc;
+	}
+	if (o->delimiter && import_delimiter_parse(o->delimiter, &o->import.delimiter) < 0)
+		return usage_error(code, subscribers_usage,
+				   "subscribers import: --delimiter: expected \",\", \";\" or \"tab\", not \"%s\"", o->delimiter);
 	return 0;
 }
 
 static int exec_subscribers(struct config *cfg, const void *opts)
 {
 	const struct subscribers_opts *o = opts;
+	const struct action *a = action_named(o->action);
 	struct store *st = NULL;
-	int rc = open_store(cfg, &st);
-	if (rc != EX_OK)
-		return rc;
-	rc = action_named(o->action)->run(st, o);
+	if (!a->without_store || !a->without_store(cfg, o)) {
+		int rc = open_store(cfg, &st);
+		if (rc != EX_OK)
+			return rc;
+	}
+	int rc = a->run(st, o);
 	store_close(st);
 	return rc;
 }

@@ -1,4 +1,5 @@
-/* libFuzzer target: subscriber lists and addresses from arbitrary bytes. */
+/* libFuzzer target: subscriber lists (in every charset and separator an
+ * import takes), header cells and addresses from arbitrary bytes. */
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,11 +10,17 @@
 
 #include "digest/log.h"
 #include "digest/subscriber.h"
+#include "digest/util.h"
 
-/* What a record promises: a normalized address, a clean name. */
+static unsigned long records;
+
+/* What a record promises: a normalized address, a clean name, a status. */
 static int check_record(void *ctx, const struct sub_record *r)
 {
 	(void)ctx;
+	records++;
+	if (r->has_status && (unsigned)r->status > SUB_BOUNCING)
+		abort();
 	char *again = address_normalize(r->email, NULL);
 	if (!again || strcmp(again, r->email) != 0)
 		abort();
@@ -37,8 +44,22 @@ static int check_name(void *ctx, const struct sub_record *r)
 	return 0;
 }
 
+/* Whether S is well-formed UTF-8 (a real U+FFFD is three octets). */
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n;
+		if (utf8_decode(p, &n) == 0xFFFD && n == 1)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 /* The text S written by csv_field as a name and read back by import_read
- * is what name_clean makes of it: quoting loses nothing. */
+ * is what name_clean makes of it: quoting loses nothing. Text that is not
+ * UTF-8 is refused whole. */
 static void csv_roundtrip(const char *s, const char *cleaned)
 {
 	char *text = NULL;
@@ -55,11 +76,15 @@ static void csv_roundtrip(const char *s, const char *cleaned)
 		unsigned long bad = 0;
 		want_name = cleaned;
 		name_seen = 0;
-		int rc = import_read(f, "fuzz", check_name, NULL, &bad, NULL);
+		int rc = import_read(f, "fuzz", NULL, check_name, NULL, &bad, NULL);
 		/* the record is read, or (when over 64 KiB) one bad line, skipped */
 		bool long_record = len > strlen("email,name\n") + 64 * 1024;
-		if (rc != 0 || !((bad == 0 && name_seen == 1) || (long_record && bad == 1 && name_seen == 0)))
+		if (!valid_utf8(s)) {
+			if (rc != IMPORT_EDATA || name_seen || bad)
+				abort();
+		} else if (rc != 0 || !((bad == 0 && name_seen == 1) || (long_record && bad == 1 && name_seen == 0))) {
 			abort();
+		}
 		fclose(f);
 	}
 	free(text);
@@ -72,12 +97,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log_set_level(LOG_QUIET); /* every bad line would print */
 		once = 1;
 	}
-	if (size) {
-		FILE *f = fmemopen((void *)data, size, "r");
+	/* the first byte picks the options: a charset (or none) and a
+	 * separator (or none); the rest is the file */
+	static const char *const encodings[] = {NULL, "windows-1251", "KOI8-R", "UTF-16", "UTF-16LE", "UTF-8"};
+	static const char delimiters[] = {0, ',', ';', '\t'};
+	if (size > 1) {
+		struct import_opts o = {.encoding = encodings[data[0] % 6], .delimiter = delimiters[data[0] / 6 % 4]};
+		FILE *f = fmemopen((void *)(data + 1), size - 1, "r");
 		if (f) {
 			unsigned long bad = 0;
 			char *err = NULL;
-			import_read(f, "fuzz", check_record, NULL, &bad, &err);
+			records = 0;
+			int rc = import_read(f, "fuzz", &o, check_record, NULL, &bad, &err);
+			/* refused text hands nothing on, and says where */
+			if (rc == IMPORT_EDATA && (records || bad || !err || strncmp(err, "fuzz:", 5) != 0))
+				abort();
+			if (rc != 0 && rc != IMPORT_EDATA)
+				abort();
+			if (rc == 0 && err)
+				abort();
 			free(err);
 			fclose(f);
 		}
@@ -102,6 +140,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(a);
 	free(err);
+	/* a header cell: a role, or none */
+	enum import_role role = import_column_role(s);
+	if (role < IMPORT_COL_NONE || role >= IMPORT_COL_ROLES)
+		abort();
+	enum sub_status st;
+	if (import_status_parse(s, &st) == 0 && (unsigned)st > SUB_BOUNCING)
+		abort();
 	char *n = name_clean(s);
 	if (n && strlen(n) > NAME_MAX_BYTES)
 		abort();

@@ -74,6 +74,8 @@ from inbound_tests import InboundTests  # noqa: E402  (likewise)
 from feeds_tests import FeedsTests  # noqa: E402  (likewise)
 from mailloop_tests import MailLoopTests  # noqa: E402  (likewise)
 from admin_tests import AdminTests  # noqa: E402  (likewise)
+from consent_tests import ConsentTests  # noqa: E402  (likewise)
+from import_tests import ImportTests  # noqa: E402  (likewise)
 from install_tests import InstallTests  # noqa: E402  (likewise)
 
 
@@ -108,7 +110,7 @@ class Result:
 
 
 class Suite(JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests, ArchiveTests,
-            DkimTests, InboundTests, FeedsTests, MailLoopTests, AdminTests, InstallTests):
+            DkimTests, InboundTests, FeedsTests, MailLoopTests, AdminTests, ConsentTests, ImportTests, InstallTests):
     def __init__(self, opts):
         self.opts = opts
         self.tmp = tempfile.mkdtemp(prefix="digest-it-")
@@ -931,7 +933,7 @@ sources = ( {{ name = "sluggish"; url = "{url}"; item = "//p"; }} );
     def tests(self):
         names = [n for cls in (Suite, JobTests, ServeTests, SmtpTests, StoreTests, AddressTests, FetchTests,
                                ArchiveTests, DkimTests, InboundTests, FeedsTests, MailLoopTests,
-                               AdminTests, InstallTests)
+                               AdminTests, ConsentTests, ImportTests, InstallTests)
                  for n in vars(cls) if n.startswith("t_")]
         return [(n[2:], getattr(self, n)) for n in names]
 

@@ -356,14 +356,14 @@ static void run_free(struct run *r)
 	free(r->diag);
 }
 
-/* import_read over LEN bytes of TEXT as "list.csv", stderr captured. */
-static struct run import_mem(const char *text, size_t len, unsigned long stop_at)
+/* import_read over F as "list.csv" with options O, stderr captured;
+ * F closed. */
+static struct run import_file(FILE *f, unsigned long stop_at, const struct import_opts *o)
 {
 	struct run r = {0};
 	struct collected c = {.stop_at = stop_at};
 	buf_add(&c.out, "", 0);
 
-	FILE *f = fmemopen((void *)text, len, "r");
 	assert_non_null(f);
 	FILE *cap = tmpfile();
 	assert_non_null(cap);
@@ -373,7 +373,7 @@ static struct run import_mem(const char *text, size_t len, unsigned long stop_at
 	assert_true(dup2(fileno(cap), 2) >= 0);
 
 	r.bad = 12345;
-	r.rc = import_read(f, "list.csv", collect_cb, &c, &r.bad, &r.err);
+	r.rc = import_read(f, "list.csv", o, collect_cb, &c, &r.bad, &r.err);
 
 	fflush(stderr);
 	dup2(saved, 2);
@@ -392,6 +392,17 @@ static struct run import_mem(const char *text, size_t len, unsigned long stop_at
 	r.records = c.out.data;
 	r.n = c.n;
 	return r;
+}
+
+/* import_read over LEN bytes of TEXT as "list.csv" with options O. */
+static struct run import_mem_opts(const char *text, size_t len, unsigned long stop_at, const struct import_opts *o)
+{
+	return import_file(fmemopen((void *)text, len, "r"), stop_at, o);
+}
+
+static struct run import_mem(const char *text, size_t len, unsigned long stop_at)
+{
+	return import_mem_opts(text, len, stop_at, NULL);
 }
 
 static struct run import_str(const char *text) { return import_mem(text, strlen(text), 0); }
@@ -543,7 +554,7 @@ static void test_import_stop(void **state)
 	fflush(stderr);
 	dup2(fileno(null), 2);
 	struct collected c = {0};
-	assert_int_equal(import_read(f, "p", collect_cb, &c, NULL, NULL), 0);
+	assert_int_equal(import_read(f, "p", NULL, collect_cb, &c, NULL, NULL), 0);
 	dup2(saved, 2);
 	close(saved);
 	fclose(null);
@@ -697,7 +708,15 @@ static void test_import_garbage(void **state)
 		if (n == 0)
 			buf[n++] = '\n';
 		r = import_mem(buf, n, 0);
-		assert_true(r.rc == 0 || r.rc == -1);
+		/* no read error from memory; text that is not UTF-8 is refused
+		 * whole, naming its line, before any record */
+		assert_true(r.rc == 0 || r.rc == IMPORT_EDATA);
+		if (r.rc == IMPORT_EDATA) {
+			assert_non_null(r.err);
+			assert_true(strncmp(r.err, "list.csv:", 9) == 0);
+			assert_int_equal(r.n, 0);
+			assert_int_equal(r.bad, 0);
+		}
 		/* a line gives at most one record or one complaint */
 		unsigned long lines = 1;
 		for (size_t i = 0; i < n; i++)
@@ -781,6 +800,386 @@ static void test_csv_roundtrip(void **state)
 	free(text);
 }
 
+/* ------------------------------------------------------------------ */
+/* Other mailers' exports: header aliases, separators, statuses         */
+
+static void test_column_role(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		enum import_role want;
+	} rows[] = {
+		{"email", IMPORT_COL_EMAIL}, {"Email", IMPORT_COL_EMAIL}, {"EMAIL", IMPORT_COL_EMAIL},
+		{"e-mail", IMPORT_COL_EMAIL}, {"E-Mail", IMPORT_COL_EMAIL}, {"e_mail", IMPORT_COL_EMAIL},
+		{"Email Address", IMPORT_COL_EMAIL}, {"email_address", IMPORT_COL_EMAIL}, {" E-mail ", IMPORT_COL_EMAIL},
+		{"address", IMPORT_COL_EMAIL}, {"Mail", IMPORT_COL_EMAIL}, {"Адрес", IMPORT_COL_EMAIL},
+		{"АДРЕС", IMPORT_COL_EMAIL}, {"Адрес электронной почты", IMPORT_COL_EMAIL},
+		{"адрес\xc2\xa0электронной почты", IMPORT_COL_EMAIL}, {"Почта", IMPORT_COL_EMAIL},
+		{"Электронная почта", IMPORT_COL_EMAIL}, {"E-mail адрес", IMPORT_COL_EMAIL},
+		{"name", IMPORT_COL_NAME}, {"Name", IMPORT_COL_NAME}, {"Full Name", IMPORT_COL_NAME},
+		{"ФИО", IMPORT_COL_NAME}, {"фио", IMPORT_COL_NAME}, {"First Name", IMPORT_COL_FIRST},
+		{"first_name", IMPORT_COL_FIRST}, {"Имя", IMPORT_COL_FIRST}, {"ИМЯ", IMPORT_COL_FIRST},
+		{"Last Name", IMPORT_COL_LAST}, {"Фамилия", IMPORT_COL_LAST}, {"status", IMPORT_COL_STATUS},
+		{"Status", IMPORT_COL_STATUS}, {"Subscription Status", IMPORT_COL_STATUS}, {"Статус", IMPORT_COL_STATUS},
+		{"UNSUB_TIME", IMPORT_COL_UNSUB_TIME}, {"CLEAN_TIME", IMPORT_COL_CLEAN_TIME},
+		/* not ours */
+		{"uuid", IMPORT_COL_NONE}, {"attributes", IMPORT_COL_NONE}, {"MEMBER_RATING", IMPORT_COL_NONE},
+		{"emails", IMPORT_COL_NONE}, {"e mail x", IMPORT_COL_NONE}, {"", IMPORT_COL_NONE}, {"  ", IMPORT_COL_NONE},
+		{"Телефон", IMPORT_COL_NONE}, {"em\xff" "ail", IMPORT_COL_NONE},
+		{"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeemail", IMPORT_COL_NONE},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++)
+		if (import_column_role(rows[i].in) != rows[i].want)
+			fail_msg("\"%s\": role %d, want %d", rows[i].in, import_column_role(rows[i].in), rows[i].want);
+	assert_int_equal(import_column_role(NULL), IMPORT_COL_NONE);
+}
+
+static void test_import_statuses(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		int want; /* -1: refused */
+	} rows[] = {
+		{"pending", SUB_PENDING}, {"active", SUB_ACTIVE}, {"unsubscribed", SUB_UNSUBSCRIBED},
+		{"bouncing", SUB_BOUNCING}, {"enabled", SUB_ACTIVE}, {"Enabled", SUB_ACTIVE},
+		{"disabled", SUB_UNSUBSCRIBED}, {"blocklisted", SUB_UNSUBSCRIBED}, {"subscribed", SUB_ACTIVE},
+		{"SUBSCRIBED", SUB_ACTIVE}, {"cleaned", SUB_BOUNCING}, {"nonsubscribed", SUB_PENDING},
+		{"transactional", SUB_PENDING}, {"archived", -1}, {"confirmed", -1}, {"blacklisted", -1},
+		{"", -1}, {"enabled ", -1}, {"subscribe", -1},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		enum sub_status got = (enum sub_status)-1;
+		int rc = import_status_parse(rows[i].in, &got);
+		if (rows[i].want < 0 ? rc != -1 : rc != 0 || (int)got != rows[i].want)
+			fail_msg("\"%s\": rc %d, status %d, want %d", rows[i].in, rc, (int)got, rows[i].want);
+	}
+	enum sub_status s;
+	assert_int_equal(import_status_parse(NULL, &s), -1);
+	/* our own names are still all sub_status_parse takes */
+	assert_int_equal(sub_status_parse("subscribed", &s), -1);
+}
+
+static const struct import_row export_rows[] = {
+	{"Mailchimp subscribed export: BOM, CRLF, quoted header, first and last name joined",
+	 "\xEF\xBB\xBF\"Email Address\",\"First Name\",\"Last Name\",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,"
+	 "CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,NOTES\r\n"
+	 "ann@example.com,Ann,Lee,2,\"2024-01-05 10:00:00\",,\"2024-01-05 10:01:00\",192.0.2.1,,,,,,,,"
+	 "\"2024-01-05 10:01:00\",123,abc,\r\n"
+	 "bob@example.com,Bob,,1,,,,,,,,,,,,,124,abd,\"a note, with a comma\"\r\n"
+	 "carol@example.com,,,1,,,,,,,,,,,,,125,abe,\r\n",
+	 "ann@example.com|Ann Lee|-|2\nbob@example.com|Bob|-|3\ncarol@example.com|-|-|4\n", 0, ""},
+	{"Mailchimp unsubscribed export: UNSUB_TIME makes every row unsubscribed",
+	 "\"Email Address\",\"First Name\",\"Last Name\",MEMBER_RATING,OPTIN_TIME,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,"
+	 "UNSUB_CAMPAIGN_ID,UNSUB_REASON,UNSUB_REASON_OTHER,LEID,EUID,NOTES\n"
+	 "dan@example.com,Dan,Ray,2,,\"2024-02-01 09:00:00\",\"Weekly, 5\",x1,\"No longer interested\",,1,e,\n",
+	 "dan@example.com|Dan Ray|unsubscribed|2\n", 0, ""},
+	{"Mailchimp cleaned export: CLEAN_TIME makes every row bouncing",
+	 "\"Email Address\",Name,MEMBER_RATING,CLEAN_TIME,CLEAN_CAMPAIGN_TITLE,CLEAN_CAMPAIGN_ID,LEID,EUID\n"
+	 "eve@example.com,\"Eve Adams\",1,\"2024-03-01 09:00:00\",Weekly,x2,1,e\n",
+	 "eve@example.com|Eve Adams|bouncing|2\n", 0, ""},
+	{"a status column is taken over an implied status, when it says one",
+	 "email,status,UNSUB_TIME\na@example.com,active,\nb@example.com,,2024\n",
+	 "a@example.com|-|active|2\nb@example.com|-|unsubscribed|3\n", 0, ""},
+	{"listmonk export: uuid,email,name,attributes,status,created_at,updated_at",
+	 "uuid,email,name,attributes,status,created_at,updated_at\n"
+	 "0f0e4c5a-1b2c-4d5e-8f90-a1b2c3d4e5f6,ann@example.com,Ann Lee,\"{\"\"city\"\": \"\"Moscow, RU\"\"}\",enabled,"
+	 "2024-01-02 10:11:12.123456 +0000 UTC,2024-01-02 10:11:12.123456 +0000 UTC\n"
+	 "1f0e4c5a-1b2c-4d5e-8f90-a1b2c3d4e5f6,bob@example.com,Bob,{},blocklisted,2024-01-03 00:00:00 +0000 UTC,"
+	 "2024-01-03 00:00:00 +0000 UTC\n"
+	 "2f0e4c5a-1b2c-4d5e-8f90-a1b2c3d4e5f6,cy@example.com,Cy,{},disabled,x,y\n"
+	 "3f0e4c5a-1b2c-4d5e-8f90-a1b2c3d4e5f6,dee@example.com,Dee,{},archived,x,y\n",
+	 "ann@example.com|Ann Lee|active|2\nbob@example.com|Bob|unsubscribed|3\ncy@example.com|Cy|unsubscribed|4\n", 1,
+	 "digest: list.csv:5: unknown status \"archived\" (pending, active, unsubscribed or bouncing)\n"},
+	{"Mailchimp statuses in a status column, any case",
+	 "Email,Status\na@example.com,subscribed\nb@example.com,Unsubscribed\nc@example.com,CLEANED\n"
+	 "d@example.com,pending\ne@example.com,nonsubscribed\nf@example.com,\n",
+	 "a@example.com|-|active|2\nb@example.com|-|unsubscribed|3\nc@example.com|-|bouncing|4\n"
+	 "d@example.com|-|pending|5\ne@example.com|-|pending|6\nf@example.com|-|-|7\n",
+	 0, ""},
+	{"Russian Excel: semicolons, Cyrillic header, first and last name",
+	 "Адрес электронной почты;Имя;Фамилия;Статус\r\n"
+	 "ivan@example.ru;Иван;Петров;active\r\n"
+	 "\"olga@example.ru\";\"Ольга\";\"Смирнова; мл.\";\r\n",
+	 "ivan@example.ru|Иван Петров|active|2\nolga@example.ru|Ольга Смирнова; мл.|-|3\n", 0, ""},
+	{"ФИО and Почта, with a comma inside a quoted field",
+	 "ФИО,Почта\n\"Петров, Иван\",ivan@example.ru\n", "ivan@example.ru|Петров, Иван|-|2\n", 0, ""},
+	{"tab separated, E-mail and Full Name", "Full Name\tE-mail\tCity\nAnn Lee\tann@example.com\tRiga\n",
+	 "ann@example.com|Ann Lee|-|2\n", 0, ""},
+	{"a comma inside a ;-header: \";\" is the separator that names an address column",
+	 "email;name;note, remark\na@example.com;A, B;x, y\n", "a@example.com|A, B|-|2\n", 0, ""},
+	{"a name column wins over first and last when it says something",
+	 "email,name,first name,last name\na@example.com,Full,F,L\nb@example.com,,F,L\n",
+	 "a@example.com|Full|-|2\nb@example.com|F L|-|3\n", 0, ""},
+	{"a header cell with a stray quote is no header",
+	 "\"email\"x,name\n", "", 1, "digest: list.csv:1: expected <address> after the quoted name\n"},
+	{"without a header: address,name and address;name and tab, each line as it comes",
+	 "a@example.com,Ann\nb@example.com\nCarl <c@example.com>\nd@example.com,\"Lee, Dan\",pending\n"
+	 "\"john doe\"@example.com\ne@example.com,Eve,bogus\n\"a,b\"@example.com\n",
+	 "a@example.com|Ann|-|1\nb@example.com|-|-|2\nc@example.com|Carl|-|3\nd@example.com|Lee, Dan|pending|4\n"
+	 "\"john doe\"@example.com|-|-|5\n\"a,b\"@example.com|-|-|7\n",
+	 1, "digest: list.csv:6: unknown status \"bogus\" (pending, active, unsubscribed or bouncing)\n"},
+	{"without a header, semicolons: a comma in the name is no separator",
+	 "ivan@example.ru;Петров, Иван\nolga@example.ru;Ольга\n",
+	 "ivan@example.ru|Петров, Иван|-|1\nolga@example.ru|Ольга|-|2\n", 0, ""},
+	{"without a header, tabs", "ann@example.com\tAnn Lee\n", "ann@example.com|Ann Lee|-|1\n", 0, ""},
+	{"without a header: too many fields, an open quote, a stray quote, blank fields",
+	 "a@example.com,A,active,extra\nb@example.com,\"B\nc@example.com,\"C\"x\n,,\nd@example.com,D\n",
+	 "d@example.com|D|-|5\n", 3,
+	 "digest: list.csv:1: 4 fields without a header naming them (address, name, status)\n"
+	 "digest: list.csv:2: unterminated quote\n"
+	 "digest: list.csv:3: text after a closing quote\n"},
+	{"without a header, the first line's separator is kept",
+	 "a@example.com;A\nb@example.com,B\n", "a@example.com|A|-|1\n", 1,
+	 "digest: list.csv:2: invalid address \"b@example.com,B\": bad character ',' in the domain\n"},
+};
+
+static void test_import_exports(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(export_rows); i++) {
+		const struct import_row *row = &export_rows[i];
+		struct run r = import_str(row->in);
+		if (r.rc != 0 || strcmp(r.records, row->records) != 0 || r.bad != row->bad ||
+		    strcmp(r.diag, row->diag) != 0)
+			fail_msg("%s: rc %d, bad %lu (want %lu)\nrecords:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s",
+				 row->name, r.rc, r.bad, row->bad, r.records, row->records, r.diag, row->diag);
+		assert_null(r.err);
+		run_free(&r);
+	}
+}
+
+/* --delimiter: only that separator is tried, for a header and without. */
+static void test_import_delimiter(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		char out; /* 0: refused */
+	} parse[] = {{",", ','}, {";", ';'}, {"tab", '\t'}, {"TAB", '\t'}, {"\t", '\t'}, {"\\t", '\t'},
+		     {"|", 0},   {"", 0},     {",,", 0},       {"comma", 0},  {" ;", 0}};
+	for (size_t i = 0; i < ARRAY_LEN(parse); i++) {
+		char got = 'x';
+		int rc = import_delimiter_parse(parse[i].in, &got);
+		if (parse[i].out ? rc != 0 || got != parse[i].out : rc != -1)
+			fail_msg("\"%s\": rc %d, got '%c'", parse[i].in, rc, got);
+	}
+	assert_int_equal(import_delimiter_parse(NULL, &(char){0}), -1);
+
+	struct import_opts semi = {.delimiter = ';'}, comma = {.delimiter = ','};
+	/* a header that only names its columns when split by ";" */
+	const char *text = "email;name\na@example.com;Ann, Lee\n";
+	struct run r = import_mem_opts(text, strlen(text), 0, &semi);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "a@example.com|Ann, Lee|-|2\n");
+	run_free(&r);
+	/* with "," it is no header, and its lines no records */
+	r = import_mem_opts(text, strlen(text), 0, &comma);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.bad, 2);
+	run_free(&r);
+	/* without a header */
+	text = "a@example.com,Lee;Ann\n";
+	r = import_mem_opts(text, strlen(text), 0, &comma);
+	assert_string_equal(r.records, "a@example.com|Lee;Ann|-|1\n");
+	run_free(&r);
+	r = import_mem_opts(text, strlen(text), 0, &semi);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.bad, 1);
+	run_free(&r);
+}
+
+/* Text in other charsets: converted, or refused whole with its line. */
+static void test_import_encodings(void **state)
+{
+	(void)state;
+	/* windows-1251: "Иван Петров" */
+	static const char cp1251[] = "email;name\r\nivan@example.ru;\xC8\xE2\xE0\xED \xCF\xE5\xF2\xF0\xEE\xE2\r\n";
+	struct import_opts win = {.encoding = "windows-1251"}, koi = {.encoding = "KOI8-R"},
+			   u16 = {.encoding = "UTF-16"}, u8 = {.encoding = "utf-8"};
+	struct run r = import_mem_opts(cp1251, sizeof cp1251 - 1, 0, &win);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "ivan@example.ru|Иван Петров|-|2\n");
+	run_free(&r);
+	/* the same bytes as UTF-8: refused whole, naming the line, nothing handed on */
+	r = import_mem(cp1251, sizeof cp1251 - 1, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	assert_string_equal(r.err, "list.csv:2: not UTF-8 text (byte 0xC8); name its encoding, e.g. --encoding windows-1251");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.bad, 0);
+	assert_string_equal(r.diag, "");
+	run_free(&r);
+	/* and with --encoding utf-8 */
+	r = import_mem_opts(cp1251, sizeof cp1251 - 1, 0, &u8);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	run_free(&r);
+	/* a bad line late in a file: the good lines before it are not handed on either */
+	struct buf b = {0};
+	for (int i = 0; i < 5000; i++)
+		buf_addf(&b, "user%d@example.com\n", i);
+	buf_adds(&b, "late@example.com,Jos\xE9\n");
+	r = import_mem(b.data, b.len, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	assert_string_equal(r.err, "list.csv:5001: not UTF-8 text (byte 0xE9); name its encoding, e.g. --encoding windows-1251");
+	assert_int_equal(r.n, 0);
+	run_free(&r);
+	/* cut inside a character at the end */
+	r = import_mem("a@example.com,\xD0", 15, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	assert_string_equal(r.err, "list.csv:1: not UTF-8 text (it ends inside a character); name its encoding, e.g. --encoding windows-1251");
+	run_free(&r);
+	/* overlong forms and surrogates are not UTF-8 */
+	r = import_mem("a@example.com,\xC0\xAF\n", 17, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	run_free(&r);
+	r = import_mem("a@example.com,\xED\xA0\x80\n", 18, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	run_free(&r);
+
+	/* KOI8-R: "Ольга" */
+	static const char koi8[] = "Почта,Имя\n";
+	(void)koi8;
+	static const char koi8_text[] = "email,name\nolga@example.ru,\xEF\xCC\xD8\xC7\xC1\n";
+	r = import_mem_opts(koi8_text, sizeof koi8_text - 1, 0, &koi);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "olga@example.ru|Ольга|-|2\n");
+	run_free(&r);
+	/* a byte windows-1251 has no character for */
+	static const char undefined[] = "email\na@example.com\nb@example.com\x98\n";
+	r = import_mem_opts(undefined, sizeof undefined - 1, 0, &win);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	assert_string_equal(r.err, "list.csv:3: not windows-1251 text (byte 0x98)");
+	assert_int_equal(r.n, 0);
+	run_free(&r);
+
+	/* UTF-16 with a byte order mark, with or without --encoding; LE and BE */
+	static const char le[] = "\xFF\xFE"
+				 "e\0m\0a\0i\0l\0,\0n\0a\0m\0e\0\r\0\n\0"
+				 "a\0@\0b\0.\0r\0u\0,\0\x18\x04\x32\x04\x30\x04\x3D\x04\r\0\n\0";
+	static const char be[] = "\xFE\xFF"
+				 "\0e\0m\0a\0i\0l\0\n"
+				 "\0a\0@\0b\0.\0r\0u\0\n";
+	r = import_mem(le, sizeof le - 1, 0);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "a@b.ru|Иван|-|2\n");
+	run_free(&r);
+	r = import_mem_opts(le, sizeof le - 1, 0, &u16);
+	assert_string_equal(r.records, "a@b.ru|Иван|-|2\n");
+	run_free(&r);
+	/* the mark decides over a charset it contradicts */
+	r = import_mem_opts(le, sizeof le - 1, 0, &win);
+	assert_string_equal(r.records, "a@b.ru|Иван|-|2\n");
+	assert_non_null(strstr(r.diag, "list.csv: its byte order mark says UTF-16LE"));
+	run_free(&r);
+	r = import_mem(be, sizeof be - 1, 0);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "a@b.ru|-|-|2\n");
+	run_free(&r);
+	/* an odd number of octets */
+	r = import_mem(le, sizeof le - 2, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	assert_string_equal(r.err, "list.csv:2: not UTF-16LE text (it ends inside a character)");
+	run_free(&r);
+	/* a lone surrogate */
+	static const char lone[] = "\xFF\xFE" "a\0\x00\xD8\n\0";
+	r = import_mem(lone, sizeof lone - 1, 0);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	run_free(&r);
+
+	/* a long file, converted across blocks: every character whole */
+	b.len = 0;
+	buf_adds(&b, "email;name\n");
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&b, "user%d@example.com;\xC8\xE2\xE0\xED %d\n", i, i);
+	r = import_mem_opts(b.data, b.len, 0, &win);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 20000);
+	assert_int_equal(r.bad, 0);
+	assert_non_null(strstr(r.records, "user19999@example.com|Иван 19999|-|20001\n"));
+	run_free(&r);
+	/* and UTF-8 whose characters straddle the blocks */
+	b.len = 0;
+	buf_adds(&b, "email,name\n");
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&b, "user%d@example.com,Ивáн%d\n", i, i);
+	r = import_mem(b.data, b.len, 0);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.n, 20000);
+	run_free(&r);
+
+	/* from a pipe, which cannot be read twice: kept aside, then read */
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	static const char piped[] = "email,name\na@example.com,Ann\n";
+	assert_int_equal(write(fds[1], piped, sizeof piped - 1), (ssize_t)(sizeof piped - 1));
+	close(fds[1]);
+	r = import_file(fdopen(fds[0], "r"), 0, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.records, "a@example.com|Ann|-|2\n");
+	run_free(&r);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], cp1251, sizeof cp1251 - 1), (ssize_t)(sizeof cp1251 - 1));
+	close(fds[1]);
+	r = import_file(fdopen(fds[0], "r"), 0, NULL);
+	assert_int_equal(r.rc, IMPORT_EDATA);
+	run_free(&r);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], cp1251, sizeof cp1251 - 1), (ssize_t)(sizeof cp1251 - 1));
+	close(fds[1]);
+	r = import_file(fdopen(fds[0], "r"), 0, &win);
+	assert_string_equal(r.records, "ivan@example.ru|Иван Петров|-|2\n");
+	run_free(&r);
+	buf_free(&b);
+
+	/* the names iconv knows */
+	char *err = NULL;
+	assert_int_equal(import_encoding_check("windows-1251", &err), 0);
+	assert_int_equal(import_encoding_check("koi8-r", &err), 0);
+	assert_int_equal(import_encoding_check("UTF-16", &err), 0);
+	assert_null(err);
+	assert_int_equal(import_encoding_check("klingon-1", &err), -1);
+	assert_string_equal(err, "unknown encoding \"klingon-1\"");
+	assert_int_equal(import_encoding_check("", &err), -1);
+	assert_int_equal(import_encoding_check(NULL, &err), -1);
+	free(err);
+}
+
+/* Random bytes under every charset and separator: a line still gives at
+ * most one record or one complaint, and a refusal hands nothing on. */
+static void test_import_garbage_options(void **state)
+{
+	(void)state;
+	static const struct import_opts opts[] = {
+		{.encoding = "windows-1251"}, {.encoding = "UTF-16LE"}, {.encoding = "koi8-r"},
+		{.delimiter = ';'},           {.delimiter = '\t'},       {.encoding = "UTF-16BE", .delimiter = ','},
+	};
+	unsigned long long x = 1181783497276652981ULL;
+	char *buf = xmalloc(20000);
+	for (int round = 0; round < 240; round++) {
+		size_t n = (size_t)(round * 83 % 20000);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			static const char alphabet[] = "\"\n\r,;\t@<>#. aZ\0\xff\xfe\xc3\xa9\xd0";
+			buf[i] = round % 3 ? (char)(x >> 24) : alphabet[(x >> 24) % (sizeof alphabet - 1)];
+		}
+		if (round % 4 == 3 && n > 40)
+			memcpy(buf, "Email Address;ФИО;Статус\n", strlen("Email Address;ФИО;Статус\n"));
+		struct run r = import_mem_opts(buf, n, 0, &opts[round % ARRAY_LEN(opts)]);
+		assert_true(r.rc == 0 || r.rc == IMPORT_EDATA);
+		if (r.rc == IMPORT_EDATA)
+			assert_int_equal(r.n + r.bad, 0);
+		unsigned long lines = 1;
+		for (size_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		/* UTF-16 may make line ends of other bytes: bound by octets */
+		assert_true(r.n + r.bad <= (opts[round % ARRAY_LEN(opts)].encoding ? n + 1 : lines));
+		run_free(&r);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +1194,12 @@ int main(void)
 		cmocka_unit_test(test_import_many),
 		cmocka_unit_test(test_import_garbage),
 		cmocka_unit_test(test_csv_roundtrip),
+		cmocka_unit_test(test_column_role),
+		cmocka_unit_test(test_import_statuses),
+		cmocka_unit_test(test_import_exports),
+		cmocka_unit_test(test_import_delimiter),
+		cmocka_unit_test(test_import_encodings),
+		cmocka_unit_test(test_import_garbage_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Unit tests of subscription: the lifecycle's state table, every
  * from-state x event against a real database, the guards on both sides,
- * and each event one transaction. */
+ * each event one transaction, and the consent trail it records. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "digest/store.h"
 #include "digest/subscription.h"
@@ -254,6 +255,229 @@ static void test_transactions(void **state)
 	free(path);
 }
 
+/* A row of the store, as text: what a dry run must leave alone. */
+static int row_text(void *ctx, const struct subscriber *sub)
+{
+	buf_addf(ctx, "%s|%s|%d|%lld\n", sub->email, sub->name ? sub->name : "-", (int)sub->status, sub->status_at);
+	return 0;
+}
+
+static char *rows_of(struct store *st)
+{
+	struct buf b = {0};
+	char *err = NULL;
+	buf_add(&b, "", 0);
+	assert_int_equal(store_subscribers_each(st, -1, row_text, &b, &err), 0);
+	return b.data;
+}
+
+/* One event of a random import: one of a few readers (in other
+ * spellings), any import status, with or without --resubscribe, a name
+ * or none. */
+static struct sub_args random_import(unsigned long long *x, long long now)
+{
+	static const char *const emails[] = {"a@x.org", "A@X.ORG", "b@x.org", "c@x.org", "B@x.org", "d@x.org",
+					     "e@x.org", "f@почта.рф"};
+	static const char *const names[] = {NULL, "Ann", "Bob", NULL, "Ann"};
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	unsigned long long v = *x >> 16;
+	struct sub_args a = {.now = now};
+	a.ev = (v & 1 ? SUB_EV_RESUBSCRIBE : SUB_EV_IMPORT) + (int)(v >> 1 & 3);
+	a.email = emails[(v >> 3) % ARRAY_LEN(emails)];
+	a.name = names[(v >> 7) % ARRAY_LEN(names)];
+	return a;
+}
+
+/* A dry run says, event by event, what applying the same events says,
+ * over a store with readers in every status and over none at all; and it
+ * writes nothing. */
+static void test_dry_run(void **state)
+{
+	(void)state;
+	char *path;
+	struct store *st = open_db("dry.db", &path);
+	char *err = NULL;
+	struct sub_result r, d;
+	/* readers before: one in each status */
+	static const struct {
+		const char *email;
+		enum sub_status s;
+	} before[] = {{"a@x.org", SUB_PENDING}, {"b@x.org", SUB_ACTIVE}, {"c@x.org", SUB_UNSUBSCRIBED},
+		      {"d@x.org", SUB_BOUNCING}};
+	for (size_t i = 0; i < ARRAY_LEN(before); i++) {
+		struct sub_args a = {.ev = SUB_EV_RESUBSCRIBE + before[i].s, .email = before[i].email, .now = 5};
+		assert_int_equal(subscription_event(st, &a, &r, &err), 0);
+	}
+	for (int round = 0; round < 40; round++) {
+		unsigned long long x = 0x9E3779B97F4A7C15ULL + (unsigned long long)round, y = x;
+		char *rows = rows_of(st);
+		struct sub_dry *dry = sub_dry_new();
+		enum sub_outcome want[64];
+		for (int i = 0; i < 64; i++) {
+			struct sub_args a = random_import(&x, 100 + round);
+			assert_int_equal(subscription_dry(st, dry, &a, &d, &err), 0);
+			want[i] = d.outcome;
+		}
+		sub_dry_free(dry);
+		char *after = rows_of(st);
+		assert_string_equal(rows, after); /* nothing written */
+		free(after);
+		assert_int_equal(store_begin(st, &err), 0);
+		for (int i = 0; i < 64; i++) {
+			struct sub_args a = random_import(&y, 100 + round);
+			assert_int_equal(subscription_apply(st, &a, &r, &err), 0);
+			if (r.outcome != want[i])
+				fail_msg("round %d, event %d (%s %s): dry %s, applied %s", round, i,
+					 sub_event_name(a.ev), a.email, sub_outcome_name(want[i]),
+					 sub_outcome_name(r.outcome));
+		}
+		/* every other round is kept: the next starts from what it left */
+		if (round % 2)
+			assert_int_equal(store_commit(st, &err), 0);
+		else
+			store_rollback(st);
+		free(rows);
+	}
+	store_close(st);
+	free(path);
+
+	/* no store: as an empty one */
+	st = open_db("dry-empty.db", &path);
+	unsigned long long x = 42, y = 42;
+	struct sub_dry *dry = sub_dry_new();
+	assert_int_equal(store_begin(st, &err), 0);
+	for (int i = 0; i < 200; i++) {
+		struct sub_args a = random_import(&x, 7), b = random_import(&y, 7);
+		assert_int_equal(subscription_dry(NULL, dry, &a, &d, &err), 0);
+		assert_int_equal(subscription_apply(st, &b, &r, &err), 0);
+		assert_int_equal(d.outcome, r.outcome);
+		assert_int_equal(d.to, r.to);
+	}
+	store_rollback(st);
+	sub_dry_free(dry);
+	sub_dry_free(NULL);
+	store_close(st);
+	free(path);
+}
+
+struct trail {
+	char rows[16][160];
+	int n;
+};
+
+static int trail_row(void *ctx, const struct consent_row *c)
+{
+	struct trail *t = ctx;
+	if (t->n < 16)
+		snprintf(t->rows[t->n++], sizeof t->rows[0], "%lld %s %s %s", c->at, c->event, c->client, c->wording);
+	return 0;
+}
+
+/* The trail of EMAIL, rows joined by "|". */
+static char *trail_of(struct store *st, const char *email)
+{
+	struct subscriber s = {0};
+	char *err = NULL;
+	assert_int_equal(store_subscriber_get(st, email, &s, &err), 1);
+	struct trail t = {0};
+	assert_int_equal(store_consents_each(st, s.id, trail_row, &t, &err), 0);
+	subscriber_clear(&s);
+	struct buf b = {0};
+	for (int i = 0; i < t.n; i++) {
+		buf_adds(&b, i ? "|" : "");
+		buf_adds(&b, t.rows[i]);
+	}
+	buf_add(&b, "", 1);
+	return b.data;
+}
+
+/* Proof of consent: each step with a consent record goes in the trail,
+ * in the event's transaction; nothing that changed nothing does, and a
+ * peek never. */
+static void test_consent_trail(void **state)
+{
+	(void)state;
+	char *path;
+	struct store *st = open_db("consent.db", &path);
+	char *err = NULL;
+	struct sub_result r;
+	static const struct consent_rec web = {.event = "request", .client = "203.0.113.5", .wording = "0123456789ab"};
+	static const struct consent_rec click = {.event = "confirm", .client = "2001:db8::1", .wording = "0123456789ab"};
+	static const struct consent_rec one_click = {.event = "one-click", .client = "203.0.113.5"};
+	static const struct consent_rec import = {.client = "import:list.csv"};
+	static const struct {
+		enum sub_event ev;
+		const struct consent_rec *c;
+		bool peek, rollback;
+		const char *trail; /* after the step */
+	} steps[] = {
+		{SUB_EV_REQUEST, &web, false, false, "10 request 203.0.113.5 0123456789ab"},
+		/* asking again while the mail is recent: a request all the same */
+		{SUB_EV_REQUEST, &web, false, false, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		/* a peek (the GET of the link) and a rolled-back event leave nothing */
+		{SUB_EV_CONFIRM, &click, true, false, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, true, "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		/* an active reader asking or confirming again: nothing */
+		{SUB_EV_REQUEST, &web, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		{SUB_EV_CONFIRM, &click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"},
+		{SUB_EV_UNSUBSCRIBE, &one_click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		/* already so, kept by an import, or no record given: nothing */
+		{SUB_EV_UNSUBSCRIBE, &one_click, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		{SUB_EV_IMPORT + SUB_ACTIVE, &import, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		{SUB_EV_RESUBSCRIBE + SUB_PENDING, NULL, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 "},
+		/* the event's own name when the record names none */
+		{SUB_EV_RESUBSCRIBE + SUB_ACTIVE, &import, false, false,
+		 "10 request 203.0.113.5 0123456789ab|11 request 203.0.113.5 0123456789ab|14 confirm 2001:db8::1 0123456789ab"
+		 "|17 one-click 203.0.113.5 |21 resubscribe-active import:list.csv "},
+		/* a bounce that only scores changes no status: no row, even given a record */
+		{SUB_EV_BOUNCE_HARD, &web, false, false, NULL},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+		struct sub_args a = {.ev = steps[i].ev, .email = "Jane@Example.org", .now = 10 + (long long)i,
+				     .resend = 3600, .consent = steps[i].c};
+		if (steps[i].peek) {
+			assert_int_equal(subscription_peek(st, &a, &r, &err), 0);
+		} else if (steps[i].rollback) {
+			assert_int_equal(store_begin(st, &err), 0);
+			assert_int_equal(subscription_apply(st, &a, &r, &err), 0);
+			assert_int_equal(r.outcome, SUB_UPDATED);
+			store_rollback(st);
+		} else {
+			assert_int_equal(subscription_event(st, &a, &r, &err), 0);
+		}
+		char *t = trail_of(st, "jane@example.org");
+		const char *want = steps[i].trail ? steps[i].trail : steps[i - 1].trail;
+		if (strcmp(t, want))
+			fail_msg("step %zu (%s): trail [%s], want [%s]", i, sub_event_name(steps[i].ev), t, want);
+		free(t);
+	}
+	/* the trail goes with the reader */
+	store_close(st);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM subscribers", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM consents", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	free(path);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -275,6 +499,8 @@ int main(void)
 		cmocka_unit_test(test_every_cell),
 		cmocka_unit_test(test_guards),
 		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_consent_trail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
