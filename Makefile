@@ -59,7 +59,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps test-deps test unit integration sample demo valgrind fuzz bench bench-archive bench-dkim clean \
+.PHONY: all deps test-deps test unit docs integration sample demo valgrind fuzz bench bench-archive bench-dkim clean \
         install uninstall
 all: digest
 
@@ -124,6 +124,12 @@ test: test-deps
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run.sh --unit-only build/asan/digest $(UNIT_BINS)
+
+# README.md's and digest.conf(5)'s tables of keys, rewritten between their
+# markers from the one table of keys (src/config_table.c); the unit test
+# test_config_doc fails while they differ from it.
+docs: build/asan/tests/test_config_doc
+	$(Q)build/asan/tests/test_config_doc --write
 
 # The sample site, generated around the current date, that digest.conf reads.
 sample:

@@ -471,19 +471,8 @@ int collect_run(const struct config *cfg, struct store *st, time_t now, time_t s
 	struct run run = {.cfg = cfg, .now = now, .skip_before = skip_before, .stats = stats,
 			  .seed = random_seed()};
 	run.srcs = xcalloc((size_t)cfg->nsources + 1, sizeof *run.srcs);
-	struct fetch_options o = {
-		.parallel = cfg->fetch.parallel,
-		.per_host = cfg->fetch.per_host,
-		.timeout = cfg->fetch.timeout,
-		.connect_timeout = cfg->fetch.connect_timeout,
-		.deadline = cfg->fetch.deadline,
-		.max_body = cfg->fetch.max_body,
-		.user_agent = cfg->fetch.user_agent,
-		.tls_verify = cfg->fetch.tls_verify,
-		.progress = progress,
-	};
 	int rc = -1;
-	struct fetcher *f = fetcher_new(&o);
+	struct fetcher *f = fetcher_new(&cfg->fetch, progress);
 	if (!f) {
 		errf(err, "cannot start fetching (libcurl)");
 		goto out;

@@ -514,7 +514,7 @@ int deliver_edition_with(const struct config *cfg, struct transport *t, struct s
 #endif
 	/* delivery.journal_sync = "normal": the journal's commits reach the
 	 * OS, not the disk (the rest of the store stays FULL) */
-	const bool sync_full = strcmp(cfg->delivery.journal_sync, "normal") != 0;
+	const bool sync_full = cfg->delivery.journal_sync == JOURNAL_SYNC_FULL;
 	if (!sync_full && store_sync(st, false, err) < 0)
 		return -1;
 	p.jn = journal_new(st, edition, cfg->delivery.smtp.max_bounces);

@@ -320,15 +320,15 @@ static int read_small(const char *path, struct buf *out, const char **why)
 	return 0;
 }
 
-int dkim_load(const struct config *cfg, struct dkim **out, char **err)
+int dkim_load(const struct dkim_config *dc, const char *path, struct dkim **out, char **err)
 {
 	*out = NULL;
-	if (!cfg->dkim.domain || cfg->dkim.nkeys == 0)
+	if (!dc->domain || dc->nkeys == 0)
 		return 0;
-	struct dkim *d = dkim_new(cfg->dkim.domain);
-	for (int i = 0; i < cfg->dkim.nkeys; i++) {
-		const struct dkim_key_config *kc = &cfg->dkim.keys[i];
-		char *where = xasprintf("%s:%d: dkim.keys.[%d].key_file: %s", cfg->path, kc->line, i, kc->key_file);
+	struct dkim *d = dkim_new(dc->domain);
+	for (int i = 0; i < dc->nkeys; i++) {
+		const struct dkim_key_config *kc = &dc->keys[i];
+		char *where = xasprintf("%s:%d: dkim.keys.[%d].key_file: %s", path, kc->line, i, kc->key_file);
 		struct buf pem = {0};
 		const char *why = NULL;
 		int rc = read_small(kc->key_file, &pem, &why);

@@ -41,7 +41,8 @@ struct transfer {
 };
 
 struct fetcher {
-	struct fetch_options o;
+	struct fetch_config o;
+	bool progress;
 	CURLM *multi;
 	struct transfer *queue, **queue_tail;
 	struct transfer *active; /* handed to the multi handle */
@@ -54,17 +55,18 @@ struct fetcher {
 int fetch_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
 void fetch_global_cleanup(void) { curl_global_cleanup(); }
 
-struct fetcher *fetcher_new(const struct fetch_options *o)
+struct fetcher *fetcher_new(const struct fetch_config *c, bool progress)
 {
 	struct fetcher *f = xcalloc(1, sizeof *f);
-	f->o = *o;
+	f->o = *c;
+	f->progress = progress;
 	f->queue_tail = &f->queue;
 	f->multi = curl_multi_init();
 	if (!f->multi) {
 		free(f);
 		return NULL;
 	}
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)o->parallel * 2);
+	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)c->parallel * 2);
 	return f;
 }
 
@@ -356,7 +358,7 @@ static void finish(struct fetcher *f, struct transfer *t, CURLcode code)
 
 static void show_progress(struct fetcher *f, int last)
 {
-	if (!f->o.progress)
+	if (!f->progress)
 		return;
 	fprintf(stderr, "\rfetching: %d/%d%s", f->done, f->added, last ? "\n" : "");
 	fflush(stderr);

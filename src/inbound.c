@@ -373,14 +373,15 @@ static bool recognised(int k) { return k > DSN_UNKNOWN; }
 
 static int fetch_imap(struct inbound *in, const char *where, const char *pass, int *why, char **err)
 {
-	const struct config *cfg = in->cfg;
-	const char *host = cfg->inbound.host, *sec = cfg->inbound.security;
+	const struct inbound_config *ic = &in->cfg->inbound;
+	const char *host = ic->host;
+	enum security sec = ic->security;
 	mailimap *imap = mailimap_new(0, NULL);
-	mailimap_set_timeout(imap, cfg->inbound.timeout);
+	mailimap_set_timeout(imap, ic->timeout);
 	int rc = -1, r;
-	uint16_t port = (uint16_t)cfg->inbound.port;
+	uint16_t port = (uint16_t)ic->port;
 	clist *uids = NULL;
-	if (!strcmp(sec, "tls"))
+	if (sec == SECURITY_TLS)
 		r = mailimap_ssl_connect_with_callback(imap, host, port, sni, (void *)host);
 	else
 		r = mailimap_socket_connect(imap, host, port);
@@ -389,29 +390,29 @@ static int fetch_imap(struct inbound *in, const char *where, const char *pass, i
 		*why = EX_TEMPFAIL;
 		goto out;
 	}
-	if (!strcmp(sec, "starttls") &&
+	if (sec == SECURITY_STARTTLS &&
 	    (r = mailimap_socket_starttls_with_callback(imap, sni, (void *)host)) != MAILIMAP_NO_ERROR) {
 		errf(err, "%s: STARTTLS failed (libetpan error %d)", where, r);
 		*why = EX_TEMPFAIL;
 		goto out;
 	}
-	if (strcmp(sec, "none") && cfg->inbound.tls_verify &&
-	    verify_chain(imap->imap_stream, where, host, cfg->inbound.ca_file, err) < 0) {
+	if (sec != SECURITY_NONE && ic->tls_verify &&
+	    verify_chain(imap->imap_stream, where, host, ic->ca_file, err) < 0) {
 		*why = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (mailimap_login(imap, cfg->inbound.username, pass) != MAILIMAP_NO_ERROR) {
+	if (mailimap_login(imap, ic->username, pass) != MAILIMAP_NO_ERROR) {
 		errf(err, "%s: LOGIN refused for %s: check inbound.username and the password", where,
-		     cfg->inbound.username);
+		     ic->username);
 		*why = EX_NOPERM;
 		goto out;
 	}
-	if ((r = mailimap_select(imap, cfg->inbound.folder)) != MAILIMAP_NO_ERROR) {
-		errf(err, "%s: SELECT %s failed: inbound.folder", where, cfg->inbound.folder);
+	if ((r = mailimap_select(imap, ic->folder)) != MAILIMAP_NO_ERROR) {
+		errf(err, "%s: SELECT %s failed: inbound.folder", where, ic->folder);
 		*why = EX_CONFIG;
 		goto out;
 	}
-	const char *done_folder = cfg->inbound.processed_folder;
+	const char *done_folder = ic->processed_folder;
 	if (*done_folder)
 		mailimap_create(imap, done_folder); /* an error: it exists */
 	/* MOVE (RFC 6851) only where the server offers it; else COPY, then
@@ -515,13 +516,14 @@ out:
 
 static int fetch_pop3(struct inbound *in, const char *where, const char *pass, int *why, char **err)
 {
-	const struct config *cfg = in->cfg;
-	const char *host = cfg->inbound.host, *sec = cfg->inbound.security;
+	const struct inbound_config *ic = &in->cfg->inbound;
+	const char *host = ic->host;
+	enum security sec = ic->security;
 	mailpop3 *pop = mailpop3_new(0, NULL);
-	mailpop3_set_timeout(pop, cfg->inbound.timeout);
+	mailpop3_set_timeout(pop, ic->timeout);
 	int rc = -1, r;
-	uint16_t port = (uint16_t)cfg->inbound.port;
-	if (!strcmp(sec, "tls"))
+	uint16_t port = (uint16_t)ic->port;
+	if (sec == SECURITY_TLS)
 		r = mailpop3_ssl_connect_with_callback(pop, host, port, sni, (void *)host);
 	else
 		r = mailpop3_socket_connect(pop, host, port);
@@ -530,21 +532,21 @@ static int fetch_pop3(struct inbound *in, const char *where, const char *pass, i
 		*why = EX_TEMPFAIL;
 		goto out;
 	}
-	if (!strcmp(sec, "starttls") &&
+	if (sec == SECURITY_STARTTLS &&
 	    (r = mailpop3_socket_starttls_with_callback(pop, sni, (void *)host)) != MAILPOP3_NO_ERROR) {
 		errf(err, "%s: STLS failed (libetpan error %d)", where, r);
 		*why = EX_TEMPFAIL;
 		goto out;
 	}
-	if (strcmp(sec, "none") && cfg->inbound.tls_verify &&
-	    verify_chain(pop->pop3_stream, where, host, cfg->inbound.ca_file, err) < 0) {
+	if (sec != SECURITY_NONE && ic->tls_verify &&
+	    verify_chain(pop->pop3_stream, where, host, ic->ca_file, err) < 0) {
 		*why = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (mailpop3_user(pop, cfg->inbound.username) != MAILPOP3_NO_ERROR ||
+	if (mailpop3_user(pop, ic->username) != MAILPOP3_NO_ERROR ||
 	    mailpop3_pass(pop, pass) != MAILPOP3_NO_ERROR) {
 		errf(err, "%s: login refused for %s: check inbound.username and the password", where,
-		     cfg->inbound.username);
+		     ic->username);
 		*why = EX_NOPERM;
 		goto out;
 	}
@@ -599,7 +601,7 @@ int inbound_fetch(struct inbound *in, int *why, char **err)
 		return errf(err, "%s: inbound.host: --fetch needs a host", cfg->path);
 	if (!cfg->inbound.username)
 		return errf(err, "%s: inbound.username: --fetch needs a user name", cfg->path);
-	if (!strcmp(cfg->inbound.security, "none") && !host_loopback(cfg->inbound.host))
+	if (cfg->inbound.security == SECURITY_NONE && !host_loopback(cfg->inbound.host))
 		return errf(err, "%s: inbound.security: not sending the password unencrypted to %s, which is not "
 				 "loopback (security = \"starttls\" or \"tls\")",
 			    cfg->path, cfg->inbound.host);
@@ -607,12 +609,13 @@ int inbound_fetch(struct inbound *in, int *why, char **err)
 	if (read_password(cfg, &pass, err) < 0)
 		return -1;
 	char where[300];
-	snprintf(where, sizeof where, "%s %s:%d", cfg->inbound.protocol, cfg->inbound.host, cfg->inbound.port);
+	snprintf(where, sizeof where, "%s %s:%d", config_choice_name("inbound.protocol", (int)cfg->inbound.protocol),
+		 cfg->inbound.host, cfg->inbound.port);
 	struct timeval saved = mailstream_network_delay;
 	mailstream_network_delay.tv_sec = cfg->inbound.timeout;
 	mailstream_network_delay.tv_usec = 0;
-	int rc = !strcmp(cfg->inbound.protocol, "pop3") ? fetch_pop3(in, where, pass, why, err)
-							 : fetch_imap(in, where, pass, why, err);
+	int rc = cfg->inbound.protocol == INBOUND_POP3 ? fetch_pop3(in, where, pass, why, err)
+							: fetch_imap(in, where, pass, why, err);
 	mailstream_network_delay = saved;
 	explicit_bzero(pass, strlen(pass));
 	free(pass);

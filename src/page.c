@@ -127,7 +127,7 @@ int page_load(const struct config *cfg, struct pages **out, char **err)
 	*out = NULL;
 	struct pages *p = xcalloc(1, sizeof *p);
 	p->cfg = cfg;
-	p->l = !strcmp(cfg->newsletter.locale, "ru") ? &ru : &en;
+	p->l = cfg->newsletter.locale == LOCALE_RU ? &ru : &en;
 	if (render_template_load(cfg, "page.html", &p->t, err) < 0) {
 		page_free(p);
 		return -1;

@@ -157,7 +157,7 @@ int preflight_check(const struct config *cfg, int *warnings)
 {
 	int errors = 0, warns = 0;
 	const struct smtp_config *sm = &cfg->delivery.smtp;
-	bool smtp = !strcmp(cfg->delivery.transport, "smtp");
+	bool smtp = cfg->delivery.transport == TRANSPORT_SMTP;
 
 	/* files a run needs */
 	if (smtp && sm->username && *sm->username && sm->password_file && access(sm->password_file, R_OK) < 0) {
@@ -269,13 +269,13 @@ int preflight_connect(const struct config *cfg, char **report, int *why, char **
 	}
 	struct buf b = {0};
 	const struct smtp_config *sm = &cfg->delivery.smtp;
-	if (!strcmp(cfg->delivery.transport, "smtp")) {
+	if (cfg->delivery.transport == TRANSPORT_SMTP) {
 		buf_addf(&b, "smtp %s:%d: connected", sm->host, sm->port);
 		if (t.ops->describe) {
 			buf_adds(&b, ", ");
 			t.ops->describe(c.c, &b);
 		}
-		if (strcmp(sm->security, "none"))
+		if (sm->security != SECURITY_NONE)
 			buf_adds(&b, sm->tls_verify ? "; certificate verified" : "; certificate NOT verified (tls_verify = false)");
 		buf_addf(&b, "; %s", sm->username && *sm->username ? "login accepted" : "no login configured");
 		buf_adds(&b, "; nothing sent");

@@ -238,7 +238,7 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 	*out = NULL;
 	struct render *r = xcalloc(1, sizeof *r);
 	r->cfg = cfg;
-	r->ru = !strcmp(cfg->newsletter.locale, "ru");
+	r->ru = cfg->newsletter.locale == LOCALE_RU;
 	char *why = NULL;
 	if (check_mailbox(cfg->newsletter.from, "newsletter.from", &r->from_name, &r->from_addr, err) < 0)
 		goto fail;
@@ -297,7 +297,7 @@ int render_load(const struct config *cfg, bool with_key, struct render **out, ch
 		goto fail;
 	if (with_key && token_key_load(cfg->newsletter.secret_file, r->key, err) < 0)
 		goto fail;
-	if (dkim_load(cfg, &r->dkim, err) < 0)
+	if (dkim_load(&cfg->dkim, cfg->path, &r->dkim, err) < 0)
 		goto fail;
 	*out = r;
 	return 0;

@@ -358,7 +358,7 @@ static enum MHD_Result do_subscribe(struct server *sv, struct MHD_Connection *c,
 		 * pages only: the checker's words are English. */
 		a.email = strlen(email) <= ADDRESS_MAX ? email : NULL;
 		a.name = clean;
-		a.detail = strcmp(sv->cfg->newsletter.locale, "ru") ? why : NULL;
+		a.detail = sv->cfg->newsletter.locale != LOCALE_RU ? why : NULL;
 		ok = page(sv, c, PAGE_BAD_ADDRESS, &a, NULL, 0);
 	} else if (!ratelimit_take(sv->per_address, key, mono_now(), &retry) ||
 		   !ratelimit_take(sv->all_mail, "*", mono_now(), &retry)) {

@@ -1368,8 +1368,8 @@ static int tx_init(const struct config *cfg, void **state, char **err)
 	}
 	s->opts.host = sm->host;
 	s->opts.port = sm->port;
-	s->opts.security = !strcmp(sm->security, "tls")	     ? SMTP_SEC_TLS
-			   : !strcmp(sm->security, "starttls") ? SMTP_SEC_STARTTLS
+	s->opts.security = sm->security == SECURITY_TLS	       ? SMTP_SEC_TLS
+			   : sm->security == SECURITY_STARTTLS ? SMTP_SEC_STARTTLS
 							       : SMTP_SEC_NONE;
 	s->opts.username = sm->username;
 	s->opts.password = s->password;

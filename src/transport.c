@@ -7,22 +7,23 @@
 #include "digest/transport.h"
 #include "digest/util.h"
 
-/* Every transport delivery.transport may name. */
-static const struct transport_ops *const transports[] = {&smtp_transport, &maildir_transport};
+/* Every transport delivery.transport may name, by its value. */
+static const struct transport_ops *const transports[] = {
+	[TRANSPORT_SMTP] = &smtp_transport,
+	[TRANSPORT_MAILDIR] = &maildir_transport,
+};
 
 int transport_init(struct transport *t, const struct config *cfg, char **err)
 {
 	memset(t, 0, sizeof *t);
-	for (size_t i = 0; i < ARRAY_LEN(transports); i++) {
-		if (strcmp(transports[i]->name, cfg->delivery.transport))
-			continue;
-		t->ops = transports[i];
-		/* a Maildir is written one file at a time */
-		t->connections = t->ops == &maildir_transport ? 1 : cfg->delivery.smtp.connections;
-		t->max_per_connection = cfg->delivery.smtp.max_per_connection;
-		return t->ops->init(cfg, &t->state, err);
-	}
-	return errf(err, "delivery.transport: no transport \"%s\"", cfg->delivery.transport);
+	size_t i = (size_t)cfg->delivery.transport;
+	if (i >= ARRAY_LEN(transports) || !transports[i])
+		return errf(err, "delivery.transport: no transport %zu", i);
+	t->ops = transports[i];
+	/* a Maildir is written one file at a time */
+	t->connections = t->ops == &maildir_transport ? 1 : cfg->delivery.smtp.connections;
+	t->max_per_connection = cfg->delivery.smtp.max_per_connection;
+	return t->ops->init(cfg, &t->state, err);
 }
 
 void transport_init_ops(struct transport *t, const struct transport_ops *ops, void *state, int connections,

@@ -1,9 +1,15 @@
-/* config: digest.conf (libconfig) loaded into plain structs, with defaults
- * and validation. */
+/* config: digest.conf (libconfig) loaded into plain structs: defaults,
+ * types, ranges and choices as the one table of keys says
+ * (config_table.h, src/config_table.c). The groups one module reads have
+ * structs of their own (smtp_config, inbound_config, dkim_config,
+ * fetch_config), which the module's code takes where it needs nothing
+ * else (fetcher_new, dkim_load, inbound's mailbox readers). */
 #ifndef DIGEST_CONFIG_H
 #define DIGEST_CONFIG_H
 
 #include <stdbool.h>
+
+#include "digest/fetch.h" /* struct fetch_config */
 
 /* SOURCE_FEED: RSS or Atom, whichever the document's root element says
  * (rss and atom read either too: their default selectors are chosen by the
@@ -16,12 +22,17 @@ enum source_type { SOURCE_HTML, SOURCE_RSS, SOURCE_ATOM, SOURCE_FEED };
 #define SOURCE_DEFAULT_LINK 2u
 #define SOURCE_DEFAULT_FIELD(i) (4u << (i))
 
-/* Where links found on pages may lead (fetch.private_addresses). */
-enum private_mode {
-	PRIVATE_AUTO,  /* within the local network only for a source served from it */
-	PRIVATE_ALLOW, /* anywhere */
-	PRIVATE_DENY,  /* never to loopback, private or link-local addresses */
-};
+/* The closed sets of values digest.conf may give, as the keys' choices
+ * (config_table.c) spell them, in that order. */
+enum security { SECURITY_NONE, SECURITY_STARTTLS, SECURITY_TLS }; /* delivery.smtp, inbound */
+enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };      /* delivery.transport */
+enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };   /* delivery.journal_sync */
+enum inbound_protocol { INBOUND_IMAP, INBOUND_POP3 };           /* inbound.protocol */
+enum locale { LOCALE_EN, LOCALE_RU };                          /* newsletter.locale */
+
+/* The name digest.conf gives VALUE of KEY's enum ("delivery.transport",
+ * TRANSPORT_SMTP: "smtp"), for messages; "?" when there is none. */
+const char *config_choice_name(const char *key, int value);
 
 /* An article's fields, by name or by index (FIELD_*). */
 enum field { FIELD_TITLE, FIELD_PUBLISHED, FIELD_VIEWS, FIELD_COMMENTS, FIELD_RATING, FIELD_SUMMARY,
@@ -63,7 +74,7 @@ struct source {
 struct smtp_config {
 	char *host;
 	int port;
-	char *security; /* none | starttls | tls */
+	enum security security;
 	char *username, *password_file, *helo;
 	int timeout, connections, max_per_connection, rate_per_second, retries, max_bounces;
 	int data_timeout;     /* seconds for the reply to the final dot */
@@ -73,11 +84,35 @@ struct smtp_config {
 	char *envelope_from;  /* MAIL FROM (where bounces go), or NULL: newsletter.from's address */
 };
 
+/* Mail that comes back (SPEC "What comes back"): inbound.c's options. */
+struct inbound_config {
+	enum inbound_protocol protocol;
+	char *host;
+	int port; /* from protocol and security unless set */
+	enum security security;
+	char *username, *password_file;
+	char *folder, *processed_folder; /* imap only; processed_folder "" flags deleted */
+	bool tls_verify;
+	char *ca_file;
+	int timeout;
+	double bounce_threshold;
+	int bounce_reset_days;
+	bool set; /* digest.conf has an inbound block */
+};
+
 /* One DKIM signing key: dkim.keys.[i]. */
 struct dkim_key_config {
 	char *selector;
 	char *key_file; /* resolved against the configuration's directory */
 	int line;       /* where digest.conf sets it */
+};
+
+/* The dkim block: dkim.c's options. */
+struct dkim_config {
+	char *domain;                 /* d=; NULL: no dkim block, nothing is signed */
+	struct dkim_key_config *keys; /* one DKIM-Signature each */
+	int nkeys;
+	int line; /* where the dkim block starts */
 };
 
 /* Where digest.conf sets a key (its line; 0: not set), for check-config's
@@ -92,7 +127,8 @@ struct config {
 	char *dir;  /* its directory: relative paths are resolved against it */
 	struct {
 		char *name, *from, *reply_to, *base_url, *list_id, *subject;
-		char *timezone, *locale, *secret_file;
+		char *timezone, *secret_file;
+		enum locale locale;
 		/* Feedback-ID's sender id (Gmail's feedback loop); NULL: the
 		 * From domain; "": no Feedback-ID */
 		char *feedback_id;
@@ -110,7 +146,7 @@ struct config {
 		bool dir_set; /* given in digest.conf: no fallback to the built-in templates */
 	} templates;
 	struct {
-		char *transport; /* smtp | maildir */
+		enum transport_kind transport;
 		char *maildir;
 		char *bounce_address; /* where bounces go (VERP's LOCAL@DOMAIN), or NULL: the envelope sender */
 		struct smtp_config smtp;
@@ -118,23 +154,9 @@ struct config {
 		 * goes ("full", the default), or only the OS (normal): a kill -9
 		 * loses nothing either way; a power cut may repeat the messages
 		 * of the last commits not yet synced */
-		char *journal_sync;
+		enum journal_sync journal_sync;
 	} delivery;
-	/* Mail that comes back (SPEC "What comes back"). */
-	struct {
-		char *protocol;  /* imap | pop3 */
-		char *host;
-		int port;        /* 0: from protocol and security */
-		char *security;  /* none | starttls | tls */
-		char *username, *password_file;
-		char *folder, *processed_folder; /* imap only; processed_folder "" flags deleted */
-		bool tls_verify;
-		char *ca_file;
-		int timeout;
-		double bounce_threshold;
-		int bounce_reset_days;
-		bool set;        /* digest.conf has an inbound block */
-	} inbound;
+	struct inbound_config inbound;
 	struct {
 		char *database;
 	} storage;
@@ -144,21 +166,8 @@ struct config {
 		 * client is the last X-Forwarded-For address */
 		bool behind_proxy;
 	} http;
-	struct {
-		char *domain;                /* d=; NULL: no dkim block, nothing is signed */
-		struct dkim_key_config *keys; /* one DKIM-Signature each */
-		int nkeys;
-		int line;                    /* where the dkim block starts */
-	} dkim;
-	struct {
-		int timeout, connect_timeout; /* seconds */
-		int deadline;                 /* seconds for all fetching of a run */
-		long long max_body;           /* bytes */
-		int parallel, per_host;
-		char *user_agent;
-		bool tls_verify;
-		enum private_mode private_addresses;
-	} fetch;
+	struct dkim_config dkim;
+	struct fetch_config fetch;
 };
 
 /*

@@ -18,14 +18,14 @@ struct dkim;
 extern const char *const dkim_signed_headers[];
 
 /*
- * dkim_load: the signer of CFG's dkim block, its keys read from their
- * files; *OUT is NULL when digest.conf has no dkim block (nothing is
- * signed). 0, or -1 with *ERR naming digest.conf's file and line, the
- * key and what is wrong with it (unreadable, not a PEM private key, a
+ * dkim_load: the signer of DC, the dkim block of the configuration file
+ * PATH, its keys read from their files; *OUT is NULL when digest.conf has
+ * no dkim block (nothing is signed). 0, or -1 with *ERR naming PATH, the
+ * line, the key and what is wrong with it (unreadable, not a PEM private key, a
  * type other than RSA or Ed25519, an RSA key under 1024 bits). Free with
  * dkim_free (NULL is fine).
  */
-int dkim_load(const struct config *cfg, struct dkim **out, char **err);
+int dkim_load(const struct dkim_config *dc, const char *path, struct dkim **out, char **err);
 
 /* dkim_new: a signer for DOMAIN without keys (dkim_add_key adds them). */
 struct dkim *dkim_new(const char *domain);

@@ -5,16 +5,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct fetch_options {
+/* Where links found on pages may lead (fetch.private_addresses). */
+enum private_mode {
+	PRIVATE_AUTO,  /* within the local network only for a source served from it */
+	PRIVATE_ALLOW, /* anywhere */
+	PRIVATE_DENY,  /* never to loopback, private or link-local addresses */
+};
+
+/* digest.conf's fetch group: the fetcher's limits. */
+struct fetch_config {
 	int parallel;        /* transfers at once */
 	int per_host;        /* connections per host */
 	int timeout;         /* seconds for a whole transfer */
 	int connect_timeout; /* seconds */
 	int deadline;        /* seconds for the whole run; 0: none */
 	long long max_body;  /* bytes; a larger body is an error */
-	const char *user_agent;
+	char *user_agent;
 	bool tls_verify;
-	bool progress; /* show "fetching N/M" on stderr (a terminal) */
+	enum private_mode private_addresses; /* read by collect.c, which queues the links */
 };
 
 /* What a finished transfer gives its callback; valid during the call only. */
@@ -36,8 +44,9 @@ typedef void (*fetch_cb)(struct fetcher *f, const struct fetch_result *r, void *
 int fetch_global_init(void);
 void fetch_global_cleanup(void);
 
-/* fetcher_new: a fetcher with options O (copied; strings must outlive it). */
-struct fetcher *fetcher_new(const struct fetch_options *o);
+/* fetcher_new: a fetcher with the limits of C (copied; its strings must
+ * outlive the fetcher), showing "fetching N/M" on stderr when PROGRESS. */
+struct fetcher *fetcher_new(const struct fetch_config *c, bool progress);
 
 /* Flags of fetcher_add. */
 enum {

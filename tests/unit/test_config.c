@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "digest/config.h"
+#include "digest/config_table.h"
 #include "digest/extract.h"
 #include "digest/log.h"
 #include "digest/parse.h"
@@ -221,6 +222,20 @@ static void test_errors(void **state)
 		 "digest.conf:2: sources: two sources are named \"a\""},
 		{"sources = ( \"x\" );", "sources.[0]: expected a group"},
 		{"fetch = { max_body = 10; };", "fetch.max_body: expected 1024.."},
+		{"inbound = { bounce_threshold = 0.25; };", "inbound.bounce_threshold: expected 0.5..1000, got 0.25"},
+		{"inbound = { bounce_threshold = \"3\"; };", "inbound.bounce_threshold: expected a number, got a string"},
+		{"delivery = { smtp = { retry_delay = 4000; }; };",
+		 "delivery.smtp.retry_delay: expected 0..3600 seconds, got 4000"},
+		{"delivery = { smtp = { retry_delay = \"1s\"; }; };", "delivery.smtp.retry_delay: expected seconds"},
+		{"delivery = { journal_sync = \"off\"; };", "delivery.journal_sync: expected full | normal, got \"off\""},
+		{"inbound = { protocol = \"smtp\"; };", "inbound.protocol: expected imap | pop3"},
+		{"inbound = { security = \"ssl\"; };", "inbound.security: expected none | starttls | tls"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; date_order = \"ymd\"; } );",
+		 "sources.a.date_order: expected dmy | mdy"},
+		{"sources = ( { name = \"a\"; type = \"rss\"; url = \"http://x/\"; article = 3; } );",
+		 "sources.a.article: expected a group"},
+		{"delivery = { smtp = 1; };", "delivery.smtp: expected a group"},
+		{"http = { listen = \"nowhere\"; };", "http.listen:"},
 		{"digest = { = 5; };", "digest.conf:1: syntax error"},
 		{"digest = { max_articles = 5; ", "digest.conf:1: syntax error"},
 		{"\x01\x02\xff garbage", "digest.conf:1:"},
@@ -262,7 +277,13 @@ static void test_warnings(void **state)
 		const char *want;
 	} cases[] = {
 		{"colour = \"red\";", "digest.conf:1: colour: unknown key, ignored"},
-		{"digest = {\n max_artcles = 3; };", "digest.conf:2: digest.max_artcles: unknown key"},
+		{"digest = {\n max_artcles = 3; };",
+		 "digest.conf:2: digest.max_artcles: unknown key, ignored; did you mean digest.max_articles?"},
+		{"delivery = { smtp = { conections = 3; }; };",
+		 "delivery.smtp.conections: unknown key, ignored; did you mean delivery.smtp.connections?"},
+		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; article = { tilte = \"t\"; }; } );",
+		 "sources.s.article.tilte: unknown key, ignored; did you mean sources.s.article.title?"},
+		{"inbound = { zzz = 1; };", "inbound.zzz: unknown key, ignored\n"},
 		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; titel = \"t\"; } );",
 		 "sources.s.titel: unknown key"},
 		{"sources = ( { name = \"s\"; type = \"rss\"; url = \"http://x/\"; follow = true; } );",
@@ -279,6 +300,97 @@ static void test_warnings(void **state)
 		config_free(cfg);
 		free(out);
 	}
+}
+
+/* The closed sets of values come out as their enums, and the ports that
+ * follow them as they say. */
+static void test_enums(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int transport, journal_sync, smtp_security, smtp_port, protocol, in_security, in_port, locale;
+	} cases[] = {
+		{"", TRANSPORT_SMTP, JOURNAL_SYNC_FULL, SECURITY_STARTTLS, 587, INBOUND_IMAP, SECURITY_TLS, 993, LOCALE_EN},
+		{"delivery = { transport = \"maildir\"; journal_sync = \"normal\"; smtp = { security = \"none\"; }; };\n"
+		 "inbound = { protocol = \"pop3\"; security = \"starttls\"; };\nnewsletter = { locale = \"ru\"; };",
+		 TRANSPORT_MAILDIR, JOURNAL_SYNC_NORMAL, SECURITY_NONE, 25, INBOUND_POP3, SECURITY_STARTTLS, 110, LOCALE_RU},
+		{"delivery = { smtp = { security = \"tls\"; port = 2525; }; };\ninbound = { protocol = \"pop3\"; };",
+		 TRANSPORT_SMTP, JOURNAL_SYNC_FULL, SECURITY_TLS, 2525, INBOUND_POP3, SECURITY_TLS, 995, LOCALE_EN},
+		{"inbound = { security = \"none\"; port = 1143; };", TRANSPORT_SMTP, JOURNAL_SYNC_FULL, SECURITY_STARTTLS,
+		 587, INBOUND_IMAP, SECURITY_NONE, 1143, LOCALE_EN},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config *cfg;
+		char *out;
+		if (load(cases[i].text, &cfg, &out) != 0)
+			fail_msg("case %zu: %s", i, out);
+		assert_int_equal(cfg->delivery.transport, cases[i].transport);
+		assert_int_equal(cfg->delivery.journal_sync, cases[i].journal_sync);
+		assert_int_equal(cfg->delivery.smtp.security, cases[i].smtp_security);
+		assert_int_equal(cfg->delivery.smtp.port, cases[i].smtp_port);
+		assert_int_equal(cfg->inbound.protocol, cases[i].protocol);
+		assert_int_equal(cfg->inbound.security, cases[i].in_security);
+		assert_int_equal(cfg->inbound.port, cases[i].in_port);
+		assert_int_equal(cfg->newsletter.locale, cases[i].locale);
+		assert_int_equal(cfg->inbound.set, strstr(cases[i].text, "inbound") != NULL);
+		config_free(cfg);
+		free(out);
+	}
+	assert_string_equal(config_choice_name("inbound.protocol", INBOUND_POP3), "pop3");
+	assert_string_equal(config_choice_name("delivery.smtp.security", SECURITY_STARTTLS), "starttls");
+	assert_string_equal(config_choice_name("delivery.transport", 7), "?");
+	assert_string_equal(config_choice_name("no.such.key", 0), "?");
+}
+
+/* Write every key of TABLE that has a default, set to it, as digest.conf
+ * text into B. */
+static void write_defaults(struct buf *b, const struct conf_table *t)
+{
+	for (const struct conf_key *k = t->keys; k->name; k++) {
+		if (k->type == CONF_GROUP) {
+			struct buf g = {0};
+			write_defaults(&g, k->sub);
+			if (g.len) /* an empty dkim block would ask for a domain and keys */
+				buf_addf(b, "%s = { %s}; ", k->name, g.data);
+			buf_free(&g);
+		} else if (k->def && (k->type == CONF_STRING || k->type == CONF_PATH || k->type == CONF_ENUM)) {
+			buf_addf(b, "%s = \"%s\"; ", k->name, k->def);
+		} else if (k->def && k->type == CONF_INT64) {
+			buf_addf(b, "%s = %sL; ", k->name, k->def);
+		} else if (k->def && k->type != CONF_XPATH && k->type != CONF_LIST) {
+			buf_addf(b, "%s = %s; ", k->name, k->def);
+		}
+	}
+}
+
+/* Every default of the table is a value its key accepts, written out:
+ * loading it warns about nothing, fails nothing, and gives what no file
+ * at all gives. */
+static void test_table_defaults(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	write_defaults(&b, &config_root);
+	buf_adds(&b, "\nsources = ( { name = \"s\"; type = \"feed\"; url = \"http://x/\"; } );\n");
+	struct config *cfg, *bare;
+	char *out, *bare_out;
+	if (load(b.data, &cfg, &out) != 0 || *out)
+		fail_msg("the defaults written out: %s (%s)", out, b.data);
+	assert_int_equal(load("", &bare, &bare_out), 0);
+	assert_string_equal(cfg->newsletter.subject, bare->newsletter.subject);
+	assert_string_equal(cfg->newsletter.secret_file, bare->newsletter.secret_file);
+	assert_string_equal(cfg->fetch.user_agent, bare->fetch.user_agent);
+	assert_int_equal(cfg->fetch.max_body, bare->fetch.max_body);
+	assert_true(cfg->inbound.bounce_threshold == bare->inbound.bounce_threshold);
+	assert_int_equal(cfg->delivery.smtp.port, bare->delivery.smtp.port);
+	assert_int_equal(cfg->digest.window_hours, bare->digest.window_hours);
+	assert_int_equal(cfg->sources[0].max_follow, 300);
+	config_free(cfg);
+	config_free(bare);
+	free(out);
+	free(bare_out);
+	buf_free(&b);
 }
 
 static void test_missing_file(void **state)
@@ -312,7 +424,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_values), cmocka_unit_test(test_source_defaults),
 		cmocka_unit_test(test_errors),   cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_missing_file), cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_table_defaults),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

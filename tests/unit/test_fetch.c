@@ -60,10 +60,11 @@ static void on_done(struct fetcher *f, const struct fetch_result *r, void *arg)
 	snprintf(s->error, sizeof s->error, "%s", r->error ? r->error : "");
 }
 
-static struct fetch_options opts(long long max_body)
+static struct fetch_config opts(long long max_body)
 {
-	struct fetch_options o = {.parallel = 2, .per_host = 1, .timeout = 5, .connect_timeout = 2,
-				  .max_body = max_body, .user_agent = "digest-test", .tls_verify = true};
+	static char ua[] = "digest-test";
+	struct fetch_config o = {.parallel = 2, .per_host = 1, .timeout = 5, .connect_timeout = 2,
+				 .max_body = max_body, .user_agent = ua, .tls_verify = true};
 	return o;
 }
 
@@ -73,8 +74,8 @@ static void test_file_urls(void **state)
 	enum { N = 12 };
 	struct seen seen[N + 3];
 	memset(seen, 0, sizeof seen);
-	struct fetch_options o = opts(4096);
-	struct fetcher *f = fetcher_new(&o);
+	struct fetch_config o = opts(4096);
+	struct fetcher *f = fetcher_new(&o, false);
 	assert_non_null(f);
 	for (int i = 0; i < N; i++) {
 		char *path = xasprintf("%s/p%d.html", dir, i);
@@ -267,9 +268,9 @@ static void test_private_over_kept_alive(void **state)
 		{"/secret2", FETCH_PUBLIC_ONLY, {0}, ""},
 	};
 	struct chain c = {steps, ARRAY_LEN(steps), 0, s.port};
-	struct fetch_options o = opts(4096);
+	struct fetch_config o = opts(4096);
 	o.parallel = 1;
-	struct fetcher *f = fetcher_new(&o);
+	struct fetcher *f = fetcher_new(&o, false);
 	assert_non_null(f);
 	chain_add(f, &c);
 	assert_int_equal(fetcher_run(f), 0);
@@ -304,8 +305,8 @@ static void test_cancelled(void **state)
 	(void)state;
 	struct seen seen[3];
 	memset(seen, 0, sizeof seen);
-	struct fetch_options o = opts(4096);
-	struct fetcher *f = fetcher_new(&o);
+	struct fetch_config o = opts(4096);
+	struct fetcher *f = fetcher_new(&o, false);
 	for (int i = 0; i < 3; i++)
 		fetcher_add(f, "file:///dev/null", 0, on_done, &seen[i]);
 	fetcher_free(f); /* never run: every callback still hears of its transfer */
@@ -326,8 +327,8 @@ static void test_public_only_file(void **state)
 	fputs("local", fp);
 	assert_int_equal(fclose(fp), 0);
 	char *url = xasprintf("file://%s", path);
-	struct fetch_options o = opts(4096);
-	struct fetcher *f = fetcher_new(&o);
+	struct fetch_config o = opts(4096);
+	struct fetcher *f = fetcher_new(&o, false);
 	fetcher_add(f, url, FETCH_PUBLIC_ONLY, on_done, &seen);
 	assert_int_equal(fetcher_run(f), 0);
 	fetcher_free(f);
