@@ -218,9 +218,10 @@ static int run_import(const struct config *cfg, struct store *st, const struct s
 				.batch_start = mono_now()};
 	unsigned long bad = 0;
 	int r = ic.dry ? 0 : store_begin(st, &err);
+	bool db_err = r != 0; /* the store failed, not the file */
 	if (r == 0)
 		r = import_read(f, o.arg, &o.import, import_row, &ic, &bad, &err);
-	bool db_err = ic.err != NULL; /* the store failed, not the file */
+	db_err = db_err || ic.err != NULL;
 	if (r != 0 && !err && ic.err) {
 		err = ic.err;
 		ic.err = NULL;
