@@ -206,12 +206,12 @@ test-deps:
 # collecting, personalizing. Not part of `make test`; takes a few minutes.
 # BENCH_ARGS: e.g. --quick, or --runs 5.
 BENCH_ARGS ?=
-build/bench/personalize: tests/bench/personalize.c $(filter-out build/rel/src/main.o,$(REL_OBJS))
+build/bench/personalize: tests/bench/personalize.c $(filter-out build/rel/src/main.o build/rel/src/cmd/%,$(REL_OBJS))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/bench/dkim_sign: tests/bench/dkim_sign.c $(filter-out build/rel/src/main.o,$(REL_OBJS))
+build/bench/dkim_sign: tests/bench/dkim_sign.c $(filter-out build/rel/src/main.o build/rel/src/cmd/%,$(REL_OBJS))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) -std=c11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
