@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 	if (render_load(cfg, true, &r, &err) < 0 || store_open(cfg->storage.database, &st, &err) < 0)
 		goto out;
 	time_t now = time(NULL);
-	if (job_edition(cfg, st, NULL, now, false, false, false, &ed, &err) < 0)
+	const struct job_want w = {.now = now}; /* the stored articles: no fetch, no freeze */
+	if (job_edition(cfg, st, &w, &ed, &err) < 0)
 		goto out;
 	if (ed.n == 0) {
 		err = xstrdup("no article in the database for today's edition (run `digest collect` first)");
