@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "digest/log.h"
+#include "digest/util.h"
 
 static int current_level = LOG_WARN;
 static bool server; /* log_set_server */
@@ -78,27 +79,14 @@ void log_event(const char *fmt, ...)
 
 /* ---- masks ---- */
 
-/* The length of the UTF-8 character at S (at most N bytes) when it is a
- * whole, shortest-form character that is no control, else 0. */
+/* The length of the UTF-8 character at S (a NUL-terminated string; at
+ * most N bytes of it) when it is a whole, shortest-form character that is
+ * no control (C0, DEL, C1), else 0. */
 static size_t u8_char(const unsigned char *s, size_t n)
 {
-	if (!n || s[0] < 0x20 || s[0] == 0x7F)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-						 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
-	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90) ||
-	    (s[0] == 0xF4 && s[1] >= 0x90))
-		return 0;
-	/* C1 controls (U+0080..U+009F) */
-	if (s[0] == 0xC2 && s[1] < 0xA0)
+	size_t len;
+	unsigned long cp = utf8_decode(s, &len);
+	if (len > n || (cp == 0xFFFD && len == 1) || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
 		return 0;
 	return len;
 }
