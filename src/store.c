@@ -479,6 +479,18 @@ int store_begin(struct store *st, char **err) { return step_once(st, &st->begin,
 int store_commit(struct store *st, char **err) { return step_once(st, &st->commit, "COMMIT", "committing", err); }
 void store_rollback(struct store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
 
+sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
+{
+	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
+		sq_fail(st, err, "preparing a statement");
+		*slot = NULL;
+		return NULL;
+	}
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return *slot;
+}
+
 int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
 	     char **err)
 {

@@ -42,16 +42,15 @@ static int hash_of(struct store *st, const char *email, char out[TOKEN_ERASURE_H
  * (NULL: none) yields a row: 1, 0, or -1. */
 static int exists(struct store *st, sqlite3_stmt **slot, const char *sql, const char *t, char **err)
 {
-	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
-		*slot = NULL;
-		return sq_fail(st, err, "reading the erased readers");
-	}
+	sqlite3_stmt *s = sq_cached(st, slot, sql, err);
+	if (!s)
+		return -1;
 	if (t)
-		sqlite3_bind_text(*slot, 1, t, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(*slot);
+		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		sq_fail(st, err, "reading the erased readers");
-	sqlite3_reset(*slot);
+	sqlite3_reset(s); /* no read transaction left open between imports' lines */
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -71,6 +70,27 @@ int store_erased(struct store *st, const char *email, char **err)
 	if (hash_of(st, email, h, err) < 0)
 		return -1;
 	return exists(st, &st->erased_get, "SELECT 1 FROM forgotten WHERE key_hash = ?1", h, err);
+}
+
+/* SQL (a DELETE or INSERT) with ?1 bound to T and ?2 to N: the rows it
+ * changed into *CHANGED (may be NULL), 0, or -1 with *ERR naming WHAT. */
+static int change(struct store *st, const char *sql, const char *t, long long n, long long *changed,
+		  const char *what, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_fail(st, err, what);
+	if (t)
+		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, n);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		sq_fail(st, err, what);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE && changed)
+		*changed += sqlite3_changes(st->db);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_erased_clear(struct store *st, long long id, char **err)
@@ -94,34 +114,8 @@ int store_erased_clear(struct store *st, long long id, char **err)
 	free(email);
 	if (r < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM forgotten WHERE key_hash = ?1", -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "clearing an erased reader's hash");
-	sqlite3_bind_text(s, 1, h, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		sq_fail(st, err, "clearing an erased reader's hash");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* SQL (a DELETE or INSERT) with ?1 bound to T and ?2 to N: the rows it
- * changed into *CHANGED (may be NULL), 0, or -1. */
-static int change(struct store *st, const char *sql, const char *t, long long n, long long *changed, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "erasing a reader");
-	if (t)
-		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
-	if (sqlite3_bind_parameter_count(s) >= 2)
-		sqlite3_bind_int64(s, 2, n);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		sq_fail(st, err, "erasing a reader");
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE && changed)
-		*changed += sqlite3_changes(st->db);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return change(st, "DELETE FROM forgotten WHERE key_hash = ?1", h, 0, NULL, "clearing an erased reader's hash",
+		      err);
 }
 
 /* The bounce log's lines that name KEY's address without a subscriber
@@ -153,7 +147,7 @@ static int forget_loose_bounces(struct store *st, const char *key, long long *n,
 	sqlite3_finalize(q);
 	int r = rc == SQLITE_DONE ? 0 : -1;
 	for (size_t i = 0; r == 0 && i < nids; i++)
-		r = change(st, "DELETE FROM bounces WHERE id = ?2", NULL, ids[i], n, err);
+		r = change(st, "DELETE FROM bounces WHERE id = ?2", NULL, ids[i], n, "erasing a reader", err);
 	free(ids);
 	return r;
 }
@@ -176,14 +170,16 @@ int store_subscriber_forget(struct store *st, const char *email, long long now, 
 		     err) < 0)
 		goto rollback;
 	if (id > 0) {
+		static const char *const what = "erasing a reader";
 		/* counted first: consents go with the row (ON DELETE CASCADE) */
 		if (sq_count(st, "SELECT count(*) FROM consents WHERE subscriber_id = ?2", NULL, id, &out->consents,
 			     "reading a subscriber's consents", err) < 0 ||
-		    change(st, "DELETE FROM deliveries WHERE subscriber_id = ?2", NULL, id, &out->deliveries, err) < 0 ||
-		    change(st, "DELETE FROM bounces WHERE subscriber_id = ?2", NULL, id, &out->bounces, err) < 0 ||
-		    change(st, "DELETE FROM subscriber_aliases WHERE subscriber_id = ?2", NULL, id, &out->aliases, err) < 0 ||
-		    change(st, "DELETE FROM consents WHERE subscriber_id = ?2", NULL, id, NULL, err) < 0 ||
-		    change(st, "DELETE FROM subscribers WHERE id = ?2", NULL, id, NULL, err) < 0)
+		    change(st, "DELETE FROM deliveries WHERE subscriber_id = ?2", NULL, id, &out->deliveries, what, err) < 0 ||
+		    change(st, "DELETE FROM bounces WHERE subscriber_id = ?2", NULL, id, &out->bounces, what, err) < 0 ||
+		    change(st, "DELETE FROM subscriber_aliases WHERE subscriber_id = ?2", NULL, id, &out->aliases, what,
+			   err) < 0 ||
+		    change(st, "DELETE FROM consents WHERE subscriber_id = ?2", NULL, id, NULL, what, err) < 0 ||
+		    change(st, "DELETE FROM subscribers WHERE id = ?2", NULL, id, NULL, what, err) < 0)
 			goto rollback;
 	}
 	if (forget_loose_bounces(st, key, &out->bounces, err) < 0)
@@ -195,7 +191,7 @@ int store_subscriber_forget(struct store *st, const char *email, long long now, 
 		goto out;
 	}
 	if (change(st, "INSERT INTO forgotten (key_hash, at) VALUES (?1, ?2) ON CONFLICT (key_hash) DO UPDATE SET at = ?2",
-		   h, now, NULL, err) < 0)
+		   h, now, NULL, "erasing a reader", err) < 0)
 		goto rollback;
 	if (dry_run) {
 		store_rollback(st);

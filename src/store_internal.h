@@ -38,6 +38,10 @@ struct store {
 	"(SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"                          \
 	"  (SELECT 1 FROM deliveries d WHERE d.edition = " ed " AND d.subscriber_id = s.id))"
 
+/* sq_cached: the statement *SLOT (one of struct store's), prepared from
+ * SQL on first use, reset and unbound for the next; NULL after a failure
+ * (in *ERR). store_close finalizes it. */
+sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err);
 /* sq_count: the single integer SQL yields with ?1 bound to T (NULL:
  * unbound) and ?2 to N: 0 and *OUT, or -1 with *ERR naming WHAT. */
 int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,

@@ -56,20 +56,6 @@ void subscriber_clear(struct subscriber *sub)
 	memset(sub, 0, sizeof *sub);
 }
 
-/* The statement *SLOT, prepared on first use and reset for the next;
- * NULL after a failure (in *ERR). */
-static sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, char **err)
-{
-	if (!*slot && sqlite3_prepare_v2(st->db, sql, -1, slot, NULL) != SQLITE_OK) {
-		sq_fail(st, err, "preparing a statement");
-		*slot = NULL;
-		return NULL;
-	}
-	sqlite3_reset(*slot);
-	sqlite3_clear_bindings(*slot);
-	return *slot;
-}
-
 /* The subscriber whose identity key is KEY: 1, 0, -1. */
 static int get_by_key(struct store *st, const char *key, struct subscriber *out, char **err)
 {
