@@ -137,7 +137,6 @@ int open_store(const struct config *cfg, struct store **st)
 	return EX_OK;
 }
 
-
 char *command_address(const char *cmd, const char *addr)
 {
 	char *why = NULL;

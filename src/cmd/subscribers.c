@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "digest/address.h"
 #include "digest/consent.h"
 #include "digest/deliver.h"
 #include "digest/log.h"
@@ -245,7 +244,7 @@ static int run_import(const struct config *cfg, struct store *st, const struct s
 				  ic.committed);
 		else
 			log_error("%s: %s; nothing imported", o.arg, err ? err : "import failed");
-		rc = (r == IMPORT_EREAD && !db_err) || !st ? EX_IOERR : db_failed(st);
+		rc = r == IMPORT_EREAD && !db_err ? EX_IOERR : db_failed(st);
 	} else {
 		char erased[64] = "";
 		if (ic.erased)
@@ -301,14 +300,11 @@ static int run_list(const struct config *cfg, struct store *st, const struct sub
 static int run_show(const struct config *cfg, struct store *st, const struct subscribers_opts *o)
 {
 	(void)cfg;
-	char *why = NULL, *err = NULL;
+	char *err = NULL;
 	/* ADDR as subscribe and unsubscribe take it: found by its identity */
-	char *addr = address_accept(o->arg, NULL, &why);
-	if (!addr) {
-		log_error("subscribers show: %s: %s", o->arg, why ? why : "invalid address");
-		free(why);
+	char *addr = command_address("subscribers show", o->arg);
+	if (!addr)
 		return EX_DATAERR;
-	}
 	int found = consent_show(st, addr, stdout, &err);
 	int rc = EX_OK;
 	if (found < 0) {
