@@ -31,17 +31,41 @@ char *report_summary(const char *date, size_t articles, const struct delivery_co
 }
 
 #define ROW_FMT "%-40s  %-12s  %8s  %-16s  %s\n"
+#define BOUNCE_FMT "%-16s  %-40s  %-12s  %-7s  %s\n"
 
+/* A section's rows, written to memory as they are read, so that the
+ * header before them names their count from the one reading. */
 struct rows {
 	FILE *f;
 	long long n;
+	char *text;
+	size_t len;
 };
 
-static int count_row(void *ctx, const struct edition_delivery *d)
+static int rows_open(struct rows *r, char **err)
 {
-	(void)d;
-	((struct rows *)ctx)->n++;
-	return 0;
+	memset(r, 0, sizeof *r);
+	r->f = open_memstream(&r->text, &r->len);
+	return r->f ? 0 : errf(err, "status: out of memory");
+}
+
+/* Close R's stream; when OK, its rows after HEADER's line (none when
+ * empty) onto F. */
+static int rows_flush(struct rows *r, bool ok, FILE *f, void (*header)(FILE *f), char **err)
+{
+	if (fclose(r->f) != 0 && ok)
+		ok = errf(err, "status: out of memory") == 0;
+	if (ok && r->n > 0) {
+		header(f);
+		fwrite(r->text, 1, r->len, f);
+	}
+	free(r->text);
+	return ok ? 0 : -1;
+}
+
+static void delivery_header(FILE *f)
+{
+	fprintf(f, ROW_FMT, "address", "status", "attempts", "when", "reply");
 }
 
 /* One journal row: the reply on one line, whatever the server sent. */
@@ -63,41 +87,39 @@ static int print_row(void *ctx, const struct edition_delivery *d)
 static int section(FILE *f, struct store *st, const char *date, bool failed, const struct delivery_counts *dc,
 		   char **err)
 {
-	struct rows c = {.f = f};
-	if (store_deliveries_each(st, date, failed, count_row, &c, err) < 0)
+	struct rows r;
+	if (rows_open(&r, err) < 0)
 		return -1;
-	if (failed)
-		fprintf(f, "edition %s: %lld failed\n", date, c.n);
-	else
-		fprintf(f, "edition %s: %lld deferred (tried; the next run tries again), %lld untried\n", date, c.n,
+	bool ok = store_deliveries_each(st, date, failed, print_row, &r, err) == 0;
+	if (ok && failed)
+		fprintf(f, "edition %s: %lld failed\n", date, r.n);
+	else if (ok)
+		fprintf(f, "edition %s: %lld deferred (tried; the next run tries again), %lld untried\n", date, r.n,
 			dc->untried);
-	if (c.n == 0)
-		return 0;
-	fprintf(f, ROW_FMT, "address", "status", "attempts", "when", "reply");
-	struct rows r = {.f = f};
-	return store_deliveries_each(st, date, failed, print_row, &r, err) < 0 ? -1 : 0;
+	return rows_flush(&r, ok, f, delivery_header, err);
+}
+
+void report_bounce_header(FILE *f)
+{
+	fprintf(f, BOUNCE_FMT, "date", "address", "kind", "status", "diagnostic");
+}
+
+void report_bounce(FILE *f, const struct bounce_row *b, size_t max)
+{
+	char when[17];
+	fmt_time_local(b->at, when);
+	char *diag = max ? xasprintf("%.*s", (int)(max - 1), b->diagnostic) : xstrdup(b->diagnostic);
+	str_collapse_ws(diag);
+	fprintf(f, BOUNCE_FMT, when, *b->address ? b->address : "?", b->kind, *b->status ? b->status : "-", diag);
+	free(diag);
 }
 
 static int print_bounce(void *ctx, const struct bounce_row *b)
 {
 	struct rows *r = ctx;
-	char when[17];
-	fmt_time_local(b->at, when);
-	if (r->n++ == 0)
-		fprintf(r->f, "%-16s  %-40s  %-12s  %-7s  %s\n", "date", "address", "kind", "status", "diagnostic");
-	char *diag = xstrdup(b->diagnostic);
-	str_collapse_ws(diag);
-	fprintf(r->f, "%-16s  %-40s  %-12s  %-7s  %s\n", when, *b->address ? b->address : "?", b->kind,
-		*b->status ? b->status : "-", diag);
-	free(diag);
-	return 0;
-}
-
-static int count_bounce(void *ctx, const struct bounce_row *b)
-{
-	(void)b;
-	((struct rows *)ctx)->n++;
-	return 0;
+	report_bounce(r->f, b, 0);
+	r->n++;
+	return ferror(r->f) ? -1 : 0;
 }
 
 int report_failed(FILE *f, struct store *st, const char *date, char **err)
@@ -108,9 +130,11 @@ int report_failed(FILE *f, struct store *st, const char *date, char **err)
 	fputc('\n', f);
 	if (section(f, st, date, false, &dc, err) < 0)
 		return -1;
-	struct rows c = {.f = f}, r = {.f = f};
-	if (store_bounces_of_edition(st, date, count_bounce, &c, err) < 0)
+	struct rows r;
+	if (rows_open(&r, err) < 0)
 		return -1;
-	fprintf(f, "\ncame back for edition %s: %lld\n", date, c.n);
-	return store_bounces_of_edition(st, date, print_bounce, &r, err) < 0 ? -1 : 0;
+	bool ok = store_bounces_of_edition(st, date, print_bounce, &r, err) == 0;
+	if (ok)
+		fprintf(f, "\ncame back for edition %s: %lld\n", date, r.n);
+	return rows_flush(&r, ok, f, report_bounce_header, err);
 }

@@ -32,4 +32,10 @@ char *report_summary(const char *date, size_t articles, const struct delivery_co
  */
 int report_failed(FILE *f, struct store *st, const char *date, char **err);
 
+/* report_bounce_header, report_bounce: the table of mail that came back
+ * (`digest bounces`, `status --failed`): one line a message, its
+ * diagnostic on one line and, when MAX, cut to fewer than MAX bytes. */
+void report_bounce_header(FILE *f);
+void report_bounce(FILE *f, const struct bounce_row *b, size_t max);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "digest/log.h"
+#include "digest/report.h"
 #include "digest/util.h"
 
 struct bounces_opts {
@@ -45,13 +46,7 @@ static int parse_bounces(int argc, char **argv, void *opts, int *code)
 static int print_bounce(void *ctx, const struct bounce_row *b)
 {
 	(void)ctx;
-	char when[17];
-	fmt_time_local(b->at, when);
-	char diag[200];
-	snprintf(diag, sizeof diag, "%s", b->diagnostic);
-	str_collapse_ws(diag);
-	printf("%-16s  %-40s  %-12s  %-7s  %s\n", when, *b->address ? b->address : "?", b->kind,
-	       *b->status ? b->status : "-", diag);
+	report_bounce(stdout, b, 200);
 	return 0;
 }
 
@@ -62,7 +57,7 @@ static int exec_bounces(struct config *cfg, const void *opts)
 	if (rc != EX_OK)
 		return rc;
 	char *err = NULL;
-	printf("%-16s  %-40s  %-12s  %-7s  %s\n", "date", "address", "kind", "status", "diagnostic");
+	report_bounce_header(stdout);
 	long long since = (long long)time(NULL) - (long long)((const struct bounces_opts *)opts)->days * 86400;
 	if (store_bounces_each(st, since, print_bounce, NULL, &err) < 0) {
 		log_error("%s", err);
