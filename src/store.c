@@ -239,7 +239,7 @@ static int sq_failed(struct store *st, char **err, const char *what, int rc, con
 /* The identity key of EMAIL (address_key); for a spelling address_key
  * refuses (a row an older digest stored, a caller's unchecked input), its
  * ASCII letters lower-cased, so that it still names one row. Malloc'd. */
-char *sq_key_of(const char *email)
+char *store_key_of(const char *email)
 {
 	char *key = NULL;
 	if (address_key(email, &key, NULL) == 0)
@@ -302,7 +302,7 @@ static int migrate_keys(struct store *st, char **err)
 		goto done;
 	}
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		char *key = sq_key_of((const char *)sqlite3_column_text(q, 1));
+		char *key = store_key_of((const char *)sqlite3_column_text(q, 1));
 		sqlite3_bind_int64(u, 1, sqlite3_column_int64(q, 0));
 		sqlite3_bind_text(u, 2, key, -1, SQLITE_TRANSIENT);
 		free(key);

@@ -32,7 +32,7 @@ static int hash_of(struct store *st, const char *email, char out[TOKEN_ERASURE_H
 		explicit_bzero(secret, sizeof secret);
 		st->erasure_key_loaded = true;
 	}
-	char *key = sq_key_of(email);
+	char *key = store_key_of(email);
 	token_erasure_hash(st->erasure_key, key, out);
 	free(key);
 	return 0;
@@ -132,7 +132,7 @@ static int forget_loose_bounces(struct store *st, const char *key, long long *n,
 	size_t nids = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		char *k = sq_key_of((const char *)sqlite3_column_text(q, 1));
+		char *k = store_key_of((const char *)sqlite3_column_text(q, 1));
 		if (!strcmp(k, key)) {
 			if (nids == cap) {
 				cap = cap ? 2 * cap : 8;
@@ -159,7 +159,7 @@ int store_subscriber_forget(struct store *st, const char *email, long long now, 
 	char h[TOKEN_ERASURE_HEX + 1];
 	if (hash_of(st, email, h, err) < 0)
 		return -1;
-	char *key = sq_key_of(email);
+	char *key = store_key_of(email);
 	int result = -1;
 	long long id = 0, hashed = 0;
 	if (store_begin(st, err) < 0)

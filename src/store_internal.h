@@ -50,9 +50,6 @@ int sq_count(struct store *st, const char *sql, const char *t, long long n, long
  * another process held the database past the wait, a line saying so (and
  * ST remembers it): always -1. */
 int sq_fail(struct store *st, char **err, const char *what);
-/* sq_key_of: the identity key of EMAIL (address_key), or for a spelling
- * it refuses, its ASCII letters lower-cased; malloc'd. */
-char *sq_key_of(const char *email);
 /* sq_bind_text: V, or NULL when V is NULL. */
 void sq_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* sq_col_text: column I malloc'd (NULL for NULL). */

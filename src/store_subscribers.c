@@ -74,7 +74,7 @@ static int get_by_key(struct store *st, const char *key, struct subscriber *out,
 
 int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err)
 {
-	char *key = sq_key_of(email);
+	char *key = store_key_of(email);
 	int rc = get_by_key(st, key, out, err);
 	free(key);
 	return rc;
@@ -269,7 +269,7 @@ int store_lifecycle_get(struct store *st, long long id, const char *email, struc
 	if (id > 0) {
 		sqlite3_bind_int64(s, 1, id);
 	} else {
-		char *key = sq_key_of(email);
+		char *key = store_key_of(email);
 		sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
 		free(key);
 	}
@@ -327,7 +327,7 @@ int store_lifecycle_insert(struct store *st, const char *email, const struct sub
 				    err);
 	if (!s)
 		return -1;
-	char *key = sq_key_of(email);
+	char *key = store_key_of(email);
 	sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
 	free(key);
 	sqlite3_bind_text(s, 1, email, -1, SQLITE_TRANSIENT);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "digest/address.h"
 #include "digest/subscription.h"
 #include "digest/util.h"
 
@@ -345,20 +344,6 @@ static void dry_put(struct sub_dry *d, char *key, struct sub_row *row)
 	row->name = NULL;
 }
 
-/* The identity a dry run remembers a row by: the store's (address_key),
- * or the address lower-cased when it has none. */
-static char *dry_key(const char *email)
-{
-	char *key = NULL;
-	if (address_key(email, &key, NULL) == 0)
-		return key;
-	key = xstrdup(email);
-	for (char *p = key; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p + 32);
-	return key;
-}
-
 /* Decide A against the stored row (or, in a dry run D, the one D holds);
  * when WRITE, store what changed and, with A's consent, the step in the
  * reader's trail; in a dry run, remember what changed. */
@@ -367,7 +352,7 @@ static int run(struct store *st, struct sub_dry *dry, const struct sub_args *giv
 {
 	struct sub_row before = {0}, after = {0};
 	struct sub_args args = *given, *a = &args;
-	char *key = dry ? dry_key(a->email ? a->email : "") : NULL;
+	char *key = dry ? store_key_of(a->email ? a->email : "") : NULL; /* the row's identity in the store */
 	struct dry_slot *seen = key ? dry_slot(dry, key) : NULL;
 	int found;
 	if (seen && seen->key) {

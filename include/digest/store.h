@@ -147,6 +147,10 @@ void subscriber_clear(struct subscriber *sub);
  * An EMAIL address_key refuses is looked up by its ASCII-lower-cased self.
  */
 
+/* store_key_of: that identity of EMAIL: address_key, or for a spelling it
+ * refuses, its ASCII letters lower-cased; malloc'd. */
+char *store_key_of(const char *email);
+
 /* store_subscriber_get: 1 and *OUT filled, 0 when EMAIL is unknown, -1. */
 int store_subscriber_get(struct store *st, const char *email, struct subscriber *out, char **err);
 
