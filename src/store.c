@@ -491,16 +491,29 @@ sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, 
 	return *slot;
 }
 
-int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
-	     char **err)
+/* SQL prepared with ?1 bound to T (NULL: unbound) and ?2, when it has
+ * one, to N; NULL after an error naming WHAT. */
+static sqlite3_stmt *prepare_bound(struct store *st, const char *sql, const char *t, long long n, const char *what,
+				   char **err)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, what);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sq_fail(st, err, what);
+		return NULL;
+	}
 	if (t)
 		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
 	if (sqlite3_bind_parameter_count(s) >= 2)
 		sqlite3_bind_int64(s, 2, n);
+	return s;
+}
+
+int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
+	     char **err)
+{
+	sqlite3_stmt *s = prepare_bound(st, sql, t, n, what, err);
+	if (!s)
+		return -1;
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
@@ -508,6 +521,21 @@ int sq_count(struct store *st, const char *sql, const char *t, long long n, long
 		sq_fail(st, err, what);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int sq_change(struct store *st, const char *sql, const char *t, long long n, long long *changed, const char *what,
+	      char **err)
+{
+	sqlite3_stmt *s = prepare_bound(st, sql, t, n, what, err);
+	if (!s)
+		return -1;
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		sq_fail(st, err, what);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE && changed)
+		*changed += sqlite3_changes(st->db);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 void sq_bind_text(sqlite3_stmt *s, int i, const char *v)

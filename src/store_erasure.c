@@ -72,27 +72,6 @@ int store_erased(struct store *st, const char *email, char **err)
 	return exists(st, &st->erased_get, "SELECT 1 FROM forgotten WHERE key_hash = ?1", h, err);
 }
 
-/* SQL (a DELETE or INSERT) with ?1 bound to T and ?2 to N: the rows it
- * changed into *CHANGED (may be NULL), 0, or -1 with *ERR naming WHAT. */
-static int change(struct store *st, const char *sql, const char *t, long long n, long long *changed,
-		  const char *what, char **err)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return sq_fail(st, err, what);
-	if (t)
-		sqlite3_bind_text(s, 1, t, -1, SQLITE_TRANSIENT);
-	if (sqlite3_bind_parameter_count(s) >= 2)
-		sqlite3_bind_int64(s, 2, n);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		sq_fail(st, err, what);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE && changed)
-		*changed += sqlite3_changes(st->db);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int store_erased_clear(struct store *st, long long id, char **err)
 {
 	int any = any_erased(st, err);
@@ -114,7 +93,7 @@ int store_erased_clear(struct store *st, long long id, char **err)
 	free(email);
 	if (r < 0)
 		return -1;
-	return change(st, "DELETE FROM forgotten WHERE key_hash = ?1", h, 0, NULL, "clearing an erased reader's hash",
+	return sq_change(st, "DELETE FROM forgotten WHERE key_hash = ?1", h, 0, NULL, "clearing an erased reader's hash",
 		      err);
 }
 
@@ -147,7 +126,7 @@ static int forget_loose_bounces(struct store *st, const char *key, long long *n,
 	sqlite3_finalize(q);
 	int r = rc == SQLITE_DONE ? 0 : -1;
 	for (size_t i = 0; r == 0 && i < nids; i++)
-		r = change(st, "DELETE FROM bounces WHERE id = ?2", NULL, ids[i], n, "erasing a reader", err);
+		r = sq_change(st, "DELETE FROM bounces WHERE id = ?2", NULL, ids[i], n, "erasing a reader", err);
 	free(ids);
 	return r;
 }
@@ -174,12 +153,13 @@ int store_subscriber_forget(struct store *st, const char *email, long long now, 
 		/* counted first: consents go with the row (ON DELETE CASCADE) */
 		if (sq_count(st, "SELECT count(*) FROM consents WHERE subscriber_id = ?2", NULL, id, &out->consents,
 			     "reading a subscriber's consents", err) < 0 ||
-		    change(st, "DELETE FROM deliveries WHERE subscriber_id = ?2", NULL, id, &out->deliveries, what, err) < 0 ||
-		    change(st, "DELETE FROM bounces WHERE subscriber_id = ?2", NULL, id, &out->bounces, what, err) < 0 ||
-		    change(st, "DELETE FROM subscriber_aliases WHERE subscriber_id = ?2", NULL, id, &out->aliases, what,
-			   err) < 0 ||
-		    change(st, "DELETE FROM consents WHERE subscriber_id = ?2", NULL, id, NULL, what, err) < 0 ||
-		    change(st, "DELETE FROM subscribers WHERE id = ?2", NULL, id, NULL, what, err) < 0)
+		    sq_change(st, "DELETE FROM deliveries WHERE subscriber_id = ?2", NULL, id, &out->deliveries, what,
+			      err) < 0 ||
+		    sq_change(st, "DELETE FROM bounces WHERE subscriber_id = ?2", NULL, id, &out->bounces, what, err) < 0 ||
+		    sq_change(st, "DELETE FROM subscriber_aliases WHERE subscriber_id = ?2", NULL, id, &out->aliases, what,
+			      err) < 0 ||
+		    sq_change(st, "DELETE FROM consents WHERE subscriber_id = ?2", NULL, id, NULL, what, err) < 0 ||
+		    sq_change(st, "DELETE FROM subscribers WHERE id = ?2", NULL, id, NULL, what, err) < 0)
 			goto rollback;
 	}
 	if (forget_loose_bounces(st, key, &out->bounces, err) < 0)
@@ -190,7 +170,7 @@ int store_subscriber_forget(struct store *st, const char *email, long long now, 
 		result = hashed ? 2 : 0;
 		goto out;
 	}
-	if (change(st, "INSERT INTO forgotten (key_hash, at) VALUES (?1, ?2) ON CONFLICT (key_hash) DO UPDATE SET at = ?2",
+	if (sq_change(st, "INSERT INTO forgotten (key_hash, at) VALUES (?1, ?2) ON CONFLICT (key_hash) DO UPDATE SET at = ?2",
 		   h, now, NULL, "erasing a reader", err) < 0)
 		goto rollback;
 	if (dry_run) {

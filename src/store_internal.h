@@ -46,6 +46,11 @@ sqlite3_stmt *sq_cached(struct store *st, sqlite3_stmt **slot, const char *sql, 
  * unbound) and ?2 to N: 0 and *OUT, or -1 with *ERR naming WHAT. */
 int sq_count(struct store *st, const char *sql, const char *t, long long n, long long *out, const char *what,
 	     char **err);
+/* sq_change: SQL (an INSERT, UPDATE or DELETE) with ?1 and ?2 bound as
+ * sq_count's: the rows it changed added to *CHANGED (may be NULL); 0, or
+ * -1 with *ERR naming WHAT. */
+int sq_change(struct store *st, const char *sql, const char *t, long long n, long long *changed, const char *what,
+	      char **err);
 /* sq_fail: *ERR "WHAT: MSG" for the connection's last error, or when
  * another process held the database past the wait, a line saying so (and
  * ST remembers it): always -1. */
